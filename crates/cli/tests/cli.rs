@@ -1,0 +1,423 @@
+//! The `portcullis` binary, run as a user runs it: the documented examples, the fixtures, and
+//! bad input.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn fixtures() -> PathBuf {
+    std::env::var_os("PORTCULLIS_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("../shared/fixtures/entra-exports"))
+}
+
+fn portcullis(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .unwrap()
+}
+
+fn stdout_json(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+const AT: &str = "2026-11-21T09:31:00Z";
+
+fn whatif(request: &str) -> Value {
+    let request = format!("docs/examples/requests/{request}");
+    stdout_json(&portcullis(&[
+        "whatif",
+        "--tenant",
+        "docs/examples/tenant.json",
+        "--request",
+        &request,
+        "--at",
+        AT,
+    ]))
+}
+
+/// The table in docs/whatif.md: every example and the decision it documents.
+#[test]
+fn documented_examples_decide_as_documented() {
+    let expected = [
+        (
+            "app-password-only.json",
+            "challenge",
+            vec!["ca000000-0000-4000-8000-000000000001"],
+        ),
+        ("app-password-totp.json", "grant", vec![]),
+        (
+            "legacy-client-blocked.json",
+            "block",
+            vec![
+                "ca000000-0000-4000-8000-000000000001",
+                "ca000000-0000-4000-8000-000000000002",
+            ],
+        ),
+        (
+            "country-unknown.json",
+            "block",
+            vec!["ca000000-0000-4000-8000-000000000005"],
+        ),
+        ("register-security-info-at-hq.json", "grant", vec![]),
+        (
+            "guest-mfa-yesterday.json",
+            "challenge",
+            vec!["ca000000-0000-4000-8000-000000000008"],
+        ),
+        (
+            "flagship-c1-totp-session.json",
+            "challenge",
+            vec!["ca000000-0000-4000-8000-000000000003"],
+        ),
+        (
+            "flagship-c1-passkey-before-request.json",
+            "challenge",
+            vec!["ca000000-0000-4000-8000-000000000003"],
+        ),
+        (
+            "flagship-c1-totp-step-up.json",
+            "challenge",
+            vec!["ca000000-0000-4000-8000-000000000003"],
+        ),
+        ("flagship-c1-passkey-step-up.json", "grant", vec![]),
+    ];
+    let documented = std::fs::read_to_string(root().join("docs/whatif.md")).unwrap();
+    let mut files: Vec<String> = std::fs::read_dir(root().join("docs/examples/requests"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    let mut listed: Vec<String> = expected.iter().map(|(f, _, _)| f.to_string()).collect();
+    listed.sort();
+    assert_eq!(files, listed, "every example is checked here");
+    for (file, result, unsatisfied) in expected {
+        let out = whatif(file);
+        let d = &out["decision"];
+        assert_eq!(d["result"], result, "{file}: {d}");
+        let got: Vec<&str> = d["unsatisfiedPolicies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(got, unsatisfied, "{file}");
+        assert!(
+            documented.contains(&format!("`{file}`"))
+                && documented.contains(&format!("| {result} |")),
+            "docs/whatif.md lists {file}"
+        );
+    }
+}
+
+#[test]
+fn flagship_challenge_names_the_strength_and_the_request_time() {
+    let out = whatif("flagship-c1-totp-step-up.json");
+    let req = &out["decision"]["requirements"][0]["anyOf"][0][0];
+    assert_eq!(req["type"], "authenticationStrength");
+    assert_eq!(req["id"], "00000000-0000-0000-0000-000000000004");
+    assert_eq!(req["performedAfter"], "2026-11-21T09:30:00Z");
+    // The TOTP step-up was in the transaction: no re-authentication is missing, only the strength.
+    assert_eq!(
+        out["decision"]["requirements"][0]["anyOf"][0]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn full_listing_reports_every_policy_with_graph_reasons() {
+    let out = whatif("register-security-info-at-hq.json");
+    let value = out["value"].as_array().unwrap();
+    assert_eq!(value.len(), 9, "appliedPoliciesOnly is false: every policy");
+    let by_name = |prefix: &str| {
+        value
+            .iter()
+            .find(|p| p["displayName"].as_str().unwrap().starts_with(prefix))
+            .unwrap()
+    };
+    assert_eq!(by_name("CA06")["analysisReasons"], "location");
+    assert_eq!(by_name("CA06")["result"], "notApplied");
+    assert_eq!(by_name("CA07")["result"], "reportOnlyNotApplied");
+    assert_eq!(by_name("CA99")["result"], "notEnabled");
+    assert_eq!(by_name("CA01")["analysisReasons"], "userActions");
+}
+
+#[test]
+fn baseline_checks_clean_and_the_whole_fixture_set_names_its_broken_file() {
+    let baseline = fixtures().join("baseline");
+    let out = portcullis(&["tenant", "check", baseline.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("policies:              36"), "{text}");
+    assert!(
+        text.lines()
+            .last()
+            .unwrap()
+            .starts_with("OK: 0 unreadable files, 0 errors"),
+        "{text}"
+    );
+
+    let out = portcullis(&["tenant", "check", fixtures().to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("Exclude_CA-Global (1).json:50:11: malformed JSON"),
+        "{text}"
+    );
+    assert!(text.contains("policies:              72"), "{text}");
+
+    let out = portcullis(&["tenant", "check", "--json", fixtures().to_str().unwrap()]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["counts"]["conditionalAccessPolicies"], 72);
+    assert_eq!(report["unreadable"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn whatif_refuses_a_partial_tenant_unless_forced() {
+    let acme = fixtures().join("acme-policies");
+    let request = "docs/examples/requests/app-password-totp.json";
+    let out = portcullis(&[
+        "whatif",
+        "--tenant",
+        acme.to_str().unwrap(),
+        "--request",
+        request,
+        "--at",
+        AT,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--force"), "{err}");
+    assert!(err.contains(":50:11: malformed JSON"), "{err}");
+    // The user id of the example is not in the ACME export: a clear error, not a panic.
+    let out = portcullis(&[
+        "whatif",
+        "--tenant",
+        acme.to_str().unwrap(),
+        "--request",
+        request,
+        "--at",
+        AT,
+        "--force",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("user 'a1b2c3d4-0000-4000-8000-000000000b0b' is not in the tenant"),
+        "{err}"
+    );
+}
+
+#[test]
+fn whatif_over_the_real_baseline_export() {
+    // The baseline holds no users: add one in a tenant document beside a copy of it.
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&fixtures().join("baseline"), &dir.path().join("baseline"));
+    std::fs::write(
+        dir.path().join("users.json"),
+        r##"{"users":[{"id":"u-1","userType":"Member"}]}"##,
+    )
+    .unwrap();
+    let request = dir.path().join("request.json");
+    std::fs::write(&request, r##"{
+        "signInIdentity": {"userId": "u-1"},
+        "signInContext": {"@odata.type": "#microsoft.graph.applicationContext", "includeApplications": ["00000003-0000-0ff1-ce00-000000000000"]},
+        "signInConditions": {"devicePlatform": "windows", "clientAppType": "browser", "ipAddress": "198.51.100.7", "country": "BE",
+                             "signInRiskLevel": "none", "userRiskLevel": "none", "deviceInfo": {"isCompliant": true, "trustType": "AzureAD"}},
+        "authenticationSession": {"transactionStartedAt": "2026-11-21T09:00:00Z",
+            "methods": [{"method": "password", "performedAt": "2026-11-21T09:00:05Z"}, {"method": "microsoftAuthenticatorPush", "performedAt": "2026-11-21T09:00:20Z"}]}
+    }"##).unwrap();
+    let out = stdout_json(&portcullis(&[
+        "whatif",
+        "--tenant",
+        dir.path().to_str().unwrap(),
+        "--request",
+        request.to_str().unwrap(),
+        "--at",
+        AT,
+    ]));
+    let value = out["value"].as_array().unwrap();
+    assert_eq!(value.len(), 36);
+    let ca000 = value
+        .iter()
+        .find(|p| p["displayName"].as_str().unwrap().starts_with("CA000"))
+        .unwrap();
+    // CA000 requires the built-in MFA strength for everyone: password + push satisfies it.
+    assert!(
+        ca000["result"].as_str().unwrap().ends_with("uccess"),
+        "{ca000}"
+    );
+    // Agent policies carry conditions Portcullis does not know: reported, never silently true.
+    let ca504 = value
+        .iter()
+        .find(|p| p["displayName"].as_str().unwrap().starts_with("CA504"))
+        .unwrap();
+    assert_ne!(ca504["result"], "success");
+    assert_ne!(out["decision"]["result"], Value::Null);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let target = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_dir(&p, &target);
+        } else {
+            std::fs::copy(&p, &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn bad_input_gets_one_clear_line_and_no_panic() {
+    let tenant = "docs/examples/tenant.json";
+    let dir = tempfile::tempdir().unwrap();
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (b"{\n  \"signInIdentity\": {\"userId\": \"x\"},\n  oops\n}".to_vec(), ":3:3: key must be a string"),
+        (br##"{"signInIdentity": {"userId": "a1b2c3d4-0000-4000-8000-000000000b0b"}, "signInContext": {"@odata.type": "#microsoft.graph.authContext", "authenticationContextValue": "c100"}}"##.to_vec(), "c100"),
+        (br##"{"signInIdentity": {"userId": "a1b2c3d4-0000-4000-8000-000000000b0b"}, "signInContext": {"@odata.type": "#microsoft.graph.applicationContext", "includeApplications": ["x"]}, "signInConditions": {"ipAddress": "999.1.1.1"}}"##.to_vec(), "'999.1.1.1' is not an IPv4 or IPv6 address"),
+        (br##"{"signInContext": {"@odata.type": "#microsoft.graph.applicationContext", "includeApplications": ["x"]}}"##.to_vec(), "signInIdentity.userId is required"),
+        (br##"{"signInIdentity": {"userId": "nobody"}, "signInContext": {"@odata.type": "#microsoft.graph.applicationContext", "includeApplications": ["x"]}}"##.to_vec(), "user 'nobody' is not in the tenant"),
+        (br##"{"signInIdentity": {"userId": "x"}, "signInContext": {"@odata.type": "#microsoft.graph.deviceContext"}}"##.to_vec(), "'deviceContext' is not one of"),
+        (br##"{"signInIdentity": {"userId": "x"}, "authenticationSession": {"methods": [{"method": "fido2", "performedAt": "yesterday"}]}}"##.to_vec(), "input contains invalid characters"),
+        (b"\xff\xfe{".to_vec(), "invalid UTF-16"),
+        (b"[1,2]".to_vec(), "the request must be a JSON object"),
+    ];
+    for (i, (body, needle)) in cases.iter().enumerate() {
+        let path = dir.path().join(format!("r{i}.json"));
+        std::fs::write(&path, body).unwrap();
+        let out = portcullis(&[
+            "whatif",
+            "--tenant",
+            tenant,
+            "--request",
+            path.to_str().unwrap(),
+            "--at",
+            AT,
+        ]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "case {i}: {err}");
+        assert_eq!(
+            err.trim_end().lines().count(),
+            1,
+            "case {i}: one line: {err}"
+        );
+        assert!(err.starts_with("error: "), "case {i}: {err}");
+        assert!(
+            err.contains(needle),
+            "case {i}: expected {needle:?} in {err}"
+        );
+        assert!(!err.contains("panicked"), "case {i}: {err}");
+    }
+    let missing = portcullis(&[
+        "whatif",
+        "--tenant",
+        tenant,
+        "--request",
+        "no/such/request.json",
+    ]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no/such/request.json"));
+    let bad_at = portcullis(&[
+        "whatif",
+        "--tenant",
+        tenant,
+        "--request",
+        "docs/examples/requests/app-password-totp.json",
+        "--at",
+        "tomorrow",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&bad_at.stderr).contains("--at 'tomorrow' is not an RFC 3339 time")
+    );
+    let missing_tenant = portcullis(&["tenant", "check", "no/such/tenant"]);
+    assert_eq!(missing_tenant.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing_tenant.stderr).contains("no/such/tenant"));
+}
+
+#[test]
+fn a_utf16_request_with_crlf_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let text =
+        std::fs::read_to_string(root().join("docs/examples/requests/app-password-totp.json"))
+            .unwrap()
+            .replace('\n', "\r\n");
+    let mut bytes = vec![0xFF, 0xFE];
+    bytes.extend(text.encode_utf16().flat_map(|u| u.to_le_bytes()));
+    let path = dir.path().join("utf16.json");
+    std::fs::write(&path, bytes).unwrap();
+    let out = stdout_json(&portcullis(&[
+        "whatif",
+        "--tenant",
+        "docs/examples/tenant.json",
+        "--request",
+        path.to_str().unwrap(),
+        "--at",
+        AT,
+    ]));
+    assert_eq!(out["decision"]["result"], "grant");
+}
+
+#[test]
+fn export_round_trips_through_a_tenant_document() {
+    let out = portcullis(&[
+        "tenant",
+        "export",
+        fixtures().join("baseline").to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        doc["conditionalAccessPolicies"].as_array().unwrap().len(),
+        36
+    );
+    // Unknown fields of the export are still there.
+    let first = &doc["conditionalAccessPolicies"][0];
+    assert!(
+        first.get("@odata.type").is_some() && first.get("templateId").is_some(),
+        "{first}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tenant.json");
+    std::fs::write(&file, &out.stdout).unwrap();
+    let again = portcullis(&["tenant", "export", file.to_str().unwrap()]);
+    assert_eq!(
+        String::from_utf8_lossy(&again.stdout),
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn help_explains_the_commands() {
+    let out = portcullis(&["--help"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("whatif") && text.contains("tenant"), "{text}");
+    let out = portcullis(&["whatif", "--help"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "--tenant",
+        "--request",
+        "--at",
+        "--force",
+        "authenticationSession",
+    ] {
+        assert!(text.contains(flag), "{flag} in {text}");
+    }
+}

@@ -1,0 +1,199 @@
+//! Reads tenants from disk.
+//!
+//! A tenant is one JSON document (`users`, `groups`, `conditionalAccessPolicies`, …) or a folder
+//! whose `*.json` files, at any depth, each hold one Graph object or a `{"value": [...]}`
+//! collection. Each object is recognised by its `@odata.type`, else by the collection's
+//! `@odata.context`, else by the folder it sits in (`ConditionalAccess`, `NamedLocations`,
+//! `Groups`, …), else by its shape. Files may be UTF-8 (with or without BOM) or UTF-16 with BOM,
+//! with CRLF line ends, as PowerShell writes them.
+//!
+//! Loading never stops at the first bad file: every unreadable file is returned with its
+//! position, and the caller decides whether a partial tenant is acceptable.
+
+mod classify;
+pub mod decode;
+
+use classify::Kind;
+use policy::Tenant;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// A file that could not be read, with where and why.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The path does not exist or cannot be listed or read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// The bytes are not text in a supported encoding.
+    #[error("{path}: {source}")]
+    Encoding {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        source: decode::DecodeError,
+    },
+    /// The text is not JSON.
+    #[error("{path}:{line}:{column}: malformed JSON: {message}")]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// The parser's message.
+        message: String,
+    },
+    /// The JSON is not the Graph object it looks like (a wrong type in a known field).
+    #[error("{path}: {object}: {message}")]
+    Shape {
+        /// The file.
+        path: PathBuf,
+        /// Which object in the file (`value[3]`, or the whole file).
+        object: String,
+        /// The deserializer's message.
+        message: String,
+    },
+}
+
+/// What loading noticed without failing: skipped files, assigned ids, guessed kinds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadNote {
+    /// The file.
+    pub path: PathBuf,
+    /// What happened.
+    pub message: String,
+}
+
+impl std::fmt::Display for LoadNote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.message)
+    }
+}
+
+/// A loaded tenant, with what could not be read.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// Everything that was read.
+    pub tenant: Tenant,
+    /// Files read, in order.
+    pub files: usize,
+    /// Remarks that are not errors.
+    pub notes: Vec<LoadNote>,
+    /// Files (or objects) that could not be read; nothing of them is in `tenant`.
+    pub unreadable: Vec<LoadError>,
+}
+
+/// Loads a tenant from a file or a folder.
+///
+/// Fails only when `path` itself cannot be read; problems with individual files inside a folder
+/// are collected in [`Loaded::unreadable`].
+pub fn load(path: &Path) -> Result<Loaded, LoadError> {
+    let meta = std::fs::metadata(path).map_err(|source| LoadError::Io {
+        path: path.into(),
+        source,
+    })?;
+    let mut loaded = Loaded::default();
+    if meta.is_dir() {
+        let mut files = Vec::new();
+        collect_json_files(path, &mut files, &mut loaded.unreadable);
+        // Sorted, so that loading (and so evaluation order and reports) does not depend on the
+        // order in which the file system lists a folder.
+        files.sort();
+        for file in files {
+            let hint = classify::folder_hint(path, &file);
+            load_file(&file, path, hint, &mut loaded);
+        }
+    } else {
+        let parent = path.parent().unwrap_or(Path::new(""));
+        load_file(path, parent, None, &mut loaded);
+    }
+    Ok(loaded)
+}
+
+fn collect_json_files(dir: &Path, out: &mut Vec<PathBuf>, errors: &mut Vec<LoadError>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(source) => {
+            errors.push(LoadError::Io {
+                path: dir.into(),
+                source,
+            });
+            return;
+        }
+    };
+    for entry in entries {
+        match entry {
+            Ok(e) => {
+                let p = e.path();
+                if p.is_dir() {
+                    collect_json_files(&p, out, errors);
+                } else if p
+                    .extension()
+                    .is_some_and(|x| x.eq_ignore_ascii_case("json"))
+                {
+                    out.push(p);
+                }
+            }
+            Err(source) => errors.push(LoadError::Io {
+                path: dir.into(),
+                source,
+            }),
+        }
+    }
+}
+
+/// Parses text as JSON, locating any error.
+pub fn parse_json(path: &Path, text: &str) -> Result<Value, LoadError> {
+    serde_json::from_str(text).map_err(|e| LoadError::Json {
+        path: path.into(),
+        line: e.line(),
+        column: e.column(),
+        message: strip_position(&e.to_string()),
+    })
+}
+
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+fn load_file(file: &Path, root: &Path, hint: Option<Kind>, loaded: &mut Loaded) {
+    let bytes = match std::fs::read(file) {
+        Ok(b) => b,
+        Err(source) => {
+            loaded.unreadable.push(LoadError::Io {
+                path: file.into(),
+                source,
+            });
+            return;
+        }
+    };
+    let text = match decode::decode(&bytes) {
+        Ok(t) => t,
+        Err(source) => {
+            loaded.unreadable.push(LoadError::Encoding {
+                path: file.into(),
+                source,
+            });
+            return;
+        }
+    };
+    let value = match parse_json(file, &text) {
+        Ok(v) => v,
+        Err(e) => {
+            loaded.unreadable.push(e);
+            return;
+        }
+    };
+    loaded.files += 1;
+    let relative = file.strip_prefix(root).unwrap_or(file);
+    classify::add(file, relative, value, hint, loaded);
+}
