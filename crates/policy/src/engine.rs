@@ -17,7 +17,7 @@ use crate::outcome::{
 };
 use crate::serde_util::carries_configuration;
 use crate::session::PerformedMethod;
-use crate::signin::{SignIn, Target};
+use crate::signin::{user_action_key, SignIn, Target};
 use crate::strength::{built_in_strengths, AuthenticationStrengthPolicy, MFA_STRENGTH_ID};
 use crate::tenant::Tenant;
 use crate::tri::Tri;
@@ -559,11 +559,16 @@ impl Engine {
                     _ => per_app,
                 }
             }
-            Target::UserAction(action) => Tri::from(
-                a.include_user_actions
-                    .iter()
-                    .any(|x| x.eq_ignore_ascii_case(action)),
-            ),
+            Target::UserAction(action) => {
+                // Either spelling (`urn:user:registersecurityinfo` or Graph's
+                // `registerSecurityInformation`) names the same action, as validation accepts.
+                let action = user_action_key(action);
+                Tri::from(
+                    a.include_user_actions
+                        .iter()
+                        .any(|x| user_action_key(x) == action),
+                )
+            }
             Target::AuthenticationContext(ctx) => {
                 let ctx = ctx.to_string();
                 Tri::from(

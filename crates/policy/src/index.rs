@@ -7,7 +7,7 @@
 
 use crate::conditional_access::{ConditionalAccessPolicy, PolicyState};
 use crate::engine::{Principal, APP_GROUPS};
-use crate::signin::Target;
+use crate::signin::{user_action_key, Target};
 use std::collections::{HashMap, HashSet};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -79,7 +79,7 @@ impl PolicyIndex {
                 .into_iter()
                 .chain(apps.iter().map(|a| TargetKey::App(a.to_ascii_lowercase())))
                 .collect(),
-            Target::UserAction(a) => vec![TargetKey::Action(a.to_ascii_lowercase())],
+            Target::UserAction(a) => vec![TargetKey::Action(user_action_key(a))],
             Target::AuthenticationContext(c) => vec![TargetKey::Context(c.to_string())],
         };
         let guest = principal.user.is_guest();
@@ -127,7 +127,7 @@ fn target_keys(p: &ConditionalAccessPolicy) -> Vec<TargetKey> {
     keys.extend(
         a.include_user_actions
             .iter()
-            .map(|x| TargetKey::Action(x.to_ascii_lowercase())),
+            .map(|x| TargetKey::Action(user_action_key(x))),
     );
     keys.extend(
         a.include_authentication_context_class_references

@@ -194,6 +194,12 @@ pub fn user_action_urn(action: &str) -> Option<&'static str> {
     }
 }
 
+/// A user action in one canonical spelling, for matching: the policy urn for the actions
+/// [`user_action_urn`] knows (whichever spelling was written), lower case otherwise.
+pub(crate) fn user_action_key(action: &str) -> String {
+    user_action_urn(action).map_or_else(|| action.to_ascii_lowercase(), str::to_string)
+}
+
 impl EvaluateRequest {
     /// Validates the request and turns it into a sign-in.
     pub fn to_sign_in(&self) -> Result<SignIn, RequestError> {
