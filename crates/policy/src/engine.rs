@@ -70,6 +70,15 @@ fn lower(s: &str) -> String {
     s.to_ascii_lowercase()
 }
 
+/// `s` in lower case, borrowed when it already is (Graph ids almost always are).
+pub(crate) fn lower_cow(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(s.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
 impl Engine {
     /// Prepares `tenant` for evaluation.
     pub fn new(tenant: Tenant) -> Engine {
@@ -144,24 +153,26 @@ impl Engine {
 
     /// A strength by id: built-in, custom, or carried by an exported policy.
     pub fn strength(&self, id: &str) -> Option<&AuthenticationStrengthPolicy> {
-        self.strengths.get(&lower(id))
+        self.strengths.get(lower_cow(id).as_ref())
     }
 
     /// A named location by id.
     pub fn location(&self, id: &str) -> Option<&NamedLocation> {
         self.locations
-            .get(&lower(id))
+            .get(lower_cow(id).as_ref())
             .map(|&i| &self.tenant.named_locations[i])
     }
 
     /// Whether the tenant holds a group with this id.
     pub fn has_group(&self, id: &str) -> bool {
-        self.groups.contains(&lower(id))
+        self.groups.contains(lower_cow(id).as_ref())
     }
 
     /// A user by id.
     pub fn user(&self, id: &str) -> Option<&User> {
-        self.users.get(&lower(id)).map(|&i| &self.tenant.users[i])
+        self.users
+            .get(lower_cow(id).as_ref())
+            .map(|&i| &self.tenant.users[i])
     }
 
     /// Every group the principal belongs to, directly or through nested groups.
@@ -223,7 +234,7 @@ impl Engine {
             .into_iter()
             .map(|i| self.evaluate_policy(i, sign_in, &principal, at))
             .collect();
-        Ok(self.decision(&evaluations))
+        Ok(self.decision_from(evaluations))
     }
 
     /// The decision that a set of evaluations adds up to.
@@ -231,6 +242,16 @@ impl Engine {
     /// Enforced policies only; any `block` wins; otherwise every applicable policy must be
     /// satisfied. A policy whose applicability could not be known counts as applying.
     pub fn decision(&self, evaluations: &[PolicyEvaluation]) -> Decision {
+        self.decision_from(evaluations.iter().map(|e| PolicyEvaluation {
+            any_of: e.any_of.clone(),
+            reasons: Vec::new(),
+            unknown_conditions: Vec::new(),
+            ..*e
+        }))
+    }
+
+    /// [`Engine::decision`], taking the evaluations by value so that requirements move.
+    fn decision_from(&self, evaluations: impl IntoIterator<Item = PolicyEvaluation>) -> Decision {
         let policies = &self.tenant.conditional_access_policies;
         let mut d = Decision {
             result: DecisionResult::Grant,
@@ -240,7 +261,7 @@ impl Engine {
             not_enough_information: Vec::new(),
         };
         for e in evaluations
-            .iter()
+            .into_iter()
             .filter(|e| e.enforced && e.applies != Tri::False)
         {
             let p = &policies[e.policy];
@@ -257,7 +278,7 @@ impl Engine {
             d.requirements.push(PolicyRequirements {
                 policy_id: p.id.clone(),
                 display_name: p.display_name.clone(),
-                any_of: e.any_of.clone(),
+                any_of: e.any_of,
             });
         }
         d.result = if !d.blocking_policies.is_empty() {
@@ -303,7 +324,7 @@ impl Engine {
         for (reason, name, value) in self.conditions(policy, sign_in, principal) {
             match value {
                 Tri::False => reasons.push(reason),
-                Tri::Unknown => unknown.push(name),
+                Tri::Unknown => unknown.push(name.into_owned()),
                 Tri::True => {}
             }
             applies = applies.and(value);
@@ -349,18 +370,18 @@ impl Engine {
         policy: &ConditionalAccessPolicy,
         sign_in: &SignIn,
         principal: &Principal<'_>,
-    ) -> Vec<(WhatIfReason, String, Tri)> {
+    ) -> Vec<(WhatIfReason, std::borrow::Cow<'static, str>, Tri)> {
         let c = &policy.conditions;
         let s = &sign_in.conditions;
         let mut out = vec![
             (
                 WhatIfReason::Users,
-                "users".to_string(),
+                "users".into(),
                 self.users_condition(policy, principal),
             ),
             (
                 target_reason(&sign_in.target),
-                "applications".to_string(),
+                "applications".into(),
                 self.target_condition(policy, &sign_in.target),
             ),
         ];
@@ -457,7 +478,11 @@ impl Engine {
             }
             for (k, v) in d.extra.iter().filter(|(k, v)| carries_configuration(k, v)) {
                 let _ = v;
-                out.push((WhatIfReason::Devices, format!("devices.{k}"), Tri::Unknown));
+                out.push((
+                    WhatIfReason::Devices,
+                    format!("devices.{k}").into(),
+                    Tri::Unknown,
+                ));
             }
         }
         if let Some(f) = &c.authentication_flows {
@@ -472,7 +497,11 @@ impl Engine {
         }
         for (k, v) in c.extra.iter().filter(|(k, v)| carries_configuration(k, v)) {
             let _ = v;
-            out.push((WhatIfReason::NotEnoughInformation, k.clone(), Tri::Unknown));
+            out.push((
+                WhatIfReason::NotEnoughInformation,
+                k.clone().into(),
+                Tri::Unknown,
+            ));
         }
         out
     }
@@ -490,10 +519,10 @@ impl Engine {
         };
         let group_match = |ids: &[String]| {
             Tri::any(ids.iter().map(|g| {
-                let g = lower(g);
-                if p.groups.contains(&g) {
+                let g = lower_cow(g);
+                if p.groups.contains(g.as_ref()) {
                     Tri::True
-                } else if self.groups.contains(&g) {
+                } else if self.groups.contains(g.as_ref()) {
                     Tri::False
                 } else {
                     // A group the tenant does not hold: its members cannot be known.
@@ -502,7 +531,7 @@ impl Engine {
             }))
         };
         let role_match =
-            |ids: &[String]| Tri::from(ids.iter().any(|r| p.roles.contains(&lower(r))));
+            |ids: &[String]| Tri::from(ids.iter().any(|r| p.roles.contains(lower_cow(r).as_ref())));
         let guest_match = |g: &Option<crate::conditional_access::GuestsOrExternalUsers>| match g {
             Some(g) if guest && !g.guest_or_external_user_types.0.is_empty() => {
                 match &p.user.guest_or_external_user_type {
@@ -662,7 +691,7 @@ impl Engine {
             .mfa_claimed_at
             .is_some_and(|t| t <= at && fresh.since.is_none_or(|s| t >= s));
 
-        let mut controls: Vec<(Requirement, bool)> = Vec::new();
+        let mut controls: Vec<(Pending<'_>, bool)> = Vec::new();
         let grant = policy.grant_controls.as_ref();
         for c in grant
             .map(|g| g.built_in_controls.as_slice())
@@ -670,42 +699,38 @@ impl Engine {
         {
             let device = sign_in.conditions.device.as_ref();
             let entry = match c {
-                BuiltInControl::Block => (Requirement::Block, false),
+                BuiltInControl::Block => (Pending::Ready(Requirement::Block), false),
                 BuiltInControl::Mfa => {
                     let by_methods = self
                         .strength(MFA_STRENGTH_ID)
                         .is_some_and(|s| s.satisfied_by(counted.iter().copied()).is_some());
                     (
-                        Requirement::Mfa {
+                        Pending::Ready(Requirement::Mfa {
                             performed_after: fresh.since,
-                        },
+                        }),
                         claim_ok || by_methods,
                     )
                 }
                 BuiltInControl::CompliantDevice => (
-                    Requirement::Control {
-                        control: c.to_string(),
-                    },
+                    Pending::Control(c),
                     device.and_then(|d| d.is_compliant) == Some(true),
                 ),
                 BuiltInControl::DomainJoinedDevice => (
-                    Requirement::Control {
-                        control: c.to_string(),
-                    },
+                    Pending::Control(c),
                     device
                         .and_then(|d| d.trust_type.as_deref())
                         .is_some_and(|t| t.eq_ignore_ascii_case("ServerAD")),
                 ),
                 BuiltInControl::Unknown(s) => (
-                    Requirement::Control {
+                    Pending::Ready(Requirement::Control {
                         control: format!("{s} (not known to Portcullis)"),
-                    },
+                    }),
                     false,
                 ),
                 other => (
-                    Requirement::Control {
+                    Pending::Ready(Requirement::Control {
                         control: format!("{other} (not evaluated by Portcullis)"),
-                    },
+                    }),
                     false,
                 ),
             };
@@ -714,37 +739,33 @@ impl Engine {
         if let Some(g) = grant {
             for f in &g.custom_authentication_factors {
                 controls.push((
-                    Requirement::Control {
+                    Pending::Ready(Requirement::Control {
                         control: format!("customAuthenticationFactor {f}"),
-                    },
+                    }),
                     false,
                 ));
             }
             for t in &g.terms_of_use {
                 controls.push((
-                    Requirement::Control {
+                    Pending::Ready(Requirement::Control {
                         control: format!("termsOfUse {t}"),
-                    },
+                    }),
                     false,
                 ));
             }
             if let Some(s) = &g.authentication_strength {
                 controls.push(match self.strength(&s.id) {
                     Some(def) => (
-                        Requirement::AuthenticationStrength {
-                            id: def.id.clone(),
-                            display_name: def.name().to_string(),
-                            performed_after: fresh.since,
-                        },
+                        Pending::Strength(def, fresh.since),
                         def.satisfied_by(counted.iter().copied()).is_some(),
                     ),
                     None => (
-                        Requirement::Control {
+                        Pending::Ready(Requirement::Control {
                             control: format!(
                                 "authenticationStrength {} (not defined in the tenant)",
                                 s.id
                             ),
-                        },
+                        }),
                         false,
                     ),
                 });
@@ -776,17 +797,44 @@ impl Engine {
         } else if grant.is_some_and(|g| g.is_or()) {
             controls
                 .into_iter()
-                .map(|(r, _)| std::iter::once(r).chain(reauth.clone()).collect())
+                .map(|(r, _)| {
+                    std::iter::once(r.into_requirement())
+                        .chain(reauth.clone())
+                        .collect()
+                })
                 .collect()
         } else {
             vec![controls
                 .into_iter()
                 .filter(|(_, ok)| !ok)
-                .map(|(r, _)| r)
+                .map(|(r, _)| r.into_requirement())
                 .chain(reauth)
                 .collect()]
         };
         (false, any_of)
+    }
+}
+
+/// A requirement built only if the policy turns out unsatisfied.
+enum Pending<'a> {
+    Ready(Requirement),
+    Control(&'a BuiltInControl),
+    Strength(&'a AuthenticationStrengthPolicy, Option<DateTime<Utc>>),
+}
+
+impl Pending<'_> {
+    fn into_requirement(self) -> Requirement {
+        match self {
+            Pending::Ready(r) => r,
+            Pending::Control(c) => Requirement::Control {
+                control: c.to_string(),
+            },
+            Pending::Strength(def, since) => Requirement::AuthenticationStrength {
+                id: def.id.clone(),
+                display_name: def.name().to_string(),
+                performed_after: since,
+            },
+        }
     }
 }
 

@@ -83,6 +83,11 @@ impl PolicyIndex {
             Target::AuthenticationContext(c) => vec![TargetKey::Context(c.to_string())],
         };
         let guest = principal.user.is_guest();
+        let roles: Vec<String> = principal.roles.iter().map(|r| role_key(r)).collect();
+        let ids: Vec<&str> = std::iter::once(principal.id.as_str())
+            .chain(principal.groups.iter().map(String::as_str))
+            .chain(roles.iter().map(String::as_str))
+            .collect();
         let mut out = Vec::new();
         for key in &keys {
             let Some(b) = self.targets.get(key) else {
@@ -92,11 +97,8 @@ impl PolicyIndex {
             if guest {
                 out.extend_from_slice(&b.guests);
             }
-            let ids = std::iter::once(principal.id.clone())
-                .chain(principal.groups.iter().cloned())
-                .chain(principal.roles.iter().map(|r| role_key(r)));
-            for id in ids {
-                if let Some(v) = b.principals.get(&id) {
+            for &id in &ids {
+                if let Some(v) = b.principals.get(id) {
                     out.extend_from_slice(v);
                 }
             }
