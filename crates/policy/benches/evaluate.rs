@@ -353,7 +353,7 @@ fn baseline() -> Vec<Value> {
 fn generated(i: u64) -> Value {
     let mut r = Lcg::new(i);
     let state = match i % 10 {
-        7 if (i / 10) % 2 == 0 => "disabled",
+        7 if (i / 10).is_multiple_of(2) => "disabled",
         7 => "enabledForReportingButNotEnforced",
         _ => "enabled",
     };

@@ -1,0 +1,523 @@
+//! Users, groups (nested), directory role definitions and role assignments.
+
+use crate::error::on_write;
+use crate::sql::{flag, ms, opt_ms, to_json, RowExt};
+use crate::{Store, StoreError};
+use chrono::{DateTime, Utc};
+use policy::directory::AssignmentStatus;
+use serde::{Deserialize, Serialize};
+use sqlx::any::AnyRow;
+
+/// A person or service account that can sign in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    /// Object id (a UUID).
+    pub id: String,
+    /// Sign-in name; unique regardless of case.
+    pub user_principal_name: String,
+    /// Name shown to people.
+    pub display_name: String,
+    /// Whether the account may sign in.
+    pub account_enabled: bool,
+    /// `Member` or `Guest`.
+    pub user_type: String,
+    /// Graph guest or external user type of a guest (`b2bCollaborationGuest`, …).
+    pub guest_or_external_user_type: Option<String>,
+    /// When the user was created.
+    pub created_at: DateTime<Utc>,
+}
+
+impl User {
+    /// An enabled member with a fresh id.
+    pub fn new(user_principal_name: &str, display_name: &str, at: DateTime<Utc>) -> User {
+        User {
+            id: crate::new_id(),
+            user_principal_name: user_principal_name.to_string(),
+            display_name: display_name.to_string(),
+            account_enabled: true,
+            user_type: "Member".into(),
+            guest_or_external_user_type: None,
+            created_at: crate::at_ms(at),
+        }
+    }
+}
+
+/// A group of users and groups.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Group {
+    /// Object id (a UUID).
+    pub id: String,
+    /// Name shown to administrators.
+    pub display_name: String,
+    /// Whether directory roles can be assigned to the group.
+    pub is_assignable_to_role: bool,
+    /// When the group was created.
+    pub created_at: DateTime<Utc>,
+}
+
+impl Group {
+    /// A group with a fresh id that roles cannot be assigned to.
+    pub fn new(display_name: &str, at: DateTime<Utc>) -> Group {
+        Group {
+            id: crate::new_id(),
+            display_name: display_name.to_string(),
+            is_assignable_to_role: false,
+            created_at: crate::at_ms(at),
+        }
+    }
+}
+
+/// A directory role (Entra `unifiedRoleDefinition`), identified by its role template id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleDefinition {
+    /// The Entra role template id.
+    pub id: String,
+    /// Name shown to administrators.
+    pub display_name: String,
+    /// What the role may do.
+    pub description: String,
+    /// Whether the role is one of Entra's built-ins.
+    pub is_built_in: bool,
+}
+
+/// A principal holds a role, actively or as eligible to activate it, within a time window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleAssignment {
+    /// Assignment id.
+    pub id: String,
+    /// The user or role-assignable group.
+    pub principal_id: String,
+    /// The role's template id.
+    pub role_definition_id: String,
+    /// Scope; `/` for the tenant.
+    pub directory_scope_id: String,
+    /// `active` or `eligible`.
+    pub status: AssignmentStatus,
+    /// In force from.
+    pub start_at: DateTime<Utc>,
+    /// In force until; `None`: open-ended.
+    pub end_at: Option<DateTime<Utc>>,
+}
+
+impl RoleAssignment {
+    /// Whether the assignment is in force at `at`.
+    pub fn in_force_at(&self, at: DateTime<Utc>) -> bool {
+        self.start_at <= at && self.end_at.is_none_or(|end| at < end)
+    }
+}
+
+/// The lookup key of a user principal name: case does not make two names different.
+pub(crate) fn upn_key(upn: &str) -> String {
+    upn.to_lowercase()
+}
+
+macro_rules! user_columns {
+    () => {
+        "id, user_principal_name, display_name, account_enabled, user_type, \
+         guest_or_external_user_type, created_at"
+    };
+}
+macro_rules! assignment_columns {
+    () => {
+        "id, principal_id, role_definition_id, directory_scope_id, status, start_at, end_at"
+    };
+}
+
+pub(crate) fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
+    Ok(User {
+        id: row.text("id")?,
+        user_principal_name: row.text("user_principal_name")?,
+        display_name: row.text("display_name")?,
+        account_enabled: row.flag("account_enabled")?,
+        user_type: row.text("user_type")?,
+        guest_or_external_user_type: row.opt_text("guest_or_external_user_type")?,
+        created_at: row.time("created_at")?,
+    })
+}
+
+fn group_from_row(row: &AnyRow) -> Result<Group, StoreError> {
+    Ok(Group {
+        id: row.text("id")?,
+        display_name: row.text("display_name")?,
+        is_assignable_to_role: row.flag("is_assignable_to_role")?,
+        created_at: row.time("created_at")?,
+    })
+}
+
+pub(crate) fn assignment_from_row(row: &AnyRow) -> Result<RoleAssignment, StoreError> {
+    Ok(RoleAssignment {
+        id: row.text("id")?,
+        principal_id: row.text("principal_id")?,
+        role_definition_id: row.text("role_definition_id")?,
+        directory_scope_id: row.text("directory_scope_id")?,
+        status: AssignmentStatus::parse(&row.text("status")?),
+        start_at: row.time("start_at")?,
+        end_at: row.opt_time("end_at")?,
+    })
+}
+
+/// The stored spelling of a status; unknown statuses cannot be stored.
+pub(crate) fn status_text(status: &AssignmentStatus) -> Result<&'static str, StoreError> {
+    match status {
+        AssignmentStatus::Active => Ok("active"),
+        AssignmentStatus::Eligible => Ok("eligible"),
+        AssignmentStatus::Unknown(s) => Err(StoreError::Invalid {
+            what: "role assignment",
+            detail: format!("status '{s}' is neither active nor eligible"),
+        }),
+    }
+}
+
+pub(crate) fn check_upn(upn: &str) -> Result<(), StoreError> {
+    if upn.trim().is_empty() {
+        return Err(StoreError::Invalid {
+            what: "user",
+            detail: "the user principal name is empty".into(),
+        });
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Adds a user.
+    pub async fn create_user(&self, user: &User) -> Result<(), StoreError> {
+        check_upn(&user.user_principal_name)?;
+        sqlx::query(concat!(
+            "INSERT INTO users (",
+            user_columns!(),
+            ", upn_key, extra_json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '{}')"
+        ))
+        .bind(&user.id)
+        .bind(&user.user_principal_name)
+        .bind(&user.display_name)
+        .bind(flag(user.account_enabled))
+        .bind(&user.user_type)
+        .bind(&user.guest_or_external_user_type)
+        .bind(ms(user.created_at))
+        .bind(upn_key(&user.user_principal_name))
+        .execute(self.pool())
+        .await
+        .map_err(on_write("user"))?;
+        Ok(())
+    }
+
+    /// The user with this id.
+    pub async fn get_user(&self, id: &str) -> Result<User, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?
+        .ok_or_else(|| StoreError::not_found("user", id))?;
+        user_from_row(&row)
+    }
+
+    /// The user with this sign-in name, compared regardless of case.
+    pub async fn get_user_by_upn(&self, upn: &str) -> Result<User, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE upn_key = $1"
+        ))
+        .bind(upn_key(upn))
+        .fetch_optional(self.pool())
+        .await?
+        .ok_or_else(|| StoreError::not_found("user", upn))?;
+        user_from_row(&row)
+    }
+
+    /// Every user, by sign-in name.
+    pub async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users ORDER BY upn_key"
+        ))
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(user_from_row)
+        .collect()
+    }
+
+    /// Rewrites a user's name, display name, state and type (not its id or creation time).
+    pub async fn update_user(&self, user: &User) -> Result<(), StoreError> {
+        check_upn(&user.user_principal_name)?;
+        let done = sqlx::query(
+            "UPDATE users SET user_principal_name = $2, upn_key = $3, display_name = $4, \
+             account_enabled = $5, user_type = $6, guest_or_external_user_type = $7 WHERE id = $1",
+        )
+        .bind(&user.id)
+        .bind(&user.user_principal_name)
+        .bind(upn_key(&user.user_principal_name))
+        .bind(&user.display_name)
+        .bind(flag(user.account_enabled))
+        .bind(&user.user_type)
+        .bind(&user.guest_or_external_user_type)
+        .execute(self.pool())
+        .await
+        .map_err(on_write("user"))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::not_found("user", &user.id));
+        }
+        Ok(())
+    }
+
+    /// Enables or disables sign-in for a user.
+    pub async fn set_account_enabled(&self, id: &str, enabled: bool) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE users SET account_enabled = $2 WHERE id = $1")
+            .bind(id)
+            .bind(flag(enabled))
+            .execute(self.pool())
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::not_found("user", id));
+        }
+        Ok(())
+    }
+
+    /// Deletes a user with their credentials, sessions, memberships and role assignments.
+    pub async fn delete_user(&self, id: &str) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        // Memberships and assignments name the user without a foreign key (the principal may be
+        // a group), so they are removed here; everything else cascades.
+        sqlx::query("DELETE FROM group_members WHERE member_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM role_assignments WHERE principal_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::not_found("user", id));
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Adds a group.
+    pub async fn create_group(&self, group: &Group) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO directory_groups \
+             (id, display_name, is_assignable_to_role, extra_json, created_at) \
+             VALUES ($1, $2, $3, '{}', $4)",
+        )
+        .bind(&group.id)
+        .bind(&group.display_name)
+        .bind(flag(group.is_assignable_to_role))
+        .bind(ms(group.created_at))
+        .execute(self.pool())
+        .await
+        .map_err(on_write("group"))?;
+        Ok(())
+    }
+
+    /// The group with this id.
+    pub async fn get_group(&self, id: &str) -> Result<Group, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, display_name, is_assignable_to_role, created_at \
+             FROM directory_groups WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?
+        .ok_or_else(|| StoreError::not_found("group", id))?;
+        group_from_row(&row)
+    }
+
+    /// Every group, by name.
+    pub async fn list_groups(&self) -> Result<Vec<Group>, StoreError> {
+        sqlx::query(
+            "SELECT id, display_name, is_assignable_to_role, created_at \
+             FROM directory_groups ORDER BY display_name, id",
+        )
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(group_from_row)
+        .collect()
+    }
+
+    /// Deletes a group, its memberships (as a group and as a member) and its role assignments.
+    pub async fn delete_group(&self, id: &str) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        sqlx::query("DELETE FROM group_members WHERE member_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM role_assignments WHERE principal_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query("DELETE FROM directory_groups WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::not_found("group", id));
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Makes a user or a group a direct member of a group; adding a member twice is harmless.
+    pub async fn add_member(&self, group_id: &str, member_id: &str) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        let exists = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM directory_groups WHERE id = $1) AS g, \
+             (SELECT COUNT(*) FROM users WHERE id = $2) \
+             + (SELECT COUNT(*) FROM directory_groups WHERE id = $2) AS m",
+        )
+        .bind(group_id)
+        .bind(member_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if exists.int("g")? == 0 {
+            return Err(StoreError::not_found("group", group_id));
+        }
+        if exists.int("m")? == 0 {
+            return Err(StoreError::not_found("user or group", member_id));
+        }
+        sqlx::query(
+            "INSERT INTO group_members (group_id, member_id) VALUES ($1, $2) \
+             ON CONFLICT (group_id, member_id) DO NOTHING",
+        )
+        .bind(group_id)
+        .bind(member_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(on_write("group member"))?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Removes a direct member from a group.
+    pub async fn remove_member(&self, group_id: &str, member_id: &str) -> Result<(), StoreError> {
+        let done = sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND member_id = $2")
+            .bind(group_id)
+            .bind(member_id)
+            .execute(self.pool())
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::not_found("group member", member_id));
+        }
+        Ok(())
+    }
+
+    /// The ids of a group's direct members (users and groups).
+    pub async fn list_members(&self, group_id: &str) -> Result<Vec<String>, StoreError> {
+        sqlx::query("SELECT member_id FROM group_members WHERE group_id = $1 ORDER BY member_id")
+            .bind(group_id)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|row| row.text("member_id"))
+            .collect()
+    }
+
+    /// The ids of every group a user or group belongs to, directly or through nested groups.
+    pub async fn transitive_groups(&self, member_id: &str) -> Result<Vec<String>, StoreError> {
+        // UNION (not UNION ALL) drops rows already seen, so a membership cycle ends the walk.
+        sqlx::query(
+            "WITH RECURSIVE up (id) AS ( \
+                 SELECT group_id FROM group_members WHERE member_id = $1 \
+                 UNION \
+                 SELECT gm.group_id FROM group_members gm JOIN up ON gm.member_id = up.id \
+             ) SELECT id FROM up ORDER BY id",
+        )
+        .bind(member_id)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(|row| row.text("id"))
+        .collect()
+    }
+
+    /// Every role definition, built-ins first, by name.
+    pub async fn list_role_definitions(&self) -> Result<Vec<RoleDefinition>, StoreError> {
+        sqlx::query(
+            "SELECT id, display_name, description, is_built_in FROM role_definitions \
+             ORDER BY is_built_in DESC, display_name",
+        )
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(RoleDefinition {
+                id: row.text("id")?,
+                display_name: row.text("display_name")?,
+                description: row.text("description")?,
+                is_built_in: row.flag("is_built_in")?,
+            })
+        })
+        .collect()
+    }
+
+    /// Records a role assignment (active or eligible).
+    pub async fn assign_role(&self, assignment: &RoleAssignment) -> Result<(), StoreError> {
+        sqlx::query(concat!(
+            "INSERT INTO role_assignments (",
+            assignment_columns!(),
+            ", extra_json) VALUES ($1, $2, $3, $4, $5, $6, $7, '{}')"
+        ))
+        .bind(&assignment.id)
+        .bind(&assignment.principal_id)
+        .bind(&assignment.role_definition_id)
+        .bind(&assignment.directory_scope_id)
+        .bind(status_text(&assignment.status)?)
+        .bind(ms(assignment.start_at))
+        .bind(opt_ms(assignment.end_at))
+        .execute(self.pool())
+        .await
+        .map_err(on_write("role assignment"))?;
+        Ok(())
+    }
+
+    /// Role assignments, of one principal or of everyone, whatever their time window.
+    pub async fn list_role_assignments(
+        &self,
+        principal_id: Option<&str>,
+    ) -> Result<Vec<RoleAssignment>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            assignment_columns!(),
+            " FROM role_assignments WHERE ($1 IS NULL OR principal_id = $1) \
+             ORDER BY principal_id, role_definition_id, id"
+        ))
+        .bind(principal_id)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(assignment_from_row)
+        .collect()
+    }
+
+    /// Removes a role assignment.
+    pub async fn remove_role_assignment(&self, id: &str) -> Result<(), StoreError> {
+        let done = sqlx::query("DELETE FROM role_assignments WHERE id = $1")
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::not_found("role assignment", id));
+        }
+        Ok(())
+    }
+}
+
+/// The JSON text of a map of extra Graph fields.
+pub(crate) fn extra_json(extra: &policy::Extra) -> Result<String, StoreError> {
+    to_json("extra fields", extra)
+}

@@ -1,0 +1,416 @@
+//! Conditional Access configuration as Graph JSON documents, and the whole tenant in and out, so
+//! that the `policy` engine can be fed from the database.
+
+use crate::directory::{assignment_from_row, check_upn, extra_json, status_text, upn_key};
+use crate::error::on_write;
+use crate::sql::{flag, ms, to_json, RowExt};
+use crate::{Store, StoreError};
+use chrono::{DateTime, Utc};
+use policy::directory::{Group, GuestOrExternalUserType, MemberRef, RoleAssignment, User};
+use policy::Tenant;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Transaction};
+use std::collections::BTreeMap;
+
+/// The kinds of Conditional Access document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConfigKind {
+    /// `conditionalAccessPolicy`.
+    Policy,
+    /// `namedLocation`.
+    NamedLocation,
+    /// `authenticationStrengthPolicy` (custom ones; the built-ins are always present).
+    AuthenticationStrength,
+    /// `authenticationContextClassReference`.
+    AuthenticationContext,
+}
+
+impl ConfigKind {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConfigKind::Policy => "policy",
+            ConfigKind::NamedLocation => "namedLocation",
+            ConfigKind::AuthenticationStrength => "authenticationStrength",
+            ConfigKind::AuthenticationContext => "authenticationContext",
+        }
+    }
+}
+
+impl Store {
+    /// Stores a Conditional Access document under its id, replacing any earlier version.
+    pub async fn put_config<T: Serialize>(
+        &self,
+        kind: ConfigKind,
+        id: &str,
+        document: &T,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        put_config(
+            self.pool(),
+            kind,
+            id,
+            &to_json(kind.as_str(), document)?,
+            at,
+        )
+        .await
+    }
+
+    /// The Conditional Access document of this kind and id.
+    pub async fn get_config<T: DeserializeOwned>(
+        &self,
+        kind: ConfigKind,
+        id: &str,
+    ) -> Result<T, StoreError> {
+        let row = sqlx::query("SELECT document FROM ca_documents WHERE kind = $1 AND id = $2")
+            .bind(kind.as_str())
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .ok_or_else(|| StoreError::not_found(kind.as_str(), id))?;
+        row.json("document")
+    }
+
+    /// Every Conditional Access document of a kind, by id.
+    pub async fn list_config<T: DeserializeOwned>(
+        &self,
+        kind: ConfigKind,
+    ) -> Result<Vec<T>, StoreError> {
+        sqlx::query("SELECT document FROM ca_documents WHERE kind = $1 ORDER BY id")
+            .bind(kind.as_str())
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|row| row.json("document"))
+            .collect()
+    }
+
+    /// Deletes a Conditional Access document. (Whether it may be deleted, e.g. a context a policy
+    /// still names, is the caller's rule.)
+    pub async fn delete_config(&self, kind: ConfigKind, id: &str) -> Result<(), StoreError> {
+        let done = sqlx::query("DELETE FROM ca_documents WHERE kind = $1 AND id = $2")
+            .bind(kind.as_str())
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::not_found(kind.as_str(), id));
+        }
+        Ok(())
+    }
+
+    /// Writes a whole tenant in one transaction, inserting or replacing every object by id:
+    /// either all of it is stored, or (on any error) none of it.
+    ///
+    /// A group's member list replaces the stored one. A role assignment without an id gets one
+    /// derived from its principal, role, scope and status, so that importing twice does not
+    /// duplicate it; a role template the store does not know is added as a custom definition
+    /// named by its id. Imported users without a display name are shown by their sign-in name.
+    pub async fn import_tenant(
+        &self,
+        tenant: &Tenant,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        for user in &tenant.users {
+            import_user(&mut tx, user, at).await?;
+        }
+        for group in &tenant.groups {
+            import_group(&mut tx, group, at).await?;
+        }
+        for assignment in &tenant.role_assignments {
+            import_assignment(&mut tx, assignment, at).await?;
+        }
+        for p in &tenant.conditional_access_policies {
+            put_config_json(&mut tx, ConfigKind::Policy, &p.id, p, at).await?;
+        }
+        for l in &tenant.named_locations {
+            put_config_json(&mut tx, ConfigKind::NamedLocation, &l.id, l, at).await?;
+        }
+        for s in &tenant.authentication_strength_policies {
+            put_config_json(&mut tx, ConfigKind::AuthenticationStrength, &s.id, s, at).await?;
+        }
+        for c in &tenant.authentication_context_class_references {
+            put_config_json(&mut tx, ConfigKind::AuthenticationContext, &c.id, c, at).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The tenant as Conditional Access sees it at `at`: every user and group, the role
+    /// assignments in force at `at`, and the Conditional Access documents.
+    pub async fn load_tenant(&self, at: DateTime<Utc>) -> Result<Tenant, StoreError> {
+        // One transaction, so that the parts are read from one consistent state.
+        let mut tx = self.begin_read().await?;
+        let users = sqlx::query(
+            "SELECT id, user_principal_name, display_name, account_enabled, user_type, \
+             guest_or_external_user_type, extra_json FROM users ORDER BY upn_key",
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(policy_user)
+        .collect::<Result<Vec<_>, _>>()?;
+
+        let mut members: BTreeMap<String, Vec<MemberRef>> = BTreeMap::new();
+        for row in sqlx::query("SELECT group_id, member_id FROM group_members ORDER BY member_id")
+            .fetch_all(&mut *tx)
+            .await?
+        {
+            members
+                .entry(row.text("group_id")?)
+                .or_default()
+                .push(MemberRef::Id(row.text("member_id")?));
+        }
+        let groups = sqlx::query(
+            "SELECT id, display_name, is_assignable_to_role, extra_json FROM directory_groups \
+             ORDER BY id",
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|row| {
+            let id = row.text("id")?;
+            Ok(Group {
+                display_name: Some(row.text("display_name")?),
+                is_assignable_to_role: Some(row.flag("is_assignable_to_role")?),
+                members: members.remove(&id).unwrap_or_default(),
+                extra: row.json("extra_json")?,
+                id,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+
+        let role_assignments = sqlx::query(
+            "SELECT id, principal_id, role_definition_id, directory_scope_id, status, start_at, \
+             end_at, extra_json FROM role_assignments \
+             WHERE start_at <= $1 AND (end_at IS NULL OR end_at > $1) ORDER BY id",
+        )
+        .bind(ms(at))
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|row| {
+            let a = assignment_from_row(row)?;
+            Ok(RoleAssignment {
+                id: Some(a.id),
+                principal_id: a.principal_id,
+                role_definition_id: a.role_definition_id,
+                directory_scope_id: Some(a.directory_scope_id),
+                status: a.status,
+                extra: row.json("extra_json")?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+
+        let tenant = Tenant {
+            users,
+            groups,
+            role_assignments,
+            conditional_access_policies: documents(&mut tx, ConfigKind::Policy).await?,
+            named_locations: documents(&mut tx, ConfigKind::NamedLocation).await?,
+            authentication_strength_policies: documents(
+                &mut tx,
+                ConfigKind::AuthenticationStrength,
+            )
+            .await?,
+            authentication_context_class_references: documents(
+                &mut tx,
+                ConfigKind::AuthenticationContext,
+            )
+            .await?,
+        };
+        tx.commit().await?;
+        Ok(tenant)
+    }
+}
+
+fn policy_user(row: &AnyRow) -> Result<User, StoreError> {
+    Ok(User {
+        id: row.text("id")?,
+        user_principal_name: Some(row.text("user_principal_name")?),
+        display_name: Some(row.text("display_name")?),
+        account_enabled: Some(row.flag("account_enabled")?),
+        user_type: Some(row.text("user_type")?),
+        guest_or_external_user_type: row
+            .opt_text("guest_or_external_user_type")?
+            .map(|t| GuestOrExternalUserType::parse(&t)),
+        extra: row.json("extra_json")?,
+    })
+}
+
+async fn documents<T: DeserializeOwned>(
+    tx: &mut Transaction<'static, Any>,
+    kind: ConfigKind,
+) -> Result<Vec<T>, StoreError> {
+    sqlx::query("SELECT document FROM ca_documents WHERE kind = $1 ORDER BY id")
+        .bind(kind.as_str())
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(|row| row.json("document"))
+        .collect()
+}
+
+async fn put_config_json<T: Serialize>(
+    tx: &mut Transaction<'static, Any>,
+    kind: ConfigKind,
+    id: &str,
+    document: &T,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    put_config(&mut **tx, kind, id, &to_json(kind.as_str(), document)?, at).await
+}
+
+/// Upserts one document through any executor (the pool, or an import's transaction).
+async fn put_config<'e, E>(
+    executor: E,
+    kind: ConfigKind,
+    id: &str,
+    json: &str,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
+    if id.trim().is_empty() {
+        return Err(StoreError::Invalid {
+            what: kind.as_str(),
+            detail: "the document has no id".into(),
+        });
+    }
+    sqlx::query(
+        "INSERT INTO ca_documents (kind, id, document, updated_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (kind, id) DO UPDATE SET document = excluded.document, \
+         updated_at = excluded.updated_at",
+    )
+    .bind(kind.as_str())
+    .bind(id)
+    .bind(json)
+    .bind(ms(at))
+    .execute(executor)
+    .await
+    .map_err(on_write(kind.as_str()))?;
+    Ok(())
+}
+
+async fn import_user(
+    tx: &mut Transaction<'static, Any>,
+    user: &User,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let upn = user.user_principal_name.as_deref().unwrap_or_default();
+    check_upn(upn).map_err(|_| StoreError::Invalid {
+        what: "user",
+        detail: format!("user '{}' has no userPrincipalName", user.id),
+    })?;
+    sqlx::query(
+        "INSERT INTO users (id, user_principal_name, upn_key, display_name, account_enabled, \
+         user_type, guest_or_external_user_type, extra_json, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         ON CONFLICT (id) DO UPDATE SET user_principal_name = excluded.user_principal_name, \
+         upn_key = excluded.upn_key, display_name = excluded.display_name, \
+         account_enabled = excluded.account_enabled, user_type = excluded.user_type, \
+         guest_or_external_user_type = excluded.guest_or_external_user_type, \
+         extra_json = excluded.extra_json",
+    )
+    .bind(&user.id)
+    .bind(upn)
+    .bind(upn_key(upn))
+    .bind(user.display_name.as_deref().unwrap_or(upn))
+    .bind(flag(user.account_enabled.unwrap_or(true)))
+    .bind(user.user_type.as_deref().unwrap_or("Member"))
+    .bind(
+        user.guest_or_external_user_type
+            .as_ref()
+            .map(|t| t.as_str().to_string()),
+    )
+    .bind(extra_json(&user.extra)?)
+    .bind(ms(at))
+    .execute(&mut **tx)
+    .await
+    .map_err(on_write("user"))?;
+    Ok(())
+}
+
+async fn import_group(
+    tx: &mut Transaction<'static, Any>,
+    group: &Group,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO directory_groups (id, display_name, is_assignable_to_role, extra_json, \
+         created_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name, \
+         is_assignable_to_role = excluded.is_assignable_to_role, extra_json = excluded.extra_json",
+    )
+    .bind(&group.id)
+    .bind(group.display_name.as_deref().unwrap_or(&group.id))
+    .bind(flag(group.is_assignable_to_role.unwrap_or(false)))
+    .bind(extra_json(&group.extra)?)
+    .bind(ms(at))
+    .execute(&mut **tx)
+    .await
+    .map_err(on_write("group"))?;
+    sqlx::query("DELETE FROM group_members WHERE group_id = $1")
+        .bind(&group.id)
+        .execute(&mut **tx)
+        .await?;
+    for member in &group.members {
+        // Members may name objects the tenant does not hold: kept, as the tenant format allows.
+        sqlx::query(
+            "INSERT INTO group_members (group_id, member_id) VALUES ($1, $2) \
+             ON CONFLICT (group_id, member_id) DO NOTHING",
+        )
+        .bind(&group.id)
+        .bind(member.id())
+        .execute(&mut **tx)
+        .await
+        .map_err(on_write("group member"))?;
+    }
+    Ok(())
+}
+
+async fn import_assignment(
+    tx: &mut Transaction<'static, Any>,
+    assignment: &RoleAssignment,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let status = status_text(&assignment.status)?;
+    let scope = assignment.directory_scope_id.as_deref().unwrap_or("/");
+    let id = assignment.id.clone().unwrap_or_else(|| {
+        format!(
+            "import:{}:{}:{}:{}",
+            assignment.principal_id, assignment.role_definition_id, scope, status
+        )
+    });
+    sqlx::query(
+        "INSERT INTO role_definitions (id, display_name, description, is_built_in) \
+         VALUES ($1, $1, '', 0) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(&assignment.role_definition_id)
+    .execute(&mut **tx)
+    .await
+    .map_err(on_write("role definition"))?;
+    sqlx::query(
+        "INSERT INTO role_assignments (id, principal_id, role_definition_id, directory_scope_id, \
+         status, start_at, end_at, extra_json) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7) \
+         ON CONFLICT (id) DO UPDATE SET principal_id = excluded.principal_id, \
+         role_definition_id = excluded.role_definition_id, \
+         directory_scope_id = excluded.directory_scope_id, status = excluded.status, \
+         extra_json = excluded.extra_json",
+    )
+    .bind(id)
+    .bind(&assignment.principal_id)
+    .bind(&assignment.role_definition_id)
+    .bind(scope)
+    .bind(status)
+    .bind(ms(at))
+    .bind(extra_json(&assignment.extra)?)
+    .execute(&mut **tx)
+    .await
+    .map_err(on_write("role assignment"))?;
+    Ok(())
+}
