@@ -285,9 +285,19 @@ impl Store {
 
     /// Deletes a user with their credentials, sessions, memberships and role assignments.
     pub async fn delete_user(&self, id: &str) -> Result<(), StoreError> {
+        self.delete_principal("users", "user", id).await
+    }
+
+    /// Deletes a user or a group (`table` is a fixed name, never input) in one transaction.
+    /// Memberships and assignments name the principal without a foreign key (a principal may be
+    /// a user or a group), so they are removed here; everything else cascades.
+    async fn delete_principal(
+        &self,
+        table: &'static str,
+        what: &'static str,
+        id: &str,
+    ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        // Memberships and assignments name the user without a foreign key (the principal may be
-        // a group), so they are removed here; everything else cascades.
         sqlx::query("DELETE FROM group_members WHERE member_id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -296,12 +306,12 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        let done = sqlx::query("DELETE FROM users WHERE id = $1")
+        let done = sqlx::query(&format!("DELETE FROM {table} WHERE id = $1"))
             .bind(id)
             .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::not_found("user", id));
+            return Err(StoreError::not_found(what, id));
         }
         tx.commit().await?;
         Ok(())
@@ -352,24 +362,7 @@ impl Store {
 
     /// Deletes a group, its memberships (as a group and as a member) and its role assignments.
     pub async fn delete_group(&self, id: &str) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        sqlx::query("DELETE FROM group_members WHERE member_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM role_assignments WHERE principal_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        let done = sqlx::query("DELETE FROM directory_groups WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::not_found("group", id));
-        }
-        tx.commit().await?;
-        Ok(())
+        self.delete_principal("directory_groups", "group", id).await
     }
 
     /// Makes a user or a group a direct member of a group; adding a member twice is harmless.
