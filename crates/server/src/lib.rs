@@ -1,4 +1,157 @@
-//! The Portcullis service: configuration, and (next) the OIDC provider, the Graph-compatible API
-//! and the portal, around the pure crates.
+//! The Portcullis service: an OpenID Connect provider whose sign-in pages ask for exactly what
+//! Conditional Access requires, around the pure crates (`policy`, `authn`, `tokens`) and the
+//! store.
+//!
+//! Data flows one way: HTTP → handler → pure decision (the `policy` engine, `authn` ceremonies)
+//! → store transaction → response. [`Server::bind`] opens the store and keys; [`Server::serve`]
+//! runs until its shutdown future completes.
 
 pub mod config;
+pub mod demo;
+pub mod error;
+pub mod metrics;
+pub mod oidc;
+pub mod signin;
+pub mod state;
+pub mod web;
+
+use crate::config::Config;
+use crate::error::ServeError;
+use crate::state::{AppState, Clock};
+use axum::routing::get;
+use axum::Router;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use store::Store;
+use tokio::net::TcpListener;
+
+/// A bound, ready service.
+#[derive(Debug)]
+pub struct Server {
+    state: Arc<AppState>,
+    listener: TcpListener,
+}
+
+impl Server {
+    /// Opens the store (creating the SQLite file and data directory when needed), migrates it,
+    /// loads or creates the signing keys, registers the configured clients, and binds the
+    /// listening socket. With port 0 the issuer (unless configured) uses the port bound.
+    pub async fn bind(config: Config, clock: Clock) -> Result<Server, ServeError> {
+        if config.database_url.is_none() {
+            std::fs::create_dir_all(&config.data_dir)?;
+        }
+        let listener = TcpListener::bind(config.listen).await?;
+        let local = listener.local_addr()?;
+        let issuer = match &config.issuer {
+            Some(_) => config.issuer(),
+            None => format!("http://{local}"),
+        };
+        let store = Store::open(config.database_url().expose()).await?;
+        let state = AppState::new(store, config, issuer, clock).await?;
+        oidc::clients::register_configured(&state).await?;
+        Ok(Server {
+            state: Arc::new(state),
+            listener,
+        })
+    }
+
+    /// The address the service listens on.
+    pub fn local_addr(&self) -> Result<SocketAddr, ServeError> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// The shared state (tests reach the store and clock through it).
+    pub fn state(&self) -> Arc<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until `shutdown` completes; background jobs (key rotation, purging expired
+    /// state) run alongside.
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
+        let jobs = tokio::spawn(background_jobs(self.state.clone()));
+        let app = router(self.state.clone());
+        tracing::info!(issuer = %self.state.issuer, "listening");
+        let served = axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
+        jobs.abort();
+        self.state.store.close().await;
+        Ok(served?)
+    }
+}
+
+/// Every route of the service.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .merge(oidc::routes())
+        .merge(signin::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn count_requests(
+    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    state.metrics.http_requests.inc();
+    next.run(request).await
+}
+
+async fn healthz(
+    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
+) -> (axum::http::StatusCode, &'static str) {
+    match state.store.diagnostics().await {
+        Ok(_) => (axum::http::StatusCode::OK, "ok\n"),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: store unreachable");
+            (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "store unreachable\n",
+            )
+        }
+    }
+}
+
+async fn metrics(
+    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
+) -> impl axum::response::IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+}
+
+/// Key rotation and purging of expired single-use state, once a minute.
+async fn background_jobs(state: Arc<AppState>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        if let Err(e) = state.refresh_keys().await {
+            tracing::error!(error = %e, "signing key refresh failed");
+        }
+        let now = state.now();
+        if let Err(e) = state.store.purge_expired_challenges(now).await {
+            tracing::warn!(error = %e, "purging expired challenges failed");
+        }
+        if let Err(e) = state.store.purge_expired_transactions(now).await {
+            tracing::warn!(error = %e, "purging expired sign-in transactions failed");
+        }
+    }
+}

@@ -31,6 +31,7 @@ mod sessions;
 mod signins;
 mod sql;
 mod tenant;
+mod transactions;
 
 pub use challenges::{Ceremony, CeremonyKind, OtpChallenge};
 pub use credentials::{
@@ -45,6 +46,7 @@ pub use outbox::{Channel, OutboxMessage};
 pub use sessions::{Session, SessionAuthEvent};
 pub use signins::{SignInQuery, SignInRecord, SignInResult};
 pub use tenant::ConfigKind;
+pub use transactions::SignInTransaction;
 
 use chrono::{DateTime, Utc};
 use sqlx::any::AnyPoolOptions;

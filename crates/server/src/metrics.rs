@@ -1,0 +1,94 @@
+//! Prometheus metrics, served at `/metrics`.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::Registry;
+use std::sync::Mutex;
+
+/// Labels of the sign-in counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SignInLabels {
+    /// `success`, `failure` or `interrupted`.
+    pub result: String,
+}
+
+/// Labels of the token counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TokenLabels {
+    /// `authorization_code` or `refresh_token`.
+    pub grant_type: String,
+    /// `issued` or the OAuth error code.
+    pub outcome: String,
+}
+
+/// The service's metrics.
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    /// Sign-in attempts by result.
+    pub sign_ins: Family<SignInLabels, Counter>,
+    /// Token requests by grant type and outcome.
+    pub tokens: Family<TokenLabels, Counter>,
+    /// HTTP requests served.
+    pub http_requests: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("portcullis");
+        let sign_ins = Family::<SignInLabels, Counter>::default();
+        let tokens = Family::<TokenLabels, Counter>::default();
+        let http_requests = Counter::default();
+        registry.register("sign_ins", "Sign-in attempts by result", sign_ins.clone());
+        registry.register(
+            "token_requests",
+            "Token endpoint requests by grant type and outcome",
+            tokens.clone(),
+        );
+        registry.register(
+            "http_requests",
+            "HTTP requests served",
+            http_requests.clone(),
+        );
+        Metrics {
+            registry: Mutex::new(registry),
+            sign_ins,
+            tokens,
+            http_requests,
+        }
+    }
+}
+
+impl Metrics {
+    /// Counts a sign-in attempt.
+    pub fn sign_in(&self, result: &str) {
+        self.sign_ins
+            .get_or_create(&SignInLabels {
+                result: result.to_string(),
+            })
+            .inc();
+    }
+
+    /// Counts a token request.
+    pub fn token(&self, grant_type: &str, outcome: &str) {
+        self.tokens
+            .get_or_create(&TokenLabels {
+                grant_type: grant_type.to_string(),
+                outcome: outcome.to_string(),
+            })
+            .inc();
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let registry = self
+            .registry
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &registry) {
+            tracing::error!(error = %e, "metrics did not encode");
+        }
+        out
+    }
+}

@@ -1,0 +1,8 @@
+//! `/authorize` (placeholder until written).
+use crate::state::AppState;
+use axum::extract::State;
+use std::sync::Arc;
+/// Authorize.
+pub async fn authorize(State(_s): State<Arc<AppState>>) -> axum::http::StatusCode {
+    axum::http::StatusCode::NOT_IMPLEMENTED
+}

@@ -1,0 +1,579 @@
+//! Where a sign-in stands: which of the session's methods count, what Conditional Access decides
+//! for the client application and for each requested authentication context, and therefore
+//! whether a code may be issued or what the user must still do.
+//!
+//! Nothing here is remembered between pages: every step re-reads the session's events and
+//! re-evaluates, so a page can never grant more than the policies do at that moment.
+
+use crate::error::ServeError;
+use crate::oidc::request::{AcrRequest, AuthorizationRequest};
+use crate::state::AppState;
+use chrono::{DateTime, Duration, Utc};
+use policy::conditional_access::{ClientAppType, DevicePlatform, PolicyState};
+use policy::context::ContextId;
+use policy::engine::{Engine, EvaluateError};
+use policy::method::AuthenticationMethodMode as Mode;
+use policy::outcome::{Decision, DecisionResult, PolicyEvaluation, Requirement};
+use policy::session::{AuthenticationSession, PerformedMethod};
+use policy::signin::{SignIn, SignInConditions, Target};
+use policy::strength::PHISHING_RESISTANT_MFA_STRENGTH_ID;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::sync::Arc;
+use store::SessionAuthEvent;
+
+/// Facts about the request the engine reads as sign-in conditions.
+#[derive(Debug, Clone, Default)]
+pub struct Circumstances {
+    /// Client IP address.
+    pub ip: Option<IpAddr>,
+    /// The `User-Agent` header.
+    pub user_agent: Option<String>,
+}
+
+impl Circumstances {
+    /// The engine's sign-in conditions: a browser, the platform the user agent names (unknown
+    /// when it names none, which policies with a platform condition treat as applying).
+    pub fn conditions(&self) -> SignInConditions {
+        let mut c = SignInConditions {
+            client_app_type: Some(ClientAppType::Browser),
+            device_platform: self.user_agent.as_deref().and_then(platform_of),
+            ..SignInConditions::default()
+        };
+        c.location.ip_address = self.ip;
+        c
+    }
+}
+
+fn platform_of(user_agent: &str) -> Option<DevicePlatform> {
+    // Order matters: Android user agents say "Linux", iOS ones say "like Mac OS X".
+    let ua = user_agent.to_ascii_lowercase();
+    if ua.contains("android") {
+        Some(DevicePlatform::Android)
+    } else if ua.contains("iphone") || ua.contains("ipad") {
+        Some(DevicePlatform::Ios)
+    } else if ua.contains("windows phone") {
+        Some(DevicePlatform::WindowsPhone)
+    } else if ua.contains("windows") {
+        Some(DevicePlatform::Windows)
+    } else if ua.contains("mac os x") || ua.contains("macintosh") {
+        Some(DevicePlatform::MacOs)
+    } else if ua.contains("linux") || ua.contains("x11") {
+        Some(DevicePlatform::Linux)
+    } else {
+        None
+    }
+}
+
+/// Methods that prove who the user is on their own (a first factor).
+pub fn is_first_factor(mode: &Mode) -> bool {
+    matches!(
+        mode,
+        Mode::Password
+            | Mode::Fido2
+            | Mode::WindowsHelloForBusiness
+            | Mode::TemporaryAccessPassOneTime
+            | Mode::TemporaryAccessPassMultiUse
+            | Mode::X509CertificateSingleFactor
+            | Mode::X509CertificateMultiFactor
+    )
+}
+
+/// Methods that count as a second factor for the `mfa` grant control.
+fn second_factors() -> BTreeSet<Mode> {
+    [
+        Mode::SoftwareOath,
+        Mode::HardwareOath,
+        Mode::Sms,
+        Mode::Voice,
+        Mode::Email,
+        Mode::Fido2,
+        Mode::WindowsHelloForBusiness,
+        Mode::TemporaryAccessPassOneTime,
+        Mode::TemporaryAccessPassMultiUse,
+    ]
+    .into_iter()
+    .collect()
+}
+
+fn first_factors() -> BTreeSet<Mode> {
+    [
+        Mode::Password,
+        Mode::Fido2,
+        Mode::WindowsHelloForBusiness,
+        Mode::TemporaryAccessPassOneTime,
+        Mode::TemporaryAccessPassMultiUse,
+    ]
+    .into_iter()
+    .collect()
+}
+
+/// Something the user must still do, and the methods that would do it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Need {
+    /// Why, in words for the user ("Policy 'CA004' requires Phishing-resistant MFA").
+    pub reason: String,
+    /// Methods that would satisfy it.
+    pub methods: BTreeSet<Mode>,
+    /// Only methods performed at or after this instant count.
+    pub performed_after: Option<DateTime<Utc>>,
+}
+
+/// The verdict for a transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// Every requirement met: a code may be issued with these claims.
+    Grant(Grant),
+    /// The user must still authenticate.
+    Challenge(Vec<Need>),
+    /// Nothing the user can do helps.
+    Block(String),
+}
+
+/// The authentication facts a code and its tokens carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// `acr`.
+    pub acr: String,
+    /// `amr` (RFC 8176).
+    pub amr: Vec<String>,
+    /// Satisfied requested contexts.
+    pub acrs: Vec<String>,
+    /// Time of the latest authentication counted.
+    pub auth_time: DateTime<Utc>,
+    /// Graph method modes counted.
+    pub methods: Vec<String>,
+}
+
+/// The full assessment, with what the sign-in log records.
+#[derive(Debug, Clone)]
+pub struct Assessment {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Graph `appliedConditionalAccessPolicies` for the application and each context.
+    pub applied_policies: Value,
+}
+
+/// What is assessed.
+#[derive(Debug, Clone)]
+pub struct Subject<'a> {
+    /// The user.
+    pub user_id: &'a str,
+    /// Events of the user's session (empty before a first factor).
+    pub events: &'a [SessionAuthEvent],
+    /// The transaction start.
+    pub transaction_started_at: DateTime<Utc>,
+    /// The transaction id (events performed for it carry it).
+    pub transaction_id: Option<&'a str>,
+    /// The request.
+    pub request: &'a AuthorizationRequest,
+    /// Where from.
+    pub circumstances: &'a Circumstances,
+}
+
+/// Assesses a transaction at `now`.
+pub async fn assess(
+    state: &AppState,
+    subject: &Subject<'_>,
+    now: DateTime<Utc>,
+) -> Result<Assessment, ServeError> {
+    let engine = state.engine().await?;
+    match assess_with(&engine, subject, now) {
+        Err(ServeError::Evaluate(EvaluateError::UnknownUser(_))) => {
+            // A user created since the engine was built: build it again, once.
+            state.tenant_changed();
+            let engine = state.engine().await?;
+            assess_with(&engine, subject, now)
+        }
+        other => other,
+    }
+}
+
+fn assess_with(
+    engine: &Arc<Engine>,
+    subject: &Subject<'_>,
+    now: DateTime<Utc>,
+) -> Result<Assessment, ServeError> {
+    let request = subject.request;
+    // prompt=login, or an authentication older than max_age, discards what the session held
+    // before this transaction (OIDC Core §3.1.2.1).
+    let last_auth = subject.events.iter().map(|e| e.performed_at).max();
+    let fresh_required = request.prompt_login
+        || request
+            .max_age
+            .is_some_and(|age| last_auth.is_none_or(|t| now - t > Duration::seconds(age)));
+    let counted: Vec<&SessionAuthEvent> = subject
+        .events
+        .iter()
+        .filter(|e| e.performed_at <= now)
+        .filter(|e| !fresh_required || e.performed_at >= subject.transaction_started_at)
+        .collect();
+    let session = AuthenticationSession {
+        transaction_started_at: Some(subject.transaction_started_at),
+        methods: counted.iter().map(|e| e.performed_method()).collect(),
+        mfa_claimed_at: None,
+    };
+    let mut applied = Vec::new();
+    let mut needs = Vec::new();
+
+    if !counted.iter().any(|e| is_first_factor(&e.method)) {
+        needs.push(Need {
+            reason: if fresh_required && !subject.events.is_empty() {
+                "The application asks you to sign in again.".into()
+            } else {
+                "Sign in.".into()
+            },
+            methods: first_factors(),
+            performed_after: fresh_required.then_some(subject.transaction_started_at),
+        });
+        // Conditional Access is evaluated once the user is known to be who they say.
+        return Ok(Assessment {
+            verdict: Verdict::Challenge(needs),
+            applied_policies: Value::Array(applied),
+        });
+    }
+
+    let conditions = subject.circumstances.conditions();
+    let sign_in = |target: Target| SignIn {
+        user_id: subject.user_id.to_string(),
+        target,
+        conditions: conditions.clone(),
+        session: session.clone(),
+    };
+
+    // The application itself.
+    let app = sign_in(Target::Applications(vec![request.client_id.clone()]));
+    let evaluations = engine.evaluate_all(&app, now)?;
+    let decision = engine.decision(&evaluations);
+    push_applied(&mut applied, engine, &evaluations, "application");
+    if let Some(block) = absorb(engine, &decision, &mut needs) {
+        return Ok(blocked(block, applied));
+    }
+
+    // Every requested authentication context (acrs): each must be satisfied.
+    let mut acrs = Vec::new();
+    for context in request.contexts() {
+        let Ok(id) = ContextId::parse(&context) else {
+            continue;
+        };
+        let (satisfied, block) = assess_context(
+            engine,
+            &sign_in,
+            id,
+            now,
+            &mut applied,
+            &mut needs,
+            &session,
+        )?;
+        if let Some(block) = block {
+            return Ok(blocked(block, applied));
+        }
+        if satisfied {
+            acrs.push(context);
+        }
+    }
+
+    // Requested acr values are alternatives in order of preference: the first one met is the
+    // token's `acr`; when none is met, the first is asked for.
+    let mut acr_met: Option<String> = None;
+    let mut first_unmet: Option<Vec<Need>> = None;
+    for wanted in &request.acr {
+        let mut local = Vec::new();
+        let met = match wanted {
+            AcrRequest::Context(c) => {
+                let Ok(id) = ContextId::parse(c) else {
+                    continue;
+                };
+                let mut scratch = Vec::new();
+                let (met, block) = assess_context(
+                    engine,
+                    &sign_in,
+                    id,
+                    now,
+                    &mut scratch,
+                    &mut local,
+                    &session,
+                )?;
+                if block.is_some() {
+                    false
+                } else {
+                    if met {
+                        applied.extend(scratch);
+                    }
+                    met
+                }
+            }
+            AcrRequest::PhishingResistant => {
+                let met = counted.iter().any(|e| e.method.is_phishing_resistant());
+                if !met {
+                    local.push(Need {
+                        reason: "The application asks for phishing-resistant authentication."
+                            .into(),
+                        methods: phishing_resistant(engine),
+                        performed_after: None,
+                    });
+                }
+                met
+            }
+            AcrRequest::Mfa => {
+                let met = tokens::amr::amr(counted.iter().map(|e| &e.method))
+                    .iter()
+                    .any(|v| v == "mfa");
+                if !met {
+                    local.push(Need {
+                        reason: "The application asks for multifactor authentication.".into(),
+                        methods: second_factors(),
+                        performed_after: None,
+                    });
+                }
+                met
+            }
+        };
+        if met {
+            acr_met = Some(wanted.as_acr());
+            break;
+        }
+        if first_unmet.is_none() && !local.is_empty() {
+            first_unmet = Some(local);
+        }
+    }
+    if acr_met.is_none() {
+        if let Some(unmet) = first_unmet {
+            needs.extend(unmet);
+        } else if !request.acr.is_empty() && request.acr_essential {
+            return Ok(blocked(
+                "None of the authentication levels the application requires can be reached.".into(),
+                applied,
+            ));
+        }
+    }
+
+    if !needs.is_empty() {
+        return Ok(Assessment {
+            verdict: Verdict::Challenge(needs),
+            applied_policies: Value::Array(applied),
+        });
+    }
+    let modes: Vec<&Mode> = counted.iter().map(|e| &e.method).collect();
+    let amr = tokens::amr::amr(modes.iter().copied());
+    let acr = acr_met.unwrap_or_else(|| achieved_level(&modes, &amr));
+    let mut methods: Vec<String> = modes.iter().map(|m| m.to_string()).collect();
+    methods.dedup();
+    let auth_time = counted
+        .iter()
+        .map(|e| e.performed_at)
+        .max()
+        .unwrap_or(subject.transaction_started_at);
+    Ok(Assessment {
+        verdict: Verdict::Grant(Grant {
+            acr,
+            amr,
+            acrs,
+            auth_time,
+            methods,
+        }),
+        applied_policies: Value::Array(applied),
+    })
+}
+
+/// `phr`, `mfa` or `pwd`: the level the counted methods reach.
+fn achieved_level(modes: &[&Mode], amr: &[String]) -> String {
+    if modes.iter().any(|m| m.is_phishing_resistant()) {
+        "phr".into()
+    } else if amr.iter().any(|v| v == "mfa") {
+        "mfa".into()
+    } else {
+        "pwd".into()
+    }
+}
+
+fn phishing_resistant(engine: &Engine) -> BTreeSet<Mode> {
+    engine
+        .strength(PHISHING_RESISTANT_MFA_STRENGTH_ID)
+        .map(|s| {
+            s.allowed_combinations
+                .iter()
+                .flat_map(|c| c.modes().cloned())
+                .collect()
+        })
+        .unwrap_or_else(|| {
+            [Mode::Fido2, Mode::WindowsHelloForBusiness]
+                .into_iter()
+                .collect()
+        })
+}
+
+/// Evaluates one authentication context. A context that no enforced policy targets falls back
+/// to requiring MFA (as Entra does), and the applied-policies entry says so.
+fn assess_context(
+    engine: &Engine,
+    sign_in: &dyn Fn(Target) -> SignIn,
+    id: ContextId,
+    now: DateTime<Utc>,
+    applied: &mut Vec<Value>,
+    needs: &mut Vec<Need>,
+    session: &AuthenticationSession,
+) -> Result<(bool, Option<String>), ServeError> {
+    let context = id.to_string();
+    let targeted = engine.tenant().conditional_access_policies.iter().any(|p| {
+        !matches!(
+            p.state,
+            PolicyState::Disabled | PolicyState::EnabledForReportingButNotEnforced
+        ) && p.conditions.applications.as_ref().is_some_and(|a| {
+            a.include_authentication_context_class_references
+                .iter()
+                .any(|c| c.eq_ignore_ascii_case(&context))
+        })
+    });
+    if !targeted {
+        let amr = tokens::amr::amr(session.methods.iter().map(|m: &PerformedMethod| &m.method));
+        let met = amr.iter().any(|v| v == "mfa");
+        applied.push(json!({
+            "id": null,
+            "displayName": format!("No enabled policy targets {context}: multifactor authentication required (fallback)"),
+            "authenticationContext": context,
+            "result": if met { "success" } else { "failure" },
+            "enforcedGrantControls": ["mfa"],
+            "enforcedSessionControls": [],
+        }));
+        if !met {
+            needs.push(Need {
+                reason: format!(
+                    "Authentication context {context} is targeted by no enabled policy, so \
+                     multifactor authentication is required."
+                ),
+                methods: second_factors(),
+                performed_after: None,
+            });
+        }
+        return Ok((met, None));
+    }
+    let evaluations = engine.evaluate_all(&sign_in(Target::AuthenticationContext(id)), now)?;
+    let decision = engine.decision(&evaluations);
+    push_applied(applied, engine, &evaluations, &context);
+    let before = needs.len();
+    let block = absorb(engine, &decision, needs);
+    Ok((block.is_none() && needs.len() == before, block))
+}
+
+/// Adds a decision's requirements to `needs`; returns why it blocks, if it does.
+fn absorb(engine: &Engine, decision: &Decision, needs: &mut Vec<Need>) -> Option<String> {
+    match decision.result {
+        DecisionResult::Grant => None,
+        DecisionResult::Block => Some(format!(
+            "Access is blocked by Conditional Access: {}.",
+            decision.blocking_policies.join(", ")
+        )),
+        DecisionResult::Challenge => {
+            for policy in &decision.requirements {
+                let mut methods = BTreeSet::new();
+                let mut reasons = Vec::new();
+                let mut after = None;
+                for alternative in policy
+                    .any_of
+                    .iter()
+                    .filter(|a| a.iter().all(Requirement::is_achievable))
+                {
+                    for r in alternative {
+                        match r {
+                            Requirement::Mfa { performed_after } => {
+                                methods.extend(second_factors());
+                                reasons.push("multifactor authentication".to_string());
+                                after = after.max(*performed_after);
+                            }
+                            Requirement::AuthenticationStrength {
+                                id,
+                                display_name,
+                                performed_after,
+                            } => {
+                                if let Some(s) = engine.strength(id) {
+                                    methods.extend(
+                                        s.allowed_combinations
+                                            .iter()
+                                            .flat_map(|c| c.modes().cloned()),
+                                    );
+                                }
+                                reasons
+                                    .push(format!("the authentication strength '{display_name}'"));
+                                after = after.max(*performed_after);
+                            }
+                            Requirement::Reauthentication { performed_after } => {
+                                methods.extend(first_factors());
+                                reasons.push("signing in again".to_string());
+                                after = after.max(Some(*performed_after));
+                            }
+                            Requirement::Block | Requirement::Control { .. } => {}
+                        }
+                    }
+                }
+                reasons.dedup();
+                needs.push(Need {
+                    reason: format!(
+                        "Policy '{}' requires {}{}.",
+                        policy.display_name,
+                        reasons.join(" or "),
+                        if after.is_some() {
+                            ", performed now"
+                        } else {
+                            ""
+                        }
+                    ),
+                    methods,
+                    performed_after: after,
+                });
+            }
+            None
+        }
+    }
+}
+
+fn blocked(reason: String, applied: Vec<Value>) -> Assessment {
+    Assessment {
+        verdict: Verdict::Block(reason),
+        applied_policies: Value::Array(applied),
+    }
+}
+
+/// Graph `appliedConditionalAccessPolicy` entries for the policies that take part (enforced or
+/// report-only), tagged with what was evaluated (`application` or a context id).
+fn push_applied(
+    out: &mut Vec<Value>,
+    engine: &Engine,
+    evaluations: &[PolicyEvaluation],
+    target: &str,
+) {
+    let policies = &engine.tenant().conditional_access_policies;
+    for e in evaluations {
+        let Some(p) = policies.get(e.policy) else {
+            continue;
+        };
+        if matches!(p.state, PolicyState::Disabled) {
+            continue;
+        }
+        let mut grant: Vec<String> = p
+            .grant_controls
+            .as_ref()
+            .map(|g| g.built_in_controls.iter().map(|c| c.to_string()).collect())
+            .unwrap_or_default();
+        if let Some(s) = p
+            .grant_controls
+            .as_ref()
+            .and_then(|g| g.authentication_strength.as_ref())
+        {
+            grant.push(format!("authenticationStrength:{}", s.name()));
+        }
+        let session: Vec<&str> = p
+            .sign_in_frequency()
+            .map(|_| vec!["signInFrequency"])
+            .unwrap_or_default();
+        out.push(json!({
+            "id": p.id,
+            "displayName": p.display_name,
+            "result": e.result,
+            "enforcedGrantControls": grant,
+            "enforcedSessionControls": session,
+            "evaluatedFor": target,
+        }));
+    }
+}

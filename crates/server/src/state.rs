@@ -1,0 +1,185 @@
+//! What every request handler shares: the store, the configuration, signing keys, the WebAuthn
+//! relying party, the clock, metrics, and the Conditional Access engine built from the tenant.
+
+use crate::config::Config;
+use crate::error::ServeError;
+use crate::metrics::Metrics;
+use authn::webauthn::{Webauthn, WebauthnConfig};
+use chrono::{DateTime, Duration, Utc};
+use policy::engine::Engine;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use store::Store;
+use tokens::keys::{KeySet, SigningKey};
+
+/// How long a built engine is reused before the tenant is read again. Writes made through this
+/// process drop it at once ([`AppState::tenant_changed`]); this bounds how late a change made by
+/// another process (the CLI, another node) is seen.
+const ENGINE_TTL: Duration = Duration::seconds(5);
+
+/// The service clock: the system clock plus an offset that tests move forward.
+#[derive(Debug, Clone, Default)]
+pub struct Clock {
+    offset_ms: Arc<AtomicI64>,
+}
+
+impl Clock {
+    /// The current time.
+    pub fn now(&self) -> DateTime<Utc> {
+        Utc::now() + Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed))
+    }
+
+    /// Moves the clock forward (tests of expiry and sign-in frequency).
+    pub fn advance(&self, by: Duration) {
+        self.offset_ms
+            .fetch_add(by.num_milliseconds(), Ordering::Relaxed);
+    }
+}
+
+/// The shared state of the service.
+pub struct AppState {
+    /// Persistence.
+    pub store: Store,
+    /// The configuration it was started with.
+    pub config: Config,
+    /// The issuer URL, without a trailing slash.
+    pub issuer: String,
+    /// Whether cookies get the `Secure` attribute (the issuer is `https`).
+    pub secure_cookies: bool,
+    /// The WebAuthn relying party (id: the issuer's host; origin: the issuer's origin).
+    pub webauthn: Webauthn,
+    /// The clock.
+    pub clock: Clock,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+    keys: RwLock<KeySet>,
+    engine: Mutex<Option<(DateTime<Utc>, Arc<Engine>)>>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// Builds the state over an open store: loads (or creates) the signing keys.
+    pub async fn new(
+        store: Store,
+        config: Config,
+        issuer: String,
+        clock: Clock,
+    ) -> Result<AppState, ServeError> {
+        let url = url::Url::parse(&issuer)
+            .map_err(|e| ServeError::Config(format!("issuer '{issuer}': {e}")))?;
+        let host = url
+            .host_str()
+            .ok_or_else(|| ServeError::Config(format!("issuer '{issuer}' has no host")))?
+            .to_string();
+        let origin = url::Url::parse(&url.origin().ascii_serialization())
+            .map_err(|e| ServeError::Config(format!("issuer '{issuer}': {e}")))?;
+        let webauthn = Webauthn::new(WebauthnConfig::new(host, "Portcullis", origin))
+            .map_err(|e| ServeError::Config(format!("WebAuthn relying party: {e}")))?;
+        let state = AppState {
+            store,
+            secure_cookies: url.scheme() == "https",
+            config,
+            issuer,
+            webauthn,
+            clock,
+            metrics: Metrics::default(),
+            keys: RwLock::new(KeySet::default()),
+            engine: Mutex::new(None),
+        };
+        state.refresh_keys().await?;
+        Ok(state)
+    }
+
+    /// The current time.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// The longest any token lives: a retired key keeps verifying this long.
+    pub fn max_token_lifetime(&self) -> Duration {
+        Duration::minutes(i64::from(self.config.lifetimes.token_minutes))
+    }
+
+    /// Reads the keys from the store; creates the first key, and rotates the active one once it
+    /// is older than the configured key lifetime.
+    pub async fn refresh_keys(&self) -> Result<(), ServeError> {
+        let now = self.now();
+        let stored = self.store.list_signing_keys().await?;
+        let rotate_after = Duration::days(i64::from(self.config.lifetimes.signing_key_days));
+        let active_is_fresh = stored.iter().any(|k| {
+            k.retired_at.is_none() && k.activated_at.is_some_and(|a| now - a < rotate_after)
+        });
+        if !active_is_fresh {
+            let new = SigningKey::generate(now)?;
+            let jwk = serde_json::to_value(new.public_jwk()?)
+                .map_err(|e| ServeError::Internal(format!("JWK: {e}")))?;
+            self.store
+                .insert_signing_key(&store::SigningKey {
+                    kid: new.kid().to_string(),
+                    alg: "ES256".into(),
+                    private_pkcs8: new.to_pkcs8_der()?,
+                    public_jwk: jwk,
+                    created_at: now,
+                    activated_at: Some(now),
+                    retired_at: None,
+                    not_after: None,
+                })
+                .await?;
+            for old in stored.iter().filter(|k| k.retired_at.is_none()) {
+                self.store.retire_signing_key(&old.kid, now).await?;
+            }
+            tracing::info!(kid = new.kid(), "signing key created and activated");
+        }
+        let stored = self.store.list_signing_keys().await?;
+        let mut keys = Vec::new();
+        for k in stored {
+            let Some(activated_at) = k.activated_at else {
+                continue;
+            };
+            let mut key = SigningKey::from_pkcs8_der(&k.private_pkcs8, activated_at)?;
+            key.retired_at = k.retired_at;
+            key.keep_until = k.retired_at.map(|r| r + self.max_token_lifetime());
+            keys.push(key);
+        }
+        let mut set = KeySet::from_keys(keys);
+        set.prune(now);
+        *self.keys.write().unwrap_or_else(PoisonError::into_inner) = set;
+        Ok(())
+    }
+
+    /// The signing keys (active first).
+    pub fn keys(&self) -> std::sync::RwLockReadGuard<'_, KeySet> {
+        self.keys.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The Conditional Access engine over the tenant as it stands.
+    pub async fn engine(&self) -> Result<Arc<Engine>, ServeError> {
+        let now = self.now();
+        if let Some((built, engine)) = self
+            .engine
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+        {
+            if now - *built < ENGINE_TTL && now >= *built {
+                return Ok(engine.clone());
+            }
+        }
+        let tenant = self.store.load_tenant(now).await?;
+        let engine = Arc::new(Engine::new(tenant));
+        *self.engine.lock().unwrap_or_else(PoisonError::into_inner) = Some((now, engine.clone()));
+        Ok(engine)
+    }
+
+    /// Drops the cached engine after a change to the tenant.
+    pub fn tenant_changed(&self) {
+        *self.engine.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+}
