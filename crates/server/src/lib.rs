@@ -43,8 +43,11 @@ impl Server {
         }
         let listener = TcpListener::bind(config.listen).await?;
         let local = listener.local_addr()?;
+        // Unconfigured, a loopback listener is named `localhost`: WebAuthn accepts
+        // `http://localhost` as a secure origin, and relying-party ids cannot be IP addresses.
         let issuer = match &config.issuer {
             Some(_) => config.issuer(),
+            None if local.ip().is_loopback() => format!("http://localhost:{}", local.port()),
             None => format!("http://{local}"),
         };
         let store = Store::open(config.database_url().expose()).await?;

@@ -46,12 +46,16 @@ pub struct AppState {
     pub issuer: String,
     /// Whether cookies get the `Secure` attribute (the issuer is `https`).
     pub secure_cookies: bool,
-    /// The WebAuthn relying party (id: the issuer's host; origin: the issuer's origin).
-    pub webauthn: Webauthn,
+    /// The WebAuthn relying party (id: the issuer's host; origin: the issuer's origin); `None`
+    /// when the issuer cannot be one (plain `http` on a host other than `localhost`, an IP
+    /// address), in which case security keys and passkeys are not offered.
+    pub webauthn: Option<Webauthn>,
     /// The clock.
     pub clock: Clock,
     /// Prometheus metrics.
     pub metrics: Metrics,
+    /// The HMAC key of one-time codes (shared through the store by every node).
+    pub otp_key: authn::otp::OtpKey,
     keys: RwLock<KeySet>,
     engine: Mutex<Option<(DateTime<Utc>, Arc<Engine>)>>,
 }
@@ -62,6 +66,22 @@ impl std::fmt::Debug for AppState {
             .field("issuer", &self.issuer)
             .finish_non_exhaustive()
     }
+}
+
+async fn otp_key(store: &Store, now: DateTime<Utc>) -> Result<authn::otp::OtpKey, ServeError> {
+    use base64::Engine as _;
+    let engine = base64::engine::general_purpose::STANDARD;
+    let mut candidate = [0u8; 32];
+    getrandom::fill(&mut candidate)
+        .map_err(|e| ServeError::Internal(format!("no randomness: {e}")))?;
+    let stored = store
+        .secret_or_insert("otp-hmac-key", &engine.encode(candidate), now)
+        .await?;
+    let bytes = engine
+        .decode(stored)
+        .map_err(|e| ServeError::Internal(format!("stored one-time-code key: {e}")))?;
+    authn::otp::OtpKey::from_bytes(bytes)
+        .map_err(|e| ServeError::Internal(format!("stored one-time-code key: {e}")))
 }
 
 impl AppState {
@@ -80,9 +100,16 @@ impl AppState {
             .to_string();
         let origin = url::Url::parse(&url.origin().ascii_serialization())
             .map_err(|e| ServeError::Config(format!("issuer '{issuer}': {e}")))?;
-        let webauthn = Webauthn::new(WebauthnConfig::new(host, "Portcullis", origin))
-            .map_err(|e| ServeError::Config(format!("WebAuthn relying party: {e}")))?;
+        let webauthn = match Webauthn::new(WebauthnConfig::new(host, "Portcullis", origin)) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::warn!(%issuer, error = %e, "WebAuthn is disabled: the issuer cannot be a relying party (use https, or http://localhost)");
+                None
+            }
+        };
+        let otp_key = otp_key(&store, clock.now()).await?;
         let state = AppState {
+            otp_key,
             store,
             secure_cookies: url.scheme() == "https",
             config,

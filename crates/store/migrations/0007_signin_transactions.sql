@@ -12,3 +12,10 @@ CREATE TABLE signin_transactions (
     completed_at BIGINT
 );
 CREATE INDEX signin_transactions_expiry ON signin_transactions (expires_at);
+
+-- Service-wide secrets (the one-time-code HMAC key), shared by every node of a deployment.
+CREATE TABLE service_secrets (
+    name TEXT NOT NULL PRIMARY KEY,
+    value TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);

@@ -32,6 +32,8 @@ mod signins;
 mod sql;
 mod tenant;
 mod transactions;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use challenges::{Ceremony, CeremonyKind, OtpChallenge};
 pub use credentials::{

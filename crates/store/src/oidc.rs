@@ -364,6 +364,75 @@ impl Store {
         .transpose()
     }
 
+    /// Records the first refresh token of the family a redeemed code starts (its
+    /// `family_id` becomes the code's), in one transaction. Returns `false`, storing nothing, if
+    /// the code is unknown, not redeemed, has already started a family, or was replayed: a
+    /// replay racing the redemption either sees the family and revokes it
+    /// ([`Store::revoke_replayed_code`]), or stops it from starting.
+    pub async fn insert_code_refresh_token(
+        &self,
+        code_hash: &str,
+        first: &RefreshToken,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        // Both this and a replay write the code's row first: whichever comes second waits for
+        // the other's commit (a row lock on PostgreSQL, the write lock on SQLite).
+        let claimed = sqlx::query(
+            "UPDATE authorization_codes SET family_id = $2 WHERE code_hash = $1 \
+             AND consumed_at IS NOT NULL AND replayed_at IS NULL AND family_id IS NULL",
+        )
+        .bind(code_hash)
+        .bind(&first.family_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if claimed != 1 {
+            return Ok(false);
+        }
+        insert_refresh(&mut *tx, first).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// A redeemed code presented again: marks it replayed (no family can start from it any
+    /// more) and revokes every live refresh token of the family its redemption started, in one
+    /// transaction. Returns how many tokens were revoked, or `None` if no redeemed code has this
+    /// hash (unknown, purged, or expired without being redeemed): then it is not a replay.
+    pub async fn revoke_replayed_code(
+        &self,
+        code_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<u64>, StoreError> {
+        let mut tx = self.begin().await?;
+        let Some(row) = sqlx::query(
+            "UPDATE authorization_codes SET replayed_at = COALESCE(replayed_at, $2) \
+             WHERE code_hash = $1 AND consumed_at IS NOT NULL RETURNING family_id",
+        )
+        .bind(code_hash)
+        .bind(ms(now))
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let revoked = match row.opt_text("family_id")? {
+            Some(family_id) => {
+                sqlx::query(
+                    "UPDATE refresh_tokens SET revoked_at = $2 \
+                     WHERE family_id = $1 AND revoked_at IS NULL",
+                )
+                .bind(&family_id)
+                .bind(ms(now))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+            }
+            None => 0,
+        };
+        tx.commit().await?;
+        Ok(Some(revoked))
+    }
+
     /// Records the first refresh token of a family.
     pub async fn insert_refresh_token(&self, token: &RefreshToken) -> Result<(), StoreError> {
         insert_refresh(self.pool(), token).await

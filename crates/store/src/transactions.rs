@@ -141,3 +141,30 @@ impl Store {
         Ok(done.rows_affected())
     }
 }
+
+impl Store {
+    /// The service secret `name`: the stored one, or `candidate` if none was stored yet (the
+    /// first caller's candidate wins, on every node).
+    pub async fn secret_or_insert(
+        &self,
+        name: &str,
+        candidate: &str,
+        now: DateTime<Utc>,
+    ) -> Result<String, StoreError> {
+        sqlx::query(
+            "INSERT INTO service_secrets (name, value, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(candidate)
+        .bind(ms(now))
+        .execute(self.pool())
+        .await
+        .map_err(on_write("service secret"))?;
+        let row = sqlx::query("SELECT value FROM service_secrets WHERE name = $1")
+            .bind(name)
+            .fetch_one(self.pool())
+            .await?;
+        row.text("value")
+    }
+}

@@ -468,51 +468,70 @@ fn absorb(engine: &Engine, decision: &Decision, needs: &mut Vec<Need>) -> Option
         DecisionResult::Challenge => {
             for policy in &decision.requirements {
                 let mut methods = BTreeSet::new();
-                let mut reasons = Vec::new();
+                let mut alternatives = Vec::new();
                 let mut after = None;
                 for alternative in policy
                     .any_of
                     .iter()
                     .filter(|a| a.iter().all(Requirement::is_achievable))
                 {
+                    // Within an alternative every requirement holds at once. A strength names
+                    // the methods exactly (its first-factor methods also re-authenticate), so
+                    // only those are offered; otherwise any method that meets one of them.
+                    let strength: Option<BTreeSet<Mode>> =
+                        alternative.iter().find_map(|r| match r {
+                            Requirement::AuthenticationStrength { id, .. } => Some(
+                                engine
+                                    .strength(id)
+                                    .map(|s| {
+                                        s.allowed_combinations
+                                            .iter()
+                                            .flat_map(|c| c.modes().cloned())
+                                            .collect()
+                                    })
+                                    .unwrap_or_default(),
+                            ),
+                            _ => None,
+                        });
+                    let mut words = Vec::new();
                     for r in alternative {
                         match r {
                             Requirement::Mfa { performed_after } => {
-                                methods.extend(second_factors());
-                                reasons.push("multifactor authentication".to_string());
+                                if strength.is_none() {
+                                    methods.extend(second_factors());
+                                }
+                                words.push("multifactor authentication".to_string());
                                 after = after.max(*performed_after);
                             }
                             Requirement::AuthenticationStrength {
-                                id,
                                 display_name,
                                 performed_after,
+                                ..
                             } => {
-                                if let Some(s) = engine.strength(id) {
-                                    methods.extend(
-                                        s.allowed_combinations
-                                            .iter()
-                                            .flat_map(|c| c.modes().cloned()),
-                                    );
-                                }
-                                reasons
-                                    .push(format!("the authentication strength '{display_name}'"));
+                                words.push(format!("the authentication strength '{display_name}'"));
                                 after = after.max(*performed_after);
                             }
                             Requirement::Reauthentication { performed_after } => {
-                                methods.extend(first_factors());
-                                reasons.push("signing in again".to_string());
+                                if strength.is_none() {
+                                    methods.extend(first_factors());
+                                }
+                                words.push("signing in again".to_string());
                                 after = after.max(Some(*performed_after));
                             }
                             Requirement::Block | Requirement::Control { .. } => {}
                         }
                     }
+                    if let Some(s) = strength {
+                        methods.extend(s);
+                    }
+                    alternatives.push(words.join(" and "));
                 }
-                reasons.dedup();
+                alternatives.dedup();
                 needs.push(Need {
                     reason: format!(
                         "Policy '{}' requires {}{}.",
                         policy.display_name,
-                        reasons.join(" or "),
+                        alternatives.join(", or "),
                         if after.is_some() {
                             ", performed now"
                         } else {
@@ -576,4 +595,90 @@ fn push_applied(
             "evaluatedFor": target,
         }));
     }
+}
+
+/// Conditional Access at a refresh-token exchange: the session must still be live and the
+/// application still granted with what the session holds (a sign-in frequency that has run out
+/// refuses the refresh). Returns the requested contexts that still hold (a context whose policy
+/// asks for a fresh proof, such as `everyTime`, does not survive a refresh), or why the refresh
+/// is refused. `circumstances` are those of the client presenting the refresh token.
+pub async fn reassess_for_refresh(
+    state: &AppState,
+    user_id: &str,
+    session_id: Option<&str>,
+    client_id: &str,
+    acrs: &[String],
+    circumstances: &Circumstances,
+    now: DateTime<Utc>,
+) -> Result<Result<Vec<String>, String>, ServeError> {
+    let Some(session_id) = session_id else {
+        return Ok(Err("the sign-in session of this grant has ended".into()));
+    };
+    let session = match state.store.get_session(session_id).await {
+        Ok(s) => s,
+        Err(e) if e.is_not_found() => {
+            return Ok(Err("the sign-in session of this grant has ended".into()))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if !session.is_live_at(now) || session.user_id != user_id {
+        return Ok(Err("the sign-in session of this grant has ended".into()));
+    }
+    match state.store.get_user(user_id).await {
+        Ok(u) if u.account_enabled => {}
+        Ok(_) => return Ok(Err("the account is disabled".into())),
+        Err(e) if e.is_not_found() => return Ok(Err("the account no longer exists".into())),
+        Err(e) => return Err(e.into()),
+    }
+    let events = state.store.session_events(session_id).await?;
+    let request = AuthorizationRequest {
+        client_id: client_id.to_string(),
+        redirect_uri: String::new(),
+        scope: String::new(),
+        state: None,
+        nonce: None,
+        code_challenge: None,
+        prompt_login: false,
+        prompt_none: true,
+        max_age: None,
+        acr: Vec::new(),
+        acr_essential: false,
+        acrs: Vec::new(),
+        claims: None,
+        login_hint: None,
+    };
+    let subject = Subject {
+        user_id,
+        events: &events,
+        transaction_started_at: now,
+        transaction_id: None,
+        request: &request,
+        circumstances,
+    };
+    match assess(state, &subject, now).await?.verdict {
+        Verdict::Grant(_) => {}
+        Verdict::Challenge(needs) => {
+            let why: Vec<String> = needs.into_iter().map(|n| n.reason).collect();
+            return Ok(Err(format!("interaction required: {}", why.join(" "))));
+        }
+        Verdict::Block(reason) => return Ok(Err(reason)),
+    }
+    let mut still = Vec::new();
+    for context in acrs {
+        let request = AuthorizationRequest {
+            acrs: vec![context.clone()],
+            ..request.clone()
+        };
+        let subject = Subject {
+            request: &request,
+            ..subject.clone()
+        };
+        if matches!(
+            assess(state, &subject, now).await?.verdict,
+            Verdict::Grant(_)
+        ) {
+            still.push(context.clone());
+        }
+    }
+    Ok(Ok(still))
 }

@@ -1,0 +1,351 @@
+//! The harness of the service's HTTP tests: a real server on a loopback port over a fresh
+//! database (SQLite, or PostgreSQL from `PORTCULLIS_TEST_DATABASE_URL`), a cookie-keeping
+//! client that plays the browser, and helpers that set up users, credentials and policies
+//! through the store.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use authn::secrecy::SecretString;
+use chrono::{DateTime, Utc};
+use server::config::Config;
+use server::state::{AppState, Clock};
+use std::sync::Arc;
+use store::testing::{Backend, TestDatabase, TestDatabaseError};
+use store::{OidcClient, User};
+
+/// A running service.
+pub struct Env {
+    /// Its state (store, clock, keys).
+    pub state: Arc<AppState>,
+    /// `http://localhost:PORT`.
+    pub base: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<Result<(), server::error::ServeError>>>,
+    db: Option<TestDatabase>,
+}
+
+impl Env {
+    /// Starts a service on `backend`; `None` when PostgreSQL is skipped on purpose.
+    pub async fn start(backend: Backend) -> Option<Env> {
+        let db = match TestDatabase::create(backend).await {
+            Ok(db) => db,
+            Err(TestDatabaseError::Skipped) => return None,
+            Err(e) => panic!("test database: {e}"),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::default();
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        config.data_dir = dir.keep();
+        config.database_url = Some(server::config::Secret::new(db.url.clone()));
+        // Cheap hashing: the tests are about the flow, not argon2's cost.
+        config.password.memory_kib = 1024;
+        config.password.iterations = 1;
+        let server = server::Server::bind(config, Clock::default())
+            .await
+            .unwrap();
+        let state = server.state();
+        let base = state.issuer.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let served = tokio::spawn(server.serve(async move {
+            let _ = rx.await;
+        }));
+        Some(Env {
+            state,
+            base,
+            stop: Some(tx),
+            served: Some(served),
+            db: Some(db),
+        })
+    }
+
+    /// Stops the service and removes its database.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(served) = self.served.take() {
+            let _ = served.await;
+        }
+        if let Some(db) = self.db.take() {
+            db.remove().await.unwrap();
+        }
+    }
+
+    /// The current service time.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.state.now()
+    }
+
+    /// A user with a password.
+    pub async fn user(&self, upn: &str, password: &str) -> User {
+        let user = User::new(upn, upn, self.now());
+        self.state.store.create_user(&user).await.unwrap();
+        let hash = authn::password::hash_password(
+            &self.state.config.password,
+            &SecretString::from(password.to_string()),
+        )
+        .unwrap();
+        self.state
+            .store
+            .set_password(&store::PasswordCredential {
+                user_id: user.id.clone(),
+                phc: hash.as_str().to_string(),
+                changed_at: self.now(),
+            })
+            .await
+            .unwrap();
+        self.state.tenant_changed();
+        user
+    }
+
+    /// Registers a TOTP app for `user`; returns its secret.
+    pub async fn totp(&self, user: &User) -> Vec<u8> {
+        let secret: Vec<u8> = (0..20).map(|_| rand_byte()).collect();
+        self.state
+            .store
+            .add_totp(&store::TotpCredential {
+                id: store::new_id(),
+                user_id: user.id.clone(),
+                secret: secret.clone(),
+                label: "Authenticator".into(),
+                created_at: self.now(),
+                last_used_step: 0,
+            })
+            .await
+            .unwrap();
+        secret
+    }
+
+    /// A public client with PKCE, redirecting to `http://127.0.0.1:9/cb`.
+    pub async fn public_client(&self, client_id: &str) -> OidcClient {
+        let client = OidcClient {
+            client_id: client_id.into(),
+            display_name: client_id.into(),
+            redirect_uris: vec![REDIRECT.into()],
+            is_public: true,
+            secret_hash: None,
+            created_at: self.now(),
+        };
+        self.state.store.create_client(&client).await.unwrap();
+        client
+    }
+
+    /// Imports Conditional Access documents (a tenant JSON document).
+    pub async fn policies(&self, tenant: serde_json::Value) {
+        let tenant: policy::tenant::Tenant = serde_json::from_value(tenant).unwrap();
+        self.state
+            .store
+            .import_tenant(&tenant, self.now())
+            .await
+            .unwrap();
+        self.state.tenant_changed();
+    }
+}
+
+/// Where test clients receive codes (nothing listens there: the test reads the redirect).
+pub const REDIRECT: &str = "http://127.0.0.1:9/cb";
+
+fn rand_byte() -> u8 {
+    uuid::Uuid::new_v4().as_bytes()[0]
+}
+
+/// The TOTP code of `secret` at `at`.
+pub fn totp_code(secret: &[u8], at: DateTime<Utc>) -> String {
+    let totp = totp_rs::TOTP::new_unchecked(
+        totp_rs::Algorithm::SHA1,
+        6,
+        1,
+        30,
+        secret.to_vec(),
+        None,
+        String::new(),
+    );
+    totp.generate(u64::try_from(at.timestamp()).unwrap())
+}
+
+/// PKCE verifier and its S256 challenge.
+pub fn pkce() -> (String, String) {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let verifier = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+/// Where a request ended.
+#[derive(Debug)]
+pub enum Landing {
+    /// A page of the service: its path and HTML.
+    Page {
+        /// Status.
+        status: u16,
+        /// Path.
+        path: String,
+        /// HTML.
+        html: String,
+    },
+    /// A redirect to the client: the URL.
+    Client(url::Url),
+}
+
+impl Landing {
+    /// The page's HTML, or a panic naming where it landed instead.
+    pub fn html(&self) -> &str {
+        match self {
+            Landing::Page { html, .. } => html,
+            Landing::Client(u) => panic!("expected a page, got a redirect to the client: {u}"),
+        }
+    }
+
+    /// The client URL's query parameter `name`.
+    pub fn param(&self, name: &str) -> Option<String> {
+        match self {
+            Landing::Client(u) => u
+                .query_pairs()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.into_owned()),
+            Landing::Page { path, html, .. } => {
+                panic!("expected a redirect to the client, got page {path}: {html}")
+            }
+        }
+    }
+
+    /// The code sent to the client.
+    pub fn code(&self) -> String {
+        self.param("code").expect("a code")
+    }
+}
+
+/// A browser: keeps cookies, follows redirects by hand (so that redirects to the client are
+/// seen, not followed).
+#[derive(Clone)]
+pub struct Browser {
+    /// The client.
+    pub http: reqwest::Client,
+    base: String,
+}
+
+impl Browser {
+    /// A new browser with no cookies.
+    pub fn new(env: &Env) -> Browser {
+        Browser {
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .user_agent("Mozilla/5.0 (X11; Linux x86_64) PortcullisTest")
+                .build()
+                .unwrap(),
+            base: env.base.clone(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        if path.starts_with("http") {
+            path.to_string()
+        } else {
+            format!("{}{path}", self.base)
+        }
+    }
+
+    /// Follows redirects within the service until a page or the client.
+    pub async fn land(&self, mut response: reqwest::Response) -> Landing {
+        loop {
+            let status = response.status();
+            if status.is_redirection() {
+                let location = response.headers()["location"].to_str().unwrap().to_string();
+                let target = url::Url::parse(&self.url(&location)).unwrap();
+                if !target.as_str().starts_with(&self.base) {
+                    return Landing::Client(target);
+                }
+                response = self.http.get(target).send().await.unwrap();
+                continue;
+            }
+            let path = response.url().path().to_string();
+            let html = response.text().await.unwrap();
+            return Landing::Page {
+                status: status.as_u16(),
+                path,
+                html,
+            };
+        }
+    }
+
+    /// GET, following redirects.
+    pub async fn get(&self, path: &str) -> Landing {
+        let r = self.http.get(self.url(path)).send().await.unwrap();
+        self.land(r).await
+    }
+
+    /// POST a form, following redirects.
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Landing {
+        let r = self
+            .http
+            .post(self.url(path))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        self.land(r).await
+    }
+}
+
+/// The sign-in transaction id in a page's form actions.
+pub fn transaction_of(html: &str) -> String {
+    let start = html.find("/signin/").expect("a sign-in form") + "/signin/".len();
+    let rest = &html[start..];
+    let end = rest.find('/').unwrap();
+    rest[..end].to_string()
+}
+
+/// An `/authorize` query for `client_id` with PKCE; `extra` adds parameters.
+pub fn authorize_path(client_id: &str, challenge: &str, extra: &[(&str, &str)]) -> String {
+    let mut url = url::Url::parse("http://x/authorize").unwrap();
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", client_id)
+        .append_pair("redirect_uri", REDIRECT)
+        .append_pair("scope", "openid profile offline_access")
+        .append_pair("state", "st4te")
+        .append_pair("nonce", "n0nce")
+        .append_pair("code_challenge", challenge)
+        .append_pair("code_challenge_method", "S256");
+    for (k, v) in extra {
+        url.query_pairs_mut().append_pair(k, v);
+    }
+    format!("/authorize?{}", url.query().unwrap())
+}
+
+/// Declares each listed test twice, as `sqlite::NAME` and `postgres::NAME`; each gets a fresh
+/// running service.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let env = $crate::common::Env::start(store::testing::Backend::Sqlite).await.unwrap();
+                    super::$name(&env).await;
+                    env.stop().await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(env) = $crate::common::Env::start(store::testing::Backend::Postgres).await else {
+                        return;
+                    };
+                    super::$name(&env).await;
+                    env.stop().await;
+                }
+            )+
+        }
+    };
+}

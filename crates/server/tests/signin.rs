@@ -1,0 +1,490 @@
+//! The sign-in pages over real HTTP: identification, each method, Conditional Access deciding
+//! what is asked, step-up to an authentication context, and the attacks on them (reused TOTP
+//! code, replayed or foreign-origin WebAuthn assertion, open redirect, a transaction carried to
+//! another browser, password guessing).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{authorize_path, pkce, totp_code, transaction_of, Browser, Env, Landing};
+use serde_json::json;
+use store::{SignInQuery, SignInResult};
+use webauthn_authenticator_rs::prelude::{
+    CreationChallengeResponse, RequestChallengeResponse, Url,
+};
+use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+use webauthn_authenticator_rs::WebauthnAuthenticator;
+
+const PASSWORD: &str = "correct horse battery staple 93";
+
+fn mfa_for_all_apps() -> serde_json::Value {
+    json!({ "conditionalAccessPolicies": [{
+        "id": "ca001", "displayName": "CA001 Require MFA", "state": "enabled",
+        "conditions": {
+            "users": { "includeUsers": ["All"] },
+            "applications": { "includeApplications": ["All"] },
+            "clientAppTypes": ["all"]
+        },
+        "grantControls": { "operator": "OR", "builtInControls": ["mfa"] }
+    }]})
+}
+
+fn phishing_resistant_for_c1() -> serde_json::Value {
+    json!({
+        "authenticationContextClassReferences": [{ "id": "c1", "displayName": "PIM activation", "isAvailable": true }],
+        "conditionalAccessPolicies": [{
+            "id": "ca010", "displayName": "CA010 c1 phishing-resistant every time", "state": "enabled",
+            "conditions": {
+                "users": { "includeUsers": ["All"] },
+                "applications": { "includeAuthenticationContextClassReferences": ["c1"] },
+                "clientAppTypes": ["all"]
+            },
+            "grantControls": { "operator": "OR", "authenticationStrength": { "id": "00000000-0000-0000-0000-000000000004" } },
+            "sessionControls": { "signInFrequency": { "isEnabled": true, "frequencyInterval": "everyTime", "authenticationType": "primaryAndSecondaryAuthentication" } }
+        }]
+    })
+}
+
+/// Starts a sign-in and names the user; returns the landing (the method page).
+async fn begin(b: &Browser, client: &str, upn: &str, extra: &[(&str, &str)]) -> (String, Landing) {
+    let (_, challenge) = pkce();
+    let page = b.get(&authorize_path(client, &challenge, extra)).await;
+    let tx = transaction_of(page.html());
+    if page.html().contains("username-form") {
+        let page = b
+            .post(&format!("/signin/{tx}/username"), &[("username", upn)])
+            .await;
+        return (tx, page);
+    }
+    (tx, page)
+}
+
+/// The code's stored record (redeemed here, as the token endpoint would).
+async fn redeem(env: &Env, landing: &Landing) -> store::AuthorizationCode {
+    let code = landing.code();
+    env.state
+        .store
+        .consume_code(&server::web::token_hash(&code), env.now())
+        .await
+        .unwrap()
+        .expect("a live code")
+}
+
+async fn password_then_totp_when_policy_requires_mfa(env: &Env) {
+    env.public_client("app").await;
+    env.policies(mfa_for_all_apps()).await;
+    let alice = env.user("alice@example.test", PASSWORD).await;
+    let secret = env.totp(&alice).await;
+    let b = Browser::new(env);
+    let (tx, page) = begin(&b, "app", "alice@example.test", &[]).await;
+    assert!(page.html().contains("password-form"), "{}", page.html());
+    assert!(
+        !page.html().contains("totp-form"),
+        "a second factor before the first"
+    );
+    let page = b
+        .post(&format!("/signin/{tx}/password"), &[("password", PASSWORD)])
+        .await;
+    let html = page.html();
+    assert!(html.contains("totp-form"), "{html}");
+    assert!(
+        html.contains("CA001 Require MFA"),
+        "the page names the policy: {html}"
+    );
+    let page = b
+        .post(
+            &format!("/signin/{tx}/totp"),
+            &[("code", &totp_code(&secret, env.now()))],
+        )
+        .await;
+    assert_eq!(page.param("state").as_deref(), Some("st4te"));
+    assert_eq!(page.param("iss").as_deref(), Some(env.base.as_str()));
+    let code = redeem(env, &page).await;
+    assert_eq!(code.acr.as_deref(), Some("mfa"));
+    for v in ["mfa", "otp", "pwd"] {
+        assert!(
+            code.amr.contains(&v.to_string()),
+            "amr {:?} lacks {v}",
+            code.amr
+        );
+    }
+    assert!(code.acrs.is_empty());
+    let log = env
+        .state
+        .store
+        .query_signins(&SignInQuery {
+            user_id: Some(alice.id.clone()),
+            since: None,
+            result: Some(SignInResult::Success),
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(log.len(), 1);
+    let applied = log[0].applied_policies.as_array().unwrap();
+    assert!(
+        applied
+            .iter()
+            .any(|p| p["id"] == "ca001" && p["result"] == "success"),
+        "{applied:?}"
+    );
+    assert_eq!(
+        log[0].methods,
+        vec!["password".to_string(), "softwareOath".to_string()]
+    );
+}
+
+async fn a_totp_code_is_accepted_once(env: &Env) {
+    env.public_client("app").await;
+    env.policies(mfa_for_all_apps()).await;
+    let alice = env.user("alice@example.test", PASSWORD).await;
+    let secret = env.totp(&alice).await;
+    let code = totp_code(&secret, env.now());
+    let b = Browser::new(env);
+    let (tx, _) = begin(&b, "app", "alice@example.test", &[]).await;
+    b.post(&format!("/signin/{tx}/password"), &[("password", PASSWORD)])
+        .await;
+    let done = b
+        .post(&format!("/signin/{tx}/totp"), &[("code", &code)])
+        .await;
+    done.code();
+    // Same code, new sign-in that must authenticate again.
+    let (tx, _) = begin(&b, "app", "alice@example.test", &[("prompt", "login")]).await;
+    b.post(&format!("/signin/{tx}/password"), &[("password", PASSWORD)])
+        .await;
+    let again = b
+        .post(&format!("/signin/{tx}/totp"), &[("code", &code)])
+        .await;
+    assert!(
+        again.html().contains("already been used"),
+        "{}",
+        again.html()
+    );
+    let failures = env
+        .state
+        .store
+        .query_signins(&SignInQuery {
+            user_id: Some(alice.id),
+            since: None,
+            result: Some(SignInResult::Failure),
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(failures.len(), 1, "the refused code is logged");
+}
+
+/// Registers a soft passkey for `user` through the service's relying party.
+async fn passkey(env: &Env, user: &store::User) -> SoftPasskey {
+    let wa = env
+        .state
+        .webauthn
+        .as_ref()
+        .expect("localhost is a relying party");
+    let uuid = uuid::Uuid::parse_str(&user.id).unwrap();
+    let (json, ceremony) = wa
+        .start_registration(
+            uuid,
+            &user.user_principal_name,
+            &user.display_name,
+            &[],
+            authn::webauthn::RegistrationKind::Any,
+            env.now(),
+        )
+        .unwrap();
+    let ccr: CreationChallengeResponse = serde_json::from_str(&json).unwrap();
+    let mut key = SoftPasskey::new(true);
+    let reg = key
+        .do_registration(Url::parse(&env.base).unwrap(), ccr)
+        .unwrap();
+    let mut v = serde_json::to_value(&reg).unwrap();
+    v["authenticatorAttachment"] = json!("cross-platform");
+    let registered = wa
+        .finish_registration(ceremony, &v.to_string(), env.now())
+        .unwrap();
+    env.state
+        .store
+        .add_webauthn(&store::WebauthnCredential {
+            id: store::new_id(),
+            user_id: user.id.clone(),
+            credential_id: registered.credential_id.clone(),
+            passkey_json: registered.credential_json.clone(),
+            aaguid: registered.aaguid.map(|a| a.to_string()),
+            attachment: store::Attachment::CrossPlatform,
+            user_verified: true,
+            sign_count: 0,
+            display_name: "Soft passkey".into(),
+            created_at: env.now(),
+            last_used_at: None,
+        })
+        .await
+        .unwrap();
+    key
+}
+
+/// Asks for WebAuthn options in transaction `tx` and signs them with `key` at `origin`.
+async fn assertion(
+    b: &Browser,
+    env: &Env,
+    tx: &str,
+    key: &mut SoftPasskey,
+    origin: &str,
+) -> serde_json::Value {
+    let r = b
+        .http
+        .post(format!("{}/signin/{tx}/webauthn/options", env.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    let rcr: RequestChallengeResponse = serde_json::from_value(body["options"].clone()).unwrap();
+    let signed = key
+        .do_authentication(Url::parse(origin).unwrap(), rcr)
+        .unwrap();
+    json!({ "ceremonyId": body["ceremonyId"], "credential": serde_json::to_value(&signed).unwrap() })
+}
+
+async fn finish(
+    b: &Browser,
+    env: &Env,
+    tx: &str,
+    body: &serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let r = b
+        .http
+        .post(format!("{}/signin/{tx}/webauthn", env.base))
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+async fn step_up_to_c1_needs_a_passkey_made_now(env: &Env) {
+    env.public_client("app").await;
+    env.policies(phishing_resistant_for_c1()).await;
+    let adele = env.user("adele@example.test", PASSWORD).await;
+    let secret = env.totp(&adele).await;
+    let mut key = passkey(env, &adele).await;
+    let b = Browser::new(env);
+
+    // An ordinary sign-in: password only, no policy on the app.
+    let (tx, _) = begin(&b, "app", "adele@example.test", &[]).await;
+    let first = b
+        .post(&format!("/signin/{tx}/password"), &[("password", PASSWORD)])
+        .await;
+    let first = redeem(env, &first).await;
+    assert_eq!(first.acr.as_deref(), Some("pwd"));
+
+    // Step-up: the claims request names c1.
+    let claims = json!({"access_token": {"acrs": {"essential": true, "value": "c1"}}}).to_string();
+    let (tx, page) = begin(&b, "app", "adele@example.test", &[("claims", &claims)]).await;
+    let html = page.html();
+    assert!(html.contains("webauthn-form"), "{html}");
+    assert!(
+        !html.contains("totp-form"),
+        "TOTP cannot satisfy phishing-resistant MFA: {html}"
+    );
+    assert!(!html.contains("password-form"), "{html}");
+    assert!(html.contains("CA010"), "{html}");
+
+    // Posting a TOTP code anyway (not offered) does not get the context.
+    let still = b
+        .post(
+            &format!("/signin/{tx}/totp"),
+            &[("code", &totp_code(&secret, env.now()))],
+        )
+        .await;
+    assert!(still.html().contains("webauthn-form"), "{}", still.html());
+
+    // The passkey, performed in this step-up, does.
+    let body = assertion(&b, env, &tx, &mut key, &env.base).await;
+    let (status, next) = finish(&b, env, &tx, &body).await;
+    assert_eq!(status, 200, "{next}");
+    let done = b.get(next["next"].as_str().unwrap()).await;
+    let code = redeem(env, &done).await;
+    assert_eq!(code.acrs, vec!["c1".to_string()]);
+    assert_eq!(code.acr.as_deref(), Some("phr"));
+    assert!(code.amr.contains(&"hwk".to_string()), "{:?}", code.amr);
+    assert!(code.auth_time > first.auth_time);
+
+    // The same assertion again: its ceremony is spent.
+    let (tx, _) = begin(&b, "app", "adele@example.test", &[("claims", &claims)]).await;
+    let (status, refused) = finish(&b, env, &tx, &body).await;
+    assert_eq!(status, 400);
+    assert!(
+        refused["error"].as_str().unwrap().contains("already used"),
+        "{refused}"
+    );
+    // …nor with a fresh ceremony of this transaction: the challenge differs.
+    let fresh = assertion(&b, env, &tx, &mut key, &env.base).await;
+    let replay = json!({ "ceremonyId": fresh["ceremonyId"], "credential": body["credential"] });
+    let (status, _) = finish(&b, env, &tx, &replay).await;
+    assert_eq!(status, 400);
+}
+
+async fn an_assertion_for_another_origin_is_refused(env: &Env) {
+    env.public_client("app").await;
+    let adele = env.user("adele@example.test", PASSWORD).await;
+    let mut key = passkey(env, &adele).await;
+    let b = Browser::new(env);
+    let (tx, page) = begin(&b, "app", "adele@example.test", &[]).await;
+    assert!(
+        page.html().contains("webauthn-form"),
+        "a passkey is a first factor"
+    );
+    let port = url::Url::parse(&env.base).unwrap().port().unwrap();
+    // Same relying-party id, another origin (a different port is a different origin).
+    let phishing = format!("http://localhost:{}", port + 1);
+    let body = assertion(&b, env, &tx, &mut key, &phishing).await;
+    let (status, refused) = finish(&b, env, &tx, &body).await;
+    assert_eq!(status, 400, "{refused}");
+    // The genuine origin works.
+    let body = assertion(&b, env, &tx, &mut key, &env.base).await;
+    let (status, _) = finish(&b, env, &tx, &body).await;
+    assert_eq!(status, 200);
+}
+
+async fn an_unregistered_redirect_uri_is_never_followed(env: &Env) {
+    env.public_client("app").await;
+    let (_, challenge) = pkce();
+    let b = Browser::new(env);
+    let path = authorize_path("app", &challenge, &[]).replace(
+        &url::form_urlencoded::byte_serialize(common::REDIRECT.as_bytes()).collect::<String>(),
+        "https%3A%2F%2Fevil.example%2Fcb",
+    );
+    let r = b
+        .http
+        .get(format!("{}{path}", env.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.headers().get("location").is_none());
+    assert!(r.text().await.unwrap().contains("not registered"));
+}
+
+async fn a_public_client_must_use_pkce(env: &Env) {
+    env.public_client("app").await;
+    let b = Browser::new(env);
+    let path = format!(
+        "/authorize?response_type=code&client_id=app&redirect_uri={}&scope=openid&state=s",
+        url::form_urlencoded::byte_serialize(common::REDIRECT.as_bytes()).collect::<String>()
+    );
+    let landing = b.get(&path).await;
+    assert_eq!(landing.param("error").as_deref(), Some("invalid_request"));
+    assert!(landing.param("error_description").unwrap().contains("PKCE"));
+    assert_eq!(landing.param("state").as_deref(), Some("s"));
+}
+
+async fn a_transaction_cannot_be_continued_in_another_browser(env: &Env) {
+    env.public_client("app").await;
+    env.user("alice@example.test", PASSWORD).await;
+    let victim = Browser::new(env);
+    let (tx, _) = begin(&victim, "app", "alice@example.test", &[]).await;
+    let attacker = Browser::new(env);
+    let page = attacker
+        .post(&format!("/signin/{tx}/password"), &[("password", PASSWORD)])
+        .await;
+    match page {
+        Landing::Page { status, html, .. } => {
+            assert_eq!(status, 403);
+            assert!(html.contains("another browser"));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn five_wrong_passwords_lock_the_account(env: &Env) {
+    env.public_client("app").await;
+    env.user("alice@example.test", PASSWORD).await;
+    let b = Browser::new(env);
+    let (tx, _) = begin(&b, "app", "alice@example.test", &[]).await;
+    for _ in 0..5 {
+        let p = b
+            .post(&format!("/signin/{tx}/password"), &[("password", "wrong")])
+            .await;
+        assert!(p.html().contains("Wrong password") || p.html().contains("locked"));
+    }
+    let p = b
+        .post(&format!("/signin/{tx}/password"), &[("password", PASSWORD)])
+        .await;
+    assert!(p.html().contains("locked until"), "{}", p.html());
+    env.state.clock.advance(chrono::Duration::minutes(16));
+    let (tx, _) = begin(&b, "app", "alice@example.test", &[]).await;
+    b.post(&format!("/signin/{tx}/password"), &[("password", PASSWORD)])
+        .await
+        .code();
+}
+
+async fn a_context_no_policy_targets_falls_back_to_mfa(env: &Env) {
+    env.public_client("app").await;
+    let alice = env.user("alice@example.test", PASSWORD).await;
+    let secret = env.totp(&alice).await;
+    let b = Browser::new(env);
+    let claims = json!({"access_token": {"acrs": {"essential": true, "value": "c7"}}}).to_string();
+    let (tx, _) = begin(&b, "app", "alice@example.test", &[("claims", &claims)]).await;
+    let p = b
+        .post(&format!("/signin/{tx}/password"), &[("password", PASSWORD)])
+        .await;
+    assert!(
+        p.html().contains("targeted by no enabled policy"),
+        "{}",
+        p.html()
+    );
+    let done = b
+        .post(
+            &format!("/signin/{tx}/totp"),
+            &[("code", &totp_code(&secret, env.now()))],
+        )
+        .await;
+    let code = redeem(env, &done).await;
+    assert_eq!(code.acrs, vec!["c7".to_string()]);
+}
+
+async fn prompt_login_and_max_age_ask_for_a_new_sign_in(env: &Env) {
+    env.public_client("app").await;
+    env.user("alice@example.test", PASSWORD).await;
+    let b = Browser::new(env);
+    let (tx, _) = begin(&b, "app", "alice@example.test", &[]).await;
+    b.post(&format!("/signin/{tx}/password"), &[("password", PASSWORD)])
+        .await
+        .code();
+    // Single sign-on: the session is enough.
+    let (_, challenge) = pkce();
+    b.get(&authorize_path("app", &challenge, &[])).await.code();
+    // prompt=login: it is not.
+    let page = b
+        .get(&authorize_path("app", &challenge, &[("prompt", "login")]))
+        .await;
+    assert!(page.html().contains("password-form"), "{}", page.html());
+    // max_age shorter than the session's age: neither.
+    env.state.clock.advance(chrono::Duration::seconds(120));
+    let page = b
+        .get(&authorize_path("app", &challenge, &[("max_age", "60")]))
+        .await;
+    assert!(page.html().contains("password-form"));
+    b.get(&authorize_path("app", &challenge, &[("max_age", "600")]))
+        .await
+        .code();
+    // prompt=none without a session goes back to the client.
+    let stranger = Browser::new(env);
+    let l = stranger
+        .get(&authorize_path("app", &challenge, &[("prompt", "none")]))
+        .await;
+    assert_eq!(l.param("error").as_deref(), Some("login_required"));
+}
+
+on_both_backends!(
+    password_then_totp_when_policy_requires_mfa,
+    a_totp_code_is_accepted_once,
+    step_up_to_c1_needs_a_passkey_made_now,
+    an_assertion_for_another_origin_is_refused,
+    an_unregistered_redirect_uri_is_never_followed,
+    a_public_client_must_use_pkce,
+    a_transaction_cannot_be_continued_in_another_browser,
+    five_wrong_passwords_lock_the_account,
+    a_context_no_policy_targets_falls_back_to_mfa,
+    prompt_login_and_max_age_ask_for_a_new_sign_in,
+);
