@@ -6,6 +6,7 @@
 //! → store transaction → response. [`Server::bind`] opens the store and keys; [`Server::serve`]
 //! runs until its shutdown future completes.
 
+pub mod account;
 pub mod config;
 pub mod demo;
 pub mod error;
@@ -53,6 +54,7 @@ impl Server {
         let store = Store::open(config.database_url().expose()).await?;
         let state = AppState::new(store, config, issuer, clock).await?;
         oidc::clients::register_configured(&state).await?;
+        account::register_portal_client(&state).await?;
         Ok(Server {
             state: Arc::new(state),
             listener,
@@ -97,6 +99,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(metrics))
         .merge(oidc::routes())
         .merge(signin::routes())
+        .merge(account::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             count_requests,

@@ -60,6 +60,17 @@ pub async fn authorize(
             return Ok(Redirect::to(&target).into_response());
         }
     };
+    let (jar, tx) = open_transaction(&state, jar, &request).await?;
+    Ok((jar, Redirect::to(&format!("/signin/{tx}"))).into_response())
+}
+
+/// Opens a sign-in transaction for `request`, bound to this browser (setting the browser
+/// cookie when it has none); returns the jar to send and the transaction id.
+pub async fn open_transaction(
+    state: &AppState,
+    jar: CookieJar,
+    request: &crate::oidc::request::AuthorizationRequest,
+) -> Result<(CookieJar, String), PageError> {
     let (jar, browser) = match jar.get(BROWSER_COOKIE).map(|c| c.value().to_string()) {
         Some(b) if b.len() >= 43 => (jar, b),
         _ => {
@@ -78,7 +89,7 @@ pub async fn authorize(
         id: random_token()?,
         browser_hash: token_hash(&browser),
         client_id: request.client_id.clone(),
-        request: serde_json::to_value(&request).map_err(|e| {
+        request: serde_json::to_value(request).map_err(|e| {
             crate::error::ServeError::Internal(format!("authorization request: {e}"))
         })?,
         user_id: None,
@@ -87,7 +98,7 @@ pub async fn authorize(
         completed_at: None,
     };
     state.store.create_transaction(&transaction).await?;
-    Ok((jar, Redirect::to(&format!("/signin/{}", transaction.id))).into_response())
+    Ok((jar, transaction.id))
 }
 
 /// Reads the query, refusing repeated parameters (RFC 6749 §3.1: "MUST NOT be included more

@@ -116,6 +116,10 @@ pub struct AuthorizationRequest {
     pub claims: Option<Value>,
     /// Sign-in name to pre-fill.
     pub login_hint: Option<String>,
+    /// Set for the service's own pages: the user action Conditional Access evaluates instead
+    /// of the client application (`urn:user:registersecurityinfo`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_action: Option<String>,
 }
 
 impl AuthorizationRequest {
@@ -365,6 +369,7 @@ pub fn validate(
         acrs,
         claims,
         login_hint: params.login_hint.clone(),
+        user_action: None,
     })
 }
 

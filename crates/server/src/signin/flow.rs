@@ -243,7 +243,10 @@ fn assess_with(
     };
 
     // The application itself.
-    let app = sign_in(Target::Applications(vec![request.client_id.clone()]));
+    let app = sign_in(match &request.user_action {
+        Some(action) => Target::UserAction(action.clone()),
+        None => Target::Applications(vec![request.client_id.clone()]),
+    });
     let evaluations = engine.evaluate_all(&app, now)?;
     let decision = engine.decision(&evaluations);
     push_applied(&mut applied, engine, &evaluations, "application");
@@ -646,6 +649,7 @@ pub async fn reassess_for_refresh(
         acrs: Vec::new(),
         claims: None,
         login_hint: None,
+        user_action: None,
     };
     let subject = Subject {
         user_id,
