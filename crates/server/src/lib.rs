@@ -9,6 +9,7 @@
 pub mod account;
 pub mod config;
 pub mod demo;
+pub mod demo_client;
 pub mod error;
 pub mod metrics;
 pub mod oidc;
@@ -100,6 +101,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(oidc::routes())
         .merge(signin::routes())
         .merge(account::routes())
+        .merge(demo_client::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             count_requests,

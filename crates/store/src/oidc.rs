@@ -416,17 +416,15 @@ impl Store {
             return Ok(None);
         };
         let revoked = match row.opt_text("family_id")? {
-            Some(family_id) => {
-                sqlx::query(
-                    "UPDATE refresh_tokens SET revoked_at = $2 \
+            Some(family_id) => sqlx::query(
+                "UPDATE refresh_tokens SET revoked_at = $2 \
                      WHERE family_id = $1 AND revoked_at IS NULL",
-                )
-                .bind(&family_id)
-                .bind(ms(now))
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-            }
+            )
+            .bind(&family_id)
+            .bind(ms(now))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected(),
             None => 0,
         };
         tx.commit().await?;

@@ -15,6 +15,8 @@ use sqlx::any::AnyRow;
 pub struct Session {
     /// Hash of the session cookie's token (the token itself is never stored).
     pub id: String,
+    /// The public session id (`sid`): stays the same when the cookie is rotated.
+    pub sid: String,
     /// The user.
     pub user_id: String,
     /// When the session began.
@@ -66,12 +68,16 @@ impl SessionAuthEvent {
 
 macro_rules! session_columns {
     () => {
-        "id, user_id, created_at, last_seen_at, expires_at, revoked_at"
+        "id, sid, user_id, created_at, last_seen_at, expires_at, revoked_at"
     };
 }
 
 fn session_from_row(row: &AnyRow) -> Result<Session, StoreError> {
     Ok(Session {
+        sid: match row.opt_text("sid")? {
+            Some(sid) => sid,
+            None => row.text("id")?,
+        },
         id: row.text("id")?,
         user_id: row.text("user_id")?,
         created_at: row.time("created_at")?,
@@ -87,9 +93,10 @@ impl Store {
         sqlx::query(concat!(
             "INSERT INTO sessions (",
             session_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
         ))
         .bind(&session.id)
+        .bind(&session.sid)
         .bind(&session.user_id)
         .bind(ms(session.created_at))
         .bind(ms(session.last_seen_at))
@@ -113,6 +120,20 @@ impl Store {
         .fetch_optional(self.pool())
         .await?
         .ok_or_else(|| StoreError::not_found("session", "(session token hash)"))?;
+        session_from_row(&row)
+    }
+
+    /// The session whose public id (`sid`) is `sid`.
+    pub async fn get_session_by_sid(&self, sid: &str) -> Result<Session, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions WHERE sid = $1"
+        ))
+        .bind(sid)
+        .fetch_optional(self.pool())
+        .await?
+        .ok_or_else(|| StoreError::not_found("session", sid))?;
         session_from_row(&row)
     }
 
@@ -255,7 +276,7 @@ impl Store {
         sqlx::query(concat!(
             "INSERT INTO sessions (",
             session_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, NULL)"
+            ") VALUES ($1, NULL, $2, $3, $4, $5, NULL)"
         ))
         .bind(&new.id)
         .bind(&new.user_id)
@@ -278,6 +299,12 @@ impl Store {
         }
         sqlx::query("DELETE FROM sessions WHERE id = $1")
             .bind(old_id)
+            .execute(&mut *tx)
+            .await?;
+        // Only now, with the old row gone, can the new one take the (unique) public id.
+        sqlx::query("UPDATE sessions SET sid = $2 WHERE id = $1")
+            .bind(new_id)
+            .bind(&new.sid)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;

@@ -60,6 +60,7 @@ async fn user(store: &Store, upn: &str) -> User {
 async fn session(store: &Store, user: &User, id: &str) -> Session {
     let session = Session {
         id: id.into(),
+        sid: format!("sid-{id}"),
         user_id: user.id.clone(),
         created_at: t(0),
         last_seen_at: t(0),
@@ -1072,7 +1073,9 @@ async fn session_rotation_moves_events_and_kills_the_old_id(ctx: Ctx) {
     assert_eq!(new.created_at, old.created_at);
     assert_eq!(new.expires_at, old.expires_at);
     assert_eq!(new.last_seen_at, t(30));
+    assert_eq!(new.sid, old.sid, "the public session id survives rotation");
     assert_eq!(s.get_session("new-session").await.unwrap(), new);
+    assert_eq!(s.get_session_by_sid(&old.sid).await.unwrap(), new);
     assert!(s
         .get_session("old-session")
         .await
@@ -1546,6 +1549,7 @@ async fn writes_to_a_missing_user_conflict(ctx: Ctx) {
     let err = s
         .create_session(&Session {
             id: "s".into(),
+            sid: "sid-s".into(),
             user_id: ghost.id,
             created_at: t(0),
             last_seen_at: t(0),

@@ -263,6 +263,27 @@ impl KeySet {
         token: &str,
         expect: &Expectation<'_>,
     ) -> Result<C, TokenError> {
+        self.check(token, expect, true)
+    }
+
+    /// As [`KeySet::verify`], but a token whose `exp` has passed is accepted: for a token that
+    /// only identifies (an `id_token_hint` at logout), never for one that authorizes. The
+    /// signature (by a key of this set still verifying at `expect.now`), issuer, audience and
+    /// `nbf` are checked as usual.
+    pub fn verify_ignoring_expiry<C: DeserializeOwned>(
+        &self,
+        token: &str,
+        expect: &Expectation<'_>,
+    ) -> Result<C, TokenError> {
+        self.check(token, expect, false)
+    }
+
+    fn check<C: DeserializeOwned>(
+        &self,
+        token: &str,
+        expect: &Expectation<'_>,
+        check_expiry: bool,
+    ) -> Result<C, TokenError> {
         let header =
             jsonwebtoken::decode_header(token).map_err(|e| TokenError::Malformed(e.to_string()))?;
         if header.alg != Algorithm::ES256 {
@@ -305,7 +326,7 @@ impl KeySet {
             .get("exp")
             .and_then(serde_json::Value::as_i64)
             .ok_or_else(|| TokenError::Malformed("exp is not a number".into()))?;
-        if now >= exp {
+        if check_expiry && now >= exp {
             return Err(TokenError::Expired);
         }
         if let Some(nbf) = data.claims.get("nbf").and_then(serde_json::Value::as_i64) {
@@ -314,5 +335,82 @@ impl KeySet {
             }
         }
         serde_json::from_value(data.claims).map_err(|e| TokenError::Malformed(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use chrono::TimeZone;
+
+    #[derive(Debug, Serialize, Deserialize, PartialEq)]
+    struct Claims {
+        iss: String,
+        aud: String,
+        exp: i64,
+        sub: String,
+    }
+
+    #[test]
+    fn verify_ignoring_expiry_accepts_only_the_expiry() {
+        let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let keys = KeySet::from_keys(vec![SigningKey::generate(t0).unwrap()]);
+        let claims = Claims {
+            iss: "https://idp.example".into(),
+            aud: "portal".into(),
+            exp: (t0 + Duration::minutes(10)).timestamp(),
+            sub: "u1".into(),
+        };
+        let token = keys.sign(&claims, "JWT").unwrap();
+        let later = Expectation {
+            issuer: "https://idp.example",
+            audience: "portal",
+            now: t0 + Duration::hours(1),
+        };
+        assert_eq!(
+            keys.verify::<Claims>(&token, &later),
+            Err(TokenError::Expired)
+        );
+        assert_eq!(
+            keys.verify_ignoring_expiry::<Claims>(&token, &later),
+            Ok(claims)
+        );
+        let other_issuer = Expectation {
+            issuer: "https://other.example",
+            ..later.clone()
+        };
+        assert_eq!(
+            keys.verify_ignoring_expiry::<Claims>(&token, &other_issuer),
+            Err(TokenError::WrongIssuer)
+        );
+        let other_audience = Expectation {
+            audience: "other",
+            ..later.clone()
+        };
+        assert_eq!(
+            keys.verify_ignoring_expiry::<Claims>(&token, &other_audience),
+            Err(TokenError::WrongAudience)
+        );
+        // A token signed by a key outside the set, and a payload changed under a valid
+        // signature, do not verify.
+        let forged_claims = Claims {
+            sub: "attacker".into(),
+            ..keys.verify_ignoring_expiry(&token, &later).unwrap()
+        };
+        let stranger = KeySet::from_keys(vec![SigningKey::generate(t0).unwrap()]);
+        let forged = stranger.sign(&forged_claims, "JWT").unwrap();
+        assert_eq!(
+            keys.verify_ignoring_expiry::<Claims>(&forged, &later),
+            Err(TokenError::UnknownKey)
+        );
+        let original: Vec<&str> = token.split('.').collect();
+        let changed: Vec<&str> = forged.split('.').collect();
+        let spliced = format!("{}.{}.{}", original[0], changed[1], original[2]);
+        assert_eq!(
+            keys.verify_ignoring_expiry::<Claims>(&spliced, &later),
+            Err(TokenError::BadSignature)
+        );
     }
 }

@@ -73,14 +73,14 @@ impl SignInContext {
         let mut transaction = transaction;
         match (&transaction.user_id, &session) {
             (Some(u), Some(s)) if &s.user_id != u => session = None,
-            (None, Some(s)) => {
+            // Single sign-on: the session's user is the transaction's.
+            (None, Some(s))
                 if state
                     .store
                     .set_transaction_user(&transaction.id, &s.user_id, now)
-                    .await?
-                {
-                    transaction.user_id = Some(s.user_id.clone());
-                }
+                    .await? =>
+            {
+                transaction.user_id = Some(s.user_id.clone());
             }
             _ => {}
         }

@@ -212,6 +212,7 @@ pub async fn record_method(
                 .store
                 .create_session(&Session {
                     id: new_id.clone(),
+                    sid: store::new_id(),
                     user_id: user_id.clone(),
                     created_at: now,
                     last_seen_at: now,

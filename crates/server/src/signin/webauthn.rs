@@ -26,19 +26,19 @@ fn refusal(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
 }
 
-fn webauthn_user(ctx: &SignInContext) -> Result<(String, uuid::Uuid), Response> {
+fn webauthn_user(ctx: &SignInContext) -> Result<(String, uuid::Uuid), Box<Response>> {
     let Some(user) = &ctx.user else {
-        return Err(refusal(
+        return Err(Box::new(refusal(
             StatusCode::BAD_REQUEST,
             "Enter your sign-in name first.",
-        ));
+        )));
     };
     match uuid::Uuid::parse_str(&user.id) {
         Ok(u) => Ok((user.id.clone(), u)),
-        Err(_) => Err(refusal(
+        Err(_) => Err(Box::new(refusal(
             StatusCode::BAD_REQUEST,
             "Security keys cannot be used with this account (its id is not a UUID).",
-        )),
+        ))),
     }
 }
 
@@ -51,7 +51,7 @@ pub async fn options(
     let ctx = SignInContext::load(&state, &tx, &jar).await?;
     let (user_id, user_uuid) = match webauthn_user(&ctx) {
         Ok(u) => u,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(*r),
     };
     let now = state.now();
     let credentials: Vec<String> = state
@@ -130,7 +130,7 @@ pub async fn finish(
     let ctx = SignInContext::load(&state, &tx, &jar).await?;
     let (user_id, _) = match webauthn_user(&ctx) {
         Ok(u) => u,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(*r),
     };
     let circumstances = circumstances(peer, &headers);
     let now = state.now();
