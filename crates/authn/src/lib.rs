@@ -5,7 +5,6 @@
 
 pub mod otp;
 pub mod password;
-pub mod ratelimit;
 pub mod tap;
 pub mod totp;
 pub mod webauthn;

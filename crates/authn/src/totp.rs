@@ -6,8 +6,9 @@
 //!
 //! Each code is accepted once: the caller stores the matched step returned by [`verify_totp`]
 //! and passes it back as `last_used_step`; a code for that step or an earlier one is refused as a
-//! replay. Mismatches are not counted here: the caller records them with
-//! [`crate::ratelimit`], since six digits alone do not stop a patient guesser.
+//! replay. Mismatches are not counted here: the caller counts them against the account (the
+//! service does so in the store's lockout counters), since six digits alone do not stop a
+//! patient guesser.
 //!
 //! A new secret is not trusted until the user has typed one code from the app
 //! (`verify_totp(&enrolment.secret, code, now, None)`), which proves the app holds it.

@@ -476,7 +476,63 @@ async fn prompt_login_and_max_age_ask_for_a_new_sign_in(env: &Env) {
     assert_eq!(l.param("error").as_deref(), Some("login_required"));
 }
 
+async fn an_old_password_hash_is_upgraded_at_sign_in(env: &Env) {
+    env.public_client("app").await;
+    let alice = env.user("alice@example.test", PASSWORD).await;
+    let old = authn::password::PasswordParams {
+        memory_kib: 2048,
+        iterations: 1,
+        parallelism: 1,
+    };
+    let hash = authn::password::hash_password(
+        &old,
+        &authn::secrecy::SecretString::from(PASSWORD.to_string()),
+    )
+    .unwrap();
+    env.state
+        .store
+        .set_password(&store::PasswordCredential {
+            user_id: alice.id.clone(),
+            phc: hash.as_str().into(),
+            changed_at: env.now(),
+        })
+        .await
+        .unwrap();
+    let b = Browser::new(env);
+    let (tx, _) = begin(&b, "app", "alice@example.test", &[]).await;
+    b.post(&format!("/signin/{tx}/password"), &[("password", "wrong")])
+        .await;
+    let stored = env
+        .state
+        .store
+        .get_password(&alice.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.phc,
+        hash.as_str(),
+        "a failed attempt changes nothing"
+    );
+    b.post(&format!("/signin/{tx}/password"), &[("password", PASSWORD)])
+        .await
+        .code();
+    let stored = env
+        .state
+        .store
+        .get_password(&alice.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.phc.contains("m=1024"), "{}", stored.phc);
+    assert!(!authn::password::needs_rehash(
+        &authn::password::PasswordHash::from_stored(stored.phc),
+        &env.state.config.password
+    ));
+}
+
 on_both_backends!(
+    an_old_password_hash_is_upgraded_at_sign_in,
     password_then_totp_when_policy_requires_mfa,
     a_totp_code_is_accepted_once,
     step_up_to_c1_needs_a_passkey_made_now,

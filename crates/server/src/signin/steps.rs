@@ -351,13 +351,34 @@ pub async fn password(
     };
     let candidate = SecretString::from(form.password);
     let hash = authn::password::PasswordHash::from_stored(stored.phc);
-    let verified =
-        tokio::task::spawn_blocking(move || authn::password::verify_password(&hash, &candidate))
-            .await
-            .map_err(|e| ServeError::Internal(format!("password check: {e}")))?
-            .map_err(|e| ServeError::Internal(format!("stored password hash: {e}")))?;
+    let params = step.state.config.password.clone();
+    // argon2id is deliberately slow: off the async threads. A hash made under older parameters
+    // is replaced while the password is at hand.
+    let (verified, rehashed) = tokio::task::spawn_blocking(move || {
+        let verified = authn::password::verify_password(&hash, &candidate)?;
+        let rehashed = if verified && authn::password::needs_rehash(&hash, &params) {
+            Some(authn::password::hash_password(&params, &candidate)?)
+        } else {
+            None
+        };
+        Ok::<_, authn::password::PasswordError>((verified, rehashed))
+    })
+    .await
+    .map_err(|e| ServeError::Internal(format!("password check: {e}")))?
+    .map_err(|e| ServeError::Internal(format!("stored password hash: {e}")))?;
     if !verified {
         return step.failed(&Mode::Password, "Wrong password.".into()).await;
+    }
+    if let Some(new) = rehashed {
+        step.state
+            .store
+            .set_password(&store::PasswordCredential {
+                user_id: user_id.clone(),
+                phc: new.as_str().to_string(),
+                changed_at: stored.changed_at,
+            })
+            .await?;
+        tracing::info!(user = %user_id, "password hash upgraded to the configured parameters");
     }
     step.succeeded(Mode::Password, None, false).await
 }
