@@ -18,6 +18,8 @@ use policy::method::AuthenticationMethodMode;
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Mutex, PoisonError};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
@@ -321,11 +323,20 @@ pub enum SendError {
     Unavailable(String),
 }
 
+/// What [`Sender::send`] returns: delivery is I/O (an outbox table, a provider's API), so it is
+/// awaited; boxed so that senders can be chosen at run time (`dyn Sender`).
+pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<(), SendError>> + Send + 'a>>;
+
 /// Delivers messages. Implementations hand the message over (to a provider or an outbox) and
 /// return; delivery itself is not confirmed.
 pub trait Sender: Send + Sync {
     /// Sends `message` to `recipient` (a phone number for SMS and voice, an address for e-mail).
-    fn send(&self, channel: OtpChannel, recipient: &str, message: &str) -> Result<(), SendError>;
+    fn send<'a>(
+        &'a self,
+        channel: OtpChannel,
+        recipient: &'a str,
+        message: &'a str,
+    ) -> SendFuture<'a>;
 }
 
 /// A message handed to a [`Sender`].
@@ -377,19 +388,37 @@ impl MemoryOutbox {
 }
 
 impl Sender for MemoryOutbox {
-    fn send(&self, channel: OtpChannel, recipient: &str, message: &str) -> Result<(), SendError> {
-        if recipient.trim().is_empty() {
-            return Err(SendError::InvalidRecipient("empty".to_string()));
-        }
-        self.messages
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(Message {
-                channel,
-                recipient: recipient.to_string(),
-                body: SecretString::from(message),
-            });
-        Ok(())
+    fn send<'a>(
+        &'a self,
+        channel: OtpChannel,
+        recipient: &'a str,
+        message: &'a str,
+    ) -> SendFuture<'a> {
+        let result = if recipient.trim().is_empty() {
+            Err(SendError::InvalidRecipient("empty".to_string()))
+        } else {
+            self.messages
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(Message {
+                    channel,
+                    recipient: recipient.to_string(),
+                    body: SecretString::from(message),
+                });
+            Ok(())
+        };
+        Box::pin(std::future::ready(result))
+    }
+}
+
+/// Runs a future that is already complete (a [`MemoryOutbox`] send) without an executor;
+/// `None` if it is not ready.
+pub fn ready_now<F: Future>(future: F) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match future.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(v) => Some(v),
+        std::task::Poll::Pending => None,
     }
 }
 
@@ -602,17 +631,12 @@ mod tests {
     fn memory_outbox_records_messages() {
         let outbox = MemoryOutbox::new();
         let sender: &dyn Sender = &outbox;
-        sender
-            .send(OtpChannel::Sms, "+15550100", "hello 1")
-            .unwrap();
-        sender
-            .send(OtpChannel::Email, "a@b.test", "hello 2")
-            .unwrap();
-        sender
-            .send(OtpChannel::Sms, "+15550100", "hello 3")
-            .unwrap();
+        let send = |c, to, m| ready_now(sender.send(c, to, m)).unwrap();
+        send(OtpChannel::Sms, "+15550100", "hello 1").unwrap();
+        send(OtpChannel::Email, "a@b.test", "hello 2").unwrap();
+        send(OtpChannel::Sms, "+15550100", "hello 3").unwrap();
         assert!(matches!(
-            sender.send(OtpChannel::Sms, " ", "x"),
+            send(OtpChannel::Sms, " ", "x"),
             Err(SendError::InvalidRecipient(_))
         ));
         assert_eq!(outbox.messages().len(), 3);

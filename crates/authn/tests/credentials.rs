@@ -121,8 +121,8 @@ fn malformed_totp_codes_are_typed_errors() {
 fn send_code(outbox: &MemoryOutbox, key: &OtpKey, challenge: Uuid, to: &str) -> OtpState {
     let issued = otp::issue_otp(key, challenge, t0(), otp::DEFAULT_TTL).unwrap();
     let text = otp::otp_message(OtpChannel::Sms, &issued.code, "Contoso");
-    outbox
-        .send(OtpChannel::Sms, to, text.expose_secret())
+    otp::ready_now(outbox.send(OtpChannel::Sms, to, text.expose_secret()))
+        .unwrap()
         .unwrap();
     issued.state()
 }

@@ -13,6 +13,7 @@ pub mod demo_client;
 pub mod error;
 pub mod metrics;
 pub mod oidc;
+pub mod outbox;
 pub mod signin;
 pub mod state;
 pub mod web;

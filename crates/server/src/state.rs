@@ -54,6 +54,8 @@ pub struct AppState {
     pub clock: Clock,
     /// Prometheus metrics.
     pub metrics: Metrics,
+    /// Delivers one-time codes (by default: the outbox table).
+    pub sender: Arc<dyn authn::otp::Sender>,
     /// The HMAC key of one-time codes (shared through the store by every node).
     pub otp_key: authn::otp::OtpKey,
     keys: RwLock<KeySet>,
@@ -109,6 +111,7 @@ impl AppState {
         };
         let otp_key = otp_key(&store, clock.now()).await?;
         let state = AppState {
+            sender: Arc::new(crate::outbox::OutboxSender::new(store.clone())),
             otp_key,
             store,
             secure_cookies: url.scheme() == "https",

@@ -351,7 +351,7 @@ pub async fn password(
     };
     let candidate = SecretString::from(form.password);
     let hash = authn::password::PasswordHash::from_stored(stored.phc);
-    let params = step.state.config.password.clone();
+    let params = step.state.config.password;
     // argon2id is deliberately slow: off the async threads. A hash made under older parameters
     // is replaced while the password is at hand.
     let (verified, rehashed) = tokio::task::spawn_blocking(move || {
@@ -480,31 +480,29 @@ pub async fn otp_send(
             consumed_at: None,
         })
         .await?;
-    let channel = otp_channel(contact.kind);
+    let channel = crate::outbox::otp_channel(contact.kind);
     let body = authn::otp::otp_message(channel, &issued.code, "Portcullis");
-    step.state
-        .store
-        .push_outbox(&store::OutboxMessage::new(
-            contact.kind,
+    let sent = step
+        .state
+        .sender
+        .send(
+            channel,
             &contact.address,
             authn::secrecy::ExposeSecret::expose_secret(&body),
-            now,
-        ))
-        .await?;
-    tracing::info!(user = %user_id, channel = %contact.kind.as_str(), "one-time code sent to the outbox");
+        )
+        .await;
+    if let Err(e) = sent {
+        tracing::error!(user = %user_id, error = %e, "one-time code not sent");
+        return step
+            .again("The code could not be sent. Try another method, or again later.".into())
+            .await;
+    }
+    tracing::info!(user = %user_id, channel = %contact.kind.as_str(), "one-time code sent");
     Ok((
         step.jar,
         Redirect::to(&format!("{}?otp={challenge_id}", step.ctx.page_path())),
     )
         .into_response())
-}
-
-fn otp_channel(kind: store::Channel) -> authn::otp::OtpChannel {
-    match kind {
-        store::Channel::Sms => authn::otp::OtpChannel::Sms,
-        store::Channel::Voice => authn::otp::OtpChannel::Voice,
-        store::Channel::Email => authn::otp::OtpChannel::Email,
-    }
 }
 
 /// The one-time code form.
@@ -551,7 +549,7 @@ pub async fn otp_verify(
         }
         Err(e) => return Err(e.into()),
     };
-    let mode = otp_channel(challenge.channel).mode();
+    let mode = crate::outbox::otp_channel(challenge.channel).mode();
     let Some(counted) = step
         .state
         .store
