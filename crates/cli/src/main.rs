@@ -1,9 +1,13 @@
 //! `portcullis`: the command line of the Portcullis identity provider.
 
 mod check;
+mod clients;
+mod service;
+mod signins;
 mod whatif;
 
 use clap::{Parser, Subcommand};
+use service::{ServeArgs, StoreArgs};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -43,6 +47,123 @@ enum Command {
         #[command(subcommand)]
         command: TenantCommand,
     },
+    /// Run the identity provider (OIDC, sign-in pages, security info) until Ctrl-C or SIGTERM.
+    ///
+    /// Configuration layers, later wins: defaults, the --config file, PORTCULLIS_* environment
+    /// variables, these flags. Logs go to standard error; RUST_LOG filters them (default: info).
+    Serve {
+        #[command(flatten)]
+        args: ServeArgs,
+        /// Also set up the demo tenant, as `portcullis demo` does.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Run the identity provider with a demo tenant to try it: `serve --demo`.
+    ///
+    /// The first start creates five demo users (an ordinary user, eligible and active
+    /// administrators, a break-glass account), three Conditional Access policies (MFA for
+    /// everyone; phishing-resistant MFA every time for context c1, PIM activation; MFA every time
+    /// for c2) and the demo client, then prints how to sign in. Passwords and TOTP secrets are
+    /// random; they are saved in DATA_DIR/demo-credentials.json, readable by you only. Later
+    /// starts keep the tenant and print the instructions again.
+    ///
+    /// With no issuer configured and a loopback listen address, the issuer is
+    /// http://localhost:PORT, so that passkeys work (WebAuthn needs a host name).
+    #[command(args_conflicts_with_subcommands = true)]
+    Demo {
+        #[command(flatten)]
+        args: ServeArgs,
+        #[command(subcommand)]
+        command: Option<DemoCommand>,
+    },
+    /// Print a commented example configuration file (every value is the default).
+    DefaultConfig,
+    /// Manage the OIDC clients (relying parties) kept in the store.
+    ///
+    /// Clients listed in the configuration file are registered at every start and replace a
+    /// stored client of the same id.
+    Client {
+        #[command(subcommand)]
+        command: ClientCommand,
+    },
+    /// Read the sign-in log, newest first: each attempt with its result, methods, failure
+    /// reason and every Conditional Access policy's result (appliedConditionalAccessPolicies).
+    Signins {
+        /// Only this user's (sign-in name).
+        #[arg(long, value_name = "UPN")]
+        user: Option<String>,
+        /// Only `success`, `failure` or `interrupted`.
+        #[arg(long, value_name = "RESULT")]
+        result: Option<String>,
+        /// Only at or after this time (RFC 3339).
+        #[arg(long, value_name = "RFC3339")]
+        since: Option<String>,
+        /// At most this many [default: 50].
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Print Graph-shaped JSON (signIn resources) instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DemoCommand {
+    /// Print a demo user's current TOTP code (a demo convenience: what an authenticator app
+    /// would show).
+    ///
+    /// Reads the secret from DATA_DIR/demo-credentials.json, which `portcullis demo` wrote.
+    /// A code is accepted once: for another sign-in in the same 30 seconds, wait for the next.
+    Totp {
+        /// The demo user, e.g. alice@demo.portcullis.test.
+        upn: String,
+        /// Configuration file, to find the data directory.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The demo's data directory [default: data].
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ClientCommand {
+    /// Register a client. A public client (the default) has no secret and must use PKCE S256; a
+    /// confidential one gets a random secret, printed once (only its hash is kept).
+    Add {
+        /// The client_id.
+        #[arg(long, value_name = "ID")]
+        id: String,
+        /// An allowed redirect URI, compared exactly: https, http on localhost, or a native
+        /// app's reverse-domain scheme. Repeat for several.
+        #[arg(long = "redirect-uri", value_name = "URI", required = true)]
+        redirect_uris: Vec<String>,
+        /// Name shown on the sign-in pages [default: the id].
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+        /// A confidential client (a server-side application that can keep a secret).
+        #[arg(long)]
+        confidential: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// List the clients.
+    List {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Remove a client, with its unredeemed codes and refresh tokens.
+    Remove {
+        /// The client_id.
+        id: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -66,25 +187,83 @@ enum TenantCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
+    // Unusable input to the offline tools exits with 2 (1 is `tenant check`'s "the tenant has
+    // errors"); a service or store command that fails exits with 1.
+    let (result, failure) = match cli.command {
         Command::Whatif {
             tenant,
             request,
             at,
             force,
-        } => whatif::run(&tenant, &request, at.as_deref(), force),
+        } => (whatif::run(&tenant, &request, at.as_deref(), force), 2),
         Command::Tenant {
             command: TenantCommand::Check { path, json },
-        } => check::run(&path, json),
+        } => (check::run(&path, json), 2),
         Command::Tenant {
             command: TenantCommand::Export { path },
-        } => check::export(&path),
+        } => (check::export(&path), 2),
+        Command::Serve { args, demo } => (done(service::serve(&args, demo)), 1),
+        Command::Demo {
+            args,
+            command: None,
+        } => (done(service::serve(&args, true)), 1),
+        Command::Demo {
+            command:
+                Some(DemoCommand::Totp {
+                    upn,
+                    config,
+                    data_dir,
+                }),
+            ..
+        } => (
+            done(service::demo_totp(&upn, config.as_deref(), data_dir)),
+            1,
+        ),
+        Command::DefaultConfig => {
+            service::default_config();
+            (Ok(ExitCode::SUCCESS), 1)
+        }
+        Command::Client { command } => {
+            let result = match command {
+                ClientCommand::Add {
+                    id,
+                    redirect_uris,
+                    name,
+                    confidential,
+                    store,
+                } => clients::add(&store, &id, &redirect_uris, name.as_deref(), confidential),
+                ClientCommand::List { json, store } => clients::list(&store, json),
+                ClientCommand::Remove { id, store } => clients::remove(&store, &id),
+            };
+            (done(result), 1)
+        }
+        Command::Signins {
+            user,
+            result,
+            since,
+            limit,
+            json,
+            store,
+        } => {
+            let filters = signins::Filters {
+                upn: user.as_deref(),
+                result: result.as_deref(),
+                since: since.as_deref(),
+                limit,
+            };
+            (done(signins::list(&store, &filters, json)), 1)
+        }
     };
     match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(2)
+            ExitCode::from(failure)
         }
     }
+}
+
+/// A command that succeeds with exit status 0.
+fn done(result: anyhow::Result<()>) -> anyhow::Result<ExitCode> {
+    result.map(|()| ExitCode::SUCCESS)
 }

@@ -421,3 +421,360 @@ fn help_explains_the_commands() {
         assert!(text.contains(flag), "{flag} in {text}");
     }
 }
+
+/// The binary with a clean environment for the service commands: no `PORTCULLIS_*` variable of
+/// the caller's leaks in.
+fn portcullis_service(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_portcullis"));
+    command.args(args).current_dir(root());
+    for var in [
+        "PORTCULLIS_LISTEN",
+        "PORTCULLIS_DATA_DIR",
+        "PORTCULLIS_DATABASE_URL",
+        "PORTCULLIS_DATABASE_URL_FILE",
+        "PORTCULLIS_ISSUER",
+        "RUST_LOG",
+    ] {
+        command.env_remove(var);
+    }
+    command
+}
+
+fn run(args: &[&str]) -> Output {
+    portcullis_service(args).output().unwrap()
+}
+
+#[test]
+fn default_config_is_a_configuration_of_the_defaults() {
+    let out = run(&["default-config"]);
+    assert!(out.status.success());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("portcullis.toml");
+    std::fs::write(&file, &out.stdout).unwrap();
+    let config =
+        server::config::Config::load(Some(&file), &|_| None, server::config::Overrides::default())
+            .unwrap();
+    assert_eq!(config, server::config::Config::default());
+}
+
+#[test]
+fn clients_are_added_listed_and_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let ok = |args: &[&str]| {
+        let out = run(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: exit {:?}\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = ok(&[
+        "client",
+        "add",
+        "--id",
+        "web",
+        "--name",
+        "Web app",
+        "--redirect-uri",
+        "https://app.example.com/callback",
+        "--redirect-uri",
+        "http://localhost:3000/callback",
+        "--data-dir",
+        data,
+    ]);
+    assert!(text.contains("public client 'web'"), "{text}");
+    let text = ok(&[
+        "client",
+        "add",
+        "--id",
+        "payroll",
+        "--confidential",
+        "--redirect-uri",
+        "https://payroll.example.com/oidc/callback",
+        "--data-dir",
+        data,
+    ]);
+    let secret = text.lines().last().unwrap().trim().to_string();
+    assert_eq!(secret.len(), 43, "{text}");
+
+    let listed: Value =
+        serde_json::from_str(&ok(&["client", "list", "--json", "--data-dir", data])).unwrap();
+    let ids: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["clientId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["payroll", "web"]);
+    assert_eq!(listed[0]["isPublic"], false);
+    assert_eq!(listed[1]["displayName"], "Web app");
+    assert_eq!(
+        listed[1]["redirectUris"],
+        serde_json::json!([
+            "https://app.example.com/callback",
+            "http://localhost:3000/callback"
+        ])
+    );
+    assert!(!listed.to_string().contains(&secret));
+    // Only the secret's hash is kept, and it is the one the token endpoint checks.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let url = format!("sqlite://{}/portcullis.db", data);
+    let stored = runtime.block_on(async {
+        let store = store::Store::open(&url).await.unwrap();
+        let client = store.get_client("payroll").await.unwrap();
+        store.close().await;
+        client
+    });
+    assert_eq!(
+        stored.secret_hash.as_deref(),
+        Some(server::oidc::clients::hash_secret(&secret).as_str())
+    );
+
+    let text = ok(&["client", "list", "--data-dir", data]);
+    assert!(
+        text.contains("payroll  (confidential)")
+            && text.contains("    https://app.example.com/callback"),
+        "{text}"
+    );
+
+    // Mistakes: one readable line, a failure status, nothing stored.
+    for (args, needle) in [
+        (
+            vec!["--id", "bad", "--redirect-uri", "http://app.example.com/cb"],
+            "plain http is allowed only on localhost",
+        ),
+        (
+            vec!["--id", "bad", "--redirect-uri", "/callback"],
+            "is not an absolute URL",
+        ),
+        (
+            vec![
+                "--id",
+                "web",
+                "--redirect-uri",
+                "https://app.example.com/cb",
+            ],
+            "a client 'web' already exists",
+        ),
+    ] {
+        let mut full = vec!["client", "add"];
+        full.extend(args);
+        full.extend(["--data-dir", data]);
+        let out = run(&full);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{full:?}: {err}");
+        assert!(err.starts_with("error: ") && err.contains(needle), "{err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    }
+    let text = ok(&["client", "list", "--data-dir", data]);
+    assert!(!text.contains("bad"), "{text}");
+
+    let text = ok(&["client", "remove", "web", "--data-dir", data]);
+    assert!(text.contains("Removed client 'web'"), "{text}");
+    let text = ok(&["client", "list", "--data-dir", data]);
+    assert!(!text.contains("web ") && text.contains("payroll"), "{text}");
+    let out = run(&["client", "remove", "web", "--data-dir", data]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("there is no client 'web'"));
+}
+
+/// A free TCP port on the loopback interface (free when this returns; another process could
+/// take it before the service does, which is unlikely enough for a test).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The status code of `GET path`, over plain HTTP/1.1.
+fn http_status(port: u16, path: &str) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    response.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[test]
+fn serve_demo_prints_how_to_sign_in_and_keeps_the_credentials_private() {
+    use std::io::Read;
+    use std::os::unix::fs::PermissionsExt;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut child =
+        portcullis_service(&["serve", "--demo", "--listen", &listen, "--data-dir", data])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let healthy = loop {
+        if http_status(port, "/healthz") == Some(200) {
+            break true;
+        }
+        if Instant::now() > deadline || child.try_wait().unwrap().is_some() {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let demo_page = http_status(port, "/demo");
+    // SIGTERM: the service shuts down cleanly.
+    let terminated = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(
+        healthy,
+        "no /healthz within 30 s\nstdout: {stdout}\nstderr: {stderr}"
+    );
+    assert!(terminated);
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "exit after SIGTERM: {status:?}\nstderr: {stderr}"
+    );
+    assert_eq!(demo_page, Some(200));
+
+    // The instructions: where to go, and every demo user.
+    assert!(
+        stdout.contains(&format!("http://localhost:{port}/demo")),
+        "{stdout}"
+    );
+    for upn in [
+        "alice@demo.portcullis.test",
+        "adele@demo.portcullis.test",
+        "breakglass@demo.portcullis.test",
+    ] {
+        assert!(stdout.contains(upn), "{upn} in {stdout}");
+    }
+    assert!(stdout.contains("portcullis demo totp alice@demo.portcullis.test"));
+    let file = dir.path().join("demo-credentials.json");
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    let creds: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let alice = &creds["users"][0];
+    assert_eq!(alice["userPrincipalName"], "alice@demo.portcullis.test");
+    assert!(stdout.contains(alice["password"].as_str().unwrap()));
+
+    // The TOTP helper reads that file.
+    let out = run(&[
+        "demo",
+        "totp",
+        "alice@demo.portcullis.test",
+        "--data-dir",
+        data,
+    ]);
+    let code = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()),
+        "{code}"
+    );
+    let out = run(&["demo", "totp", "nobody@example.com", "--data-dir", data]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a demo user"));
+}
+
+#[test]
+fn help_lists_the_service_commands() {
+    let text = String::from_utf8(run(&["--help"]).stdout).unwrap();
+    for command in ["serve", "demo", "default-config", "client"] {
+        assert!(text.contains(command), "{command} in {text}");
+    }
+    let text = String::from_utf8(run(&["demo", "totp", "--help"]).stdout).unwrap();
+    assert!(text.contains("demo convenience"), "{text}");
+    let text = String::from_utf8(run(&["serve", "--help"]).stdout).unwrap();
+    for flag in [
+        "--config",
+        "--listen",
+        "--data-dir",
+        "--database-url",
+        "--issuer",
+        "--demo",
+    ] {
+        assert!(text.contains(flag), "{flag} in {text}");
+    }
+}
+
+#[test]
+fn signins_reads_the_log_and_refuses_bad_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let out = run(&["signins", "--data-dir", data]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("No sign-ins match."));
+    let out = run(&["signins", "--data-dir", data, "--json"]);
+    assert_eq!(stdout_json(&out), serde_json::json!([]));
+    for (args, message) in [
+        (
+            &["--result", "maybe"][..],
+            "is not one of success, failure, interrupted",
+        ),
+        (&["--since", "yesterday"][..], "is not an RFC 3339 time"),
+        (&["--user", "nobody@example.test"][..], "no user is named"),
+        (&["--limit", "0"][..], "--limit must be between 1 and 10000"),
+    ] {
+        let mut all = vec!["signins", "--data-dir", data];
+        all.extend_from_slice(args);
+        let out = run(&all);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "one clear line: {stderr}");
+    }
+}

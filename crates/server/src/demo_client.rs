@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 
 /// The demo client's id.
-pub const DEMO_CLIENT_ID: &str = "portcullis-demo";
+pub use crate::demo::CLIENT_ID as DEMO_CLIENT_ID;
 const DEMO_COOKIE: &str = "portcullis_demo_rp";
 
 /// The demo client's routes.

@@ -1,0 +1,121 @@
+//! What the README promises a newcomer: the demo tenant is seeded, the built-in demo client
+//! signs a demo user in with the printed password and TOTP code, and the tokens it gets carry
+//! the right `amr`, `acrs` and `auth_time` — then a step-up to context c2 adds `acrs: ["c2"]`,
+//! and a step-up to c1 (phishing-resistant, every time) cannot be met with TOTP.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{transaction_of, Browser, Env, Landing};
+use serde_json::Value;
+
+/// The claims the demo page shows (the verified ID token).
+fn id_token_on(page: &Landing) -> Value {
+    let html = page.html();
+    let start = html
+        .find("<pre id=\"id-token\">")
+        .unwrap_or_else(|| panic!("no ID token shown: {html}"))
+        + "<pre id=\"id-token\">".len();
+    let end = start + html[start..].find("</pre>").unwrap();
+    let text = html[start..end]
+        .replace("&quot;", "\"")
+        .replace("&#34;", "\"");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+async fn the_demo_signs_alice_in_and_steps_up(env: &Env) {
+    let creds = server::demo::seed(&env.state)
+        .await
+        .unwrap()
+        .expect("first seeding");
+    let alice = creds.user("alice@demo.portcullis.test").unwrap().clone();
+    let secret = alice.totp_secret.clone().unwrap();
+    let b = Browser::new(env);
+
+    let page = b.get("/demo/start").await;
+    let tx = transaction_of(page.html());
+    b.post(
+        &format!("/signin/{tx}/username"),
+        &[("username", &alice.user_principal_name)],
+    )
+    .await;
+    let page = b
+        .post(
+            &format!("/signin/{tx}/password"),
+            &[("password", &alice.password)],
+        )
+        .await;
+    assert!(
+        page.html().contains("totp-form"),
+        "CA001 asks for MFA: {}",
+        page.html()
+    );
+    let code = server::demo::totp_code(&secret, env.now()).unwrap();
+    let shown = b
+        .post(&format!("/signin/{tx}/totp"), &[("code", &code)])
+        .await;
+    let first = id_token_on(&shown);
+    assert_eq!(first["acr"], "mfa");
+    assert_eq!(
+        first["amr"],
+        serde_json::json!(["mfa", "otp", "pwd", "swk"])
+    );
+    assert!(first.get("acrs").is_none(), "{first}");
+    let auth_time = first["auth_time"].as_i64().unwrap();
+    assert!((env.now().timestamp() - auth_time).abs() <= 5);
+    assert_eq!(first["preferred_username"], alice.user_principal_name);
+
+    // Step-up to c2 (password and MFA, every time): both again, in this transaction.
+    env.state.clock.advance(chrono::Duration::seconds(31));
+    let page = b.get("/demo/start?acrs=c2").await;
+    let html = page.html();
+    assert!(
+        html.contains("totp-form") && html.contains("CA020"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("username-form"),
+        "single sign-on: alice is known"
+    );
+    let tx = transaction_of(html);
+    let code = server::demo::totp_code(&secret, env.now()).unwrap();
+    let page = b
+        .post(&format!("/signin/{tx}/totp"), &[("code", &code)])
+        .await;
+    assert!(
+        page.html().contains("password-form"),
+        "the password too: {}",
+        page.html()
+    );
+    let stepped = id_token_on(
+        &b.post(
+            &format!("/signin/{tx}/password"),
+            &[("password", &alice.password)],
+        )
+        .await,
+    );
+    assert_eq!(stepped["acrs"], serde_json::json!(["c2"]));
+    assert!(stepped["auth_time"].as_i64().unwrap() > auth_time);
+    assert_eq!(stepped["sid"], first["sid"], "one session, one sid");
+
+    // Step-up to c1: only a passkey would do, and alice has none.
+    let page = b.get("/demo/start?acrs=c1").await;
+    let html = page.html();
+    assert!(html.contains("no-method"), "{html}");
+    assert!(!html.contains("totp-form"), "{html}");
+
+    let log = env
+        .state
+        .store
+        .query_signins(&store::SignInQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        log.iter()
+            .filter(|r| r.result == store::SignInResult::Success)
+            .count(),
+        2
+    );
+}
+
+on_both_backends!(the_demo_signs_alice_in_and_steps_up);
