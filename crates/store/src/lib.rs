@@ -31,9 +31,9 @@ mod sessions;
 mod signins;
 mod sql;
 mod tenant;
-mod transactions;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod transactions;
 
 pub use challenges::{Ceremony, CeremonyKind, OtpChallenge};
 pub use credentials::{
