@@ -34,6 +34,8 @@ struct DemoPage {
     error: Option<String>,
     id_token: Option<String>,
     access_token: Option<String>,
+    /// The access token itself, for calling the API (`curl -H "Authorization: Bearer …"`).
+    raw_access_token: Option<String>,
 }
 
 async fn demo_client_exists(state: &AppState) -> Result<bool, ServeError> {
@@ -59,6 +61,7 @@ async fn home(State(state): State<Arc<AppState>>) -> Result<Response, PageError>
         error: None,
         id_token: None,
         access_token: None,
+        raw_access_token: None,
     })
 }
 
@@ -146,6 +149,7 @@ async fn callback(
         error: Some(error),
         id_token: None,
         access_token: None,
+        raw_access_token: None,
     };
     if let Some(e) = query.error {
         let text = format!("{e}: {}", query.error_description.unwrap_or_default());
@@ -235,6 +239,7 @@ async fn callback(
             error: None,
             id_token: Some(pretty(&id_claims)),
             access_token: access_claims.as_ref().map(pretty),
+            raw_access_token: body["access_token"].as_str().map(str::to_string),
         })?,
     )
         .into_response())

@@ -11,6 +11,7 @@ pub mod config;
 pub mod demo;
 pub mod demo_client;
 pub mod error;
+pub mod graph;
 pub mod metrics;
 pub mod oidc;
 pub mod outbox;
@@ -103,6 +104,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(signin::routes())
         .merge(account::routes())
         .merge(demo_client::routes())
+        .merge(graph::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             count_requests,

@@ -349,3 +349,43 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// Signs `upn` in with its password (and `extra` authorize parameters) through the browser
+/// flow and redeems the code at `/token`; returns the token response.
+pub async fn password_tokens(
+    env: &Env,
+    b: &Browser,
+    client_id: &str,
+    upn: &str,
+    password: &str,
+) -> serde_json::Value {
+    let (verifier, challenge) = pkce();
+    let page = b.get(&authorize_path(client_id, &challenge, &[])).await;
+    let landing = if let Landing::Page { html, .. } = &page {
+        let tx = transaction_of(html);
+        if html.contains("username-form") {
+            b.post(&format!("/signin/{tx}/username"), &[("username", upn)])
+                .await;
+        }
+        b.post(&format!("/signin/{tx}/password"), &[("password", password)])
+            .await
+    } else {
+        page
+    };
+    let code = landing.code();
+    let r = b
+        .http
+        .post(format!("{}/token", env.base))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("client_id", client_id),
+            ("code_verifier", verifier.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
