@@ -20,6 +20,7 @@
 //! one), keep to the portable SQL above, and run the suite on both backends:
 //! `scripts/with-postgres cargo test -p store`.
 
+mod audit;
 mod challenges;
 mod credentials;
 mod directory;
@@ -27,6 +28,7 @@ mod error;
 mod lockouts;
 mod oidc;
 mod outbox;
+mod pim;
 mod sessions;
 mod signins;
 mod sql;
@@ -35,6 +37,14 @@ mod tenant;
 pub mod testing;
 mod transactions;
 
+// `self::`: the module shares its name with the `pim` crate it stores.
+pub use self::pim::{
+    AssignmentQuery, RequestTransition, ScheduleRequestQuery, ScheduleRequestRecord,
+    ScheduledAssignment, StoredRolePolicy, TransitionOutcome,
+};
+pub use audit::{
+    AuditEntry, AuditQuery, AuditRecord, AuditResult, AuditVerification, GENESIS_HASH,
+};
 pub use challenges::{Ceremony, CeremonyKind, OtpChallenge};
 pub use credentials::{
     Attachment, ContactMethod, MethodSummary, PasswordCredential, TemporaryAccessPass,
