@@ -46,6 +46,7 @@ fn claims(now: DateTime<Utc>) -> (AccessTokenClaims, IdTokenClaims) {
         acrs: Vec::new(),
         sid: sid.clone(),
         cnf: None,
+        step_up_request: None,
     };
     let id = IdTokenClaims {
         iss: ISSUER.into(),

@@ -180,6 +180,7 @@ async fn main() {
         // The store compares with the service clock; the run and the set-up fit in this.
         expires_at: now + Duration::hours(6),
         consumed_at: None,
+        step_up_request: None,
     });
     // SQLite has one writer: concurrent inserts only queue on its lock. PostgreSQL takes them
     // in parallel (the store's pool holds 10 connections).

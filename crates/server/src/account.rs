@@ -87,6 +87,7 @@ fn portal_request(state: &AppState, prompt_login: bool) -> AuthorizationRequest 
         claims: None,
         login_hint: None,
         user_action: Some("urn:user:registersecurityinfo".into()),
+        step_up_request: None,
     }
 }
 

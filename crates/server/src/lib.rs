@@ -149,9 +149,35 @@ async fn metrics(
     )
 }
 
+/// Ends PIM activations on time: every few seconds, and at once at start-up (an activation
+/// that ended while the service was down is closed on the first tick).
+async fn expiry_job(state: Arc<AppState>) {
+    let mut tick = tokio::time::interval(EXPIRY_INTERVAL);
+    loop {
+        tick.tick().await;
+        if let Err(e) = graph::activation::expire_due(&state).await {
+            tracing::error!(error = %e, "activation expiry job failed");
+        }
+    }
+}
+
+/// How often the expiry job runs. Conditional Access stops counting an activation at its end
+/// whatever the job does (assignments are read with their end); the job closes it and audits.
+pub const EXPIRY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Key rotation and purging of expired single-use state, once a minute.
 async fn background_jobs(state: Arc<AppState>) {
+    let expiry = tokio::spawn(expiry_job(state.clone()));
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    let _stop_expiry_with_this_task = AbortOnDrop(expiry);
     loop {
         tick.tick().await;
         if let Err(e) = state.refresh_keys().await {

@@ -127,6 +127,7 @@ async fn issue_code(
         acrs: vec!["c1".into()],
         expires_at: now + Duration::seconds(60),
         consumed_at: None,
+        step_up_request: None,
     };
     edit(&mut record);
     env.state.store.insert_code(&record).await.unwrap();

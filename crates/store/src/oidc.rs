@@ -59,6 +59,9 @@ pub struct AuthorizationCode {
     pub expires_at: DateTime<Utc>,
     /// When it was redeemed.
     pub consumed_at: Option<DateTime<Utc>>,
+    /// The PIM activation request this code's step-up proves, if it was one.
+    #[serde(default)]
+    pub step_up_request: Option<String>,
 }
 
 /// A refresh token record; tokens of one family descend from one authorization code.
@@ -151,7 +154,7 @@ impl std::fmt::Debug for SigningKey {
 macro_rules! code_columns {
     () => {
         "code_hash, client_id, user_id, session_id, redirect_uri, code_challenge, nonce, scope, \
-         claims_json, auth_time, acr, amr_json, acrs_json, expires_at, consumed_at"
+         claims_json, auth_time, acr, amr_json, acrs_json, expires_at, consumed_at, step_up_request"
     };
 }
 macro_rules! refresh_columns {
@@ -194,6 +197,7 @@ fn code_from_row(row: &AnyRow) -> Result<AuthorizationCode, StoreError> {
         acrs: row.json("acrs_json")?,
         expires_at: row.time("expires_at")?,
         consumed_at: row.opt_time("consumed_at")?,
+        step_up_request: row.opt_text("step_up_request")?,
     })
 }
 
@@ -315,7 +319,7 @@ impl Store {
         sqlx::query(concat!(
             "INSERT INTO authorization_codes (",
             code_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
         ))
         .bind(&code.code_hash)
         .bind(&code.client_id)
@@ -337,6 +341,7 @@ impl Store {
         .bind(to_json("acrs", &code.acrs)?)
         .bind(ms(code.expires_at))
         .bind(opt_ms(code.consumed_at))
+        .bind(&code.step_up_request)
         .execute(self.pool())
         .await
         .map_err(on_write("authorization code"))?;

@@ -893,6 +893,7 @@ async fn authorization_codes_are_single_use(ctx: Ctx) {
         acrs: vec!["c1".into()],
         expires_at: t(65),
         consumed_at: None,
+        step_up_request: None,
     };
     let first = code("code-1");
     s.insert_code(&first).await.unwrap();

@@ -61,6 +61,7 @@ async fn code(s: &Store, alice: &User, hash: &str) {
         acrs: Vec::new(),
         expires_at: t(65),
         consumed_at: None,
+        step_up_request: None,
     })
     .await
     .unwrap();

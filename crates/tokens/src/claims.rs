@@ -82,4 +82,8 @@ pub struct AccessTokenClaims {
     /// Key binding (DPoP).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cnf: Option<Confirmation>,
+    /// Portcullis: the PIM activation request whose step-up this token proves (only in tokens
+    /// from a step-up code, never in refreshed ones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_up_request: Option<String>,
 }

@@ -31,6 +31,7 @@ fn claims(now: DateTime<Utc>, lifetime: Duration) -> AccessTokenClaims {
         acrs: vec!["c1".into()],
         sid: "s1".into(),
         cnf: None,
+        step_up_request: None,
     }
 }
 

@@ -1,12 +1,13 @@
 //! The Microsoft Graph–compatible API (`/v1.0/…`): JSON in Graph shapes, Graph error bodies,
 //! bearer access tokens from this provider.
 
+pub mod activation;
 pub mod auth;
 pub mod error;
 pub mod roles;
 
 use crate::state::AppState;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use std::sync::Arc;
 
@@ -20,5 +21,13 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route(
             "/v1.0/roleManagement/directory/roleDefinitions/{id}",
             get(roles::get_definition),
+        )
+        .route(
+            "/v1.0/roleManagement/directory/roleAssignmentScheduleRequests",
+            post(activation::create),
+        )
+        .route(
+            "/v1.0/roleManagement/directory/roleAssignmentScheduleRequests/{id}",
+            get(activation::get),
         )
 }

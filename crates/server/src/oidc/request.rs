@@ -48,6 +48,8 @@ pub struct AuthorizeParams {
     pub request_uri: Option<String>,
     /// Pre-fills the sign-in name.
     pub login_hint: Option<String>,
+    /// Portcullis extension: the PIM activation request this sign-in is the step-up for.
+    pub step_up_request: Option<String>,
 }
 
 /// A requested level of authentication.
@@ -120,6 +122,10 @@ pub struct AuthorizationRequest {
     /// of the client application (`urn:user:registersecurityinfo`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_action: Option<String>,
+    /// The PIM activation request this sign-in is the step-up for: its contexts are evaluated
+    /// with only the methods performed in this transaction, and the tokens name the request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_up_request: Option<String>,
 }
 
 impl AuthorizationRequest {
@@ -354,6 +360,22 @@ pub fn validate(
             Some(value)
         }
     };
+    let step_up_request = match params.step_up_request.as_deref() {
+        None => None,
+        Some(id)
+            if !id.is_empty()
+                && id.len() <= 100
+                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') =>
+        {
+            Some(id.to_string())
+        }
+        Some(_) => {
+            return Err(fail(
+                "invalid_request",
+                "step_up_request is not a request id".into(),
+            ))
+        }
+    };
     Ok(AuthorizationRequest {
         client_id: client.client_id.clone(),
         redirect_uri,
@@ -370,6 +392,7 @@ pub fn validate(
         claims,
         login_hint: params.login_hint.clone(),
         user_action: None,
+        step_up_request,
     })
 }
 

@@ -351,6 +351,7 @@ async fn redeem_code(
             scope: &code.scope,
             nonce: code.nonce.as_deref(),
             authentication: &authentication,
+            step_up_request: code.step_up_request.as_deref(),
         },
         now,
     )?;
@@ -492,6 +493,7 @@ async fn refresh(
             // OIDC Core §12.2: an ID token from a refresh carries no nonce.
             nonce: None,
             authentication: &authentication,
+            step_up_request: None,
         },
         now,
     )?;
@@ -586,6 +588,8 @@ struct Issue<'a> {
     scope: &'a str,
     nonce: Option<&'a str>,
     authentication: &'a Authentication,
+    /// The PIM request a step-up code proves (code grants only).
+    step_up_request: Option<&'a str>,
 }
 
 /// Signs the access token and, when the scope has `openid`, the ID token.
@@ -612,6 +616,7 @@ fn sign_tokens(
         acrs: auth.acrs.clone(),
         sid: issue.sid.to_string(),
         cnf: None,
+        step_up_request: issue.step_up_request.map(str::to_string),
     };
     let profile = has_scope(issue.scope, "profile");
     let id = has_scope(issue.scope, "openid").then(|| IdTokenClaims {

@@ -234,6 +234,20 @@ fn assess_with(
         });
     }
 
+    // A PIM step-up: the session of this transaction alone, for contexts whose policies demand
+    // a strength or sign-in frequency `everyTime` (DESIGN §8).
+    let step_up = request
+        .step_up_request
+        .as_ref()
+        .map(|_| AuthenticationSession {
+            transaction_started_at: Some(subject.transaction_started_at),
+            methods: counted
+                .iter()
+                .filter(|e| e.performed_at >= subject.transaction_started_at)
+                .map(|e| e.performed_method())
+                .collect(),
+            mfa_claimed_at: None,
+        });
     let conditions = subject.circumstances.conditions();
     let sign_in = |target: Target| SignIn {
         user_id: subject.user_id.to_string(),
@@ -268,6 +282,7 @@ fn assess_with(
             &mut applied,
             &mut needs,
             &session,
+            step_up.as_ref(),
         )?;
         if let Some(block) = block {
             return Ok(blocked(block, applied));
@@ -297,6 +312,7 @@ fn assess_with(
                     &mut scratch,
                     &mut local,
                     &session,
+                    step_up.as_ref(),
                 )?;
                 if block.is_some() {
                     false
@@ -409,6 +425,7 @@ fn phishing_resistant(engine: &Engine) -> BTreeSet<Mode> {
 
 /// Evaluates one authentication context. A context that no enforced policy targets falls back
 /// to requiring MFA (as Entra does), and the applied-policies entry says so.
+#[allow(clippy::too_many_arguments)]
 fn assess_context(
     engine: &Engine,
     sign_in: &dyn Fn(Target) -> SignIn,
@@ -417,6 +434,7 @@ fn assess_context(
     applied: &mut Vec<Value>,
     needs: &mut Vec<Need>,
     session: &AuthenticationSession,
+    step_up: Option<&AuthenticationSession>,
 ) -> Result<(bool, Option<String>), ServeError> {
     let context = id.to_string();
     let targeted = engine.tenant().conditional_access_policies.iter().any(|p| {
@@ -452,7 +470,29 @@ fn assess_context(
         }
         return Ok((met, None));
     }
-    let evaluations = engine.evaluate_all(&sign_in(Target::AuthenticationContext(id)), now)?;
+    let demanding = engine.tenant().conditional_access_policies.iter().any(|p| {
+        !matches!(
+            p.state,
+            PolicyState::Disabled | PolicyState::EnabledForReportingButNotEnforced
+        ) && p.conditions.applications.as_ref().is_some_and(|a| {
+            a.include_authentication_context_class_references
+                .iter()
+                .any(|c| c.eq_ignore_ascii_case(&context))
+        }) && (p
+            .grant_controls
+            .as_ref()
+            .is_some_and(|g| g.authentication_strength.is_some())
+            || p.sign_in_frequency().is_some_and(|f| {
+                f.frequency_interval
+                    .as_ref()
+                    .is_some_and(|i| i.to_string() == "everyTime")
+            }))
+    });
+    let mut signed = sign_in(Target::AuthenticationContext(id));
+    if let (true, Some(fresh)) = (demanding, step_up) {
+        signed.session = fresh.clone();
+    }
+    let evaluations = engine.evaluate_all(&signed, now)?;
     let decision = engine.decision(&evaluations);
     push_applied(applied, engine, &evaluations, &context);
     let before = needs.len();
@@ -650,6 +690,7 @@ pub async fn reassess_for_refresh(
         claims: None,
         login_hint: None,
         user_action: None,
+        step_up_request: None,
     };
     let subject = Subject {
         user_id,

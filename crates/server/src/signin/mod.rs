@@ -109,6 +109,29 @@ pub async fn proceed(
     if !user.account_enabled {
         return Ok(pages::SignInView::disabled(&ctx).render()?.into_response());
     }
+    if let Some(request_id) = &ctx.request.step_up_request {
+        // A PIM step-up: only for a request of this user that waits for one.
+        let waiting = match state.store.get_schedule_request(request_id).await {
+            Ok(r) => r.request.principal_id == user.id && r.status() == pim::Status::PendingStepUp,
+            Err(e) if e.is_not_found() => false,
+            Err(e) => return Err(e.into()),
+        };
+        if !waiting {
+            if !state
+                .store
+                .complete_transaction(&ctx.transaction.id, now)
+                .await?
+            {
+                return Err(already_done());
+            }
+            return Ok(error_redirect(
+                state,
+                &ctx.request,
+                "invalid_request",
+                "step_up_request names no activation request of this user that waits for a step-up",
+            ));
+        }
+    }
     let events = ctx.events(state).await?;
     let subject = Subject {
         user_id: &user.id,
@@ -213,6 +236,7 @@ async fn complete(
             acrs: grant.acrs.clone(),
             expires_at: now + CODE_TTL,
             consumed_at: None,
+            step_up_request: request.step_up_request.clone(),
         })
         .await?;
     log_signin(

@@ -22,6 +22,7 @@ pub struct Env {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     served: Option<tokio::task::JoinHandle<Result<(), server::error::ServeError>>>,
     db: Option<TestDatabase>,
+    config: Config,
 }
 
 impl Env {
@@ -40,22 +41,38 @@ impl Env {
         // Cheap hashing: the tests are about the flow, not argon2's cost.
         config.password.memory_kib = 1024;
         config.password.iterations = 1;
-        let server = server::Server::bind(config, Clock::default())
-            .await
-            .unwrap();
+        Some(Self::serve(config, Clock::default(), Some(db)).await)
+    }
+
+    async fn serve(config: Config, clock: Clock, db: Option<TestDatabase>) -> Env {
+        let server = server::Server::bind(config.clone(), clock).await.unwrap();
         let state = server.state();
         let base = state.issuer.clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let served = tokio::spawn(server.serve(async move {
             let _ = rx.await;
         }));
-        Some(Env {
+        Env {
             state,
             base,
             stop: Some(tx),
             served: Some(served),
-            db: Some(db),
-        })
+            db,
+            config,
+        }
+    }
+
+    /// Stops the service and starts a new one over the same database, with `clock` (a restart;
+    /// the new one listens on another port).
+    pub async fn restart(mut self, clock: Clock) -> Env {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(served) = self.served.take() {
+            let _ = served.await;
+        }
+        let db = self.db.take();
+        Self::serve(self.config.clone(), clock, db).await
     }
 
     /// Stops the service and removes its database.

@@ -1,0 +1,583 @@
+//! PIM activation over real HTTP, one test per story: the claim-check role that activates on an
+//! old MFA; the context role that only a fresh, request-bound phishing-resistant step-up
+//! activates (a TOTP session is challenged, a TOTP step-up is refused, a passkey step-up
+//! activates, the proof cannot be used again nor for another role); a context with `mfa` and
+//! `everyTime`; and expiry on time, also across a restart.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{authorize_path, pkce, totp_code, transaction_of, Browser, Env, Landing, REDIRECT};
+use policy::directory::{AssignmentStatus, GLOBAL_ADMINISTRATOR, PRIVILEGED_ROLE_ADMINISTRATOR};
+use serde_json::{json, Value};
+use webauthn_authenticator_rs::prelude::{
+    CreationChallengeResponse, RequestChallengeResponse, Url,
+};
+use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+use webauthn_authenticator_rs::WebauthnAuthenticator;
+
+const PASSWORD: &str = "correct horse battery staple 93";
+const REQUESTS: &str = "/v1.0/roleManagement/directory/roleAssignmentScheduleRequests";
+
+/// Makes `user` eligible for `role`.
+async fn eligible(env: &Env, user: &store::User, role: &str) {
+    env.state
+        .store
+        .assign_role(&store::RoleAssignment {
+            id: store::new_id(),
+            principal_id: user.id.clone(),
+            role_definition_id: role.into(),
+            directory_scope_id: "/".into(),
+            status: AssignmentStatus::Eligible,
+            start_at: env.now() - chrono::Duration::days(1),
+            end_at: None,
+        })
+        .await
+        .unwrap();
+}
+
+/// Requires context `context` to activate `role`.
+async fn require_context(env: &Env, role: &str, context: &str) {
+    let mut policy = pim::RoleManagementPolicy::default_for(role, env.now());
+    policy
+        .patch_rule(
+            "AuthenticationContext_EndUser_Assignment",
+            &json!({
+                "@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyAuthenticationContextRule",
+                "id": "AuthenticationContext_EndUser_Assignment",
+                "isEnabled": true,
+                "claimValue": context
+            }),
+            env.now(),
+            None,
+        )
+        .unwrap();
+    env.state.store.put_role_policy(&policy, 0).await.unwrap();
+}
+
+fn context_policy(context: &str, grant: Value) -> Value {
+    json!({
+        "authenticationContextClassReferences": [{ "id": context, "displayName": "PIM", "isAvailable": true }],
+        "conditionalAccessPolicies": [{
+            "id": format!("ca-{context}"), "displayName": format!("CA {context} every time"), "state": "enabled",
+            "conditions": {
+                "users": { "includeUsers": ["All"] },
+                "applications": { "includeAuthenticationContextClassReferences": [context] },
+                "clientAppTypes": ["all"]
+            },
+            "grantControls": grant,
+            "sessionControls": { "signInFrequency": { "isEnabled": true, "frequencyInterval": "everyTime", "authenticationType": "primaryAndSecondaryAuthentication" } }
+        }]
+    })
+}
+
+/// Redeems the code of `landing` with `verifier`.
+async fn redeem(env: &Env, b: &Browser, landing: &Landing, verifier: &str) -> Value {
+    let r = b
+        .http
+        .post(format!("{}/token", env.base))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", landing.code().as_str()),
+            ("redirect_uri", REDIRECT),
+            ("client_id", "app"),
+            ("code_verifier", verifier),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+/// Starts `/authorize` with `extra`; returns the verifier, the transaction and the page.
+async fn authorize(b: &Browser, upn: &str, extra: &[(&str, &str)]) -> (String, String, Landing) {
+    let (verifier, challenge) = pkce();
+    let page = b.get(&authorize_path("app", &challenge, extra)).await;
+    let tx = transaction_of(page.html());
+    let page = if page.html().contains("username-form") {
+        b.post(&format!("/signin/{tx}/username"), &[("username", upn)])
+            .await
+    } else {
+        page
+    };
+    (verifier, tx, page)
+}
+
+async fn activate(env: &Env, token: &str, role: &str) -> (u16, Vec<String>, Value) {
+    let r = reqwest::Client::new()
+        .post(format!("{}{REQUESTS}", env.base))
+        .bearer_auth(token)
+        .json(&json!({
+            "action": "selfActivate",
+            "principalId": "",
+            "roleDefinitionId": role,
+            "directoryScopeId": "/",
+            "justification": "Incident 4711: rotate the signing certificate",
+            "scheduleInfo": { "startDateTime": null, "expiration": { "type": "afterDuration", "duration": "PT1H" } }
+        }))
+        .send()
+        .await
+        .unwrap();
+    let challenges = r
+        .headers()
+        .get_all("www-authenticate")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    (r.status().as_u16(), challenges, r.json().await.unwrap())
+}
+
+async fn passkey(env: &Env, user: &store::User) -> SoftPasskey {
+    let wa = env.state.webauthn.as_ref().unwrap();
+    let uuid = uuid::Uuid::parse_str(&user.id).unwrap();
+    let (json, ceremony) = wa
+        .start_registration(
+            uuid,
+            &user.user_principal_name,
+            &user.display_name,
+            &[],
+            authn::webauthn::RegistrationKind::Any,
+            env.now(),
+        )
+        .unwrap();
+    let ccr: CreationChallengeResponse = serde_json::from_str(&json).unwrap();
+    let mut key = SoftPasskey::new(true);
+    let reg = key
+        .do_registration(Url::parse(&env.base).unwrap(), ccr)
+        .unwrap();
+    let mut v = serde_json::to_value(&reg).unwrap();
+    v["authenticatorAttachment"] = json!("cross-platform");
+    let registered = wa
+        .finish_registration(ceremony, &v.to_string(), env.now())
+        .unwrap();
+    env.state
+        .store
+        .add_webauthn(&store::WebauthnCredential {
+            id: store::new_id(),
+            user_id: user.id.clone(),
+            credential_id: registered.credential_id.clone(),
+            passkey_json: registered.credential_json.clone(),
+            aaguid: None,
+            attachment: store::Attachment::CrossPlatform,
+            user_verified: true,
+            sign_count: 0,
+            display_name: "Soft passkey".into(),
+            created_at: env.now(),
+            last_used_at: None,
+        })
+        .await
+        .unwrap();
+    key
+}
+
+/// Performs the passkey in transaction `tx`; returns the landing after it.
+async fn use_passkey(env: &Env, b: &Browser, tx: &str, key: &mut SoftPasskey) -> Landing {
+    let r = b
+        .http
+        .post(format!("{}/signin/{tx}/webauthn/options", env.base))
+        .send()
+        .await
+        .unwrap();
+    let o: Value = r.json().await.unwrap();
+    let rcr: RequestChallengeResponse = serde_json::from_value(o["options"].clone()).unwrap();
+    let a = key
+        .do_authentication(Url::parse(&env.base).unwrap(), rcr)
+        .unwrap();
+    let r = b
+        .http
+        .post(format!("{}/signin/{tx}/webauthn", env.base))
+        .json(&json!({"ceremonyId": o["ceremonyId"], "credential": serde_json::to_value(&a).unwrap()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let next: Value = r.json().await.unwrap();
+    b.get(next["next"].as_str().unwrap()).await
+}
+
+async fn active_assignments(env: &Env, user: &store::User) -> Vec<store::ScheduledAssignment> {
+    env.state
+        .store
+        .list_scheduled_assignments(&store::AssignmentQuery {
+            principal_id: Some(user.id.clone()),
+            role_definition_id: None,
+            status: Some(AssignmentStatus::Active),
+            in_force_at: Some(env.now()),
+            request_id: None,
+        })
+        .await
+        .unwrap()
+}
+
+async fn mfa_only_role_activates_on_an_old_claim_and_lint_flags_it(env: &Env) {
+    env.public_client("app").await;
+    let adele = env.user("adele@example.test", PASSWORD).await;
+    let secret = env.totp(&adele).await;
+    eligible(env, &adele, GLOBAL_ADMINISTRATOR).await;
+    let b = Browser::new(env);
+    // Password and TOTP, with an MFA policy on the app so that the token's amr says mfa.
+    env.policies(json!({ "conditionalAccessPolicies": [{
+        "id": "ca001", "displayName": "CA001 MFA", "state": "enabled",
+        "conditions": { "users": { "includeUsers": ["All"] }, "applications": { "includeApplications": ["All"] }, "clientAppTypes": ["all"] },
+        "grantControls": { "operator": "OR", "builtInControls": ["mfa"] }
+    }]}))
+    .await;
+    let (verifier, tx, _) = authorize(&b, "adele@example.test", &[]).await;
+    b.post(&format!("/signin/{tx}/password"), &[("password", PASSWORD)])
+        .await;
+    let done = b
+        .post(
+            &format!("/signin/{tx}/totp"),
+            &[("code", &totp_code(&secret, env.now()))],
+        )
+        .await;
+    let tokens = redeem(env, &b, &done, &verifier).await;
+    // Thirty minutes later (a refreshed access token, still carrying the old MFA), no prompt.
+    env.state.clock.advance(chrono::Duration::minutes(30));
+    let r = b
+        .http
+        .post(format!("{}/token", env.base))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+            ("client_id", "app"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let refreshed: Value = r.json().await.unwrap();
+    let (status, challenges, body) = activate(
+        env,
+        refreshed["access_token"].as_str().unwrap(),
+        GLOBAL_ADMINISTRATOR,
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert!(challenges.is_empty());
+    assert_eq!(body["status"], "Provisioned");
+    assert_eq!(active_assignments(env, &adele).await.len(), 1);
+    // The lint names the weakness.
+    let policy = pim::RoleManagementPolicy::default_for(GLOBAL_ADMINISTRATOR, env.now());
+    let findings = pim::lint_role_policy(&pim::RoleRef::from_id(GLOBAL_ADMINISTRATOR), &policy);
+    assert!(
+        findings.iter().any(|f| f.message.contains("claim")),
+        "{findings:?}"
+    );
+}
+
+async fn phishing_resistant_context_needs_a_fresh_request_bound_passkey(env: &Env) {
+    env.public_client("app").await;
+    let adele = env.user("adele@example.test", PASSWORD).await;
+    let secret = env.totp(&adele).await;
+    let mut key = passkey(env, &adele).await;
+    eligible(env, &adele, GLOBAL_ADMINISTRATOR).await;
+    eligible(env, &adele, PRIVILEGED_ROLE_ADMINISTRATOR).await;
+    require_context(env, GLOBAL_ADMINISTRATOR, "c1").await;
+    require_context(env, PRIVILEGED_ROLE_ADMINISTRATOR, "c1").await;
+    env.policies(context_policy("c1", json!({ "operator": "OR", "authenticationStrength": { "id": "00000000-0000-0000-0000-000000000004" } }))).await;
+    let b = Browser::new(env);
+
+    // A password + TOTP session.
+    let (verifier, tx, _) = authorize(&b, "adele@example.test", &[]).await;
+    let done = b
+        .post(&format!("/signin/{tx}/password"), &[("password", PASSWORD)])
+        .await;
+    let session_tokens = redeem(env, &b, &done, &verifier).await;
+    let access = session_tokens["access_token"].as_str().unwrap();
+
+    // 1. The request is recorded first and challenged, in both forms.
+    let (status, challenges, body) = activate(env, access, GLOBAL_ADMINISTRATOR).await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(
+        body["error"]["code"],
+        "RoleAssignmentRequestAcrsValidationFailed"
+    );
+    assert!(
+        challenges
+            .iter()
+            .any(|c| c.contains("error=\"insufficient_claims\"") && c.contains("claims=\"")),
+        "{challenges:?}"
+    );
+    assert!(
+        challenges
+            .iter()
+            .any(|c| c.contains("insufficient_user_authentication")
+                && c.contains("acr_values=\"c1\""))
+    );
+    let request_id = body["error"]["innerError"]["requestId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let stored = env
+        .state
+        .store
+        .get_schedule_request(&request_id)
+        .await
+        .unwrap();
+    assert_eq!(stored.status(), pim::Status::PendingStepUp);
+    assert!(stored.step_up_nonce.is_some());
+
+    // 2. A TOTP step-up is not offered, and does not help when forced.
+    let claims = body["error"]["innerError"]["authorizeParameters"]["claims"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (verifier, tx, page) = authorize(
+        &b,
+        "adele@example.test",
+        &[("claims", &claims), ("step_up_request", &request_id)],
+    )
+    .await;
+    assert!(
+        page.html().contains("webauthn-form") && !page.html().contains("totp-form"),
+        "{}",
+        page.html()
+    );
+    let still = b
+        .post(
+            &format!("/signin/{tx}/totp"),
+            &[("code", &totp_code(&secret, env.now()))],
+        )
+        .await;
+    assert!(
+        still.html().contains("webauthn-form"),
+        "TOTP satisfied c1: {}",
+        still.html()
+    );
+
+    // 3. The passkey, in this step-up, after the request: the proof.
+    let done = use_passkey(env, &b, &tx, &mut key).await;
+    let proof = redeem(env, &b, &done, &verifier).await;
+    let proof_token = proof["access_token"].as_str().unwrap();
+    let (status, _, body) = activate(env, proof_token, GLOBAL_ADMINISTRATOR).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["id"], request_id.as_str());
+    assert_eq!(body["status"], "Provisioned");
+    assert_eq!(active_assignments(env, &adele).await.len(), 1);
+
+    // 4. The same proof again, for this role or another: refused, and audited.
+    let (status, _, body) = activate(env, proof_token, GLOBAL_ADMINISTRATOR).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["error"]["code"],
+        "RoleAssignmentRequestAcrsValidationFailed"
+    );
+    let (status, _, body) = activate(env, proof_token, PRIVILEGED_ROLE_ADMINISTRATOR).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("another role"),
+        "{body}"
+    );
+    assert_eq!(active_assignments(env, &adele).await.len(), 1);
+
+    // 5. A c1 token not bound to a request (an ordinary step-up) does not activate either.
+    let (verifier, tx, _) = authorize(&b, "adele@example.test", &[("claims", &claims)]).await;
+    let done = use_passkey(env, &b, &tx, &mut key).await;
+    let unbound = redeem(env, &b, &done, &verifier).await;
+    let (status, _, _) = activate(
+        env,
+        unbound["access_token"].as_str().unwrap(),
+        PRIVILEGED_ROLE_ADMINISTRATOR,
+    )
+    .await;
+    assert_eq!(status, 401, "an acrs claim alone is not a proof");
+
+    let audit = env.state.store.verify_audit_chain().await.unwrap();
+    assert!(audit.first_broken.is_none());
+    assert!(audit.entries >= 5, "{audit:?}");
+}
+
+async fn mfa_every_time_does_not_count_an_mfa_made_before_the_request(env: &Env) {
+    env.public_client("app").await;
+    let adele = env.user("adele@example.test", PASSWORD).await;
+    let secret = env.totp(&adele).await;
+    eligible(env, &adele, GLOBAL_ADMINISTRATOR).await;
+    require_context(env, GLOBAL_ADMINISTRATOR, "c2").await;
+    env.policies(context_policy(
+        "c2",
+        json!({ "operator": "OR", "builtInControls": ["mfa"] }),
+    ))
+    .await;
+    let b = Browser::new(env);
+    // MFA a minute before the request.
+    let (verifier, tx, _) = authorize(&b, "adele@example.test", &[("acr_values", "mfa")]).await;
+    b.post(&format!("/signin/{tx}/password"), &[("password", PASSWORD)])
+        .await;
+    let done = b
+        .post(
+            &format!("/signin/{tx}/totp"),
+            &[("code", &totp_code(&secret, env.now()))],
+        )
+        .await;
+    let tokens = redeem(env, &b, &done, &verifier).await;
+    env.state.clock.advance(chrono::Duration::seconds(60));
+    let (status, _, body) = activate(
+        env,
+        tokens["access_token"].as_str().unwrap(),
+        GLOBAL_ADMINISTRATOR,
+    )
+    .await;
+    assert_eq!(status, 401, "{body}");
+    let request_id = body["error"]["innerError"]["requestId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let claims = body["error"]["innerError"]["authorizeParameters"]["claims"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The step-up asks again: the earlier MFA does not count.
+    let (verifier, tx, page) = authorize(
+        &b,
+        "adele@example.test",
+        &[("claims", &claims), ("step_up_request", &request_id)],
+    )
+    .await;
+    assert!(page.html().contains("totp-form"), "{}", page.html());
+    let page = b
+        .post(
+            &format!("/signin/{tx}/totp"),
+            &[("code", &totp_code(&secret, env.now()))],
+        )
+        .await;
+    let done = if page
+        .html_or_none()
+        .is_some_and(|h| h.contains("password-form"))
+    {
+        b.post(&format!("/signin/{tx}/password"), &[("password", PASSWORD)])
+            .await
+    } else {
+        page
+    };
+    let proof = redeem(env, &b, &done, &verifier).await;
+    let (status, _, body) = activate(
+        env,
+        proof["access_token"].as_str().unwrap(),
+        GLOBAL_ADMINISTRATOR,
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+}
+
+async fn an_activation_ends_on_time_even_across_a_restart(env: Env) -> Env {
+    env.public_client("app").await;
+    let adele = env.user("adele@example.test", PASSWORD).await;
+    let secret = env.totp(&adele).await;
+    eligible(env_ref(&env), &adele, GLOBAL_ADMINISTRATOR).await;
+    let b = Browser::new(&env);
+    let (verifier, tx, _) = authorize(&b, "adele@example.test", &[("acr_values", "mfa")]).await;
+    b.post(&format!("/signin/{tx}/password"), &[("password", PASSWORD)])
+        .await;
+    let done = b
+        .post(
+            &format!("/signin/{tx}/totp"),
+            &[("code", &totp_code(&secret, env.now()))],
+        )
+        .await;
+    let tokens = redeem(&env, &b, &done, &verifier).await;
+    let (status, _, body) = activate(
+        &env,
+        tokens["access_token"].as_str().unwrap(),
+        GLOBAL_ADMINISTRATOR,
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let assignment_id = body["targetScheduleId"].as_str().unwrap().to_string();
+    assert_eq!(active_assignments(&env, &adele).await.len(), 1);
+    // Conditional Access sees the role while it lasts…
+    let engine = env.state.engine().await.unwrap();
+    let roles = engine.active_roles(&adele.id, &engine.transitive_groups(&adele.id));
+    assert!(
+        roles
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(GLOBAL_ADMINISTRATOR)),
+        "{roles:?}"
+    );
+
+    // The service stops; it comes back two hours later (past the one-hour activation).
+    let clock = server::state::Clock::default();
+    clock.advance(chrono::Duration::hours(2));
+    let env = env.restart(clock).await;
+    let mut closed = None;
+    for _ in 0..50 {
+        let s = env
+            .state
+            .store
+            .get_scheduled_assignment(&assignment_id)
+            .await
+            .unwrap();
+        if s.closed_at.is_some() {
+            closed = Some(s);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let closed = closed.expect("the expiry job closed the activation after the restart");
+    assert_eq!(closed.end_reason.as_deref(), Some("expired"));
+    assert!(active_assignments(&env, &adele).await.is_empty());
+    let request = env
+        .state
+        .store
+        .get_schedule_request(body["id"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(request.status(), pim::Status::Revoked);
+    env.state.tenant_changed();
+    let engine = env.state.engine().await.unwrap();
+    assert!(engine
+        .active_roles(&adele.id, &engine.transitive_groups(&adele.id))
+        .is_empty());
+    env
+}
+
+fn env_ref(env: &Env) -> &Env {
+    env
+}
+
+trait HtmlOrNone {
+    fn html_or_none(&self) -> Option<&str>;
+}
+
+impl HtmlOrNone for Landing {
+    fn html_or_none(&self) -> Option<&str> {
+        match self {
+            Landing::Page { html, .. } => Some(html),
+            Landing::Client(_) => None,
+        }
+    }
+}
+
+on_both_backends!(
+    mfa_only_role_activates_on_an_old_claim_and_lint_flags_it,
+    phishing_resistant_context_needs_a_fresh_request_bound_passkey,
+    mfa_every_time_does_not_count_an_mfa_made_before_the_request,
+);
+
+mod restart {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        let env = crate::common::Env::start(store::testing::Backend::Sqlite)
+            .await
+            .unwrap();
+        super::an_activation_ends_on_time_even_across_a_restart(env)
+            .await
+            .stop()
+            .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        let Some(env) = crate::common::Env::start(store::testing::Backend::Postgres).await else {
+            return;
+        };
+        super::an_activation_ends_on_time_even_across_a_restart(env)
+            .await
+            .stop()
+            .await;
+    }
+}
