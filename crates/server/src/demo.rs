@@ -241,6 +241,7 @@ pub async fn seed(state: &AppState) -> Result<Option<DemoCredentials>, ServeErro
     let tenant = tenant(&user_ids, &admins_group, &break_glass_group)?;
     store.import_tenant(&tenant, now).await?;
     state.tenant_changed();
+    require_c1_for_privileged_roles(store, now).await?;
 
     let redirect_uris = vec![
         format!("{}/demo/callback", state.issuer),
@@ -822,6 +823,39 @@ pub fn totp_code(secret_base32: &str, at: DateTime<Utc>) -> Result<String, Serve
         String::new(),
     );
     Ok(totp.generate(seconds))
+}
+
+/// Role settings of the demo: activating Global Administrator or Privileged Role Administrator
+/// requires authentication context c1 (which CA010 answers with phishing-resistant MFA, every
+/// time). Other roles keep the defaults (an MFA claim check), which `portcullis lint` flags.
+async fn require_c1_for_privileged_roles(
+    store: &Store,
+    now: DateTime<Utc>,
+) -> Result<(), ServeError> {
+    for role in [
+        policy::directory::GLOBAL_ADMINISTRATOR,
+        policy::directory::PRIVILEGED_ROLE_ADMINISTRATOR,
+    ] {
+        let (mut settings, version) = match store.get_role_policy(role).await? {
+            Some(stored) => (stored.policy, stored.version),
+            None => (pim::RoleManagementPolicy::default_for(role, now), 0),
+        };
+        settings
+            .patch_rule(
+                "AuthenticationContext_EndUser_Assignment",
+                &json!({
+                    "@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyAuthenticationContextRule",
+                    "id": "AuthenticationContext_EndUser_Assignment",
+                    "isEnabled": true,
+                    "claimValue": "c1"
+                }),
+                now,
+                None,
+            )
+            .map_err(|e| ServeError::Internal(format!("demo role settings: {e}")))?;
+        store.put_role_policy(&settings, version).await?;
+    }
+    Ok(())
 }
 
 /// Writes `creds` as JSON to [`CREDENTIALS_FILE`] in `dir`, readable and writable by the owner

@@ -79,6 +79,8 @@ struct StartQuery {
     acrs: Option<String>,
     /// `login` to force a new sign-in.
     prompt: Option<String>,
+    /// A PIM activation request to step up for (from a `RoleAssignmentRequestAcrsValidationFailed`).
+    step_up_request: Option<String>,
 }
 
 async fn start(
@@ -111,6 +113,9 @@ async fn start(
                 "access_token": { "acrs": { "essential": true, "value": c } },
             });
             q.append_pair("claims", &claims.to_string());
+        }
+        if let Some(r) = query.step_up_request.as_deref().filter(|r| !r.is_empty()) {
+            q.append_pair("step_up_request", r);
         }
         if query.prompt.as_deref() == Some("login") {
             q.append_pair("prompt", "login");

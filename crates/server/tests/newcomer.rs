@@ -118,4 +118,76 @@ async fn the_demo_signs_alice_in_and_steps_up(env: &Env) {
     );
 }
 
-on_both_backends!(the_demo_signs_alice_in_and_steps_up);
+/// The raw access token the demo page shows.
+fn raw_access_token(page: &Landing) -> String {
+    let html = page.html();
+    let start = html
+        .find("id=\"raw-access-token\"")
+        .unwrap_or_else(|| panic!("no token: {html}"));
+    let start = start + html[start..].find('>').unwrap() + 1;
+    let end = start + html[start..].find("</textarea>").unwrap();
+    html[start..end].trim().to_string()
+}
+
+async fn adele_is_challenged_for_c1_and_told_what_to_register(env: &Env) {
+    let creds = server::demo::seed(&env.state)
+        .await
+        .unwrap()
+        .expect("first seeding");
+    let adele = creds.user("adele@demo.portcullis.test").unwrap().clone();
+    let b = Browser::new(env);
+    let page = b.get("/demo/start").await;
+    let tx = transaction_of(page.html());
+    b.post(
+        &format!("/signin/{tx}/username"),
+        &[("username", &adele.user_principal_name)],
+    )
+    .await;
+    b.post(
+        &format!("/signin/{tx}/password"),
+        &[("password", &adele.password)],
+    )
+    .await;
+    let code = server::demo::totp_code(adele.totp_secret.as_deref().unwrap(), env.now()).unwrap();
+    let shown = b
+        .post(&format!("/signin/{tx}/totp"), &[("code", &code)])
+        .await;
+    let token = raw_access_token(&shown);
+    let r = reqwest::Client::new()
+        .post(format!(
+            "{}/v1.0/roleManagement/directory/roleAssignmentScheduleRequests",
+            env.base
+        ))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({
+            "action": "selfActivate",
+            "roleDefinitionId": policy::directory::GLOBAL_ADMINISTRATOR,
+            "directoryScopeId": "/",
+            "justification": "Trying the demo",
+            "scheduleInfo": { "expiration": { "type": "afterDuration", "duration": "PT1H" } }
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        body["error"]["code"],
+        "RoleAssignmentRequestAcrsValidationFailed"
+    );
+    let request = body["error"]["innerError"]["requestId"].as_str().unwrap();
+    let page = b
+        .get(&format!("/demo/start?acrs=c1&step_up_request={request}"))
+        .await;
+    let html = page.html();
+    assert!(
+        html.contains("no-method") && html.contains("Security key or passkey"),
+        "{html}"
+    );
+    assert!(html.contains("temporary access pass"), "{html}");
+}
+
+on_both_backends!(
+    the_demo_signs_alice_in_and_steps_up,
+    adele_is_challenged_for_c1_and_told_what_to_register,
+);
