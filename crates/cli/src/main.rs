@@ -1,7 +1,10 @@
 //! `portcullis`: the command line of the Portcullis identity provider.
 
+mod audit;
 mod check;
 mod clients;
+mod lint;
+mod preflight;
 mod service;
 mod signins;
 mod whatif;
@@ -107,6 +110,86 @@ enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Lint the posture: role settings whose activation is weaker than it looks, and Conditional
+    /// Access that lets claim checks, SMS codes or lockouts through.
+    ///
+    /// Every directory role's settings (stored, or the defaults) are linted: an activation that
+    /// requires only MultiFactorAuthentication is a claim check (any MFA in the session, or a
+    /// replayed token, activates without a prompt). The Conditional Access configuration is
+    /// linted: contexts whose enabled policies require no authentication strength, contexts no
+    /// enabled policy targets (they fall back to MFA), SMS/voice allowed for privileged access
+    /// (policies on directory roles or on contexts role activation requires), and enabled
+    /// policies that do not exclude the break-glass accounts. Exits with 1 when a finding is an
+    /// error, 2 when the lint cannot run.
+    Lint {
+        /// A break-glass account (sign-in name or user id) or group (id), which every enabled
+        /// policy should exclude. Repeat for several.
+        #[arg(long = "break-glass", value_name = "UPN_OR_GROUP_ID")]
+        break_glass: Vec<String>,
+        /// Print the findings as JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Pre-flight a role's activation or a policy: every targeted user with no registered method
+    /// that satisfies the required authentication strength.
+    ///
+    /// --role: the context the role's activation requires, the enabled policies targeting it and
+    /// their strengths, checked for each user eligible for the role (directly or through
+    /// groups). --policy (in any state, so that it can be checked before it is enabled): its
+    /// strength, checked for each user it includes (all users, users, groups, roles). A user can
+    /// satisfy a strength when all the methods of one of its combinations are registered. For
+    /// each who cannot: what they have, what would do and what to register. Exits with 0 when
+    /// everyone can, 1 when someone cannot, 2 when there is nothing to pre-flight (a role whose
+    /// activation needs no strength is an MFA claim check) or the input is unusable.
+    Preflight {
+        /// The role, by template id or name (e.g. "Global Administrator").
+        #[arg(long, value_name = "ROLE_ID_OR_NAME")]
+        role: Option<String>,
+        /// The Conditional Access policy, by id.
+        #[arg(long, value_name = "POLICY_ID")]
+        policy: Option<String>,
+        /// A break-glass account (sign-in name or user id) or group (id), shown apart. Repeat
+        /// for several.
+        #[arg(long = "break-glass", value_name = "UPN_OR_GROUP_ID")]
+        break_glass: Vec<String>,
+        /// Print the report as JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Check or read the audit log (directoryAudits), append-only and hash-chained.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Recompute the hash chain and report the first entry where it breaks (changed, removed,
+    /// reordered or cut-off entries). Exits with 1 when the chain is broken, 2 when the log
+    /// cannot be read.
+    Verify {
+        /// Print the result as JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// List the entries, newest first.
+    List {
+        /// At most this many [default: 50].
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Print Graph-shaped JSON (directoryAudit resources, with their `seq`) instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -187,8 +270,10 @@ enum TenantCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Unusable input to the offline tools exits with 2 (1 is `tenant check`'s "the tenant has
-    // errors"); a service or store command that fails exits with 1.
+    // The checks (`tenant check`, `lint`, `preflight`, `audit verify`) exit with 1 for their
+    // verdict (errors found, someone cannot satisfy the strength, a broken chain) and with 2
+    // when they cannot run (unusable input, a store that cannot be read), as the other offline
+    // tools do for unusable input. Any other service or store command that fails exits with 1.
     let (result, failure) = match cli.command {
         Command::Whatif {
             tenant,
@@ -253,6 +338,28 @@ fn main() -> ExitCode {
             };
             (done(signins::list(&store, &filters, json)), 1)
         }
+        Command::Lint {
+            break_glass,
+            json,
+            store,
+        } => (lint::run(&store, &break_glass, json), 2),
+        Command::Preflight {
+            role,
+            policy,
+            break_glass,
+            json,
+            store,
+        } => (
+            preflight::Subject::from_flags(role.as_deref(), policy.as_deref())
+                .and_then(|subject| preflight::run(&store, &subject, &break_glass, json)),
+            2,
+        ),
+        Command::Audit {
+            command: AuditCommand::Verify { json, store },
+        } => (audit::verify(&store, json), 2),
+        Command::Audit {
+            command: AuditCommand::List { limit, json, store },
+        } => (done(audit::list(&store, limit, json)), 1),
     };
     match result {
         Ok(code) => code,

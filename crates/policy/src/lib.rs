@@ -14,6 +14,7 @@ mod index;
 pub mod location;
 pub mod method;
 pub mod outcome;
+pub mod posture;
 mod serde_util;
 pub mod session;
 pub mod signin;
