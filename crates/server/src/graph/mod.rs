@@ -2,9 +2,14 @@
 //! bearer access tokens from this provider.
 
 pub mod activation;
+pub mod admin;
 pub mod auth;
+pub mod eligibility;
 pub mod error;
+pub mod odata;
 pub mod roles;
+pub mod schedules;
+pub mod settings;
 
 use crate::state::AppState;
 use axum::routing::{get, post};
@@ -29,5 +34,73 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route(
             "/v1.0/roleManagement/directory/roleAssignmentScheduleRequests/{id}",
             get(activation::get),
+        )
+        // Role settings (graph/settings.rs).
+        .route(
+            "/v1.0/policies/roleManagementPolicies",
+            get(settings::list_policies),
+        )
+        .route(
+            "/v1.0/policies/roleManagementPolicies/{id}",
+            get(settings::get_policy),
+        )
+        .route(
+            "/v1.0/policies/roleManagementPolicies/{id}/rules",
+            get(settings::list_rules),
+        )
+        .route(
+            "/v1.0/policies/roleManagementPolicies/{id}/rules/{rule_id}",
+            get(settings::get_rule).patch(settings::patch_rule),
+        )
+        .route(
+            "/v1.0/policies/roleManagementPolicyAssignments",
+            get(settings::list_policy_assignments),
+        )
+        .route(
+            "/v1.0/policies/roleManagementPolicyAssignments/{id}",
+            get(settings::get_policy_assignment),
+        )
+        // Schedules and instances (graph/schedules.rs); `{segment}` is an id or
+        // `filterByCurrentUser(on='principal')`.
+        .route(
+            "/v1.0/roleManagement/directory/roleEligibilitySchedules",
+            get(schedules::list_eligibility_schedules),
+        )
+        .route(
+            "/v1.0/roleManagement/directory/roleEligibilitySchedules/{segment}",
+            get(schedules::eligibility_schedule),
+        )
+        .route(
+            "/v1.0/roleManagement/directory/roleAssignmentSchedules",
+            get(schedules::list_assignment_schedules),
+        )
+        .route(
+            "/v1.0/roleManagement/directory/roleAssignmentSchedules/{segment}",
+            get(schedules::assignment_schedule),
+        )
+        .route(
+            "/v1.0/roleManagement/directory/roleEligibilityScheduleInstances",
+            get(schedules::list_eligibility_instances),
+        )
+        .route(
+            "/v1.0/roleManagement/directory/roleEligibilityScheduleInstances/{segment}",
+            get(schedules::eligibility_instance),
+        )
+        .route(
+            "/v1.0/roleManagement/directory/roleAssignmentScheduleInstances",
+            get(schedules::list_assignment_instances),
+        )
+        .route(
+            "/v1.0/roleManagement/directory/roleAssignmentScheduleInstances/{segment}",
+            get(schedules::assignment_instance),
+        )
+        // Eligibility requests (graph/eligibility.rs): adminAssign, adminRemove.
+        .route(
+            "/v1.0/roleManagement/directory/roleEligibilityScheduleRequests",
+            post(eligibility::create).get(eligibility::list),
+        )
+        .route(
+            "/v1.0/roleManagement/directory/roleEligibilityScheduleRequests/{segment}",
+            get(eligibility::item),
         )
 }

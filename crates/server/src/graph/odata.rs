@@ -1,0 +1,530 @@
+//! The OData query options the API understands, each endpoint saying which it accepts:
+//!
+//! - `$filter`: `and`-joined `property eq 'value'` terms (string literals, `''` for a quote),
+//!   on the properties the endpoint names; anything else is a `400 BadRequest` that says what is
+//!   supported. Values compare regardless of ASCII case, as directory ids do in Graph.
+//! - `$top` (1–999) and `$skiptoken`: a page of at most `$top` items; while more remain, the
+//!   answer carries `@odata.nextLink`, the same query with the `$skiptoken` of the next page.
+//! - `$expand`, where the endpoint allows the names given.
+//!
+//! Other `$` options (`$select`, `$orderby`, `$count`, …) are refused rather than ignored, so
+//! that a client never mistakes an unfiltered answer for a filtered one. Parameters without `$`
+//! are ignored, as Graph does.
+
+use crate::graph::error::GraphError;
+use serde_json::{json, Map, Value};
+
+/// The largest `$top`.
+pub const MAX_TOP: usize = 999;
+
+/// What an endpoint accepts.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Accepts<'a> {
+    /// Properties `$filter` may name (canonical spelling).
+    pub filter: &'a [&'a str],
+    /// Whether `$top` and `$skiptoken` are accepted.
+    pub paging: bool,
+    /// Names `$expand` may list (an item matches by its name before any `(`).
+    pub expand: &'a [&'a str],
+}
+
+/// One `property eq 'value'` term.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Term {
+    /// The property, in its canonical spelling.
+    pub property: String,
+    /// The value.
+    pub value: String,
+}
+
+/// A parsed `$filter`: every term must hold.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Filter {
+    /// The terms, in order.
+    pub terms: Vec<Term>,
+}
+
+impl Filter {
+    /// The value the filter requires for `property`, if a term names it (the first such term).
+    pub fn value_of(&self, property: &str) -> Option<&str> {
+        self.terms
+            .iter()
+            .find(|t| t.property == property)
+            .map(|t| t.value.as_str())
+    }
+
+    /// Whether `item` (a JSON object) satisfies every term: its member is a string equal to the
+    /// term's value, regardless of ASCII case.
+    pub fn matches(&self, item: &Value) -> bool {
+        self.terms.iter().all(|t| {
+            item.get(&t.property)
+                .and_then(Value::as_str)
+                .is_some_and(|v| v.eq_ignore_ascii_case(&t.value))
+        })
+    }
+}
+
+/// A query option that cannot be used: answered `400 BadRequest` with its sentence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryError(pub String);
+
+impl From<QueryError> for GraphError {
+    fn from(e: QueryError) -> Self {
+        GraphError::bad_request("BadRequest", e.0)
+    }
+}
+
+fn bad(message: impl Into<String>) -> QueryError {
+    QueryError(message.into())
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Token {
+    Word(String),
+    Text(String),
+}
+
+fn tokens(text: &str) -> Result<Vec<Token>, QueryError> {
+    let mut out = Vec::new();
+    let mut chars = text.char_indices().peekable();
+    while let Some(&(at, c)) = chars.peek() {
+        if c.is_whitespace() {
+            chars.next();
+        } else if c == '\'' {
+            chars.next();
+            let mut value = String::new();
+            loop {
+                match chars.next() {
+                    Some((_, '\'')) => {
+                        if matches!(chars.peek(), Some((_, '\''))) {
+                            chars.next();
+                            value.push('\'');
+                        } else {
+                            break;
+                        }
+                    }
+                    Some((_, ch)) => value.push(ch),
+                    None => {
+                        return Err(bad(format!(
+                            "Invalid $filter: the string starting at character {} is not closed \
+                             with a quote (')",
+                            at + 1
+                        )))
+                    }
+                }
+            }
+            out.push(Token::Text(value));
+        } else if c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.' {
+            let mut word = String::new();
+            while let Some(&(_, ch)) = chars.peek() {
+                if ch.is_ascii_alphanumeric() || ch == '_' || ch == '-' || ch == '.' {
+                    word.push(ch);
+                    chars.next();
+                } else {
+                    break;
+                }
+            }
+            out.push(Token::Word(word));
+        } else {
+            return Err(bad(format!(
+                "Invalid $filter: unexpected '{c}' at character {}; this endpoint supports \
+                 terms of the form property eq 'value' joined by and",
+                at + 1
+            )));
+        }
+    }
+    Ok(out)
+}
+
+/// Parses `text` as `and`-joined `property eq 'value'` terms over `allowed` properties
+/// (matched regardless of case). Every unknown property is named in one error.
+pub fn parse_filter(text: &str, allowed: &[&str]) -> Result<Filter, QueryError> {
+    let supported = || {
+        format!(
+            "this endpoint supports terms of the form property eq 'value' joined by and, on {}",
+            allowed.join(", ")
+        )
+    };
+    let toks = tokens(text)?;
+    if toks.is_empty() {
+        return Err(bad(format!(
+            "Invalid $filter: it is empty; {}",
+            supported()
+        )));
+    }
+    let mut terms = Vec::new();
+    let mut unknown: Vec<String> = Vec::new();
+    let mut it = toks.into_iter();
+    loop {
+        let property = match it.next() {
+            Some(Token::Word(w)) => w,
+            Some(Token::Text(t)) => {
+                return Err(bad(format!(
+                    "Invalid $filter: expected a property name, found the string '{t}'; {}",
+                    supported()
+                )))
+            }
+            None => {
+                return Err(bad(format!(
+                    "Invalid $filter: it ends after 'and'; {}",
+                    supported()
+                )))
+            }
+        };
+        match it.next() {
+            Some(Token::Word(op)) if op.eq_ignore_ascii_case("eq") => {}
+            Some(Token::Word(op)) => {
+                return Err(bad(format!(
+                    "Invalid $filter: the operator '{op}' after '{property}' is not supported; {}",
+                    supported()
+                )))
+            }
+            _ => {
+                return Err(bad(format!(
+                    "Invalid $filter: expected 'eq' after '{property}'; {}",
+                    supported()
+                )))
+            }
+        }
+        let value = match it.next() {
+            Some(Token::Text(v)) => v,
+            Some(Token::Word(w)) => {
+                return Err(bad(format!(
+                    "Invalid $filter: the value of '{property}' must be a quoted string \
+                     ('{w}'), not {w}"
+                )))
+            }
+            None => {
+                return Err(bad(format!(
+                    "Invalid $filter: '{property} eq' has no value; {}",
+                    supported()
+                )))
+            }
+        };
+        match allowed.iter().find(|a| a.eq_ignore_ascii_case(&property)) {
+            Some(canonical) => terms.push(Term {
+                property: (*canonical).to_string(),
+                value,
+            }),
+            None => {
+                if !unknown.contains(&property) {
+                    unknown.push(property);
+                }
+            }
+        }
+        match it.next() {
+            None => break,
+            Some(Token::Word(w)) if w.eq_ignore_ascii_case("and") => continue,
+            Some(Token::Word(w)) => {
+                return Err(bad(format!(
+                    "Invalid $filter: '{w}' is not supported between terms; {}",
+                    supported()
+                )))
+            }
+            Some(Token::Text(t)) => {
+                return Err(bad(format!(
+                    "Invalid $filter: unexpected string '{t}' after a term; {}",
+                    supported()
+                )))
+            }
+        }
+    }
+    if !unknown.is_empty() {
+        return Err(bad(format!(
+            "Invalid $filter: this endpoint cannot filter on {}; it can filter on {}.",
+            unknown.join(", "),
+            allowed.join(", ")
+        )));
+    }
+    Ok(Filter { terms })
+}
+
+/// The query options of one request.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `$filter`, parsed.
+    pub filter: Option<Filter>,
+    /// `$top`.
+    pub top: Option<usize>,
+    /// Where the page starts (`$skiptoken`).
+    pub skip: usize,
+    /// `$expand` items.
+    pub expand: Vec<String>,
+    /// Every parameter as given (for the next link).
+    pairs: Vec<(String, String)>,
+}
+
+impl Options {
+    /// Whether `$expand` lists `name` (alone or with nested options).
+    pub fn expands(&self, name: &str) -> bool {
+        self.expand.iter().any(|e| expand_name(e) == name)
+    }
+
+    /// Whether `item` passes the filter (no filter: every item does).
+    pub fn keeps(&self, item: &Value) -> bool {
+        self.filter.as_ref().is_none_or(|f| f.matches(item))
+    }
+}
+
+fn expand_name(item: &str) -> &str {
+    item.split('(').next().unwrap_or(item).trim()
+}
+
+/// Splits `$expand` at top-level commas (not those inside parentheses).
+fn expand_items(text: &str) -> Vec<String> {
+    let mut items = Vec::new();
+    let mut depth = 0usize;
+    let mut current = String::new();
+    for c in text.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => {
+                items.push(std::mem::take(&mut current));
+                continue;
+            }
+            _ => {}
+        }
+        current.push(c);
+    }
+    items.push(current);
+    items
+        .into_iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// Reads the raw query string under what the endpoint `accepts`.
+pub fn parse(raw: Option<&str>, accepts: &Accepts<'_>) -> Result<Options, QueryError> {
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+        .into_owned()
+        .collect();
+    let mut options = Options::default();
+    let mut seen: Vec<String> = Vec::new();
+    for (key, value) in &pairs {
+        let Some(name) = key.strip_prefix('$') else {
+            continue;
+        };
+        let name = name.to_ascii_lowercase();
+        if seen.contains(&name) {
+            return Err(bad(format!("The query option ${name} is given twice.")));
+        }
+        seen.push(name.clone());
+        match name.as_str() {
+            "filter" if !accepts.filter.is_empty() => {
+                options.filter = Some(parse_filter(value, accepts.filter)?);
+            }
+            "top" if accepts.paging => {
+                let top = value
+                    .trim()
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|t| (1..=MAX_TOP).contains(t))
+                    .ok_or_else(|| {
+                        bad(format!(
+                            "$top must be a whole number from 1 to {MAX_TOP}, not '{value}'."
+                        ))
+                    })?;
+                options.top = Some(top);
+            }
+            "skiptoken" if accepts.paging => {
+                options.skip = value.trim().parse::<usize>().map_err(|_| {
+                    bad("The $skiptoken is not one this service issued: follow @odata.nextLink as given.")
+                })?;
+            }
+            "expand" if !accepts.expand.is_empty() => {
+                let items = expand_items(value);
+                let unknown: Vec<&str> = items
+                    .iter()
+                    .map(|i| expand_name(i))
+                    .filter(|n| !accepts.expand.contains(n))
+                    .collect();
+                if !unknown.is_empty() {
+                    return Err(bad(format!(
+                        "$expand cannot expand {} here; it can expand {}.",
+                        unknown.join(", "),
+                        accepts.expand.join(", ")
+                    )));
+                }
+                options.expand = items;
+            }
+            _ => {
+                let mut supported: Vec<&str> = Vec::new();
+                if !accepts.filter.is_empty() {
+                    supported.push("$filter");
+                }
+                if accepts.paging {
+                    supported.extend(["$top", "$skiptoken"]);
+                }
+                if !accepts.expand.is_empty() {
+                    supported.push("$expand");
+                }
+                let supported = if supported.is_empty() {
+                    "none".to_string()
+                } else {
+                    supported.join(", ")
+                };
+                return Err(bad(format!(
+                    "The query option {key} is not supported by this endpoint; supported: \
+                     {supported}."
+                )));
+            }
+        }
+    }
+    options.pairs = pairs;
+    Ok(options)
+}
+
+/// A collection answer: the page of `items` that `options` asks for, with `@odata.context`
+/// and, while more remain, `@odata.nextLink` (`base` is the issuer, `path` the request path).
+pub fn collection(
+    context: String,
+    items: Vec<Value>,
+    options: &Options,
+    base: &str,
+    path: &str,
+) -> Value {
+    let total = items.len();
+    let start = options.skip.min(total);
+    let end = options
+        .top
+        .map_or(total, |top| start.saturating_add(top).min(total));
+    let page: Vec<Value> = items.into_iter().skip(start).take(end - start).collect();
+    let mut body = Map::new();
+    body.insert("@odata.context".into(), Value::String(context));
+    if end < total {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &options.pairs {
+            if !k.eq_ignore_ascii_case("$skiptoken") {
+                query.append_pair(k, v);
+            }
+        }
+        query.append_pair("$skiptoken", &end.to_string());
+        body.insert(
+            "@odata.nextLink".into(),
+            Value::String(format!("{base}{path}?{}", query.finish())),
+        );
+    }
+    body.insert("value".into(), json!(page));
+    Value::Object(body)
+}
+
+/// A single entity: `value` (a JSON object) with `@odata.context` first.
+pub fn entity(mut value: Value, context: String) -> Value {
+    if let Value::Object(map) = &mut value {
+        let mut out = Map::new();
+        out.insert("@odata.context".into(), Value::String(context));
+        out.extend(std::mem::take(map));
+        *map = out;
+    }
+    value
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    const FIELDS: &[&str] = &["scopeId", "scopeType", "roleDefinitionId"];
+
+    #[test]
+    fn reads_and_joined_equality_terms() {
+        let f = parse_filter(
+            "scopeId eq '/' and scopeType EQ 'DirectoryRole' And roleDefinitionId eq 'it''s'",
+            FIELDS,
+        )
+        .unwrap();
+        assert_eq!(f.value_of("scopeId"), Some("/"));
+        assert_eq!(f.value_of("scopeType"), Some("DirectoryRole"));
+        assert_eq!(f.value_of("roleDefinitionId"), Some("it's"));
+        let f = parse_filter("ROLEDEFINITIONID eq 'x'", FIELDS).unwrap();
+        assert_eq!(f.terms[0].property, "roleDefinitionId");
+        assert!(f.matches(&json!({"roleDefinitionId": "X"})));
+        assert!(!f.matches(&json!({"roleDefinitionId": "y"})));
+        assert!(!f.matches(&json!({})));
+    }
+
+    #[test]
+    fn refuses_what_it_does_not_support_and_names_unknown_properties() {
+        let err = |text: &str| parse_filter(text, FIELDS).unwrap_err().0;
+        let m = err("scopeId eq '/' and principalId eq 'p' and colour eq 'red'");
+        assert!(m.contains("principalId, colour"), "{m}");
+        assert!(m.contains("roleDefinitionId"), "{m}");
+        assert!(err("scopeId ne '/'").contains("'ne'"));
+        assert!(err("scopeId eq '/' or scopeType eq 'x'").contains("'or'"));
+        assert!(err("scopeId eq /").contains("unexpected '/'"));
+        assert!(err("scopeId eq 'open").contains("not closed"));
+        assert!(err("scopeId eq").contains("no value"));
+        assert!(err("scopeId eq '/' and").contains("ends after"));
+        assert!(err("").contains("empty"));
+        assert!(err("startswith(scopeId, '/')").contains("unexpected '('"));
+        assert!(err("scopeId eq true").contains("quoted string"));
+    }
+
+    #[test]
+    fn options_refuse_unsupported_dollar_parameters() {
+        let accepts = Accepts {
+            filter: FIELDS,
+            paging: true,
+            expand: &["policy"],
+        };
+        let o = parse(
+            Some("%24filter=scopeId+eq+%27%2F%27&$top=2&$expand=policy($expand=rules)&x=1"),
+            &accepts,
+        )
+        .unwrap();
+        assert_eq!(o.top, Some(2));
+        assert!(o.expands("policy"));
+        assert_eq!(o.filter.unwrap().value_of("scopeId"), Some("/"));
+        for bad in [
+            "$select=id",
+            "$top=0",
+            "$top=1000",
+            "$top=x",
+            "$skiptoken=abc",
+            "$expand=rules",
+            "$top=1&$top=2",
+        ] {
+            assert!(parse(Some(bad), &accepts).is_err(), "{bad}");
+        }
+        assert!(parse(Some("$top=1"), &Accepts::default()).is_err());
+    }
+
+    #[test]
+    fn pages_with_next_links_that_keep_the_query() {
+        let accepts = Accepts {
+            filter: FIELDS,
+            paging: true,
+            expand: &[],
+        };
+        let items: Vec<Value> = (0..5).map(|i| json!({"id": i})).collect();
+        let o = parse(Some("$top=2&$filter=scopeId eq '/'"), &accepts).unwrap();
+        let page = collection("ctx".into(), items.clone(), &o, "http://h", "/v1.0/x");
+        assert_eq!(page["value"], json!([{"id": 0}, {"id": 1}]));
+        let next = page["@odata.nextLink"].as_str().unwrap();
+        assert!(next.starts_with("http://h/v1.0/x?"), "{next}");
+        let query = next.split_once('?').unwrap().1;
+        let o2 = parse(Some(query), &accepts).unwrap();
+        assert_eq!(o2.skip, 2);
+        assert_eq!(o2.filter, o.filter);
+        let page = collection("ctx".into(), items.clone(), &o2, "http://h", "/v1.0/x");
+        assert_eq!(page["value"], json!([{"id": 2}, {"id": 3}]));
+        let query = page["@odata.nextLink"]
+            .as_str()
+            .unwrap()
+            .split_once('?')
+            .unwrap()
+            .1
+            .to_string();
+        let o3 = parse(Some(&query), &accepts).unwrap();
+        let page = collection("ctx".into(), items.clone(), &o3, "http://h", "/v1.0/x");
+        assert_eq!(page["value"], json!([{"id": 4}]));
+        assert!(page.get("@odata.nextLink").is_none());
+        // Without $top: everything, no link.
+        let all = collection("ctx".into(), items, &Options::default(), "http://h", "/x");
+        assert_eq!(all["value"].as_array().unwrap().len(), 5);
+        assert!(all.get("@odata.nextLink").is_none());
+    }
+}

@@ -1,0 +1,310 @@
+//! Administrators' schedule requests (`adminAssign`, `adminRemove`): the request record, the
+//! role assignment it makes or ends, and the audit entry, in one transaction.
+//!
+//! Two administrators assigning the same principal the same role at once get one assignment:
+//! the transaction first takes a row lock on the role's definition (an `UPDATE` that changes
+//! nothing; SQLite's `BEGIN IMMEDIATE` serializes anyway), then checks that no schedule of that
+//! kind is in force or planned, then inserts. Lock order follows the rest of the store: role
+//! assignments, then requests, then the audit head last.
+
+use crate::audit::{append_in, AuditEntry};
+use crate::directory::{assignment_from_row, status_text};
+use crate::error::on_write;
+use crate::sql::{ms, opt_ms, to_json, RowExt};
+use crate::{RoleAssignment, ScheduleRequestRecord, Store, StoreError};
+use ::pim::{ScheduleKind, ScheduleRequest, Status};
+use chrono::{DateTime, Utc};
+use policy::directory::AssignmentStatus;
+use sqlx::{Any, Transaction};
+
+/// What became of an administrator's request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AdminOutcome {
+    /// Done: the request as stored, and the assignments made (`adminAssign`: one) or ended
+    /// (`adminRemove`: every schedule of that kind the principal had for the role).
+    Done {
+        /// The request as stored.
+        request: Box<ScheduleRequestRecord>,
+        /// The assignments made or ended, as they now are.
+        assignments: Vec<RoleAssignment>,
+    },
+    /// `adminAssign`: the principal already has a schedule of this kind for the role that has
+    /// not ended (in force, or starting later); nothing changed.
+    AlreadyAssigned,
+    /// `adminRemove`: the principal has no schedule of this kind for the role that has not
+    /// ended; nothing changed.
+    NothingToRemove,
+}
+
+fn kind_text(kind: ScheduleKind) -> &'static str {
+    match kind {
+        ScheduleKind::Assignment => "assignment",
+        ScheduleKind::Eligibility => "eligibility",
+    }
+}
+
+fn status_of(kind: ScheduleKind) -> AssignmentStatus {
+    match kind {
+        ScheduleKind::Assignment => AssignmentStatus::Active,
+        ScheduleKind::Eligibility => AssignmentStatus::Eligible,
+    }
+}
+
+fn invalid(detail: impl Into<String>) -> StoreError {
+    StoreError::Invalid {
+        what: "administrator request",
+        detail: detail.into(),
+    }
+}
+
+/// Checks the parts of a request every administrator request needs.
+fn check_request(request: &ScheduleRequest) -> Result<(), StoreError> {
+    if request
+        .action
+        .as_ref()
+        .is_none_or(|a| a.as_str().is_empty())
+    {
+        return Err(invalid("it has no action"));
+    }
+    if request.principal_id.is_empty() {
+        return Err(invalid("it names no principal"));
+    }
+    if request.role_definition_id.is_empty() {
+        return Err(invalid("it names no role"));
+    }
+    Ok(())
+}
+
+/// Takes the row lock on the role's definition (see the module documentation); a role that does
+/// not exist is [`StoreError::NotFound`].
+async fn lock_role(tx: &mut Transaction<'static, Any>, role: &str) -> Result<(), StoreError> {
+    let done = sqlx::query("UPDATE role_definitions SET description = description WHERE id = $1")
+        .bind(role)
+        .execute(&mut **tx)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::not_found("role definition", role));
+    }
+    Ok(())
+}
+
+/// The ids of the principal's schedules of `status` for `role` that have not ended at `at`.
+async fn open_schedules(
+    tx: &mut Transaction<'static, Any>,
+    principal: &str,
+    role: &str,
+    status: &AssignmentStatus,
+    at: DateTime<Utc>,
+) -> Result<Vec<String>, StoreError> {
+    sqlx::query(
+        "SELECT id FROM role_assignments WHERE principal_id = $1 AND role_definition_id = $2 \
+         AND status = $3 AND closed_at IS NULL AND (end_at IS NULL OR end_at > $4) ORDER BY id",
+    )
+    .bind(principal)
+    .bind(role)
+    .bind(status_text(status)?)
+    .bind(ms(at))
+    .fetch_all(&mut **tx)
+    .await?
+    .iter()
+    .map(|row| row.text("id"))
+    .collect()
+}
+
+/// Inserts the request record, complete at `at` with `status` and `target`.
+async fn insert_request(
+    tx: &mut Transaction<'static, Any>,
+    kind: ScheduleKind,
+    request: &ScheduleRequest,
+    status: Status,
+    target: &str,
+    at: DateTime<Utc>,
+) -> Result<ScheduleRequestRecord, StoreError> {
+    let mut stored = request.clone();
+    stored.id = Some(request.id.clone().unwrap_or_else(crate::new_id));
+    stored.status = Some(status.clone());
+    stored.created_date_time = Some(at);
+    stored.completed_date_time = Some(at);
+    stored.target_schedule_id = Some(target.to_string());
+    let action = stored.action();
+    sqlx::query(
+        "INSERT INTO schedule_requests (id, kind, action, principal_id, role_definition_id, \
+         status, approval_stage, created_at, updated_at, completed_at, request_json, \
+         step_up_nonce, approval_id, target_schedule_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $7, $7, $8, NULL, $9, $10)",
+    )
+    .bind(&stored.id)
+    .bind(kind_text(kind))
+    .bind(action.as_str())
+    .bind(&stored.principal_id)
+    .bind(&stored.role_definition_id)
+    .bind(status.as_str())
+    .bind(ms(at))
+    .bind(to_json("schedule request", &stored)?)
+    .bind(&stored.approval_id)
+    .bind(target)
+    .execute(&mut **tx)
+    .await
+    .map_err(on_write("schedule request"))?;
+    Ok(ScheduleRequestRecord {
+        kind,
+        request: stored,
+        approval_stage: 0,
+        step_up_nonce: None,
+        updated_at: at,
+    })
+}
+
+impl Store {
+    /// Records an administrator's `adminAssign` request as `Provisioned` (created and completed
+    /// at the audit entry's time, its `targetScheduleId` the assignment's id), the assignment it
+    /// makes (eligible for [`ScheduleKind::Eligibility`], active for
+    /// [`ScheduleKind::Assignment`], linked to the request), and `audit`, in one transaction.
+    /// If the principal already has a schedule of that kind for the role that has not ended,
+    /// nothing changes ([`AdminOutcome::AlreadyAssigned`]). The assignment must be for the
+    /// request's principal and role, with the kind's status.
+    pub async fn admin_assign(
+        &self,
+        kind: ScheduleKind,
+        request: &ScheduleRequest,
+        assignment: &RoleAssignment,
+        audit: &AuditEntry,
+    ) -> Result<AdminOutcome, StoreError> {
+        check_request(request)?;
+        if assignment.status != status_of(kind) {
+            return Err(invalid(format!(
+                "an {} is recorded with status '{}'",
+                kind.describe(),
+                status_text(&status_of(kind))?
+            )));
+        }
+        if !assignment
+            .principal_id
+            .eq_ignore_ascii_case(&request.principal_id)
+            || !assignment
+                .role_definition_id
+                .eq_ignore_ascii_case(&request.role_definition_id)
+        {
+            return Err(invalid(
+                "the assignment is not for the request's principal and role",
+            ));
+        }
+        let at = crate::at_ms(audit.activity_date_time);
+        let mut tx = self.begin().await?;
+        lock_role(&mut tx, &assignment.role_definition_id).await?;
+        let open = open_schedules(
+            &mut tx,
+            &assignment.principal_id,
+            &assignment.role_definition_id,
+            &assignment.status,
+            at,
+        )
+        .await?;
+        if !open.is_empty() {
+            return Ok(AdminOutcome::AlreadyAssigned);
+        }
+        let record = insert_request(
+            &mut tx,
+            kind,
+            request,
+            Status::Provisioned,
+            &assignment.id,
+            at,
+        )
+        .await?;
+        sqlx::query(
+            "INSERT INTO role_assignments (id, principal_id, role_definition_id, \
+             directory_scope_id, status, start_at, end_at, extra_json, request_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, '{}', $8)",
+        )
+        .bind(&assignment.id)
+        .bind(&assignment.principal_id)
+        .bind(&assignment.role_definition_id)
+        .bind(&assignment.directory_scope_id)
+        .bind(status_text(&assignment.status)?)
+        .bind(ms(assignment.start_at))
+        .bind(opt_ms(assignment.end_at))
+        .bind(record.id())
+        .execute(&mut *tx)
+        .await
+        .map_err(on_write("role assignment"))?;
+        append_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(AdminOutcome::Done {
+            request: Box::new(record),
+            assignments: vec![assignment.clone()],
+        })
+    }
+
+    /// Records an administrator's `adminRemove` request and ends, at the audit entry's time,
+    /// every schedule of that kind the request's principal has for the role that has not ended
+    /// (one that has not started yet ends at its start: it never comes into force), with the
+    /// reason `removed by an administrator`; the requests that made them become `Revoked`, as
+    /// does this one (Graph's status for a removal), whose `targetScheduleId` is the first
+    /// schedule ended; `audit` is appended; all in one transaction. With nothing to end,
+    /// nothing changes ([`AdminOutcome::NothingToRemove`]).
+    pub async fn admin_remove(
+        &self,
+        kind: ScheduleKind,
+        request: &ScheduleRequest,
+        audit: &AuditEntry,
+    ) -> Result<AdminOutcome, StoreError> {
+        check_request(request)?;
+        let at = crate::at_ms(audit.activity_date_time);
+        let status = status_of(kind);
+        let mut tx = self.begin().await?;
+        let open = open_schedules(
+            &mut tx,
+            &request.principal_id,
+            &request.role_definition_id,
+            &status,
+            at,
+        )
+        .await?;
+        let mut ended = Vec::new();
+        let mut made_by = Vec::new();
+        for id in &open {
+            let row = sqlx::query(
+                "UPDATE role_assignments SET \
+                 end_at = CASE WHEN start_at > $2 THEN start_at ELSE $2 END, \
+                 closed_at = $2, end_reason = $3 \
+                 WHERE id = $1 AND closed_at IS NULL AND (end_at IS NULL OR end_at > $2) \
+                 RETURNING id, principal_id, role_definition_id, directory_scope_id, status, \
+                 start_at, end_at, request_id",
+            )
+            .bind(id)
+            .bind(ms(at))
+            .bind("removed by an administrator")
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(row) = row {
+                ended.push(assignment_from_row(&row)?);
+                if let Some(request_id) = row.opt_text("request_id")? {
+                    made_by.push(request_id);
+                }
+            }
+        }
+        let Some(first) = ended.first() else {
+            return Ok(AdminOutcome::NothingToRemove);
+        };
+        for request_id in &made_by {
+            sqlx::query(
+                "UPDATE schedule_requests SET status = $2, updated_at = $3 \
+                 WHERE id = $1 AND status = $4",
+            )
+            .bind(request_id)
+            .bind(Status::Revoked.as_str())
+            .bind(ms(at))
+            .bind(Status::Provisioned.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+        let record = insert_request(&mut tx, kind, request, Status::Revoked, &first.id, at).await?;
+        append_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(AdminOutcome::Done {
+            request: Box::new(record),
+            assignments: ended,
+        })
+    }
+}
