@@ -198,21 +198,61 @@ impl Store {
 
     /// Records a method performed in a session.
     pub async fn add_session_event(&self, event: &SessionAuthEvent) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO session_auth_events (id, session_id, method, performed_at, aaguid, \
-             user_verified, transaction_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&event.id)
-        .bind(&event.session_id)
-        .bind(event.method.as_str())
-        .bind(ms(event.performed_at))
-        .bind(&event.aaguid)
-        .bind(flag(event.user_verified))
-        .bind(&event.transaction_id)
-        .execute(self.pool())
-        .await
-        .map_err(on_write("session event"))?;
+        let mut tx = self.begin().await?;
+        insert_event(&mut tx, event).await?;
+        tx.commit().await?;
         Ok(())
+    }
+
+    /// Starts a session with its first method, in one transaction (one commit: a sign-in step
+    /// pays one disk flush, not two).
+    pub async fn create_session_with_event(
+        &self,
+        session: &Session,
+        event: &SessionAuthEvent,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        sqlx::query(concat!(
+            "INSERT INTO sessions (",
+            session_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        ))
+        .bind(&session.id)
+        .bind(&session.sid)
+        .bind(&session.user_id)
+        .bind(ms(session.created_at))
+        .bind(ms(session.last_seen_at))
+        .bind(ms(session.expires_at))
+        .bind(opt_ms(session.revoked_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(on_write("session"))?;
+        insert_event(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// [`Store::rotate_session`] and [`Store::add_session_event`] (the event goes to the new
+    /// id) in one transaction.
+    pub async fn rotate_session_with_event(
+        &self,
+        old_id: &str,
+        new_id: &str,
+        at: DateTime<Utc>,
+        event: &SessionAuthEvent,
+    ) -> Result<Session, StoreError> {
+        let mut tx = self.begin().await?;
+        let new = rotate_in(&mut tx, old_id, new_id, at).await?;
+        insert_event(
+            &mut tx,
+            &SessionAuthEvent {
+                session_id: new_id.to_string(),
+                ..event.clone()
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(new)
     }
 
     /// The methods performed in a session, oldest first.
@@ -252,62 +292,95 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<Session, StoreError> {
         let mut tx = self.begin().await?;
-        let old = sqlx::query(concat!(
-            "SELECT ",
-            session_columns!(),
-            " FROM sessions WHERE id = $1"
-        ))
-        .bind(old_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| StoreError::not_found("session", "(session token hash)"))?;
-        let old = session_from_row(&old)?;
-        if !old.is_live_at(at) {
-            return Err(StoreError::Conflict {
-                what: "session",
-                detail: "a revoked or expired session cannot be rotated".into(),
-            });
-        }
-        let new = Session {
-            id: new_id.to_string(),
-            last_seen_at: crate::at_ms(at),
-            ..old
-        };
-        sqlx::query(concat!(
-            "INSERT INTO sessions (",
-            session_columns!(),
-            ") VALUES ($1, NULL, $2, $3, $4, $5, NULL)"
-        ))
-        .bind(&new.id)
-        .bind(&new.user_id)
-        .bind(ms(new.created_at))
-        .bind(ms(new.last_seen_at))
-        .bind(ms(new.expires_at))
-        .execute(&mut *tx)
-        .await
-        .map_err(on_write("session"))?;
-        for sql in [
-            "UPDATE session_auth_events SET session_id = $2 WHERE session_id = $1",
-            "UPDATE authorization_codes SET session_id = $2 WHERE session_id = $1",
-            "UPDATE refresh_tokens SET session_id = $2 WHERE session_id = $1",
-        ] {
-            sqlx::query(sql)
-                .bind(old_id)
-                .bind(new_id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        sqlx::query("DELETE FROM sessions WHERE id = $1")
-            .bind(old_id)
-            .execute(&mut *tx)
-            .await?;
-        // Only now, with the old row gone, can the new one take the (unique) public id.
-        sqlx::query("UPDATE sessions SET sid = $2 WHERE id = $1")
-            .bind(new_id)
-            .bind(&new.sid)
-            .execute(&mut *tx)
-            .await?;
+        let new = rotate_in(&mut tx, old_id, new_id, at).await?;
         tx.commit().await?;
         Ok(new)
     }
+}
+
+/// Inserts one authentication event within `tx`.
+async fn insert_event(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    event: &SessionAuthEvent,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO session_auth_events (id, session_id, method, performed_at, aaguid, \
+         user_verified, transaction_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&event.id)
+    .bind(&event.session_id)
+    .bind(event.method.as_str())
+    .bind(ms(event.performed_at))
+    .bind(&event.aaguid)
+    .bind(flag(event.user_verified))
+    .bind(&event.transaction_id)
+    .execute(&mut **tx)
+    .await
+    .map_err(on_write("session event"))?;
+    Ok(())
+}
+
+/// The body of [`Store::rotate_session`], within `tx`.
+async fn rotate_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    old_id: &str,
+    new_id: &str,
+    at: DateTime<Utc>,
+) -> Result<Session, StoreError> {
+    let old = sqlx::query(concat!(
+        "SELECT ",
+        session_columns!(),
+        " FROM sessions WHERE id = $1"
+    ))
+    .bind(old_id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| StoreError::not_found("session", "(session token hash)"))?;
+    let old = session_from_row(&old)?;
+    if !old.is_live_at(at) {
+        return Err(StoreError::Conflict {
+            what: "session",
+            detail: "a revoked or expired session cannot be rotated".into(),
+        });
+    }
+    let new = Session {
+        id: new_id.to_string(),
+        last_seen_at: crate::at_ms(at),
+        ..old
+    };
+    sqlx::query(concat!(
+        "INSERT INTO sessions (",
+        session_columns!(),
+        ") VALUES ($1, NULL, $2, $3, $4, $5, NULL)"
+    ))
+    .bind(&new.id)
+    .bind(&new.user_id)
+    .bind(ms(new.created_at))
+    .bind(ms(new.last_seen_at))
+    .bind(ms(new.expires_at))
+    .execute(&mut **tx)
+    .await
+    .map_err(on_write("session"))?;
+    for sql in [
+        "UPDATE session_auth_events SET session_id = $2 WHERE session_id = $1",
+        "UPDATE authorization_codes SET session_id = $2 WHERE session_id = $1",
+        "UPDATE refresh_tokens SET session_id = $2 WHERE session_id = $1",
+    ] {
+        sqlx::query(sql)
+            .bind(old_id)
+            .bind(new_id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    sqlx::query("DELETE FROM sessions WHERE id = $1")
+        .bind(old_id)
+        .execute(&mut **tx)
+        .await?;
+    // Only now, with the old row gone, can the new one take the (unique) public id.
+    sqlx::query("UPDATE sessions SET sid = $2 WHERE id = $1")
+        .bind(new_id)
+        .bind(&new.sid)
+        .execute(&mut **tx)
+        .await?;
+    Ok(new)
 }

@@ -201,44 +201,54 @@ pub async fn record_method(
         .ok_or_else(|| ServeError::Internal("a method without a user".into()))?;
     let token = random_token()?;
     let new_id = token_hash(&token);
-    let session_id = match &ctx.session {
+    let event = SessionAuthEvent {
+        id: store::new_id(),
+        session_id: new_id.clone(),
+        method,
+        performed_at: now,
+        aaguid,
+        user_verified,
+        transaction_id: Some(ctx.transaction.id.clone()),
+    };
+    // The session and its event in one transaction: one commit per sign-in step.
+    match &ctx.session {
         Some(old) if old.user_id == user_id => {
-            state.store.rotate_session(&old.id, &new_id, now).await?;
-            new_id
+            state
+                .store
+                .rotate_session_with_event(&old.id, &new_id, now, &event)
+                .await?;
         }
         _ => {
             let hours = i64::from(state.config.lifetimes.session_hours);
             state
                 .store
-                .create_session(&Session {
-                    id: new_id.clone(),
-                    sid: store::new_id(),
-                    user_id: user_id.clone(),
-                    created_at: now,
-                    last_seen_at: now,
-                    expires_at: now + Duration::hours(hours),
-                    revoked_at: None,
-                })
+                .create_session_with_event(
+                    &Session {
+                        id: new_id.clone(),
+                        sid: store::new_id(),
+                        user_id: user_id.clone(),
+                        created_at: now,
+                        last_seen_at: now,
+                        expires_at: now + Duration::hours(hours),
+                        revoked_at: None,
+                    },
+                    &event,
+                )
                 .await?;
-            new_id
         }
-    };
-    state
+    }
+    // A read is cheaper than a write that waits for the disk: reset only a counter that exists.
+    if state
         .store
-        .add_session_event(&SessionAuthEvent {
-            id: store::new_id(),
-            session_id,
-            method,
-            performed_at: now,
-            aaguid,
-            user_verified,
-            transaction_id: Some(ctx.transaction.id.clone()),
-        })
-        .await?;
-    state
-        .store
-        .reset_lockout(LockoutScope::Account, &user_id)
-        .await?;
+        .get_lockout(LockoutScope::Account, &user_id)
+        .await?
+        .is_some()
+    {
+        state
+            .store
+            .reset_lockout(LockoutScope::Account, &user_id)
+            .await?;
+    }
     let max_age = i64::from(state.config.lifetimes.session_hours) * 3600;
     Ok(jar.add(cookie(SESSION_COOKIE, token, state.secure_cookies, max_age)))
 }
