@@ -4,7 +4,9 @@
 //! value Portcullis does not know is kept verbatim so it survives a round trip, and callers can
 //! ask whether it is known in order to report it as not enforced.
 
-/// Declares a Graph string enumeration with an `Unknown(String)` catch-all.
+/// Declares a Graph string enumeration with an `Unknown(String)` catch-all (used by the `pim`
+/// crate too; the expansion needs `serde` in the calling crate).
+#[macro_export]
 macro_rules! graph_enum {
     (
         $(#[$meta:meta])*
@@ -70,7 +72,7 @@ macro_rules! graph_enum {
     };
 }
 
-pub(crate) use graph_enum;
+pub(crate) use crate::graph_enum;
 
 /// A Graph "flags" value: several enum members joined by commas in one string
 /// (`"deviceCodeFlow,authenticationTransfer"`).
