@@ -6,6 +6,7 @@
 //! → store transaction → response. [`Server::bind`] opens the store and keys; [`Server::serve`]
 //! runs until its shutdown future completes.
 
+pub mod access_token;
 pub mod account;
 pub mod config;
 pub mod demo;

@@ -1,11 +1,11 @@
 //! Who calls the API: a bearer access token this provider issued (ES256, `typ: at+jwt`,
 //! audience the issuer), whose browser session is still live and whose user is enabled.
 
+use crate::access_token::{jwt_type, Refusal};
 use crate::graph::error::GraphError;
 use crate::state::AppState;
 use axum::http::{header, HeaderMap, StatusCode};
 use store::User;
-use tokens::keys::Expectation;
 use tokens::AccessTokenClaims;
 
 /// An authenticated caller.
@@ -53,48 +53,21 @@ pub async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, Gra
         .filter(|t| !t.is_empty())
         .ok_or_else(|| unauthorized("the Authorization header is not a bearer token"))?
         .to_string();
-    let now = state.now();
-    let expect = Expectation {
-        issuer: &state.issuer,
-        audience: &state.issuer,
-        now,
-    };
-    let header = jsonwebtoken_typ(&token);
+    let header = jwt_type(&token);
     if !header.is_some_and(|t| t.eq_ignore_ascii_case("at+jwt")) {
         return Err(unauthorized("not an access token (typ at+jwt)"));
     }
-    let claims: AccessTokenClaims = state
-        .keys()
-        .verify(&token, &expect)
-        .map_err(|e| unauthorized(&format!("the access token is not valid: {e}")))?;
-    match state.store.get_session_by_sid(&claims.sid).await {
-        Ok(s) if s.is_live_at(now) && s.user_id == claims.sub => {}
-        Ok(_) => return Err(unauthorized("the sign-in session of this token has ended")),
-        Err(e) if e.is_not_found() => {
-            return Err(unauthorized("the sign-in session of this token has ended"))
+    let (claims, user) = match crate::access_token::verify(state, &token).await {
+        Ok(verified) => verified,
+        Err(Refusal::Token(e)) => {
+            return Err(unauthorized(&format!("the access token is not valid: {e}")))
         }
-        Err(e) => return Err(e.into()),
-    }
-    let user = match state.store.get_user(&claims.sub).await {
-        Ok(u) if u.account_enabled => u,
-        Ok(_) => return Err(unauthorized("the account is disabled")),
-        Err(e) if e.is_not_found() => return Err(unauthorized("the account no longer exists")),
-        Err(e) => return Err(e.into()),
+        Err(Refusal::Ended(why)) => return Err(unauthorized(why)),
+        Err(Refusal::Server(e)) => return Err(e.into()),
     };
     Ok(Caller {
         user,
         claims,
         token,
     })
-}
-
-/// The `typ` of a JWT's header, unverified (checked again by the signature verification).
-fn jsonwebtoken_typ(token: &str) -> Option<String> {
-    use base64::Engine as _;
-    let header = token.split('.').next()?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(header)
-        .ok()?;
-    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    v.get("typ")?.as_str().map(str::to_string)
 }

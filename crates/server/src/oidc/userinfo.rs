@@ -4,6 +4,7 @@
 //! The token comes as `Authorization: Bearer …` or, in a form body, as `access_token` (RFC 6750
 //! §2.1, §2.2); errors are RFC 6750 §3 challenges.
 
+use crate::access_token::{jwt_type, Refusal};
 use crate::error::{OAuthError, ServeError};
 use crate::oidc::token::{form_params, has_scope, is_form};
 use crate::state::AppState;
@@ -12,12 +13,9 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use serde::Serialize;
 use std::sync::Arc;
-use tokens::keys::{Expectation, TokenError};
-use tokens::AccessTokenClaims;
+use tokens::keys::TokenError;
 
 /// `GET` or `POST /userinfo`.
 pub async fn userinfo(
@@ -64,29 +62,11 @@ async fn claims(
             "not an access token (typ at+jwt)",
         ));
     }
-    let now = state.now();
-    let expect = Expectation {
-        issuer: &state.issuer,
-        audience: &state.issuer,
-        now,
-    };
-    // One statement: the keys' read guard is gone before anything awaits.
-    let verified = state.keys().verify::<AccessTokenClaims>(&token, &expect);
-    let claims = verified.map_err(|e| BearerError::InvalidToken(describe(&e)))?;
-    let ended = BearerError::InvalidToken("the sign-in session of this token has ended");
-    match state.store.get_session_by_sid(&claims.sid).await {
-        Ok(s) if s.is_live_at(now) && s.user_id == claims.sub => {}
-        Ok(_) => return Err(ended),
-        Err(e) if e.is_not_found() => return Err(ended),
-        Err(e) => return Err(BearerError::Server(e.into())),
-    }
-    let user = match state.store.get_user(&claims.sub).await {
-        Ok(u) if u.account_enabled => u,
-        Ok(_) => return Err(BearerError::InvalidToken("the account is disabled")),
-        Err(e) if e.is_not_found() => {
-            return Err(BearerError::InvalidToken("the account no longer exists"))
-        }
-        Err(e) => return Err(BearerError::Server(e.into())),
+    let (claims, user) = match crate::access_token::verify(state, &token).await {
+        Ok(verified) => verified,
+        Err(Refusal::Token(e)) => return Err(BearerError::InvalidToken(describe(&e))),
+        Err(Refusal::Ended(why)) => return Err(BearerError::InvalidToken(why)),
+        Err(Refusal::Server(e)) => return Err(BearerError::Server(e)),
     };
     if !has_scope(&claims.scope, "openid") {
         return Err(BearerError::InsufficientScope);
@@ -149,14 +129,6 @@ fn bearer_token(method: &Method, headers: &HeaderMap, body: &[u8]) -> Result<Str
         (Some(t), None) | (None, Some(t)) => Ok(t),
         (None, None) => Err(BearerError::Missing),
     }
-}
-
-/// The `typ` of a JWT's header, read without verifying anything.
-fn jwt_type(token: &str) -> Option<String> {
-    let header = token.split('.').next()?;
-    let bytes = URL_SAFE_NO_PAD.decode(header).ok()?;
-    let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    value.get("typ")?.as_str().map(str::to_string)
 }
 
 fn describe(e: &TokenError) -> &'static str {
