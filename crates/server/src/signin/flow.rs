@@ -9,7 +9,9 @@ use crate::error::ServeError;
 use crate::oidc::request::{AcrRequest, AuthorizationRequest};
 use crate::state::AppState;
 use chrono::{DateTime, Duration, Utc};
-use policy::conditional_access::{ClientAppType, DevicePlatform, PolicyState};
+use policy::conditional_access::{
+    ClientAppType, ConditionalAccessPolicy, DevicePlatform, PolicyState,
+};
 use policy::context::ContextId;
 use policy::engine::{Engine, EvaluateError};
 use policy::method::AuthenticationMethodMode as Mode;
@@ -437,16 +439,13 @@ fn assess_context(
     step_up: Option<&AuthenticationSession>,
 ) -> Result<(bool, Option<String>), ServeError> {
     let context = id.to_string();
-    let targeted = engine.tenant().conditional_access_policies.iter().any(|p| {
-        !matches!(
-            p.state,
-            PolicyState::Disabled | PolicyState::EnabledForReportingButNotEnforced
-        ) && p.conditions.applications.as_ref().is_some_and(|a| {
-            a.include_authentication_context_class_references
-                .iter()
-                .any(|c| c.eq_ignore_ascii_case(&context))
-        })
-    });
+    let mut targeting = engine
+        .tenant()
+        .conditional_access_policies
+        .iter()
+        .filter(|p| enforced_on_context(p, &context))
+        .peekable();
+    let targeted = targeting.peek().is_some();
     if !targeted {
         let amr = tokens::amr::amr(session.methods.iter().map(|m: &PerformedMethod| &m.method));
         let met = amr.iter().any(|v| v == "mfa");
@@ -470,23 +469,17 @@ fn assess_context(
         }
         return Ok((met, None));
     }
-    let demanding = engine.tenant().conditional_access_policies.iter().any(|p| {
-        !matches!(
-            p.state,
-            PolicyState::Disabled | PolicyState::EnabledForReportingButNotEnforced
-        ) && p.conditions.applications.as_ref().is_some_and(|a| {
-            a.include_authentication_context_class_references
-                .iter()
-                .any(|c| c.eq_ignore_ascii_case(&context))
-        }) && (p
-            .grant_controls
+    // Only for a PIM step-up, and only where a targeting policy demands a strength or a fresh
+    // sign-in, do the methods of this transaction alone count.
+    let demanding = targeting.any(|p| {
+        p.grant_controls
             .as_ref()
             .is_some_and(|g| g.authentication_strength.is_some())
             || p.sign_in_frequency().is_some_and(|f| {
                 f.frequency_interval
                     .as_ref()
                     .is_some_and(|i| i.to_string() == "everyTime")
-            }))
+            })
     });
     let mut signed = sign_in(Target::AuthenticationContext(id));
     if let (true, Some(fresh)) = (demanding, step_up) {
@@ -498,6 +491,18 @@ fn assess_context(
     let before = needs.len();
     let block = absorb(engine, &decision, needs);
     Ok((block.is_none() && needs.len() == before, block))
+}
+
+/// Whether `p` is enforced and targets authentication context `context`.
+fn enforced_on_context(p: &ConditionalAccessPolicy, context: &str) -> bool {
+    !matches!(
+        p.state,
+        PolicyState::Disabled | PolicyState::EnabledForReportingButNotEnforced
+    ) && p.conditions.applications.as_ref().is_some_and(|a| {
+        a.include_authentication_context_class_references
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(context))
+    })
 }
 
 /// Adds a decision's requirements to `needs`; returns why it blocks, if it does.
