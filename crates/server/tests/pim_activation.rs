@@ -7,12 +7,12 @@
 
 mod common;
 
-use common::{authorize_path, pkce, totp_code, transaction_of, Browser, Env, Landing, REDIRECT};
+use common::{
+    authorize_path, passkey, pkce, totp_code, transaction_of, Browser, Env, Landing, REDIRECT,
+};
 use policy::directory::{AssignmentStatus, GLOBAL_ADMINISTRATOR, PRIVILEGED_ROLE_ADMINISTRATOR};
 use serde_json::{json, Value};
-use webauthn_authenticator_rs::prelude::{
-    CreationChallengeResponse, RequestChallengeResponse, Url,
-};
+use webauthn_authenticator_rs::prelude::{RequestChallengeResponse, Url};
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 use webauthn_authenticator_rs::WebauthnAuthenticator;
 
@@ -126,49 +126,6 @@ async fn activate(env: &Env, token: &str, role: &str) -> (u16, Vec<String>, Valu
         .map(|v| v.to_str().unwrap().to_string())
         .collect();
     (r.status().as_u16(), challenges, r.json().await.unwrap())
-}
-
-async fn passkey(env: &Env, user: &store::User) -> SoftPasskey {
-    let wa = env.state.webauthn.as_ref().unwrap();
-    let uuid = uuid::Uuid::parse_str(&user.id).unwrap();
-    let (json, ceremony) = wa
-        .start_registration(
-            uuid,
-            &user.user_principal_name,
-            &user.display_name,
-            &[],
-            authn::webauthn::RegistrationKind::Any,
-            env.now(),
-        )
-        .unwrap();
-    let ccr: CreationChallengeResponse = serde_json::from_str(&json).unwrap();
-    let mut key = SoftPasskey::new(true);
-    let reg = key
-        .do_registration(Url::parse(&env.base).unwrap(), ccr)
-        .unwrap();
-    let mut v = serde_json::to_value(&reg).unwrap();
-    v["authenticatorAttachment"] = json!("cross-platform");
-    let registered = wa
-        .finish_registration(ceremony, &v.to_string(), env.now())
-        .unwrap();
-    env.state
-        .store
-        .add_webauthn(&store::WebauthnCredential {
-            id: store::new_id(),
-            user_id: user.id.clone(),
-            credential_id: registered.credential_id.clone(),
-            passkey_json: registered.credential_json.clone(),
-            aaguid: None,
-            attachment: store::Attachment::CrossPlatform,
-            user_verified: true,
-            sign_count: 0,
-            display_name: "Soft passkey".into(),
-            created_at: env.now(),
-            last_used_at: None,
-        })
-        .await
-        .unwrap();
-    key
 }
 
 /// Performs the passkey in transaction `tx`; returns the landing after it.

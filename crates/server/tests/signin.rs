@@ -6,12 +6,10 @@
 
 mod common;
 
-use common::{authorize_path, pkce, totp_code, transaction_of, Browser, Env, Landing};
+use common::{authorize_path, passkey, pkce, totp_code, transaction_of, Browser, Env, Landing};
 use serde_json::json;
 use store::{SignInQuery, SignInResult};
-use webauthn_authenticator_rs::prelude::{
-    CreationChallengeResponse, RequestChallengeResponse, Url,
-};
+use webauthn_authenticator_rs::prelude::{RequestChallengeResponse, Url};
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 use webauthn_authenticator_rs::WebauthnAuthenticator;
 
@@ -172,54 +170,6 @@ async fn a_totp_code_is_accepted_once(env: &Env) {
         .await
         .unwrap();
     assert_eq!(failures.len(), 1, "the refused code is logged");
-}
-
-/// Registers a soft passkey for `user` through the service's relying party.
-async fn passkey(env: &Env, user: &store::User) -> SoftPasskey {
-    let wa = env
-        .state
-        .webauthn
-        .as_ref()
-        .expect("localhost is a relying party");
-    let uuid = uuid::Uuid::parse_str(&user.id).unwrap();
-    let (json, ceremony) = wa
-        .start_registration(
-            uuid,
-            &user.user_principal_name,
-            &user.display_name,
-            &[],
-            authn::webauthn::RegistrationKind::Any,
-            env.now(),
-        )
-        .unwrap();
-    let ccr: CreationChallengeResponse = serde_json::from_str(&json).unwrap();
-    let mut key = SoftPasskey::new(true);
-    let reg = key
-        .do_registration(Url::parse(&env.base).unwrap(), ccr)
-        .unwrap();
-    let mut v = serde_json::to_value(&reg).unwrap();
-    v["authenticatorAttachment"] = json!("cross-platform");
-    let registered = wa
-        .finish_registration(ceremony, &v.to_string(), env.now())
-        .unwrap();
-    env.state
-        .store
-        .add_webauthn(&store::WebauthnCredential {
-            id: store::new_id(),
-            user_id: user.id.clone(),
-            credential_id: registered.credential_id.clone(),
-            passkey_json: registered.credential_json.clone(),
-            aaguid: registered.aaguid.map(|a| a.to_string()),
-            attachment: store::Attachment::CrossPlatform,
-            user_verified: true,
-            sign_count: 0,
-            display_name: "Soft passkey".into(),
-            created_at: env.now(),
-            last_used_at: None,
-        })
-        .await
-        .unwrap();
-    key
 }
 
 /// Asks for WebAuthn options in transaction `tx` and signs them with `key` at `origin`.

@@ -406,3 +406,56 @@ pub async fn password_tokens(
     assert_eq!(r.status(), 200);
     r.json().await.unwrap()
 }
+
+/// Registers a soft passkey for `user` through the service's relying party.
+pub async fn passkey(
+    env: &Env,
+    user: &store::User,
+) -> webauthn_authenticator_rs::softpasskey::SoftPasskey {
+    use webauthn_authenticator_rs::WebauthnAuthenticator as _;
+    let wa = env
+        .state
+        .webauthn
+        .as_ref()
+        .expect("localhost is a relying party");
+    let uuid = uuid::Uuid::parse_str(&user.id).unwrap();
+    let (json, ceremony) = wa
+        .start_registration(
+            uuid,
+            &user.user_principal_name,
+            &user.display_name,
+            &[],
+            authn::webauthn::RegistrationKind::Any,
+            env.now(),
+        )
+        .unwrap();
+    let ccr: webauthn_authenticator_rs::prelude::CreationChallengeResponse =
+        serde_json::from_str(&json).unwrap();
+    let mut key = webauthn_authenticator_rs::softpasskey::SoftPasskey::new(true);
+    let reg = key
+        .do_registration(url::Url::parse(&env.base).unwrap(), ccr)
+        .unwrap();
+    let mut v = serde_json::to_value(&reg).unwrap();
+    v["authenticatorAttachment"] = serde_json::json!("cross-platform");
+    let registered = wa
+        .finish_registration(ceremony, &v.to_string(), env.now())
+        .unwrap();
+    env.state
+        .store
+        .add_webauthn(&store::WebauthnCredential {
+            id: store::new_id(),
+            user_id: user.id.clone(),
+            credential_id: registered.credential_id.clone(),
+            passkey_json: registered.credential_json.clone(),
+            aaguid: registered.aaguid.map(|a| a.to_string()),
+            attachment: store::Attachment::CrossPlatform,
+            user_verified: true,
+            sign_count: 0,
+            display_name: "Soft passkey".into(),
+            created_at: env.now(),
+            last_used_at: None,
+        })
+        .await
+        .unwrap();
+    key
+}
