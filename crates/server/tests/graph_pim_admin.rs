@@ -9,11 +9,11 @@
 mod common;
 
 use chrono::Duration;
-use common::{password_tokens, Browser, Env};
+use common::graph::{administrator, assign, get, patch, post, signed_in};
+use common::Env;
 use policy::directory::{AssignmentStatus, GLOBAL_ADMINISTRATOR, PRIVILEGED_ROLE_ADMINISTRATOR};
 use serde_json::{json, Value};
 
-const PASSWORD: &str = "correct horse battery staple 93";
 const SECURITY_READER: &str = "5d6b6bb7-de71-4623-b4af-96380a352509";
 const EXPIRATION_RULE: &str = "#microsoft.graph.unifiedRoleManagementPolicyExpirationRule";
 const ELIGIBILITY_REQUESTS: &str = "/v1.0/roleManagement/directory/roleEligibilityScheduleRequests";
@@ -25,95 +25,6 @@ fn policy_path(role: &str) -> String {
 
 fn rule_path(role: &str, rule: &str) -> String {
     format!("{}/rules/{rule}", policy_path(role))
-}
-
-/// Calls the API; `path` may be absolute (a next link).
-async fn call(
-    env: &Env,
-    method: reqwest::Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let url = if path.starts_with("http") {
-        path.to_string()
-    } else {
-        format!("{}{path}", env.base)
-    };
-    let mut r = reqwest::Client::new()
-        .request(method, url)
-        .bearer_auth(token);
-    if let Some(body) = body {
-        r = r.json(&body);
-    }
-    let r = r.send().await.unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    let value = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-    };
-    (status, value)
-}
-
-async fn get(env: &Env, path: &str, token: &str) -> (u16, Value) {
-    call(env, reqwest::Method::GET, path, token, None).await
-}
-
-async fn patch(env: &Env, path: &str, token: &str, body: Value) -> (u16, Value) {
-    call(env, reqwest::Method::PATCH, path, token, Some(body)).await
-}
-
-async fn post(env: &Env, path: &str, token: &str, body: Value) -> (u16, Value) {
-    call(env, reqwest::Method::POST, path, token, Some(body)).await
-}
-
-/// A user with a password, signed in; returns the user and an access token.
-async fn signed_in(env: &Env, upn: &str) -> (store::User, String) {
-    if env.state.store.get_client("app").await.is_err() {
-        env.public_client("app").await;
-    }
-    let user = env.user(upn, PASSWORD).await;
-    let tokens = password_tokens(env, &Browser::new(env), "app", upn, PASSWORD).await;
-    (user, tokens["access_token"].as_str().unwrap().to_string())
-}
-
-/// Gives `principal` `role` with `status` from yesterday until `end` (open-ended if `None`).
-async fn assign(
-    env: &Env,
-    principal: &str,
-    role: &str,
-    status: AssignmentStatus,
-    end: Option<chrono::DateTime<chrono::Utc>>,
-) {
-    env.state
-        .store
-        .assign_role(&store::RoleAssignment {
-            id: store::new_id(),
-            principal_id: principal.into(),
-            role_definition_id: role.into(),
-            directory_scope_id: "/".into(),
-            status,
-            start_at: env.now() - Duration::days(1),
-            end_at: end,
-        })
-        .await
-        .unwrap();
-}
-
-/// A signed-in user with an active Privileged Role Administrator assignment.
-async fn administrator(env: &Env, upn: &str) -> (store::User, String) {
-    let (user, token) = signed_in(env, upn).await;
-    assign(
-        env,
-        &user.id,
-        PRIVILEGED_ROLE_ADMINISTRATOR,
-        AssignmentStatus::Active,
-        None,
-    )
-    .await;
-    (user, token)
 }
 
 fn two_hours() -> Value {

@@ -420,6 +420,24 @@ impl Store {
             .collect()
     }
 
+    /// The ids of the users in a group, directly or through nested groups.
+    pub async fn transitive_user_members(&self, group_id: &str) -> Result<Vec<String>, StoreError> {
+        // UNION drops rows already seen, so a membership cycle ends the walk.
+        sqlx::query(
+            "WITH RECURSIVE down (id) AS ( \
+                 SELECT member_id FROM group_members WHERE group_id = $1 \
+                 UNION \
+                 SELECT gm.member_id FROM group_members gm JOIN down ON gm.group_id = down.id \
+             ) SELECT down.id AS id FROM down JOIN users u ON u.id = down.id ORDER BY down.id",
+        )
+        .bind(group_id)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(|row| row.text("id"))
+        .collect()
+    }
+
     /// The ids of every group a user or group belongs to, directly or through nested groups.
     pub async fn transitive_groups(&self, member_id: &str) -> Result<Vec<String>, StoreError> {
         // UNION (not UNION ALL) drops rows already seen, so a membership cycle ends the walk.

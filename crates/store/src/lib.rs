@@ -20,6 +20,7 @@
 //! one), keep to the portable SQL above, and run the suite on both backends:
 //! `scripts/with-postgres cargo test -p store`.
 
+mod approvals;
 mod audit;
 mod challenges;
 mod credentials;
@@ -43,6 +44,7 @@ pub use self::pim::{
     AssignmentQuery, RequestTransition, ScheduleRequestQuery, ScheduleRequestRecord,
     ScheduledAssignment, StoredRolePolicy, TransitionOutcome,
 };
+pub use approvals::{ApprovalDecision, ReviewResult};
 pub use audit::{
     AuditEntry, AuditQuery, AuditRecord, AuditResult, AuditVerification, GENESIS_HASH,
 };

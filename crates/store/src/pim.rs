@@ -366,7 +366,7 @@ async fn insert_proof(
 }
 
 /// Applies `t` in `tx`, merging `extra_patch` (after `t.patch`) into the body.
-async fn transition_in(
+pub(crate) async fn transition_in(
     tx: &mut Transaction<'static, Any>,
     t: &RequestTransition,
     extra_patch: Option<&Value>,
@@ -444,6 +444,68 @@ async fn transition_in(
     )?)))
 }
 
+/// Records a request in `tx` (see [`Store::create_schedule_request`]).
+pub(crate) async fn insert_request_in(
+    tx: &mut Transaction<'static, Any>,
+    kind: ScheduleKind,
+    request: &ScheduleRequest,
+    at: DateTime<Utc>,
+) -> Result<ScheduleRequestRecord, StoreError> {
+    let invalid = |detail: &str| StoreError::Invalid {
+        what: "schedule request",
+        detail: detail.to_string(),
+    };
+    let action = request
+        .action
+        .as_ref()
+        .filter(|a| !a.as_str().is_empty())
+        .ok_or_else(|| invalid("it has no action"))?;
+    let status = request
+        .status
+        .as_ref()
+        .filter(|s| !s.as_str().is_empty())
+        .ok_or_else(|| invalid("it has no status"))?;
+    if request.principal_id.is_empty() {
+        return Err(invalid("it names no principal"));
+    }
+    if request.role_definition_id.is_empty() {
+        return Err(invalid("it names no role"));
+    }
+    let at = crate::at_ms(at);
+    let mut stored = request.clone();
+    stored.id = Some(request.id.clone().unwrap_or_else(crate::new_id));
+    stored.created_date_time = Some(at);
+    // Recorded already final (a deactivation, an administrator's request): complete now. A
+    // `Granted` one completes when it is provisioned.
+    if completes(status) && *status != Status::Granted && stored.completed_date_time.is_none() {
+        stored.completed_date_time = Some(at);
+    }
+    let nonce = (*status == Status::PendingStepUp).then(new_nonce);
+
+    let row = sqlx::query(concat!(
+        "INSERT INTO schedule_requests (",
+        request_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $7, $8, $9, $10, $11, $12) RETURNING ",
+        request_columns!()
+    ))
+    .bind(&stored.id)
+    .bind(kind_text(kind))
+    .bind(action.as_str())
+    .bind(&stored.principal_id)
+    .bind(&stored.role_definition_id)
+    .bind(status.as_str())
+    .bind(ms(at))
+    .bind(opt_ms(stored.completed_date_time))
+    .bind(to_json("schedule request", &stored)?)
+    .bind(&nonce)
+    .bind(&stored.approval_id)
+    .bind(&stored.target_schedule_id)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(on_write("schedule request"))?;
+    request_from_row(&row)
+}
+
 /// Refuses an assignment that is not for the request's principal and role.
 fn check_matches(
     record: &ScheduleRequestRecord,
@@ -468,13 +530,71 @@ fn check_matches(
 }
 
 /// `{"targetScheduleId": id}`.
-fn target_patch(assignment_id: &str) -> Value {
+pub(crate) fn target_patch(assignment_id: &str) -> Value {
     let mut patch = Map::new();
     patch.insert(
         "targetScheduleId".to_string(),
         Value::String(assignment_id.to_string()),
     );
     Value::Object(patch)
+}
+
+/// Records `assignment` in `tx`, made by request `record` (whose principal and role it must
+/// have).
+pub(crate) async fn insert_assignment_in(
+    tx: &mut Transaction<'static, Any>,
+    record: &ScheduleRequestRecord,
+    assignment: &RoleAssignment,
+) -> Result<(), StoreError> {
+    check_matches(record, assignment)?;
+    sqlx::query(
+        "INSERT INTO role_assignments (id, principal_id, role_definition_id, \
+         directory_scope_id, status, start_at, end_at, extra_json, request_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, '{}', $8)",
+    )
+    .bind(&assignment.id)
+    .bind(&assignment.principal_id)
+    .bind(&assignment.role_definition_id)
+    .bind(&assignment.directory_scope_id)
+    .bind(status_text(&assignment.status)?)
+    .bind(ms(assignment.start_at))
+    .bind(opt_ms(assignment.end_at))
+    .bind(record.id())
+    .execute(&mut **tx)
+    .await
+    .map_err(on_write("role assignment"))?;
+    Ok(())
+}
+
+/// Ends an assignment in `tx` (see [`Store::deactivate_assignment`]): the assignment as it now
+/// is, or `None` if it had already ended or been closed.
+async fn deactivate_in(
+    tx: &mut Transaction<'static, Any>,
+    assignment_id: &str,
+    at: DateTime<Utc>,
+    reason: &str,
+) -> Result<Option<RoleAssignment>, StoreError> {
+    let row = sqlx::query(concat!(
+        "UPDATE role_assignments SET \
+             end_at = CASE WHEN start_at > $2 THEN start_at ELSE $2 END, \
+             closed_at = $2, end_reason = $3 \
+             WHERE id = $1 AND closed_at IS NULL AND (end_at IS NULL OR end_at > $2) RETURNING ",
+        scheduled_columns!()
+    ))
+    .bind(assignment_id)
+    .bind(ms(at))
+    .bind(reason)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(row) = row else {
+        assignment_exists(tx, assignment_id).await?;
+        return Ok(None);
+    };
+    let scheduled = scheduled_from_row(&row)?;
+    if let Some(request_id) = &scheduled.request_id {
+        revoke_request(tx, request_id, at).await?;
+    }
+    Ok(Some(scheduled.assignment))
 }
 
 /// Marks the request that made an assignment `Revoked`, if it is `Provisioned`.
@@ -606,55 +726,8 @@ impl Store {
         at: DateTime<Utc>,
         audit: Option<&AuditEntry>,
     ) -> Result<ScheduleRequestRecord, StoreError> {
-        let invalid = |detail: &str| StoreError::Invalid {
-            what: "schedule request",
-            detail: detail.to_string(),
-        };
-        let action = request
-            .action
-            .as_ref()
-            .filter(|a| !a.as_str().is_empty())
-            .ok_or_else(|| invalid("it has no action"))?;
-        let status = request
-            .status
-            .as_ref()
-            .filter(|s| !s.as_str().is_empty())
-            .ok_or_else(|| invalid("it has no status"))?;
-        if request.principal_id.is_empty() {
-            return Err(invalid("it names no principal"));
-        }
-        if request.role_definition_id.is_empty() {
-            return Err(invalid("it names no role"));
-        }
-        let at = crate::at_ms(at);
-        let mut stored = request.clone();
-        stored.id = Some(request.id.clone().unwrap_or_else(crate::new_id));
-        stored.created_date_time = Some(at);
-        let nonce = (*status == Status::PendingStepUp).then(new_nonce);
-
         let mut tx = self.begin().await?;
-        let row = sqlx::query(concat!(
-            "INSERT INTO schedule_requests (",
-            request_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $7, $8, $9, $10, $11, $12) RETURNING ",
-            request_columns!()
-        ))
-        .bind(&stored.id)
-        .bind(kind_text(kind))
-        .bind(action.as_str())
-        .bind(&stored.principal_id)
-        .bind(&stored.role_definition_id)
-        .bind(status.as_str())
-        .bind(ms(at))
-        .bind(opt_ms(stored.completed_date_time))
-        .bind(to_json("schedule request", &stored)?)
-        .bind(&nonce)
-        .bind(&stored.approval_id)
-        .bind(&stored.target_schedule_id)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(on_write("schedule request"))?;
-        let record = request_from_row(&row)?;
+        let record = insert_request_in(&mut tx, kind, request, at).await?;
         if let Some(audit) = audit {
             append_in(&mut tx, audit).await?;
         }
@@ -828,23 +901,7 @@ impl Store {
         let TransitionOutcome::Applied(record) = &outcome else {
             return Ok(outcome);
         };
-        check_matches(record, assignment)?;
-        sqlx::query(
-            "INSERT INTO role_assignments (id, principal_id, role_definition_id, \
-             directory_scope_id, status, start_at, end_at, extra_json, request_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, '{}', $8)",
-        )
-        .bind(&assignment.id)
-        .bind(&assignment.principal_id)
-        .bind(&assignment.role_definition_id)
-        .bind(&assignment.directory_scope_id)
-        .bind(status_text(&assignment.status)?)
-        .bind(ms(assignment.start_at))
-        .bind(opt_ms(assignment.end_at))
-        .bind(&t.id)
-        .execute(&mut *tx)
-        .await
-        .map_err(on_write("role assignment"))?;
+        insert_assignment_in(&mut tx, record, assignment).await?;
         append_in(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(outcome)
@@ -904,29 +961,37 @@ impl Store {
         audit: &AuditEntry,
     ) -> Result<Option<RoleAssignment>, StoreError> {
         let mut tx = self.begin().await?;
-        let row = sqlx::query(concat!(
-            "UPDATE role_assignments SET \
-             end_at = CASE WHEN start_at > $2 THEN start_at ELSE $2 END, \
-             closed_at = $2, end_reason = $3 \
-             WHERE id = $1 AND closed_at IS NULL AND (end_at IS NULL OR end_at > $2) RETURNING ",
-            scheduled_columns!()
-        ))
-        .bind(assignment_id)
-        .bind(ms(at))
-        .bind(reason)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else {
-            assignment_exists(&mut tx, assignment_id).await?;
+        let Some(ended) = deactivate_in(&mut tx, assignment_id, at, reason).await? else {
             return Ok(None);
         };
-        let scheduled = scheduled_from_row(&row)?;
-        if let Some(request_id) = &scheduled.request_id {
-            revoke_request(&mut tx, request_id, at).await?;
-        }
         append_in(&mut tx, audit).await?;
         tx.commit().await?;
-        Ok(Some(scheduled.assignment))
+        Ok(Some(ended))
+    }
+
+    /// `selfDeactivate`: records `request` (the deactivation, in a final status such as
+    /// `Revoked`) and ends assignment `assignment_id` as [`Store::deactivate_assignment`] does,
+    /// with `audit`, in one transaction. `None` (nothing recorded) if the assignment had
+    /// already ended; the recorded request and the ended assignment otherwise.
+    pub async fn deactivate_with_request(
+        &self,
+        request: &ScheduleRequest,
+        assignment_id: &str,
+        at: DateTime<Utc>,
+        audit: &AuditEntry,
+    ) -> Result<Option<(ScheduleRequestRecord, RoleAssignment)>, StoreError> {
+        let mut tx = self.begin().await?;
+        let mut request = request.clone();
+        request.target_schedule_id = Some(assignment_id.to_string());
+        let record = insert_request_in(&mut tx, ScheduleKind::Assignment, &request, at).await?;
+        let reason = request.action().to_string();
+        let Some(ended) = deactivate_in(&mut tx, assignment_id, at, &reason).await? else {
+            return Ok(None);
+        };
+        check_matches(&record, &ended)?;
+        append_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(Some((record, ended)))
     }
 
     /// The durable expiry job: closes every assignment made by a request whose end is at or

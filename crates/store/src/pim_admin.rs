@@ -9,8 +9,8 @@
 
 use crate::audit::{append_in, AuditEntry};
 use crate::directory::{assignment_from_row, status_text};
-use crate::error::on_write;
-use crate::sql::{ms, opt_ms, to_json, RowExt};
+use crate::pim::{insert_assignment_in, insert_request_in};
+use crate::sql::{ms, RowExt};
 use crate::{RoleAssignment, ScheduleRequestRecord, Store, StoreError};
 use ::pim::{ScheduleKind, ScheduleRequest, Status};
 use chrono::{DateTime, Utc};
@@ -34,13 +34,6 @@ pub enum AdminOutcome {
     /// `adminRemove`: the principal has no schedule of this kind for the role that has not
     /// ended; nothing changed.
     NothingToRemove,
-}
-
-fn kind_text(kind: ScheduleKind) -> &'static str {
-    match kind {
-        ScheduleKind::Assignment => "assignment",
-        ScheduleKind::Eligibility => "eligibility",
-    }
 }
 
 fn status_of(kind: ScheduleKind) -> AssignmentStatus {
@@ -121,38 +114,9 @@ async fn insert_request(
     at: DateTime<Utc>,
 ) -> Result<ScheduleRequestRecord, StoreError> {
     let mut stored = request.clone();
-    stored.id = Some(request.id.clone().unwrap_or_else(crate::new_id));
-    stored.status = Some(status.clone());
-    stored.created_date_time = Some(at);
-    stored.completed_date_time = Some(at);
+    stored.status = Some(status);
     stored.target_schedule_id = Some(target.to_string());
-    let action = stored.action();
-    sqlx::query(
-        "INSERT INTO schedule_requests (id, kind, action, principal_id, role_definition_id, \
-         status, approval_stage, created_at, updated_at, completed_at, request_json, \
-         step_up_nonce, approval_id, target_schedule_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $7, $7, $8, NULL, $9, $10)",
-    )
-    .bind(&stored.id)
-    .bind(kind_text(kind))
-    .bind(action.as_str())
-    .bind(&stored.principal_id)
-    .bind(&stored.role_definition_id)
-    .bind(status.as_str())
-    .bind(ms(at))
-    .bind(to_json("schedule request", &stored)?)
-    .bind(&stored.approval_id)
-    .bind(target)
-    .execute(&mut **tx)
-    .await
-    .map_err(on_write("schedule request"))?;
-    Ok(ScheduleRequestRecord {
-        kind,
-        request: stored,
-        approval_stage: 0,
-        step_up_nonce: None,
-        updated_at: at,
-    })
+    insert_request_in(tx, kind, &stored, at).await
 }
 
 impl Store {
@@ -212,22 +176,7 @@ impl Store {
             at,
         )
         .await?;
-        sqlx::query(
-            "INSERT INTO role_assignments (id, principal_id, role_definition_id, \
-             directory_scope_id, status, start_at, end_at, extra_json, request_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, '{}', $8)",
-        )
-        .bind(&assignment.id)
-        .bind(&assignment.principal_id)
-        .bind(&assignment.role_definition_id)
-        .bind(&assignment.directory_scope_id)
-        .bind(status_text(&assignment.status)?)
-        .bind(ms(assignment.start_at))
-        .bind(opt_ms(assignment.end_at))
-        .bind(record.id())
-        .execute(&mut *tx)
-        .await
-        .map_err(on_write("role assignment"))?;
+        insert_assignment_in(&mut tx, &record, assignment).await?;
         append_in(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(AdminOutcome::Done {

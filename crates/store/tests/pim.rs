@@ -34,6 +34,9 @@ on_both_backends!(
     deactivation_ends_an_assignment_once,
     rescheduling_extends_an_assignment,
     scheduled_assignments_filter,
+    concurrent_final_approvals_activate_once,
+    a_refused_approval_records_nothing,
+    self_deactivation_is_one_change,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -1127,4 +1130,208 @@ async fn scheduled_assignments_filter(ctx: Ctx) {
         .await,
         Err(StoreError::Invalid { .. })
     ));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Approval decisions and self-deactivation
+
+fn decision(request_id: &str, stage: u32, by: &str, at: i64) -> ApprovalDecision {
+    ApprovalDecision {
+        request_id: request_id.into(),
+        stage,
+        review_result: ReviewResult::Approve,
+        reviewed_by: by.into(),
+        reviewed_by_name: Some(format!("{by}@example.test")),
+        reviewed_at: t(at),
+        justification: format!("{by} agrees"),
+    }
+}
+
+async fn concurrent_final_approvals_activate_once(ctx: Ctx) {
+    let s = ctx.store.clone();
+    let alice = user(&s, "alice@example.test").await;
+    let r = request(&s, &alice.id, Status::PendingApproval).await;
+    let id = r.id().to_string();
+    let alice_id = alice.id.clone();
+    // Eight approvers of the last stage approve at once: one decision, one activation.
+    let winners = race(8, |i| {
+        let s = s.clone();
+        let id = id.clone();
+        let alice_id = alice_id.clone();
+        async move {
+            let t1 =
+                RequestTransition::new(&id, Status::PendingApproval, Status::Provisioned, t(30))
+                    .at_stage(0);
+            let assignment = active(&format!("approved-{i}"), &alice_id, 30, 3630);
+            let audit = entry(
+                "Add member to role completed (PIM activation approved)",
+                30,
+                &id,
+            );
+            s.decide_approval(
+                &t1,
+                &decision(&id, 0, &format!("approver-{i}"), 30),
+                Some(&assignment),
+                &audit,
+            )
+            .await
+            .unwrap()
+            .is_applied()
+        }
+    })
+    .await;
+    assert_eq!(winners, 1);
+    let read = s.get_schedule_request(&id).await.unwrap();
+    assert_eq!(read.status(), Status::Provisioned);
+    let made = s
+        .list_scheduled_assignments(&AssignmentQuery {
+            request_id: Some(id.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(made.len(), 1);
+    assert_eq!(
+        read.request.target_schedule_id.as_deref(),
+        Some(made[0].assignment.id.as_str())
+    );
+    let decisions = s.list_approval_decisions(&id).await.unwrap();
+    assert_eq!(decisions.len(), 1);
+    assert_eq!(decisions[0].review_result, ReviewResult::Approve);
+    assert_eq!(decisions[0].reviewed_at, t(30));
+    assert_eq!(
+        made[0].assignment.id,
+        format!(
+            "approved-{}",
+            &decisions[0].reviewed_by["approver-".len()..]
+        )
+    );
+    assert_eq!(audits_for(&s, &id).await.len(), 1);
+    assert!(s.verify_audit_chain().await.unwrap().is_intact());
+}
+
+async fn a_refused_approval_records_nothing(ctx: Ctx) {
+    let s = &ctx.store;
+    let alice = user(s, "alice@example.test").await;
+    let r = request(s, &alice.id, Status::PendingApproval).await;
+    let audit = entry("Approval stage approved", 30, r.id());
+    // A decision for another stage than the transition moves is refused outright.
+    let t1 = RequestTransition::new(
+        r.id(),
+        Status::PendingApproval,
+        Status::PendingApproval,
+        t(30),
+    )
+    .at_stage(0)
+    .to_stage(1);
+    assert!(matches!(
+        s.decide_approval(&t1, &decision(r.id(), 1, "bob", 30), None, &audit)
+            .await,
+        Err(StoreError::Invalid { .. })
+    ));
+    // An activation for someone else rolls the whole decision back.
+    let t2 = RequestTransition::new(r.id(), Status::PendingApproval, Status::Provisioned, t(30))
+        .at_stage(0);
+    let wrong = active("wrong", "mallory", 30, 3630);
+    assert!(s
+        .decide_approval(&t2, &decision(r.id(), 0, "bob", 30), Some(&wrong), &audit)
+        .await
+        .is_err());
+    let read = s.get_schedule_request(r.id()).await.unwrap();
+    assert_eq!(
+        (read.status(), read.approval_stage),
+        (Status::PendingApproval, 0)
+    );
+    assert!(s.list_approval_decisions(r.id()).await.unwrap().is_empty());
+    assert!(audits_for(s, r.id()).await.is_empty());
+    // A stage already decided: the second decision changes nothing.
+    assert!(s
+        .decide_approval(&t1, &decision(r.id(), 0, "bob", 30), None, &audit)
+        .await
+        .unwrap()
+        .is_applied());
+    assert_eq!(
+        s.decide_approval(&t1, &decision(r.id(), 0, "carol", 31), None, &audit)
+            .await
+            .unwrap(),
+        TransitionOutcome::NotInState
+    );
+    let decisions = s.list_approval_decisions(r.id()).await.unwrap();
+    assert_eq!(decisions.len(), 1);
+    assert_eq!(decisions[0].reviewed_by, "bob");
+    assert_eq!(audits_for(s, r.id()).await.len(), 1);
+}
+
+async fn self_deactivation_is_one_change(ctx: Ctx) {
+    let s = &ctx.store;
+    let alice = user(s, "alice@example.test").await;
+    let r = request(s, &alice.id, Status::Granted).await;
+    let assignment = active("activation-1", &alice.id, 20, 3620);
+    s.activate(r.id(), &assignment, &entry("activated", 20, r.id()))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut end = activation(&alice.id, GLOBAL_ADMINISTRATOR, Status::Revoked);
+    end.action = Some(Action::SelfDeactivate);
+    end.schedule_info = None;
+    let (record, ended) = s
+        .deactivate_with_request(
+            &end,
+            "activation-1",
+            t(400),
+            &entry("ended", 400, "deactivation"),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.status(), Status::Revoked);
+    assert_eq!(record.request.completed_date_time, Some(t(400)));
+    assert_eq!(
+        record.request.target_schedule_id.as_deref(),
+        Some("activation-1")
+    );
+    assert_eq!(ended.end_at, Some(t(400)));
+    // The activation's own request is revoked with it.
+    assert_eq!(
+        s.get_schedule_request(r.id()).await.unwrap().status(),
+        Status::Revoked
+    );
+    // Again: nothing to end, nothing recorded.
+    assert!(s
+        .deactivate_with_request(&end, "activation-1", t(500), &entry("ended", 500, "again"))
+        .await
+        .unwrap()
+        .is_none());
+    let deactivations = s
+        .list_schedule_requests(&ScheduleRequestQuery {
+            principal_id: Some(alice.id.clone()),
+            status: Some(Status::Revoked),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        deactivations.len(),
+        2,
+        "the activation and one deactivation"
+    );
+    assert!(audits_for(s, "again").await.is_empty());
+    // Someone else's assignment cannot be ended with this request: nothing changes.
+    let bob = user(s, "bob@example.test").await;
+    let rb = request(s, &bob.id, Status::Granted).await;
+    s.activate(
+        rb.id(),
+        &active("activation-b", &bob.id, 20, 3620),
+        &entry("activated", 20, rb.id()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(s
+        .deactivate_with_request(&end, "activation-b", t(600), &entry("ended", 600, "bob"))
+        .await
+        .is_err());
+    let b = s.get_scheduled_assignment("activation-b").await.unwrap();
+    assert_eq!(b.assignment.end_at, Some(t(3620)));
+    assert!(b.closed_at.is_none());
 }

@@ -31,21 +31,32 @@ pub const PROOF_LIFETIME: Duration = Duration::minutes(5);
 const ACRS_FAILED: &str = "RoleAssignmentRequestAcrsValidationFailed";
 
 /// The role's settings: stored, or the defaults.
-async fn role_policy(state: &AppState, role: &str) -> Result<RoleManagementPolicy, GraphError> {
+pub(crate) async fn role_policy(
+    state: &AppState,
+    role: &str,
+) -> Result<RoleManagementPolicy, GraphError> {
     Ok(match state.store.get_role_policy(role).await? {
         Some(stored) => stored.policy,
         None => RoleManagementPolicy::default_for(role, state.now()),
     })
 }
 
+/// What the store says about a principal and a role at one instant.
+pub(crate) struct Holdings {
+    /// The eligible window (direct or through a group); the longest-lasting one.
+    pub eligibility: Option<Window>,
+    /// The active assignment, with its id.
+    pub active: Option<(ActiveAssignment, String)>,
+}
+
 /// The principal's eligible window for the role (direct or through a group) and its active
 /// assignment, at `now`.
-async fn assignments(
+pub(crate) async fn holdings(
     state: &AppState,
     user_id: &str,
     role: &str,
     now: DateTime<Utc>,
-) -> Result<(Option<Window>, Option<ActiveAssignment>), GraphError> {
+) -> Result<Holdings, GraphError> {
     let mut principals = vec![user_id.to_string()];
     principals.extend(state.store.transitive_groups(user_id).await?);
     let mut eligibility: Option<Window> = None;
@@ -88,28 +99,34 @@ async fn assignments(
         .await?
         .into_iter()
         .next()
-        .map(|s| ActiveAssignment {
-            window: Window {
-                start: s.assignment.start_at,
-                end: s.assignment.end_at,
-            },
-            assignment_type: if s.request_id.is_some() {
-                ActiveKind::Activated
-            } else {
-                ActiveKind::Assigned
-            },
+        .map(|s| {
+            let active = ActiveAssignment {
+                window: Window {
+                    start: s.assignment.start_at,
+                    end: s.assignment.end_at,
+                },
+                assignment_type: if s.request_id.is_some() {
+                    ActiveKind::Activated
+                } else {
+                    ActiveKind::Assigned
+                },
+            };
+            (active, s.assignment.id)
         });
-    Ok((eligibility, active))
+    Ok(Holdings {
+        eligibility,
+        active,
+    })
 }
 
-fn audit(caller: &Caller, activity: &str, role: &str, at: DateTime<Utc>) -> AuditEntry {
+pub(crate) fn audit(caller: &Caller, activity: &str, role: &str, at: DateTime<Utc>) -> AuditEntry {
     AuditEntry::new("RoleManagement", activity, "Add", at)
         .by_user(&caller.user.id, Some(&caller.user.user_principal_name))
         .target("Role", role, None)
 }
 
 /// Records a refusal in the audit log, then returns it.
-async fn refuse(state: &AppState, entry: AuditEntry, error: GraphError) -> GraphError {
+pub(crate) async fn refuse(state: &AppState, entry: AuditEntry, error: GraphError) -> GraphError {
     let entry = entry.failed(&error.message);
     if let Err(e) = state.store.append_audit(&entry).await {
         tracing::error!(error = %e, "audit entry for a refusal not written");
@@ -244,7 +261,8 @@ async fn check_proof(
     Ok(Some(record))
 }
 
-/// `POST /v1.0/roleManagement/directory/roleAssignmentScheduleRequests`.
+/// `POST /v1.0/roleManagement/directory/roleAssignmentScheduleRequests`: `selfActivate` and
+/// `selfDeactivate`.
 pub async fn create(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -258,53 +276,143 @@ pub async fn create(
             format!("The request body is not a unifiedRoleAssignmentScheduleRequest: {e}"),
         )
     })?;
-    match request.action() {
-        Action::SelfActivate => {}
-        other => {
-            return Err(GraphError::bad_request(
-                "BadRequest",
-                format!(
-                    "The action '{other}' is not available yet; this version handles selfActivate."
-                ),
-            ))
-        }
+    let action = request.action();
+    if !matches!(action, Action::SelfActivate | Action::SelfDeactivate) {
+        return Err(GraphError::bad_request(
+            "BadRequest",
+            format!(
+                "The action '{action}' is not available here; this version handles selfActivate \
+                 and selfDeactivate."
+            ),
+        ));
     }
     if request.principal_id.is_empty() {
         request.principal_id = caller.user.id.clone();
     }
     if !request.principal_id.eq_ignore_ascii_case(&caller.user.id) {
-        return Err(GraphError::forbidden(
-            "selfActivate is for the caller's own principalId.",
-        ));
+        return Err(GraphError::forbidden(format!(
+            "{action} is for the caller's own principalId."
+        )));
     }
     request.principal_id = caller.user.id.clone();
+    // The service sets these; a client's values are not taken.
+    request.id = None;
+    request.status = None;
+    request.approval_id = None;
+    request.target_schedule_id = None;
     let role = request.role_definition_id.clone();
     let roles = state.store.list_role_definitions().await?;
     if !roles.iter().any(|r| r.id.eq_ignore_ascii_case(&role)) {
         return Err(GraphError::not_found("Role definition", &role));
     }
-    let policy = role_policy(&state, &role).await?;
-    let proof = check_proof(&state, &caller, &request, &policy, now).await?;
-    let (eligibility, active) = assignments(&state, &caller.user.id, &role, now).await?;
+    if action == Action::SelfDeactivate {
+        return deactivate(&state, &caller, request, now).await;
+    }
+    activate(&state, &caller, request, now).await
+}
+
+/// The Graph error for rule violations, audited as a refusal of `activity`.
+async fn refuse_violations(
+    state: &AppState,
+    caller: &Caller,
+    activity: &str,
+    role: &str,
+    violations: &[pim::RuleViolation],
+    now: DateTime<Utc>,
+) -> GraphError {
+    let e = pim::graph_error(violations).map_or_else(
+        || GraphError::bad_request("BadRequest", "The request was refused."),
+        |g| GraphError::bad_request(g.code, g.message),
+    );
+    refuse(state, audit(caller, activity, role, now), e).await
+}
+
+/// An active assignment for an activation that passed every check.
+fn activation_assignment(
+    principal: &str,
+    role: &str,
+    plan: &pim::ActivationPlan,
+) -> RoleAssignment {
+    RoleAssignment {
+        id: store::new_id(),
+        principal_id: principal.to_string(),
+        role_definition_id: role.to_string(),
+        directory_scope_id: "/".into(),
+        status: AssignmentStatus::Active,
+        start_at: plan.start,
+        end_at: plan.end,
+    }
+}
+
+/// The audit entry of a completed activation.
+pub(crate) fn activated_entry(
+    entry: AuditEntry,
+    assignment: &RoleAssignment,
+    request_id: &str,
+) -> AuditEntry {
+    entry
+        .detail("assignmentId", &assignment.id)
+        .detail(
+            "end",
+            &assignment
+                .end_at
+                .map(|e| e.to_rfc3339())
+                .unwrap_or_default(),
+        )
+        .correlation(request_id)
+}
+
+/// The refusal of a proof whose request was moved on meanwhile, or that was used before.
+async fn proof_refused(
+    state: &AppState,
+    caller: &Caller,
+    role: &str,
+    outcome: &TransitionOutcome,
+    now: DateTime<Utc>,
+) -> GraphError {
+    let message = match outcome {
+        TransitionOutcome::ProofAlreadyUsed => {
+            "This step-up proof has already been used: a proof activates once."
+        }
+        _ => "The request this proof names was handled meanwhile; send a new request.",
+    };
+    refuse(
+        state,
+        audit(caller, "Step-up proof refused", role, now),
+        GraphError::bad_request(ACRS_FAILED, message),
+    )
+    .await
+}
+
+/// `selfActivate`.
+async fn activate(
+    state: &AppState,
+    caller: &Caller,
+    mut request: ScheduleRequest,
+    now: DateTime<Utc>,
+) -> Result<(StatusCode, Json<Value>), GraphError> {
+    let role = request.role_definition_id.clone();
+    let policy = role_policy(state, &role).await?;
+    let proof = check_proof(state, caller, &request, &policy, now).await?;
+    let held = holdings(state, &caller.user.id, &role, now).await?;
     let facts = ActivationFacts {
-        eligibility,
-        active,
+        eligibility: held.eligibility,
+        active: held.active.map(|(a, _)| a),
         session_has_mfa_claim: caller.claims.amr.iter().any(|v| v == "mfa"),
         step_up_verified: proof.is_some(),
     };
     let plan = match pim::validate_activation(&policy, &request, &facts, now) {
         Ok(plan) => plan,
         Err(violations) => {
-            let e = pim::graph_error(&violations).map_or_else(
-                || GraphError::bad_request("BadRequest", "The request was refused."),
-                |g| GraphError::bad_request(g.code, g.message),
-            );
-            return Err(refuse(
-                &state,
-                audit(&caller, "Add member to role request refused", &role, now),
-                e,
+            return Err(refuse_violations(
+                state,
+                caller,
+                "Add member to role request refused",
+                &role,
+                &violations,
+                now,
             )
-            .await);
+            .await)
         }
     };
     if request.is_validation_only == Some(true) {
@@ -315,7 +423,7 @@ pub async fn create(
     if let Some(context) = plan.needs_step_up {
         request.status = Some(Status::PendingStepUp);
         let entry = audit(
-            &caller,
+            caller,
             "Add member to role requested (step-up required)",
             &role,
             now,
@@ -325,39 +433,65 @@ pub async fn create(
             .store
             .create_schedule_request(ScheduleKind::Assignment, &request, now, Some(&entry))
             .await?;
-        return Err(step_up_challenge(&state, record.id(), &context.to_string()));
+        return Err(step_up_challenge(state, record.id(), &context.to_string()));
     }
-    let assignment = RoleAssignment {
-        id: store::new_id(),
-        principal_id: caller.user.id.clone(),
-        role_definition_id: role.clone(),
-        directory_scope_id: "/".into(),
-        status: AssignmentStatus::Active,
-        start_at: plan.start,
-        end_at: plan.end,
-    };
     if plan.needs_approval.is_some() {
-        request.status = Some(Status::PendingApproval);
-        let entry = audit(
-            &caller,
-            "Add member to role requested (approval required)",
-            &role,
-            now,
-        );
-        let record = state
-            .store
-            .create_schedule_request(ScheduleKind::Assignment, &request, now, Some(&entry))
-            .await?;
+        // The approval's id is the request's (as in Graph's PIM for directory roles).
+        let record = match &proof {
+            Some(pending) => {
+                let transition = RequestTransition::new(
+                    pending.id(),
+                    Status::PendingStepUp,
+                    Status::PendingApproval,
+                    now,
+                )
+                .to_stage(0)
+                .with_patch(json!({ "approvalId": pending.id() }))
+                .consuming_proof(&caller.claims.jti);
+                let entry = audit(
+                    caller,
+                    "Add member to role requested (step-up verified, approval required)",
+                    &role,
+                    now,
+                )
+                .correlation(pending.id());
+                match state
+                    .store
+                    .transition_schedule_request_with(&transition, Some(&entry))
+                    .await?
+                {
+                    TransitionOutcome::Applied(record) => *record,
+                    other => return Err(proof_refused(state, caller, &role, &other, now).await),
+                }
+            }
+            None => {
+                let id = store::new_id();
+                request.id = Some(id.clone());
+                request.approval_id = Some(id.clone());
+                request.status = Some(Status::PendingApproval);
+                let entry = audit(
+                    caller,
+                    "Add member to role requested (approval required)",
+                    &role,
+                    now,
+                )
+                .correlation(&id);
+                state
+                    .store
+                    .create_schedule_request(ScheduleKind::Assignment, &request, now, Some(&entry))
+                    .await?
+            }
+        };
+        tracing::info!(user = %caller.user.user_principal_name, role = %role, request = %record.id(), "activation waits for approval");
         return Ok((StatusCode::CREATED, Json(json!(record.request))));
     }
+    let assignment = activation_assignment(&caller.user.id, &role, &plan);
     let entry = audit(
-        &caller,
+        caller,
         "Add member to role completed (PIM activation)",
         &role,
         now,
-    )
-    .detail("assignmentId", &assignment.id)
-    .detail("end", &plan.end.map(|e| e.to_rfc3339()).unwrap_or_default());
+    );
     let record = match proof {
         Some(pending) => {
             let transition = RequestTransition::new(
@@ -367,32 +501,14 @@ pub async fn create(
                 now,
             )
             .consuming_proof(&caller.claims.jti);
+            let entry = activated_entry(entry, &assignment, pending.id());
             match state
                 .store
-                .activate_with(&transition, &assignment, &entry.correlation(pending.id()))
+                .activate_with(&transition, &assignment, &entry)
                 .await?
             {
                 TransitionOutcome::Applied(record) => *record,
-                TransitionOutcome::ProofAlreadyUsed => {
-                    return Err(refuse(
-                        &state,
-                        audit(&caller, "Step-up proof refused", &role, now),
-                        GraphError::bad_request(
-                            ACRS_FAILED,
-                            "This step-up proof has already been used: a proof activates once.",
-                        ),
-                    )
-                    .await)
-                }
-                TransitionOutcome::NotInState => return Err(refuse(
-                    &state,
-                    audit(&caller, "Step-up proof refused", &role, now),
-                    GraphError::bad_request(
-                        ACRS_FAILED,
-                        "The request this proof names was handled meanwhile; send a new request.",
-                    ),
-                )
-                .await),
+                other => return Err(proof_refused(state, caller, &role, &other, now).await),
             }
         }
         None => {
@@ -401,9 +517,10 @@ pub async fn create(
                 .store
                 .create_schedule_request(ScheduleKind::Assignment, &request, now, None)
                 .await?;
+            let entry = activated_entry(entry, &assignment, created.id());
             state
                 .store
-                .activate(created.id(), &assignment, &entry.correlation(created.id()))
+                .activate(created.id(), &assignment, &entry)
                 .await?
                 .ok_or_else(|| {
                     GraphError::from(crate::error::ServeError::Internal(
@@ -418,24 +535,274 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(json!(record.request))))
 }
 
-/// `GET …/roleAssignmentScheduleRequests/{id}`: the caller's own requests.
+/// `selfDeactivate`: ends the caller's activation of the role now (not within five minutes of
+/// its start), recorded as a request in status `Revoked`, with the assignment's end and the
+/// audit entry, in one transaction.
+async fn deactivate(
+    state: &AppState,
+    caller: &Caller,
+    mut request: ScheduleRequest,
+    now: DateTime<Utc>,
+) -> Result<(StatusCode, Json<Value>), GraphError> {
+    let role = request.role_definition_id.clone();
+    let held = holdings(state, &caller.user.id, &role, now).await?;
+    let facts = ActivationFacts {
+        eligibility: held.eligibility,
+        active: held.active.as_ref().map(|(a, _)| *a),
+        ..ActivationFacts::default()
+    };
+    if let Err(violations) = pim::validate_deactivation(&request, &facts, now) {
+        return Err(refuse_violations(
+            state,
+            caller,
+            "Remove member from role request refused",
+            &role,
+            &violations,
+            now,
+        )
+        .await);
+    }
+    if request.is_validation_only == Some(true) {
+        request.status = Some(Status::Revoked);
+        return Ok((StatusCode::OK, Json(json!(request))));
+    }
+    let Some((_, assignment_id)) = held.active else {
+        return Err(GraphError::bad_request(
+            "RoleAssignmentDoesNotExist",
+            "There is no active assignment of this role to end.",
+        ));
+    };
+    let id = store::new_id();
+    request.id = Some(id.clone());
+    request.status = Some(Status::Revoked);
+    let entry = audit(
+        caller,
+        "Remove member from role completed (PIM activation ended by the holder)",
+        &role,
+        now,
+    )
+    .detail("assignmentId", &assignment_id)
+    .correlation(&id);
+    match state
+        .store
+        .deactivate_with_request(&request, &assignment_id, now, &entry)
+        .await?
+    {
+        Some((record, _)) => {
+            state.tenant_changed();
+            tracing::info!(user = %caller.user.user_principal_name, role = %role, "activation ended by its holder");
+            Ok((StatusCode::CREATED, Json(json!(record.request))))
+        }
+        None => Err(GraphError::bad_request(
+            "RoleAssignmentDoesNotExist",
+            "The activation of this role ended meanwhile.",
+        )),
+    }
+}
+
+/// `GET …/roleAssignmentScheduleRequests/{id}`: one of the caller's requests; and
+/// `…/filterByCurrentUser(on='principal')`: all of them, newest first.
 pub async fn get(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    Path(segment): Path<String>,
 ) -> Result<Json<Value>, GraphError> {
     let caller = caller(&state, &headers).await?;
-    match state.store.get_schedule_request(&id).await {
-        Ok(r) if r.request.principal_id == caller.user.id => Ok(Json(json!(r.request))),
-        Ok(_) => Err(GraphError::not_found("Request", &id)),
-        Err(e) if e.is_not_found() => Err(GraphError::not_found("Request", &id)),
+    if let Some(valid) = crate::graph::schedules::filter_by_current_user(&segment) {
+        valid?;
+        let mine = state
+            .store
+            .list_schedule_requests(&store::ScheduleRequestQuery {
+                kind: Some(ScheduleKind::Assignment),
+                principal_id: Some(caller.user.id.clone()),
+                limit: 1000,
+                ..store::ScheduleRequestQuery::default()
+            })
+            .await?;
+        let value: Vec<Value> = mine.into_iter().map(|r| json!(r.request)).collect();
+        return Ok(Json(json!({
+            "@odata.context": format!("{}/v1.0/$metadata#Collection(unifiedRoleAssignmentScheduleRequest)", state.issuer),
+            "value": value,
+        })));
+    }
+    Ok(Json(json!(
+        own_request(&state, &caller, &segment).await?.request
+    )))
+}
+
+/// One of the caller's activation requests; another's is not found.
+async fn own_request(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<store::ScheduleRequestRecord, GraphError> {
+    match state.store.get_schedule_request(id).await {
+        Ok(r) if r.request.principal_id == caller.user.id && r.kind == ScheduleKind::Assignment => {
+            Ok(r)
+        }
+        Ok(_) => Err(GraphError::not_found("Request", id)),
+        Err(e) if e.is_not_found() => Err(GraphError::not_found("Request", id)),
         Err(e) => Err(e.into()),
     }
+}
+
+/// `POST …/roleAssignmentScheduleRequests/{id}/cancel`: the requester withdraws a request that
+/// still waits (for its step-up or its approval). `204`; audited.
+pub async fn cancel(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<StatusCode, GraphError> {
+    let caller = caller(&state, &headers).await?;
+    let now = state.now();
+    let record = own_request(&state, &caller, &id).await?;
+    let role = record.request.role_definition_id.clone();
+    let flow = pim::RequestFlow {
+        requester: record.request.principal_id.clone(),
+        needs_step_up: false,
+        decision: pim::Decision::Automatic,
+    };
+    let from = pim::Progress {
+        status: record.status(),
+        stage: record.approval_stage as usize,
+        failure: None,
+    };
+    let entry = audit(&caller, "Cancel role request", &role, now).correlation(record.id());
+    let cancellable = matches!(
+        from.status,
+        Status::PendingStepUp | Status::PendingApproval | Status::Granted
+    );
+    let next = if cancellable {
+        flow.transition(
+            &from,
+            &pim::Event::Cancel {
+                by: caller.user.id.clone(),
+            },
+        )
+    } else {
+        Err(pim::InvalidTransition::NotAllowed {
+            from: from.status.clone(),
+            event: "Cancel",
+        })
+    };
+    let next = match next {
+        Ok(next) => next,
+        Err(e) => {
+            let message = format!(
+                "The request is {} and can no longer be canceled ({e}); an activation in force \
+                 ends with selfDeactivate.",
+                from.status
+            );
+            return Err(refuse(&state, entry, GraphError::bad_request(e.code(), message)).await);
+        }
+    };
+    let t = RequestTransition::new(record.id(), from.status.clone(), next.status, now)
+        .at_stage(record.approval_stage);
+    match state
+        .store
+        .transition_schedule_request_with(&t, Some(&entry))
+        .await?
+    {
+        TransitionOutcome::Applied(_) => Ok(StatusCode::NO_CONTENT),
+        _ => Err(GraphError::new(
+            StatusCode::CONFLICT,
+            "InvalidRequestState",
+            "The request changed meanwhile (approved, denied or expired); read it again.",
+        )),
+    }
+}
+
+/// A request may wait this long for its step-up; then it fails.
+pub const STEP_UP_WINDOW: Duration = Duration::minutes(15);
+
+/// Fails requests that waited too long: for their step-up ([`STEP_UP_WINDOW`]) or at an
+/// approval stage (its `approvalStageTimeOutInDays`, counted from when the stage began), each
+/// with an audit entry. Returns how many.
+pub async fn fail_overdue_requests(state: &AppState) -> Result<usize, GraphError> {
+    let now = state.now();
+    let mut failed = 0;
+    let overdue_step_ups = state
+        .store
+        .list_schedule_requests(&store::ScheduleRequestQuery {
+            status: Some(Status::PendingStepUp),
+            created_before: Some(now - STEP_UP_WINDOW),
+            limit: 1000,
+            ..store::ScheduleRequestQuery::default()
+        })
+        .await?;
+    for r in overdue_step_ups {
+        let reason = format!(
+            "The step-up was not completed within {} minutes of the request.",
+            STEP_UP_WINDOW.num_minutes()
+        );
+        failed += usize::from(fail_request(state, &r, Status::PendingStepUp, &reason, now).await?);
+    }
+    let waiting = state
+        .store
+        .list_schedule_requests(&store::ScheduleRequestQuery {
+            status: Some(Status::PendingApproval),
+            limit: 1000,
+            ..store::ScheduleRequestQuery::default()
+        })
+        .await?;
+    for r in waiting {
+        let policy = role_policy(state, &r.request.role_definition_id).await?;
+        let stages = crate::graph::approvals::stages_of(&policy);
+        let days = stages
+            .get(r.approval_stage as usize)
+            .map_or(1, |s| s.approval_stage_time_out_in_days)
+            .clamp(1, 365);
+        if now < r.updated_at + Duration::days(days) {
+            continue;
+        }
+        let reason = format!(
+            "Approval stage {} was not decided within {days} day(s).",
+            r.approval_stage + 1
+        );
+        failed +=
+            usize::from(fail_request(state, &r, Status::PendingApproval, &reason, now).await?);
+    }
+    Ok(failed)
+}
+
+/// Moves `r` from `from` to `Failed`, audited; `false` if it had moved on meanwhile.
+async fn fail_request(
+    state: &AppState,
+    r: &store::ScheduleRequestRecord,
+    from: Status,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, GraphError> {
+    let t = RequestTransition::new(r.id(), from, Status::Failed, now).at_stage(r.approval_stage);
+    let mut entry = AuditEntry::new(
+        "RoleManagement",
+        "Add member to role request expired",
+        "Update",
+        now,
+    )
+    .by_app("Portcullis PIM expiry")
+    .target("Role", &r.request.role_definition_id, None)
+    .target("User", &r.request.principal_id, None)
+    .correlation(r.id())
+    .failed(reason);
+    entry.result = store::AuditResult::Timeout;
+    let applied = state
+        .store
+        .transition_schedule_request_with(&t, Some(&entry))
+        .await?
+        .is_applied();
+    if applied {
+        tracing::info!(request = %r.id(), reason, "request expired");
+    }
+    Ok(applied)
 }
 
 /// The durable expiry job: ends activations whose time is up (also those due while the service
 /// was down), with an audit entry each.
 pub async fn expire_due(state: &AppState) -> Result<usize, crate::error::ServeError> {
+    if let Err(e) = fail_overdue_requests(state).await {
+        tracing::error!(error = %e.message, "failing overdue requests did not complete");
+    }
     let ended = state.store.expire_due_assignments(state.now()).await?;
     for a in &ended {
         tracing::info!(principal = %a.principal_id, role = %a.role_definition_id, "activation ended");

@@ -3,6 +3,7 @@
 
 pub mod activation;
 pub mod admin;
+pub mod approvals;
 pub mod auth;
 pub mod eligibility;
 pub mod error;
@@ -34,6 +35,24 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route(
             "/v1.0/roleManagement/directory/roleAssignmentScheduleRequests/{id}",
             get(activation::get),
+        )
+        .route(
+            "/v1.0/roleManagement/directory/roleAssignmentScheduleRequests/{id}/cancel",
+            post(activation::cancel),
+        )
+        // Approvals (graph/approvals.rs); `{id}` is a request id or
+        // `filterByCurrentUser(on='approver')`.
+        .route(
+            "/v1.0/roleManagement/directory/roleAssignmentApprovals/{id}",
+            get(approvals::get),
+        )
+        .route(
+            "/v1.0/roleManagement/directory/roleAssignmentApprovals/{id}/steps",
+            get(approvals::list_steps),
+        )
+        .route(
+            "/v1.0/roleManagement/directory/roleAssignmentApprovals/{id}/steps/{step_id}",
+            get(approvals::get_step).patch(approvals::decide),
         )
         // Role settings (graph/settings.rs).
         .route(

@@ -356,6 +356,12 @@ async fn list(
 /// Whether a path segment is `filterByCurrentUser(on='…')`: `Some(Ok)` for `on='principal'`,
 /// `Some(Err)` for another `on`, `None` when the segment is something else (an id).
 pub fn filter_by_current_user(segment: &str) -> Option<Result<(), QueryError>> {
+    filter_by_current_user_on(segment, "principal")
+}
+
+/// [`filter_by_current_user`] for the one `on` value a collection supports (`principal`,
+/// `approver`).
+pub fn filter_by_current_user_on(segment: &str, supported: &str) -> Option<Result<(), QueryError>> {
     const NAME: &str = "filterByCurrentUser";
     let head = segment.get(..NAME.len())?;
     if !head.eq_ignore_ascii_case(NAME) {
@@ -369,13 +375,13 @@ pub fn filter_by_current_user(segment: &str) -> Option<Result<(), QueryError>> {
         .filter(|(k, _)| k.trim().eq_ignore_ascii_case("on"))
         .map(|(_, v)| v.trim().trim_matches('\'').to_string());
     Some(match on {
-        Some(on) if on.eq_ignore_ascii_case("principal") => Ok(()),
+        Some(on) if on.eq_ignore_ascii_case(supported) => Ok(()),
         Some(on) => Err(QueryError(format!(
-            "filterByCurrentUser supports on='principal' only, not on='{on}'."
+            "filterByCurrentUser supports on='{supported}' only here, not on='{on}'."
         ))),
-        None => Err(QueryError(
-            "Call filterByCurrentUser as filterByCurrentUser(on='principal').".into(),
-        )),
+        None => Err(QueryError(format!(
+            "Call filterByCurrentUser as filterByCurrentUser(on='{supported}')."
+        ))),
     })
 }
 

@@ -5,6 +5,8 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod graph;
+
 use authn::secrecy::SecretString;
 use chrono::{DateTime, Utc};
 use server::config::Config;

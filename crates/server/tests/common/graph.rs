@@ -1,0 +1,99 @@
+//! Helpers of the Graph API tests: calls with a bearer token, signed-in users, role
+//! assignments made through the store.
+
+use super::{password_tokens, Browser, Env};
+use chrono::Duration;
+use policy::directory::{AssignmentStatus, PRIVILEGED_ROLE_ADMINISTRATOR};
+use serde_json::Value;
+
+/// The password every user of these tests has.
+pub const PASSWORD: &str = "correct horse battery staple 93";
+
+/// Calls the API; `path` may be absolute (a next link).
+pub async fn call(
+    env: &Env,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let url = if path.starts_with("http") {
+        path.to_string()
+    } else {
+        format!("{}{path}", env.base)
+    };
+    let mut r = reqwest::Client::new()
+        .request(method, url)
+        .bearer_auth(token);
+    if let Some(body) = body {
+        r = r.json(&body);
+    }
+    let r = r.send().await.unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    let value = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+    };
+    (status, value)
+}
+
+pub async fn get(env: &Env, path: &str, token: &str) -> (u16, Value) {
+    call(env, reqwest::Method::GET, path, token, None).await
+}
+
+pub async fn patch(env: &Env, path: &str, token: &str, body: Value) -> (u16, Value) {
+    call(env, reqwest::Method::PATCH, path, token, Some(body)).await
+}
+
+pub async fn post(env: &Env, path: &str, token: &str, body: Value) -> (u16, Value) {
+    call(env, reqwest::Method::POST, path, token, Some(body)).await
+}
+
+/// A user with a password, signed in; returns the user and an access token.
+pub async fn signed_in(env: &Env, upn: &str) -> (store::User, String) {
+    if env.state.store.get_client("app").await.is_err() {
+        env.public_client("app").await;
+    }
+    let user = env.user(upn, PASSWORD).await;
+    let tokens = password_tokens(env, &Browser::new(env), "app", upn, PASSWORD).await;
+    (user, tokens["access_token"].as_str().unwrap().to_string())
+}
+
+/// Gives `principal` `role` with `status` from yesterday until `end` (open-ended if `None`).
+pub async fn assign(
+    env: &Env,
+    principal: &str,
+    role: &str,
+    status: AssignmentStatus,
+    end: Option<chrono::DateTime<chrono::Utc>>,
+) {
+    env.state
+        .store
+        .assign_role(&store::RoleAssignment {
+            id: store::new_id(),
+            principal_id: principal.into(),
+            role_definition_id: role.into(),
+            directory_scope_id: "/".into(),
+            status,
+            start_at: env.now() - Duration::days(1),
+            end_at: end,
+        })
+        .await
+        .unwrap();
+}
+
+/// A signed-in user with an active Privileged Role Administrator assignment.
+pub async fn administrator(env: &Env, upn: &str) -> (store::User, String) {
+    let (user, token) = signed_in(env, upn).await;
+    assign(
+        env,
+        &user.id,
+        PRIVILEGED_ROLE_ADMINISTRATOR,
+        AssignmentStatus::Active,
+        None,
+    )
+    .await;
+    (user, token)
+}
