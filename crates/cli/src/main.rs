@@ -350,7 +350,7 @@ fn main() -> ExitCode {
             json,
             store,
         } => (
-            preflight::Subject::from_flags(role.as_deref(), policy.as_deref())
+            preflight::subject_from_flags(role.as_deref(), policy.as_deref())
                 .and_then(|subject| preflight::run(&store, &subject, &break_glass, json)),
             2,
         ),

@@ -8,77 +8,30 @@
 //! registered.
 
 use crate::clients::with_store;
-use crate::lint::{resolve_break_glass, role_settings};
 use crate::service::StoreArgs;
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Result};
 use chrono::Utc;
 use policy::posture::{
-    eligible_users, friendly_name, policy_strength, policy_targets, preflight_activation,
-    preflight_policy, ActivationPreflight, PolicyPreflight, PreflightReport, RegisteredMethod,
-    TargetUser, UserReadiness,
+    friendly_name, ActivationPreflight, PolicyPreflight, PreflightReport, TargetUser, UserReadiness,
 };
-use serde_json::json;
-use std::collections::HashMap;
+pub(crate) use server::posture::Subject;
+use server::posture::{preflight, Preflight};
 use std::io::Write;
 use std::process::ExitCode;
-use store::Store;
 
-/// What to pre-flight.
-pub(crate) enum Subject<'a> {
-    /// A role, by template id or name.
-    Role(&'a str),
-    /// A Conditional Access policy, by id.
-    Policy(&'a str),
-}
-
-impl<'a> Subject<'a> {
-    /// The subject from the flags: exactly one of them.
-    pub(crate) fn from_flags(role: Option<&'a str>, policy: Option<&'a str>) -> Result<Self> {
-        match (role, policy) {
-            (Some(_), Some(_)) => bail!("give either --role or --policy, not both"),
-            (Some(r), None) => Ok(Subject::Role(r)),
-            (None, Some(p)) => Ok(Subject::Policy(p)),
-            (None, None) => {
-                bail!("say what to pre-flight: --role ROLE_ID_OR_NAME or --policy POLICY_ID")
-            }
+/// The subject from the flags: exactly one of them.
+pub(crate) fn subject_from_flags<'a>(
+    role: Option<&'a str>,
+    policy: Option<&'a str>,
+) -> Result<Subject<'a>> {
+    match (role, policy) {
+        (Some(_), Some(_)) => bail!("give either --role or --policy, not both"),
+        (Some(r), None) => Ok(Subject::Role(r)),
+        (None, Some(p)) => Ok(Subject::Policy(p)),
+        (None, None) => {
+            bail!("say what to pre-flight: --role ROLE_ID_OR_NAME or --policy POLICY_ID")
         }
     }
-}
-
-/// The methods of each user, by id, as the pre-flight reads them.
-async fn methods_of(
-    store: &Store,
-    users: &[TargetUser],
-    now: chrono::DateTime<Utc>,
-) -> Result<HashMap<String, Vec<RegisteredMethod>>> {
-    let mut methods = HashMap::new();
-    for u in users {
-        let listed = store
-            .list_methods(&u.id, now)
-            .await
-            .with_context(|| format!("cannot read the methods of {}", u.user_principal_name))?;
-        let registered = listed
-            .into_iter()
-            .map(|m| RegisteredMethod {
-                method: m.method,
-                aaguid: m.aaguid,
-                label: m.label,
-            })
-            .collect();
-        methods.insert(u.id.clone(), registered);
-    }
-    Ok(methods)
-}
-
-/// What was pre-flighted.
-enum Outcome {
-    Role {
-        id: String,
-        name: String,
-        eligible: usize,
-        preflight: ActivationPreflight,
-    },
-    Policy(PolicyPreflight),
 }
 
 /// `portcullis preflight`.
@@ -90,111 +43,21 @@ pub(crate) fn run(
 ) -> Result<ExitCode> {
     let now = Utc::now();
     let outcome = with_store(args, async |store| {
-        let tenant = store
-            .load_tenant(now)
-            .await
-            .context("cannot read the tenant")?;
-        let break_glass = resolve_break_glass(&tenant, break_glass)?;
-        match subject {
-            Subject::Role(wanted) => {
-                let roles = role_settings(store, now).await?;
-                let Some(role) = roles.iter().find(|r| {
-                    r.definition.id.eq_ignore_ascii_case(wanted)
-                        || r.definition.display_name.eq_ignore_ascii_case(wanted)
-                }) else {
-                    let names: Vec<&str> = roles
-                        .iter()
-                        .map(|r| r.definition.display_name.as_str())
-                        .collect();
-                    bail!(
-                        "no role is named or has the id '{wanted}'; the roles are {}",
-                        names.join(", ")
-                    );
-                };
-                let name = role.definition.display_name.clone();
-                let context = match role.policy.authentication_context() {
-                    Some(rule) => rule
-                        .required_context()
-                        .map_err(|e| anyhow!("the settings of role '{name}' are invalid: {e}"))?,
-                    None => None,
-                };
-                let Some(context) = context else {
-                    if role.requires_mfa() {
-                        bail!(
-                            "role '{name}' requires no authentication context at activation: \
-                             activation is then an MFA claim check (any MFA in the session, \
-                             however old, satisfies it), so there is no strength to pre-flight; \
-                             require a context whose policy demands a strength (see portcullis \
-                             lint)"
-                        );
-                    }
-                    bail!(
-                        "role '{name}' requires no authentication at activation (neither MFA nor \
-                         an authentication context), so there is no strength to pre-flight; \
-                         require a context whose policy demands a strength (see portcullis lint)"
-                    );
-                };
-                let eligible = eligible_users(&tenant, &role.definition.id, &break_glass);
-                let methods = methods_of(store, &eligible, now).await?;
-                let preflight =
-                    preflight_activation(&tenant, &context.to_string(), &eligible, &|id| {
-                        methods.get(id).cloned().unwrap_or_default()
-                    })
-                    .map_err(|e| anyhow!("role '{name}' requires context {context}, but {e}"))?;
-                Ok(Outcome::Role {
-                    id: role.definition.id.clone(),
-                    name,
-                    eligible: eligible.len(),
-                    preflight,
-                })
-            }
-            Subject::Policy(id) => {
-                let (policy, _) = policy_strength(&tenant, id)?;
-                let targets = policy_targets(&tenant, policy, &break_glass);
-                let methods = methods_of(store, &targets, now).await?;
-                Ok(Outcome::Policy(preflight_policy(
-                    &tenant,
-                    id,
-                    &break_glass,
-                    &|id| methods.get(id).cloned().unwrap_or_default(),
-                )?))
-            }
-        }
+        Ok(preflight(store, *subject, break_glass, now).await?)
     })?;
-
-    let everyone_can = match &outcome {
-        Outcome::Role { preflight, .. } => preflight.everyone_can(),
-        Outcome::Policy(p) => p.report.everyone_can(),
-    };
+    let everyone_can = outcome.everyone_can();
     let mut out = std::io::stdout().lock();
     if as_json {
-        let value = match &outcome {
-            Outcome::Role {
-                id,
-                name,
-                eligible,
-                preflight,
-            } => json!({
-                "role": {"id": id, "displayName": name},
-                "eligibleUsers": eligible,
-                "activation": preflight,
-                "everyoneCan": everyone_can,
-            }),
-            Outcome::Policy(p) => json!({
-                "policy": p,
-                "everyoneCan": everyone_can,
-            }),
-        };
-        writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
+        writeln!(out, "{}", serde_json::to_string_pretty(&outcome.to_json())?)?;
     } else {
         match &outcome {
-            Outcome::Role {
+            Preflight::Role {
                 id,
                 name,
                 eligible,
                 preflight,
             } => print_role(&mut out, id, name, *eligible, preflight)?,
-            Outcome::Policy(p) => print_policy(&mut out, p)?,
+            Preflight::Policy(p) => print_policy(&mut out, p)?,
         }
     }
     Ok(if everyone_can {

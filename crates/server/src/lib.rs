@@ -16,6 +16,7 @@ pub mod graph;
 pub mod metrics;
 pub mod oidc;
 pub mod outbox;
+pub mod posture;
 pub mod signin;
 pub mod state;
 pub mod web;

@@ -971,6 +971,87 @@ async fn concurrent_rule_changes_lose_nothing(env: &Env) {
     assert_eq!(successes, applied.len());
 }
 
+async fn preflight_and_lint_refuse_what_they_cannot_check(env: &Env) {
+    let (_, admin) = administrator(env, "pra@example.test").await;
+    let (_, dave) = signed_in(env, "dave@example.test").await;
+    let cases = [
+        // Neither or both subjects, an unknown parameter, a parameter twice.
+        ("/v1.0/portcullis/preflight", 400, "BadRequest"),
+        (
+            "/v1.0/portcullis/preflight?role=x&policy=y",
+            400,
+            "BadRequest",
+        ),
+        (
+            "/v1.0/portcullis/preflight?role=x&color=red",
+            400,
+            "BadRequest",
+        ),
+        (
+            "/v1.0/portcullis/preflight?role=x&role=y",
+            400,
+            "BadRequest",
+        ),
+        // Nothing by that name.
+        (
+            "/v1.0/portcullis/preflight?role=Chief%20Wizard",
+            404,
+            "Request_ResourceNotFound",
+        ),
+        (
+            "/v1.0/portcullis/preflight?policy=no-such-policy",
+            404,
+            "Request_ResourceNotFound",
+        ),
+        (
+            "/v1.0/portcullis/lint?breakGlass=ghost@example.test",
+            404,
+            "Request_ResourceNotFound",
+        ),
+        // Global Administrator's default settings: an MFA claim check, no strength to check.
+        (
+            "/v1.0/portcullis/preflight?role=Global%20Administrator",
+            400,
+            "NothingToPreflight",
+        ),
+    ];
+    for (path, status, code) in cases {
+        let (got, body) = get(env, path, &admin).await;
+        assert_eq!(
+            (got, body["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{path}: {body}"
+        );
+    }
+    let (_, body) = get(
+        env,
+        "/v1.0/portcullis/preflight?role=Global%20Administrator",
+        &admin,
+    )
+    .await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("MFA claim check"),
+        "{body}"
+    );
+    // Only active administrators: the answers name users and their methods.
+    for path in ["/v1.0/portcullis/lint", "/v1.0/portcullis/preflight?role=x"] {
+        let (status, _) = get(env, path, &dave).await;
+        assert_eq!(status, 403, "{path}");
+    }
+    let (status, lint) = get(
+        env,
+        "/v1.0/portcullis/lint?breakGlass=pra@example.test",
+        &admin,
+    )
+    .await;
+    assert_eq!(status, 200, "{lint}");
+    assert_eq!(lint["breakGlass"].as_array().unwrap().len(), 1);
+    assert_eq!(lint["roles"].as_array().unwrap().len(), 10);
+}
+
 on_both_backends!(
     an_active_role_administrator_changes_a_rule_and_it_is_audited,
     an_eligible_administrator_must_activate_before_changing_settings,
@@ -980,4 +1061,5 @@ on_both_backends!(
     group_eligibility_is_listed_with_member_type_group,
     settings_and_eligibility_from_the_api_govern_activation,
     concurrent_rule_changes_lose_nothing,
+    preflight_and_lint_refuse_what_they_cannot_check,
 );

@@ -7,13 +7,14 @@
 
 mod common;
 
+use common::account::{account_with_pass, register};
+use common::graph::{administrator, get, post};
 use common::{
     authorize_path, passkey, pkce, totp_code, transaction_of, Browser, Env, Landing, REDIRECT,
 };
 use policy::directory::{AssignmentStatus, GLOBAL_ADMINISTRATOR, PRIVILEGED_ROLE_ADMINISTRATOR};
 use serde_json::{json, Value};
 use webauthn_authenticator_rs::prelude::{RequestChallengeResponse, Url};
-use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 use webauthn_authenticator_rs::WebauthnAuthenticator;
 
 const PASSWORD: &str = "correct horse battery staple 93";
@@ -129,7 +130,12 @@ async fn activate(env: &Env, token: &str, role: &str) -> (u16, Vec<String>, Valu
 }
 
 /// Performs the passkey in transaction `tx`; returns the landing after it.
-async fn use_passkey(env: &Env, b: &Browser, tx: &str, key: &mut SoftPasskey) -> Landing {
+async fn use_passkey<A: WebauthnAuthenticator>(
+    env: &Env,
+    b: &Browser,
+    tx: &str,
+    key: &mut A,
+) -> Landing {
     let r = b
         .http
         .post(format!("{}/signin/{tx}/webauthn/options", env.base))
@@ -169,6 +175,34 @@ async fn active_assignments(env: &Env, user: &store::User) -> Vec<store::Schedul
 
 async fn mfa_only_role_activates_on_an_old_claim_and_lint_flags_it(env: &Env) {
     env.public_client("app").await;
+    // Signed in before the MFA policy below exists, with a password only.
+    let (_, admin) = administrator(env, "pra@example.test").await;
+    // The lint names the weakness of the default settings (over the API, as an administrator).
+    let (status, lint) = get(env, "/v1.0/portcullis/lint", &admin).await;
+    assert_eq!(status, 200, "{lint}");
+    let ga = lint["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["roleDefinitionId"] == GLOBAL_ADMINISTRATOR)
+        .unwrap();
+    assert_eq!(ga["activation"]["multiFactorAuthentication"], true);
+    assert!(
+        ga["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["kind"] == "activationClaimCheck"
+                && f["message"].as_str().unwrap().contains("only an MFA claim")),
+        "{ga}"
+    );
+    let (status, _) = get(
+        env,
+        "/v1.0/portcullis/lint?breakGlass=nobody@example.test",
+        &admin,
+    )
+    .await;
+    assert_eq!(status, 404);
     let adele = env.user("adele@example.test", PASSWORD).await;
     let secret = env.totp(&adele).await;
     eligible(env, &adele, GLOBAL_ADMINISTRATOR).await;
@@ -215,13 +249,6 @@ async fn mfa_only_role_activates_on_an_old_claim_and_lint_flags_it(env: &Env) {
     assert!(challenges.is_empty());
     assert_eq!(body["status"], "Provisioned");
     assert_eq!(active_assignments(env, &adele).await.len(), 1);
-    // The lint names the weakness.
-    let policy = pim::RoleManagementPolicy::default_for(GLOBAL_ADMINISTRATOR, env.now());
-    let findings = pim::lint_role_policy(&pim::RoleRef::from_id(GLOBAL_ADMINISTRATOR), &policy);
-    assert!(
-        findings.iter().any(|f| f.message.contains("claim")),
-        "{findings:?}"
-    );
 }
 
 async fn phishing_resistant_context_needs_a_fresh_request_bound_passkey(env: &Env) {
@@ -347,6 +374,152 @@ async fn phishing_resistant_context_needs_a_fresh_request_bound_passkey(env: &En
     let audit = env.state.store.verify_audit_chain().await.unwrap();
     assert!(audit.first_broken.is_none());
     assert!(audit.entries >= 5, "{audit:?}");
+}
+
+async fn an_admin_without_a_phishing_resistant_method_is_told_what_to_register_and_a_pass_lets_them_activate(
+    env: &Env,
+) {
+    env.public_client("app").await;
+    let adele = env.user("adele@example.test", PASSWORD).await;
+    env.totp(&adele).await;
+    eligible(env, &adele, GLOBAL_ADMINISTRATOR).await;
+    require_context(env, GLOBAL_ADMINISTRATOR, "c1").await;
+    env.policies(context_policy("c1", json!({ "operator": "OR", "authenticationStrength": { "id": "00000000-0000-0000-0000-000000000004" } }))).await;
+    let (_, admin) = administrator(env, "pra@example.test").await;
+
+    // Adele (password and TOTP) asks to activate: the challenge says exactly why she cannot
+    // answer it and what to register.
+    let b = Browser::new(env);
+    let (verifier, tx, _) = authorize(&b, "adele@example.test", &[]).await;
+    let done = b
+        .post(&format!("/signin/{tx}/password"), &[("password", PASSWORD)])
+        .await;
+    let tokens = redeem(env, &b, &done, &verifier).await;
+    let (status, _, body) = activate(
+        env,
+        tokens["access_token"].as_str().unwrap(),
+        GLOBAL_ADMINISTRATOR,
+    )
+    .await;
+    assert_eq!(status, 401, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    for words in [
+        "Policy 'CA c1 every time' requires authentication strength 'Phishing-resistant MFA' for c1",
+        "none of your registered methods satisfies it",
+        "register a passkey or security key",
+        "temporary access pass",
+    ] {
+        assert!(message.contains(words), "{words:?} not in {message}");
+    }
+    let lacking = &body["error"]["innerError"]["methodsToRegister"][0];
+    assert_eq!(
+        lacking["strengthId"],
+        "00000000-0000-0000-0000-000000000004"
+    );
+    let registered: Vec<&str> = lacking["registered"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["method"].as_str().unwrap())
+        .collect();
+    assert_eq!(registered, ["password", "softwareOath"]);
+    let request_id = body["error"]["innerError"]["requestId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let claims = body["error"]["innerError"]["authorizeParameters"]["claims"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // The step-up page offers nothing she has, and names what would do.
+    let (_, _, page) = authorize(
+        &b,
+        "adele@example.test",
+        &[("claims", &claims), ("step_up_request", &request_id)],
+    )
+    .await;
+    let html = page.html();
+    assert!(
+        !html.contains("webauthn-form") && !html.contains("totp-form"),
+        "{html}"
+    );
+    assert!(html.contains("Security key or passkey (FIDO2)"), "{html}");
+
+    // Pre-flight lists her, with what to register; it is for administrators only.
+    let preflight = "/v1.0/portcullis/preflight?role=Global%20Administrator";
+    let (status, report) = get(env, preflight, &admin).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["everyoneCan"], false);
+    let cannot = &report["activation"]["policies"][0]["report"]["cannot"];
+    assert_eq!(cannot.as_array().unwrap().len(), 1, "{report}");
+    assert_eq!(cannot[0]["user"]["userPrincipalName"], "adele@example.test");
+    assert!(cannot[0]["advice"].as_str().unwrap().contains("passkey"));
+    let (status, _) = get(env, preflight, tokens["access_token"].as_str().unwrap()).await;
+    assert_eq!(status, 403);
+
+    // An administrator issues a one-time pass (one at a time); with it she registers a passkey.
+    let passes = "/v1.0/users/adele@example.test/authentication/temporaryAccessPassMethods";
+    let (status, issued) = post(
+        env,
+        passes,
+        &admin,
+        json!({ "lifetimeInMinutes": 60, "isUsableOnce": true }),
+    )
+    .await;
+    assert_eq!(status, 201, "{issued}");
+    assert_eq!(issued["isUsable"], true);
+    let pass = issued["temporaryAccessPass"].as_str().unwrap().to_string();
+    let (status, _) = post(env, passes, &admin, json!({})).await;
+    assert_eq!(status, 400, "a second usable pass");
+    let (status, _) = post(
+        env,
+        passes,
+        tokens["access_token"].as_str().unwrap(),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 403, "only an administrator issues passes");
+    let (_, listed) = get(env, passes, &admin).await;
+    assert!(
+        listed["value"][0].get("temporaryAccessPass").is_none(),
+        "{listed}"
+    );
+    let registering = Browser::new(env);
+    let landing = account_with_pass(&registering, "adele@example.test", &pass).await;
+    assert!(
+        landing.html().contains("Security info"),
+        "{}",
+        landing.html()
+    );
+    let mut key = webauthn_authenticator_rs::softtoken::SoftToken::new(true)
+        .unwrap()
+        .0;
+    let (status, added) = register(&registering, env, &mut key).await.unwrap();
+    assert_eq!(status, 200, "{added}");
+
+    // Now the pre-flight passes, and the step-up of the same request activates.
+    let (_, report) = get(env, preflight, &admin).await;
+    assert_eq!(report["everyoneCan"], true, "{report}");
+    let (verifier, tx, page) = authorize(
+        &b,
+        "adele@example.test",
+        &[("claims", &claims), ("step_up_request", &request_id)],
+    )
+    .await;
+    assert!(page.html().contains("webauthn-form"), "{}", page.html());
+    let done = use_passkey(env, &b, &tx, &mut key).await;
+    let proof = redeem(env, &b, &done, &verifier).await;
+    let (status, _, body) = activate(
+        env,
+        proof["access_token"].as_str().unwrap(),
+        GLOBAL_ADMINISTRATOR,
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["id"], request_id.as_str());
+    assert_eq!(body["status"], "Provisioned");
+    assert_eq!(active_assignments(env, &adele).await.len(), 1);
 }
 
 async fn mfa_every_time_does_not_count_an_mfa_made_before_the_request(env: &Env) {
@@ -513,6 +686,7 @@ on_both_backends!(
     mfa_only_role_activates_on_an_old_claim_and_lint_flags_it,
     phishing_resistant_context_needs_a_fresh_request_bound_passkey,
     mfa_every_time_does_not_count_an_mfa_made_before_the_request,
+    an_admin_without_a_phishing_resistant_method_is_told_what_to_register_and_a_pass_lets_them_activate,
 );
 
 mod restart {

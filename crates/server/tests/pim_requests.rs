@@ -497,7 +497,10 @@ async fn the_holder_ends_an_activation_but_not_within_five_minutes_of_its_start(
     // Nothing to end yet.
     let (status, body) = post(env, REQUESTS, &adele_token, deactivation()).await;
     assert_eq!(status, 400, "{body}");
-    assert_eq!(body["error"]["code"], "RoleAssignmentDoesNotExist", "{body}");
+    assert_eq!(
+        body["error"]["code"], "RoleAssignmentDoesNotExist",
+        "{body}"
+    );
     let (status, activated) = post(env, REQUESTS, &adele_token, activation(&adele.id)).await;
     assert_eq!(status, 201, "{activated}");
     assert_eq!(activated["status"], "Provisioned");

@@ -6,11 +6,11 @@
 mod common;
 
 use authn::secrecy::ExposeSecret;
+use common::account::{account_with_pass, post_json, register, register_with};
+use common::graph::{administrator, call, get, post, signed_in};
 use common::{authorize_path, pkce, transaction_of, Browser, Env, Landing};
 use serde_json::{json, Value};
-use webauthn_authenticator_rs::prelude::{
-    CreationChallengeResponse, RequestChallengeResponse, Url,
-};
+use webauthn_authenticator_rs::prelude::{RequestChallengeResponse, Url};
 use webauthn_authenticator_rs::softtoken::SoftToken;
 use webauthn_authenticator_rs::WebauthnAuthenticator;
 
@@ -43,69 +43,6 @@ async fn user_with_pass(env: &Env, upn: &str) -> (store::User, String) {
         .unwrap();
     env.state.tenant_changed();
     (user, issued.pass.expose_secret().to_string())
-}
-
-/// Opens /account in `b` and signs in with the pass.
-async fn account_with_pass(b: &Browser, upn: &str, pass: &str) -> Landing {
-    let page = b.get("/account").await;
-    let tx = transaction_of(page.html());
-    let page = b
-        .post(&format!("/signin/{tx}/username"), &[("username", upn)])
-        .await;
-    assert!(page.html().contains("tap-form"), "{}", page.html());
-    b.post(&format!("/signin/{tx}/tap"), &[("pass", pass)])
-        .await
-}
-
-async fn post_json(b: &Browser, env: &Env, path: &str, body: &Value) -> (u16, Value) {
-    let r = b
-        .http
-        .post(format!("{}{path}", env.base))
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap())
-}
-
-async fn register<A: WebauthnAuthenticator>(
-    b: &Browser,
-    env: &Env,
-    key: &mut A,
-) -> Result<(u16, Value), String> {
-    register_with(b, env, key, |_| {}).await
-}
-
-/// Registers `key`, letting `tamper` change the options on their way to the authenticator
-/// (what a malicious page script could do).
-async fn register_with<A: WebauthnAuthenticator>(
-    b: &Browser,
-    env: &Env,
-    key: &mut A,
-    tamper: impl FnOnce(&mut Value),
-) -> Result<(u16, Value), String> {
-    let (status, mut o) = post_json(
-        b,
-        env,
-        "/account/webauthn/options",
-        &json!({"kind": "securityKey"}),
-    )
-    .await;
-    assert_eq!(status, 200, "{o}");
-    tamper(&mut o["options"]);
-    let ccr: CreationChallengeResponse = serde_json::from_value(o["options"].clone()).unwrap();
-    let reg = key
-        .do_registration(Url::parse(&env.base).unwrap(), ccr)
-        .map_err(|e| format!("{e:?}"))?;
-    let mut credential = serde_json::to_value(&reg).unwrap();
-    credential["authenticatorAttachment"] = json!("cross-platform");
-    Ok(post_json(
-        b,
-        env,
-        "/account/webauthn",
-        &json!({"ceremonyId": o["ceremonyId"], "credential": credential, "name": "Key"}),
-    )
-    .await)
 }
 
 /// Signs in to the app with `key` as the only method; returns the landing.
@@ -412,10 +349,126 @@ async fn a_code_by_text_message_works_once(env: &Env) {
     assert!(matches!(p, Landing::Page { .. }), "a spent code signed in");
 }
 
+async fn an_administrator_issues_passes_one_at_a_time_and_bad_requests_change_nothing(env: &Env) {
+    let (_, admin) = administrator(env, "pra@example.test").await;
+    let (bob, bob_token) = signed_in(env, "bob@example.test").await;
+    let passes = format!(
+        "/v1.0/users/{}/authentication/temporaryAccessPassMethods",
+        bob.id
+    );
+    let count = |v: &Value| v["value"].as_array().unwrap().len();
+
+    // Refused, and nothing issued: a lifetime outside 10 minutes to 8 hours, an unknown field,
+    // a body that is not JSON, an unknown user, a caller who is no administrator.
+    for body in [
+        json!({"lifetimeInMinutes": 5}),
+        json!({"lifetimeInMinutes": 600}),
+        json!({"lifetimeInMinutes": 60, "isUsableOnce": true, "pass": "chosen-by-me"}),
+        json!("sixty minutes"),
+    ] {
+        let (status, answer) = post(env, &passes, &admin, body.clone()).await;
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert!(answer["error"]["message"].as_str().unwrap().len() > 10);
+    }
+    let (status, _) = post(
+        env,
+        "/v1.0/users/nobody@example.test/authentication/temporaryAccessPassMethods",
+        &admin,
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) = post(env, &passes, &bob_token, json!({})).await;
+    assert_eq!(status, 403);
+    let (_, listed) = get(env, &passes, &admin).await;
+    assert_eq!(count(&listed), 0, "{listed}");
+
+    // A multi-use pass with the default lifetime (an hour); a second one is refused until the
+    // first is deleted.
+    let (status, issued) = post(env, &passes, &admin, json!({"isUsableOnce": false})).await;
+    assert_eq!(status, 201, "{issued}");
+    assert_eq!(issued["lifetimeInMinutes"], 60);
+    assert_eq!(issued["isUsableOnce"], false);
+    assert_eq!(issued["methodUsabilityReason"], "EnabledByPolicy");
+    assert_eq!(issued["temporaryAccessPass"].as_str().unwrap().len(), 16);
+    let (status, _) = post(env, &passes, &admin, json!({})).await;
+    assert_eq!(status, 400);
+    let id = issued["id"].as_str().unwrap();
+    let (status, _) = call(
+        env,
+        reqwest::Method::DELETE,
+        &format!("{passes}/{id}"),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, _) = call(
+        env,
+        reqwest::Method::DELETE,
+        &format!("{passes}/{id}"),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, again) = post(env, &passes, &admin, json!({"lifetimeInMinutes": 10})).await;
+    assert_eq!(status, 201, "{again}");
+
+    // An expired pass shows why it cannot be used, and no longer blocks a new one.
+    env.state.clock.advance(chrono::Duration::minutes(11));
+    let admin = common::password_tokens(
+        env,
+        &Browser::new(env),
+        "app",
+        "pra@example.test",
+        common::graph::PASSWORD,
+    )
+    .await;
+    let admin = admin["access_token"].as_str().unwrap();
+    let (_, listed) = get(env, &passes, admin).await;
+    assert_eq!(
+        listed["value"][0]["methodUsabilityReason"], "Expired",
+        "{listed}"
+    );
+    assert_eq!(listed["value"][0]["isUsable"], false);
+    let (status, _) = post(env, &passes, admin, json!({})).await;
+    assert_eq!(status, 201);
+
+    // Each issue and delete is audited, and so is each refusal.
+    let audits = env
+        .state
+        .store
+        .query_audits(&store::AuditQuery::default())
+        .await
+        .unwrap();
+    let named = |name: &str, result: store::AuditResult| {
+        audits
+            .iter()
+            .filter(|a| a.entry.activity_display_name == name && a.entry.result == result)
+            .count()
+    };
+    let issue = "Admin registered temporary access pass method for user";
+    assert_eq!(named(issue, store::AuditResult::Success), 3);
+    assert_eq!(
+        named(issue, store::AuditResult::Failure),
+        3,
+        "two lifetimes, one second pass"
+    );
+    assert_eq!(
+        named(
+            "Admin deleted temporary access pass method for user",
+            store::AuditResult::Success
+        ),
+        1
+    );
+}
+
 on_both_backends!(
     a_temporary_access_pass_bootstraps_a_passkey,
     registration_needs_a_recent_sign_in_and_user_verification,
     a_cloned_authenticator_is_refused,
     a_totp_app_is_added_with_its_first_code,
     a_code_by_text_message_works_once,
+    an_administrator_issues_passes_one_at_a_time_and_bad_requests_change_nothing,
 );

@@ -1,6 +1,7 @@
 //! Credentials: passwords, TOTP apps, phones and e-mail addresses, WebAuthn authenticators and
 //! temporary access passes.
 
+use crate::audit::{append_in, AuditEntry};
 use crate::error::on_write;
 use crate::outbox::Channel;
 use crate::sql::{flag, ms, opt_ms, text_enum, RowExt};
@@ -499,23 +500,69 @@ impl Store {
 
     /// Issues a temporary access pass.
     pub async fn add_tap(&self, pass: &TemporaryAccessPass) -> Result<(), StoreError> {
-        sqlx::query(concat!(
-            "INSERT INTO temporary_access_passes (",
-            tap_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-        ))
-        .bind(&pass.id)
+        insert_tap(self.pool(), pass).await
+    }
+
+    /// Issues a temporary access pass on an administrator's request, with its audit entry, in
+    /// one transaction. A user holds one usable pass at a time (as in Entra): if another pass of
+    /// the user's has not expired and is not used up at the pass's creation time, nothing
+    /// changes ([`StoreError::Conflict`]).
+    pub async fn issue_tap_audited(
+        &self,
+        pass: &TemporaryAccessPass,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        // The user's row first: two administrators issuing at once serialize here.
+        let locked = sqlx::query("UPDATE users SET id = id WHERE id = $1")
+            .bind(&pass.user_id)
+            .execute(&mut *tx)
+            .await?;
+        if locked.rows_affected() == 0 {
+            return Err(StoreError::not_found("user", &pass.user_id));
+        }
+        let live = sqlx::query(
+            "SELECT COUNT(*) AS n FROM temporary_access_passes WHERE user_id = $1 \
+             AND expires_at > $2 AND (is_usable_once = 0 OR used_at IS NULL)",
+        )
         .bind(&pass.user_id)
-        .bind(&pass.pass_hash)
-        .bind(flag(pass.is_usable_once))
-        .bind(ms(pass.starts_at))
-        .bind(ms(pass.expires_at))
-        .bind(opt_ms(pass.used_at))
-        .bind(&pass.created_by)
         .bind(ms(pass.created_at))
-        .execute(self.pool())
-        .await
-        .map_err(on_write("temporary access pass"))?;
+        .fetch_one(&mut *tx)
+        .await?
+        .int("n")?;
+        if live > 0 {
+            return Err(StoreError::Conflict {
+                what: "temporary access pass",
+                detail: "the user already has a usable temporary access pass; delete it first"
+                    .into(),
+            });
+        }
+        insert_tap(&mut *tx, pass).await?;
+        append_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes a user's temporary access pass with its audit entry, in one transaction; a pass
+    /// that is not the user's is [`StoreError::NotFound`].
+    pub async fn delete_tap_audited(
+        &self,
+        user_id: &str,
+        id: &str,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        let done =
+            sqlx::query("DELETE FROM temporary_access_passes WHERE id = $1 AND user_id = $2")
+                .bind(id)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::not_found("temporary access pass", id));
+        }
+        append_in(&mut tx, audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -634,4 +681,28 @@ impl Store {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn insert_tap<'e, E>(executor: E, pass: &TemporaryAccessPass) -> Result<(), StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query(concat!(
+        "INSERT INTO temporary_access_passes (",
+        tap_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    ))
+    .bind(&pass.id)
+    .bind(&pass.user_id)
+    .bind(&pass.pass_hash)
+    .bind(flag(pass.is_usable_once))
+    .bind(ms(pass.starts_at))
+    .bind(ms(pass.expires_at))
+    .bind(opt_ms(pass.used_at))
+    .bind(&pass.created_by)
+    .bind(ms(pass.created_at))
+    .execute(executor)
+    .await
+    .map_err(on_write("temporary access pass"))?;
+    Ok(())
 }

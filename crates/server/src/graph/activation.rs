@@ -167,6 +167,75 @@ fn step_up_challenge(state: &AppState, record_id: &str, context: &str) -> GraphE
     e
 }
 
+/// When the caller has no registered method that satisfies a strength the policies on
+/// `context` require of them: a sentence saying which policy, which strength and what to
+/// register, and the details (`methodsToRegister`) for the client. `None` when they can.
+async fn lacking_methods(
+    state: &AppState,
+    caller: &Caller,
+    context: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<(String, Value)>, GraphError> {
+    let engine = state.engine().await?;
+    let me = policy::posture::TargetUser {
+        id: caller.user.id.clone(),
+        user_principal_name: caller.user.user_principal_name.clone(),
+        display_name: None,
+        is_break_glass: false,
+        via: Vec::new(),
+    };
+    let methods = crate::posture::methods_of(&state.store, std::slice::from_ref(&me), now)
+        .await
+        .map_err(|e| crate::error::ServeError::Internal(format!("{e:?}")))?;
+    // No strength on the context (an MFA fallback or check): nothing to register for.
+    let Ok(preflight) =
+        policy::posture::preflight_activation(engine.tenant(), context, &[me], &|id| {
+            methods.get(id).cloned().unwrap_or_default()
+        })
+    else {
+        return Ok(None);
+    };
+    let unable: Vec<(
+        &policy::posture::PolicyPreflight,
+        &policy::posture::UserReadiness,
+    )> = preflight
+        .policies
+        .iter()
+        .flat_map(|p| p.report.cannot.iter().map(move |r| (p, r)))
+        .collect();
+    if unable.is_empty() {
+        return Ok(None);
+    }
+    let sentences: Vec<String> = unable
+        .iter()
+        .map(|(p, r)| {
+            format!(
+                "Policy '{}' requires authentication strength '{}' for {context}, and none of \
+                 your registered methods satisfies it: {}.",
+                p.policy_name,
+                p.report.strength_name,
+                r.advice.as_deref().unwrap_or("register a method it allows")
+            )
+        })
+        .collect();
+    let details: Vec<Value> = unable
+        .iter()
+        .map(|(p, r)| {
+            json!({
+                "policyId": p.policy_id,
+                "policyName": p.policy_name,
+                "strengthId": p.report.strength_id,
+                "strengthName": p.report.strength_name,
+                "registered": r.registered,
+                "shortfalls": r.shortfalls,
+                "advice": r.advice,
+                "securityInfo": format!("{}/account", state.issuer),
+            })
+        })
+        .collect();
+    Ok(Some((sentences.join(" "), Value::Array(details))))
+}
+
 /// A step-up proof presented with a request: checked against the request it names.
 async fn check_proof(
     state: &AppState,
@@ -433,7 +502,14 @@ async fn activate(
             .store
             .create_schedule_request(ScheduleKind::Assignment, &request, now, Some(&entry))
             .await?;
-        return Err(step_up_challenge(state, record.id(), &context.to_string()));
+        let mut challenge = step_up_challenge(state, record.id(), &context.to_string());
+        if let Some(lacking) = lacking_methods(state, caller, &context.to_string(), now).await? {
+            challenge.message = format!("{} {}", lacking.0, challenge.message);
+            if let Some(inner) = challenge.inner.as_mut() {
+                inner["methodsToRegister"] = lacking.1;
+            }
+        }
+        return Err(challenge);
     }
     if plan.needs_approval.is_some() {
         // The approval's id is the request's (as in Graph's PIM for directory roles).

@@ -8,12 +8,14 @@ pub mod auth;
 pub mod eligibility;
 pub mod error;
 pub mod odata;
+pub mod posture;
 pub mod roles;
 pub mod schedules;
 pub mod settings;
+pub mod users;
 
 use crate::state::AppState;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use std::sync::Arc;
 
@@ -54,6 +56,18 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/v1.0/roleManagement/directory/roleAssignmentApprovals/{id}/steps/{step_id}",
             get(approvals::get_step).patch(approvals::decide),
         )
+        // Temporary access passes (graph/users.rs).
+        .route(
+            "/v1.0/users/{id}/authentication/temporaryAccessPassMethods",
+            get(users::list).post(users::issue),
+        )
+        .route(
+            "/v1.0/users/{id}/authentication/temporaryAccessPassMethods/{pass_id}",
+            delete(users::delete),
+        )
+        // Lint and pre-flight (graph/posture.rs), Portcullis extensions.
+        .route("/v1.0/portcullis/lint", get(posture::lint))
+        .route("/v1.0/portcullis/preflight", get(posture::preflight))
         // Role settings (graph/settings.rs).
         .route(
             "/v1.0/policies/roleManagementPolicies",

@@ -5,6 +5,7 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod account;
 pub mod graph;
 
 use authn::secrecy::SecretString;

@@ -1,0 +1,114 @@
+//! The posture checks over the API (Portcullis extensions beside the Graph routes, with Graph's
+//! error bodies): `GET /v1.0/portcullis/lint` and
+//! `GET /v1.0/portcullis/preflight?role=ROLE_ID_OR_NAME` or `?policy=POLICY_ID`, each with
+//! `breakGlass=UPN_OR_ID` (repeated, or comma-separated). The answers are those of
+//! `portcullis lint --json` and `portcullis preflight --json`. Active role administrators only:
+//! they name users and the methods they have registered.
+
+use crate::graph::admin::require_role_admin;
+use crate::graph::auth::caller;
+use crate::graph::error::GraphError;
+use crate::graph::odata::QueryError;
+use crate::posture::{lint as lint_posture, preflight as run_preflight, PostureError, Subject};
+use crate::state::AppState;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use serde_json::Value;
+use std::sync::Arc;
+
+/// The query's parameters, each name once except `breakGlass`.
+struct Params {
+    role: Option<String>,
+    policy: Option<String>,
+    break_glass: Vec<String>,
+}
+
+fn params(raw: Option<&str>, allowed: &[&str]) -> Result<Params, QueryError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
+        .map_err(|e| QueryError(format!("The query is malformed: {e}")))?;
+    let mut p = Params {
+        role: None,
+        policy: None,
+        break_glass: Vec::new(),
+    };
+    for (name, value) in pairs {
+        if !allowed.contains(&name.as_str()) {
+            return Err(QueryError(format!(
+                "Unknown query parameter '{name}'; this route takes {}.",
+                allowed.join(", ")
+            )));
+        }
+        let slot = match name.as_str() {
+            "role" => &mut p.role,
+            "policy" => &mut p.policy,
+            _ => {
+                p.break_glass.extend(
+                    value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|v| !v.is_empty())
+                        .map(str::to_string),
+                );
+                continue;
+            }
+        };
+        if slot.replace(value).is_some() {
+            return Err(QueryError(format!(
+                "The query parameter '{name}' is given twice."
+            )));
+        }
+    }
+    Ok(p)
+}
+
+fn posture_error(e: PostureError) -> GraphError {
+    if e.is_store_failure() {
+        return crate::error::ServeError::Internal(format!("posture check: {e:?}")).into();
+    }
+    let message = e.to_string().replace("--break-glass", "breakGlass");
+    if e.is_unknown_subject() {
+        GraphError::new(StatusCode::NOT_FOUND, "Request_ResourceNotFound", message)
+    } else {
+        GraphError::bad_request("NothingToPreflight", message)
+    }
+}
+
+/// `GET /v1.0/portcullis/lint[?breakGlass=…]`.
+pub async fn lint(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, GraphError> {
+    let caller = caller(&state, &headers).await?;
+    require_role_admin(&state, &caller).await?;
+    let p = params(query.as_deref(), &["breakGlass"])?;
+    let report = lint_posture(&state.store, &p.break_glass, state.now())
+        .await
+        .map_err(posture_error)?;
+    Ok(Json(report.to_json()))
+}
+
+/// `GET /v1.0/portcullis/preflight?role=…|policy=…[&breakGlass=…]`.
+pub async fn preflight(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, GraphError> {
+    let caller = caller(&state, &headers).await?;
+    require_role_admin(&state, &caller).await?;
+    let p = params(query.as_deref(), &["role", "policy", "breakGlass"])?;
+    let subject =
+        match (&p.role, &p.policy) {
+            (Some(role), None) => Subject::Role(role),
+            (None, Some(policy)) => Subject::Policy(policy),
+            _ => return Err(GraphError::bad_request(
+                "BadRequest",
+                "Say what to pre-flight: exactly one of role=ROLE_ID_OR_NAME or policy=POLICY_ID.",
+            )),
+        };
+    let result = run_preflight(&state.store, subject, &p.break_glass, state.now())
+        .await
+        .map_err(posture_error)?;
+    Ok(Json(result.to_json()))
+}
