@@ -12,6 +12,7 @@ pub mod engine;
 mod enums;
 mod index;
 pub mod location;
+pub mod merge_patch;
 pub mod method;
 pub mod outcome;
 pub mod posture;

@@ -276,26 +276,6 @@ fn new_nonce() -> String {
     )
 }
 
-/// Merges an RFC 7386 patch into `target`.
-fn merge_patch(target: &mut Value, patch: &Value) {
-    let Value::Object(changes) = patch else {
-        *target = patch.clone();
-        return;
-    };
-    if !target.is_object() {
-        *target = Value::Object(Map::new());
-    }
-    if let Value::Object(fields) = target {
-        for (key, value) in changes {
-            if value.is_null() {
-                fields.remove(key);
-            } else {
-                merge_patch(fields.entry(key.clone()).or_insert(Value::Null), value);
-            }
-        }
-    }
-}
-
 macro_rules! request_columns {
     () => {
         "id, kind, action, principal_id, role_definition_id, status, approval_stage, created_at, \
@@ -420,7 +400,7 @@ pub(crate) async fn transition_in(
                 detail: "a merge patch of a request must be a JSON object".into(),
             });
         }
-        merge_patch(&mut body, patch);
+        policy::merge_patch::merge_patch(&mut body, patch);
     }
     // The body must still read as a request.
     serde_json::from_value::<ScheduleRequest>(body.clone()).map_err(|e| StoreError::Invalid {

@@ -1,6 +1,7 @@
 //! Conditional Access configuration as Graph JSON documents, and the whole tenant in and out, so
 //! that the `policy` engine can be fed from the database.
 
+use crate::audit::{append_in, AuditEntry};
 use crate::directory::{assignment_from_row, check_upn, extra_json, status_text, upn_key};
 use crate::error::on_write;
 use crate::sql::{flag, ms, to_json, RowExt};
@@ -48,14 +49,66 @@ impl Store {
         document: &T,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        put_config(
-            self.pool(),
-            kind,
-            id,
-            &to_json(kind.as_str(), document)?,
-            at,
+        let json = to_json(kind.as_str(), document)?;
+        let mut tx = self.begin().await?;
+        put_config(&mut *tx, kind, id, &json, at).await?;
+        bump_generation(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The generation of the Conditional Access configuration: it grows by one with every
+    /// change. Read it before the configuration a check reads, and hand it to
+    /// [`Store::write_config_checked`].
+    pub async fn config_generation(&self) -> Result<u64, StoreError> {
+        let value = sqlx::query("SELECT value FROM config_generation WHERE id = 1")
+            .fetch_one(self.pool())
+            .await?
+            .int("value")?;
+        u64::try_from(value).map_err(|_| StoreError::corrupt("config generation", value))
+    }
+
+    /// Stores (`Some`) or deletes (`None`) one Conditional Access document with its audit entry,
+    /// in one transaction, only if the configuration is still at `generation`: `false`, and
+    /// nothing changed, if another change landed since. Deleting a document that does not exist
+    /// is [`StoreError::NotFound`].
+    pub async fn write_config_checked<T: Serialize>(
+        &self,
+        kind: ConfigKind,
+        id: &str,
+        document: Option<&T>,
+        generation: u64,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        let json = document.map(|d| to_json(kind.as_str(), d)).transpose()?;
+        let generation = i64::try_from(generation)
+            .map_err(|_| StoreError::corrupt("config generation", generation))?;
+        let mut tx = self.begin().await?;
+        let moved = sqlx::query(
+            "UPDATE config_generation SET value = value + 1 WHERE id = 1 AND value = $1",
         )
-        .await
+        .bind(generation)
+        .execute(&mut *tx)
+        .await?;
+        if moved.rows_affected() == 0 {
+            return Ok(false);
+        }
+        match json {
+            Some(json) => put_config(&mut *tx, kind, id, &json, audit.activity_date_time).await?,
+            None => {
+                let done = sqlx::query("DELETE FROM ca_documents WHERE kind = $1 AND id = $2")
+                    .bind(kind.as_str())
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::not_found(kind.as_str(), id));
+                }
+            }
+        }
+        append_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// The Conditional Access document of this kind and id.
@@ -90,14 +143,17 @@ impl Store {
     /// Deletes a Conditional Access document. (Whether it may be deleted, e.g. a context a policy
     /// still names, is the caller's rule.)
     pub async fn delete_config(&self, kind: ConfigKind, id: &str) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
         let done = sqlx::query("DELETE FROM ca_documents WHERE kind = $1 AND id = $2")
             .bind(kind.as_str())
             .bind(id)
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::not_found(kind.as_str(), id));
         }
+        bump_generation(&mut tx).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -135,6 +191,7 @@ impl Store {
         for c in &tenant.authentication_context_class_references {
             put_config_json(&mut tx, ConfigKind::AuthenticationContext, &c.id, c, at).await?;
         }
+        bump_generation(&mut tx).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -262,6 +319,14 @@ async fn put_config_json<T: Serialize>(
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     put_config(&mut **tx, kind, id, &to_json(kind.as_str(), document)?, at).await
+}
+
+/// Raises the configuration's generation by one (see [`Store::config_generation`]).
+async fn bump_generation(tx: &mut Transaction<'static, Any>) -> Result<(), StoreError> {
+    sqlx::query("UPDATE config_generation SET value = value + 1 WHERE id = 1")
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 /// Upserts one document through any executor (the pool, or an import's transaction).

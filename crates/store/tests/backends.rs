@@ -16,6 +16,7 @@ use store::*;
 use support::{t, Ctx, Kind};
 
 on_both_backends!(
+    checked_config_writes_lose_to_any_change_in_between,
     placeholders_bind_by_number,
     sqlite_settings_are_reported,
     reopening_is_idempotent,
@@ -1592,4 +1593,81 @@ async fn sqlite_memory_is_one_database() {
     // Another store on `:memory:` is another, empty database.
     let other = Store::open("sqlite::memory:").await.unwrap();
     assert!(other.list_users().await.unwrap().is_empty());
+}
+
+async fn checked_config_writes_lose_to_any_change_in_between(ctx: Ctx) {
+    let s = &ctx.store;
+    let audit = |what: &str| {
+        AuditEntry::new("Policy", what, "Update", t(5)).by_user("admin", Some("admin@x.test"))
+    };
+    let g0 = s.config_generation().await.unwrap();
+    let p1 = json!({"id": "p1", "displayName": "One", "state": "disabled"});
+    assert!(s
+        .write_config_checked(ConfigKind::Policy, "p1", Some(&p1), g0, &audit("add p1"))
+        .await
+        .unwrap());
+    let g1 = s.config_generation().await.unwrap();
+    assert_eq!(g1, g0 + 1);
+    // A stale writer changes nothing, and its audit entry is not written.
+    let stale = json!({"id": "p1", "displayName": "One", "state": "enabled"});
+    assert!(!s
+        .write_config_checked(ConfigKind::Policy, "p1", Some(&stale), g0, &audit("stale"))
+        .await
+        .unwrap());
+    let got: serde_json::Value = s.get_config(ConfigKind::Policy, "p1").await.unwrap();
+    assert_eq!(got, p1);
+    // Every other way of changing the configuration moves the generation too.
+    s.put_config(ConfigKind::NamedLocation, "l1", &json!({"id": "l1"}), t(6))
+        .await
+        .unwrap();
+    let g2 = s.config_generation().await.unwrap();
+    assert!(g2 > g1);
+    assert!(!s
+        .write_config_checked::<serde_json::Value>(
+            ConfigKind::Policy,
+            "p1",
+            None,
+            g1,
+            &audit("stale delete")
+        )
+        .await
+        .unwrap());
+    s.delete_config(ConfigKind::NamedLocation, "l1")
+        .await
+        .unwrap();
+    s.import_tenant(&policy::Tenant::default(), t(7))
+        .await
+        .unwrap();
+    let g3 = s.config_generation().await.unwrap();
+    assert_eq!(g3, g2 + 2);
+    // Deleting what is not there is an error, and changes nothing.
+    assert!(s
+        .write_config_checked::<serde_json::Value>(
+            ConfigKind::Policy,
+            "nope",
+            None,
+            g3,
+            &audit("delete nope")
+        )
+        .await
+        .unwrap_err()
+        .is_not_found());
+    assert_eq!(s.config_generation().await.unwrap(), g3);
+    assert!(s
+        .write_config_checked::<serde_json::Value>(
+            ConfigKind::Policy,
+            "p1",
+            None,
+            g3,
+            &audit("delete p1")
+        )
+        .await
+        .unwrap());
+    let audits = s.query_audits(&AuditQuery::default()).await.unwrap();
+    let mut names: Vec<&str> = audits
+        .iter()
+        .map(|a| a.entry.activity_display_name.as_str())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["add p1", "delete p1"]);
 }

@@ -20,6 +20,15 @@ pub const NOT_AN_ADMINISTRATOR: &str = "Administering roles requires an active P
 
 /// Whether `user_id` holds an administrator role actively now, directly or through a group.
 pub async fn is_role_admin(state: &AppState, user_id: &str) -> Result<bool, GraphError> {
+    holds_active_role(state, user_id, &ADMINISTRATOR_ROLES).await
+}
+
+/// Whether `user_id` holds one of `roles` actively now, directly or through a group.
+pub async fn holds_active_role(
+    state: &AppState,
+    user_id: &str,
+    roles: &[&str],
+) -> Result<bool, GraphError> {
     let now = state.now();
     let mut principals = vec![user_id.to_string()];
     principals.extend(state.store.transitive_groups(user_id).await?);
@@ -34,7 +43,7 @@ pub async fn is_role_admin(state: &AppState, user_id: &str) -> Result<bool, Grap
             })
             .await?;
         if active.iter().any(|s| {
-            ADMINISTRATOR_ROLES
+            roles
                 .iter()
                 .any(|r| r.eq_ignore_ascii_case(&s.assignment.role_definition_id))
         }) {

@@ -5,6 +5,7 @@ pub mod activation;
 pub mod admin;
 pub mod approvals;
 pub mod auth;
+pub mod conditional_access;
 pub mod eligibility;
 pub mod error;
 pub mod odata;
@@ -55,6 +56,17 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route(
             "/v1.0/roleManagement/directory/roleAssignmentApprovals/{id}/steps/{step_id}",
             get(approvals::get_step).patch(approvals::decide),
+        )
+        // Conditional Access policies (graph/conditional_access.rs).
+        .route(
+            "/v1.0/identity/conditionalAccess/policies",
+            get(conditional_access::list).post(conditional_access::create),
+        )
+        .route(
+            "/v1.0/identity/conditionalAccess/policies/{id}",
+            get(conditional_access::get)
+                .patch(conditional_access::update)
+                .delete(conditional_access::delete),
         )
         // Temporary access passes (graph/users.rs).
         .route(
