@@ -548,7 +548,7 @@ pub(crate) async fn insert_assignment_in(
 
 /// Ends an assignment in `tx` (see [`Store::deactivate_assignment`]): the assignment as it now
 /// is, or `None` if it had already ended or been closed.
-async fn deactivate_in(
+pub(crate) async fn deactivate_in(
     tx: &mut Transaction<'static, Any>,
     assignment_id: &str,
     at: DateTime<Utc>,

@@ -8,8 +8,8 @@
 //! assignments, then requests, then the audit head last.
 
 use crate::audit::{append_in, AuditEntry};
-use crate::directory::{assignment_from_row, status_text};
-use crate::pim::{insert_assignment_in, insert_request_in};
+use crate::directory::status_text;
+use crate::pim::{deactivate_in, insert_assignment_in, insert_request_in};
 use crate::sql::{ms, RowExt};
 use crate::{RoleAssignment, ScheduleRequestRecord, Store, StoreError};
 use ::pim::{ScheduleKind, ScheduleRequest, Status};
@@ -211,43 +211,15 @@ impl Store {
         )
         .await?;
         let mut ended = Vec::new();
-        let mut made_by = Vec::new();
         for id in &open {
-            let row = sqlx::query(
-                "UPDATE role_assignments SET \
-                 end_at = CASE WHEN start_at > $2 THEN start_at ELSE $2 END, \
-                 closed_at = $2, end_reason = $3 \
-                 WHERE id = $1 AND closed_at IS NULL AND (end_at IS NULL OR end_at > $2) \
-                 RETURNING id, principal_id, role_definition_id, directory_scope_id, status, \
-                 start_at, end_at, request_id",
-            )
-            .bind(id)
-            .bind(ms(at))
-            .bind("removed by an administrator")
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(row) = row {
-                ended.push(assignment_from_row(&row)?);
-                if let Some(request_id) = row.opt_text("request_id")? {
-                    made_by.push(request_id);
-                }
+            // Ends it and marks the request that made it `Revoked`.
+            if let Some(a) = deactivate_in(&mut tx, id, at, "removed by an administrator").await? {
+                ended.push(a);
             }
         }
         let Some(first) = ended.first() else {
             return Ok(AdminOutcome::NothingToRemove);
         };
-        for request_id in &made_by {
-            sqlx::query(
-                "UPDATE schedule_requests SET status = $2, updated_at = $3 \
-                 WHERE id = $1 AND status = $4",
-            )
-            .bind(request_id)
-            .bind(Status::Revoked.as_str())
-            .bind(ms(at))
-            .bind(Status::Provisioned.as_str())
-            .execute(&mut *tx)
-            .await?;
-        }
         let record = insert_request(&mut tx, kind, request, Status::Revoked, &first.id, at).await?;
         append_in(&mut tx, audit).await?;
         tx.commit().await?;
