@@ -971,6 +971,240 @@ async fn concurrent_rule_changes_lose_nothing(env: &Env) {
     assert_eq!(successes, applied.len());
 }
 
+fn admin_body(action: &str, principal: &str, role: &str, duration: &str) -> Value {
+    json!({
+        "action": action,
+        "principalId": principal,
+        "roleDefinitionId": role,
+        "directoryScopeId": "/",
+        "justification": "covering for the on-call lead",
+        "scheduleInfo": { "expiration": { "type": "afterDuration", "duration": duration } }
+    })
+}
+
+async fn administrators_assign_extend_update_remove_and_renew_active_assignments(env: &Env) {
+    let (_, admin) = administrator(env, "pra@example.test").await;
+    let (dave, dave_token) = signed_in(env, "dave@example.test").await;
+    let requests = "/v1.0/roleManagement/directory/roleAssignmentScheduleRequests";
+    let in_force = |schedules: &[Value]| -> Vec<(String, String)> {
+        schedules
+            .iter()
+            .map(|s| {
+                (
+                    s["assignmentType"].as_str().unwrap_or("").to_string(),
+                    s["scheduleInfo"]["expiration"]["endDateTime"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_string(),
+                )
+            })
+            .collect()
+    };
+    let end_in = |days: i64| (env.now() + Duration::days(days)).timestamp();
+    let ends = |v: &Value| {
+        chrono::DateTime::parse_from_rfc3339(
+            v["scheduleInfo"]["expiration"]["endDateTime"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap()
+        .timestamp()
+    };
+
+    // Only an active administrator assigns; then Dave holds Security Reader, assigned.
+    let (status, _) = post(
+        env,
+        requests,
+        &dave_token,
+        admin_body("adminAssign", &dave.id, SECURITY_READER, "P1D"),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, assigned) = post(
+        env,
+        requests,
+        &admin,
+        admin_body("adminAssign", &dave.id, SECURITY_READER, "P1D"),
+    )
+    .await;
+    assert_eq!(status, 201, "{assigned}");
+    assert_eq!(assigned["status"], "Provisioned");
+    let schedules = mine(env, "roleAssignmentSchedules", &dave_token).await;
+    assert_eq!(schedules.len(), 1, "{schedules:?}");
+    assert_eq!(in_force(&schedules)[0].0, "Assigned");
+    assert!((ends(&schedules[0]) - end_in(1)).abs() <= 1);
+    // Twice: refused. Longer than Expiration_Admin_Assignment (180 days): refused.
+    let (status, body) = post(
+        env,
+        requests,
+        &admin,
+        admin_body("adminAssign", &dave.id, SECURITY_READER, "P1D"),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("RoleAssignmentExists"))
+    );
+
+    // Extended to three days, then updated to two: one schedule in force each time.
+    let (status, body) = post(
+        env,
+        requests,
+        &admin,
+        admin_body("adminExtend", &dave.id, SECURITY_READER, "P3D"),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let schedules = mine(env, "roleAssignmentSchedules", &dave_token).await;
+    assert_eq!(schedules.len(), 1, "{schedules:?}");
+    assert!((ends(&schedules[0]) - end_in(3)).abs() <= 1);
+    let (status, body) = post(
+        env,
+        requests,
+        &admin,
+        admin_body("adminUpdate", &dave.id, SECURITY_READER, "P200D"),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("RoleAssignmentRequestPolicyValidationFailed")),
+        "{body}"
+    );
+    let (status, body) = post(
+        env,
+        requests,
+        &admin,
+        admin_body("adminUpdate", &dave.id, SECURITY_READER, "P2D"),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let schedules = mine(env, "roleAssignmentSchedules", &dave_token).await;
+    assert_eq!(schedules.len(), 1, "{schedules:?}");
+    assert!((ends(&schedules[0]) - end_in(2)).abs() <= 1);
+    // Renewing what has not ended: refused.
+    let (status, _) = post(
+        env,
+        requests,
+        &admin,
+        admin_body("adminRenew", &dave.id, SECURITY_READER, "P1D"),
+    )
+    .await;
+    assert_eq!(status, 400);
+
+    // Removed: nothing in force; renewed: in force again.
+    let (status, removed) = post(
+        env,
+        requests,
+        &admin,
+        admin_body("adminRemove", &dave.id, SECURITY_READER, "P1D"),
+    )
+    .await;
+    assert_eq!(
+        (status, removed["status"].as_str()),
+        (201, Some("Revoked")),
+        "{removed}"
+    );
+    assert!(mine(env, "roleAssignmentSchedules", &dave_token)
+        .await
+        .is_empty());
+    let (status, body) = post(
+        env,
+        requests,
+        &admin,
+        admin_body("adminExtend", &dave.id, SECURITY_READER, "P3D"),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("RoleAssignmentDoesNotExist")),
+        "{body}"
+    );
+    let (status, body) = post(
+        env,
+        requests,
+        &admin,
+        admin_body("adminRenew", &dave.id, SECURITY_READER, "P1D"),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        mine(env, "roleAssignmentSchedules", &dave_token)
+            .await
+            .len(),
+        1
+    );
+
+    // Conditional Access sees the role (includeRoles reads active assignments).
+    let engine = env.state.engine().await.unwrap();
+    assert!(engine
+        .active_roles(&dave.id, &engine.transitive_groups(&dave.id))
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(SECURITY_READER)));
+
+    // The administrators' list shows the six requests made, with $filter; Dave may not list.
+    let (status, all) = get(
+        env,
+        &format!("{requests}?$filter=principalId eq '{}'", dave.id),
+        &admin,
+    )
+    .await;
+    assert_eq!(status, 200, "{all}");
+    let actions: Vec<&str> = all["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "adminRenew",
+            "adminRemove",
+            "adminUpdate",
+            "adminExtend",
+            "adminAssign"
+        ]
+    );
+    let (status, _) = get(env, requests, &dave_token).await;
+    assert_eq!(status, 403);
+    // An administrator reads any request; Dave his own.
+    let id = assigned["id"].as_str().unwrap();
+    let (status, _) = get(env, &format!("{requests}/{id}"), &admin).await;
+    assert_eq!(status, 200);
+    let (status, _) = get(env, &format!("{requests}/{id}"), &dave_token).await;
+    assert_eq!(status, 200);
+
+    // Eligibility takes the same actions: extend an eligibility.
+    let (status, body) = post(
+        env,
+        ELIGIBILITY_REQUESTS,
+        &admin,
+        admin_body("adminAssign", &dave.id, GLOBAL_ADMINISTRATOR, "P7D"),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = post(
+        env,
+        ELIGIBILITY_REQUESTS,
+        &admin,
+        admin_body("adminExtend", &dave.id, GLOBAL_ADMINISTRATOR, "P30D"),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let eligible = mine(env, "roleEligibilitySchedules", &dave_token).await;
+    assert_eq!(eligible.len(), 1, "{eligible:?}");
+    assert!((ends(&eligible[0]) - end_in(30)).abs() <= 1);
+    // Self-extension is not there yet, and says so.
+    let (status, body) = post(
+        env,
+        ELIGIBILITY_REQUESTS,
+        &dave_token,
+        admin_body("selfExtend", &dave.id, GLOBAL_ADMINISTRATOR, "P30D"),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+}
+
 async fn preflight_and_lint_refuse_what_they_cannot_check(env: &Env) {
     let (_, admin) = administrator(env, "pra@example.test").await;
     let (_, dave) = signed_in(env, "dave@example.test").await;
@@ -1062,4 +1296,5 @@ on_both_backends!(
     settings_and_eligibility_from_the_api_govern_activation,
     concurrent_rule_changes_lose_nothing,
     preflight_and_lint_refuse_what_they_cannot_check,
+    administrators_assign_extend_update_remove_and_renew_active_assignments,
 );

@@ -68,6 +68,34 @@ fn check_request(request: &ScheduleRequest) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Checks that `assignment` is of `kind`'s status and for the request's principal and role.
+fn check_assignment(
+    kind: ScheduleKind,
+    request: &ScheduleRequest,
+    assignment: &RoleAssignment,
+) -> Result<(), StoreError> {
+    check_request(request)?;
+    if assignment.status != status_of(kind) {
+        return Err(invalid(format!(
+            "an {} is recorded with status '{}'",
+            kind.describe(),
+            status_text(&status_of(kind))?
+        )));
+    }
+    if !assignment
+        .principal_id
+        .eq_ignore_ascii_case(&request.principal_id)
+        || !assignment
+            .role_definition_id
+            .eq_ignore_ascii_case(&request.role_definition_id)
+    {
+        return Err(invalid(
+            "the assignment is not for the request's principal and role",
+        ));
+    }
+    Ok(())
+}
+
 /// Takes the row lock on the role's definition (see the module documentation); a role that does
 /// not exist is [`StoreError::NotFound`].
 async fn lock_role(tx: &mut Transaction<'static, Any>, role: &str) -> Result<(), StoreError> {
@@ -134,25 +162,7 @@ impl Store {
         assignment: &RoleAssignment,
         audit: &AuditEntry,
     ) -> Result<AdminOutcome, StoreError> {
-        check_request(request)?;
-        if assignment.status != status_of(kind) {
-            return Err(invalid(format!(
-                "an {} is recorded with status '{}'",
-                kind.describe(),
-                status_text(&status_of(kind))?
-            )));
-        }
-        if !assignment
-            .principal_id
-            .eq_ignore_ascii_case(&request.principal_id)
-            || !assignment
-                .role_definition_id
-                .eq_ignore_ascii_case(&request.role_definition_id)
-        {
-            return Err(invalid(
-                "the assignment is not for the request's principal and role",
-            ));
-        }
+        check_assignment(kind, request, assignment)?;
         let at = crate::at_ms(audit.activity_date_time);
         let mut tx = self.begin().await?;
         lock_role(&mut tx, &assignment.role_definition_id).await?;
@@ -182,6 +192,59 @@ impl Store {
         Ok(AdminOutcome::Done {
             request: Box::new(record),
             assignments: vec![assignment.clone()],
+        })
+    }
+
+    /// Records an administrator's `adminUpdate` or `adminExtend` request as `Provisioned`: every
+    /// schedule of that kind the principal has for the role that has not ended is ended now
+    /// (the reason is the request's action; the requests that made them become `Revoked`) and
+    /// replaced by `assignment`, linked to this request; `audit` is appended; one transaction.
+    /// With no schedule to replace, nothing changes ([`AdminOutcome::NothingToRemove`]).
+    pub async fn admin_replace(
+        &self,
+        kind: ScheduleKind,
+        request: &ScheduleRequest,
+        assignment: &RoleAssignment,
+        audit: &AuditEntry,
+    ) -> Result<AdminOutcome, StoreError> {
+        check_assignment(kind, request, assignment)?;
+        let at = crate::at_ms(audit.activity_date_time);
+        let reason = request.action().to_string();
+        let mut tx = self.begin().await?;
+        lock_role(&mut tx, &assignment.role_definition_id).await?;
+        let open = open_schedules(
+            &mut tx,
+            &assignment.principal_id,
+            &assignment.role_definition_id,
+            &assignment.status,
+            at,
+        )
+        .await?;
+        let mut ended = Vec::new();
+        for id in &open {
+            if let Some(a) = deactivate_in(&mut tx, id, at, &reason).await? {
+                ended.push(a);
+            }
+        }
+        if ended.is_empty() {
+            return Ok(AdminOutcome::NothingToRemove);
+        }
+        let record = insert_request(
+            &mut tx,
+            kind,
+            request,
+            Status::Provisioned,
+            &assignment.id,
+            at,
+        )
+        .await?;
+        insert_assignment_in(&mut tx, &record, assignment).await?;
+        append_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        ended.push(assignment.clone());
+        Ok(AdminOutcome::Done {
+            request: Box::new(record),
+            assignments: ended,
         })
     }
 

@@ -8,12 +8,13 @@
 //! token it yields names the request; presented again with the same request body, it activates
 //! the role — once: its `jti` is consumed with the status change, in one transaction.
 
+use crate::graph::admin::{is_role_admin, require_role_admin};
 use crate::graph::auth::{caller, Caller};
 use crate::graph::error::GraphError;
 use crate::state::AppState;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::Json;
 use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};
@@ -331,7 +332,8 @@ async fn check_proof(
 }
 
 /// `POST /v1.0/roleManagement/directory/roleAssignmentScheduleRequests`: `selfActivate` and
-/// `selfDeactivate`.
+/// `selfDeactivate`; administrators' actions on active assignments go to
+/// [`crate::graph::eligibility::admin_request`].
 pub async fn create(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -346,12 +348,22 @@ pub async fn create(
         )
     })?;
     let action = request.action();
+    if action.is_admin() {
+        return crate::graph::eligibility::admin_request(
+            &state,
+            &caller,
+            request,
+            ScheduleKind::Assignment,
+        )
+        .await;
+    }
     if !matches!(action, Action::SelfActivate | Action::SelfDeactivate) {
         return Err(GraphError::bad_request(
             "BadRequest",
             format!(
-                "The action '{action}' is not available here; this version handles selfActivate \
-                 and selfDeactivate."
+                "The action '{action}' is not available here; this version handles \
+                 selfActivate, selfDeactivate and the administrators' actions (adminAssign, \
+                 adminUpdate, adminExtend, adminRenew, adminRemove)."
             ),
         ));
     }
@@ -676,34 +688,61 @@ async fn deactivate(
     }
 }
 
-/// `GET …/roleAssignmentScheduleRequests/{id}`: one of the caller's requests; and
-/// `…/filterByCurrentUser(on='principal')`: all of them, newest first.
+/// `GET …/roleAssignmentScheduleRequests`: every one, newest first, with `$filter` and `$top`
+/// (active role administrators only).
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    uri: Uri,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, GraphError> {
+    let caller = caller(&state, &headers).await?;
+    require_role_admin(&state, &caller).await?;
+    crate::graph::eligibility::listed(
+        &state,
+        ScheduleKind::Assignment,
+        None,
+        &uri,
+        query.as_deref(),
+    )
+    .await
+}
+
+/// `GET …/roleAssignmentScheduleRequests/{id}`: one request (the caller's own; any, for an
+/// active role administrator); and `…/filterByCurrentUser(on='principal')`: the caller's,
+/// newest first.
 pub async fn get(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
+    uri: Uri,
     Path(segment): Path<String>,
+    RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, GraphError> {
     let caller = caller(&state, &headers).await?;
     if let Some(valid) = crate::graph::schedules::filter_by_current_user(&segment) {
         valid?;
-        let mine = state
-            .store
-            .list_schedule_requests(&store::ScheduleRequestQuery {
-                kind: Some(ScheduleKind::Assignment),
-                principal_id: Some(caller.user.id.clone()),
-                limit: 1000,
-                ..store::ScheduleRequestQuery::default()
-            })
-            .await?;
-        let value: Vec<Value> = mine.into_iter().map(|r| json!(r.request)).collect();
-        return Ok(Json(json!({
-            "@odata.context": format!("{}/v1.0/$metadata#Collection(unifiedRoleAssignmentScheduleRequest)", state.issuer),
-            "value": value,
-        })));
+        return crate::graph::eligibility::listed(
+            &state,
+            ScheduleKind::Assignment,
+            Some(caller.user.id.clone()),
+            &uri,
+            query.as_deref(),
+        )
+        .await;
     }
-    Ok(Json(json!(
-        own_request(&state, &caller, &segment).await?.request
-    )))
+    match own_request(&state, &caller, &segment).await {
+        Ok(r) => Ok(Json(json!(r.request))),
+        Err(e)
+            if e.status == StatusCode::NOT_FOUND
+                && is_role_admin(&state, &caller.user.id).await? =>
+        {
+            match state.store.get_schedule_request(&segment).await {
+                Ok(r) if r.kind == ScheduleKind::Assignment => Ok(Json(json!(r.request))),
+                _ => Err(e),
+            }
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// One of the caller's activation requests; another's is not found.

@@ -7,7 +7,7 @@
 //! ([`store::Store::admin_assign`], [`store::Store::admin_remove`]).
 
 use crate::graph::admin::{entry, is_role_admin, refused, require_role_admin};
-use crate::graph::auth::caller;
+use crate::graph::auth::{caller, Caller};
 use crate::graph::error::GraphError;
 use crate::graph::odata::{self, Accepts};
 use crate::graph::schedules::filter_by_current_user;
@@ -36,8 +36,16 @@ const FILTERABLE: &[&str] = &[
 ];
 
 fn context(state: &AppState) -> String {
+    context_of(state, KIND)
+}
+
+fn context_of(state: &AppState, kind: ScheduleKind) -> String {
+    let collection = match kind {
+        ScheduleKind::Eligibility => "roleEligibilityScheduleRequests",
+        ScheduleKind::Assignment => "roleAssignmentScheduleRequests",
+    };
     format!(
-        "{}/v1.0/$metadata#roleManagement/directory/roleEligibilityScheduleRequests",
+        "{}/v1.0/$metadata#roleManagement/directory/{collection}",
         state.issuer
     )
 }
@@ -87,80 +95,100 @@ async fn principal(
     }
 }
 
-/// The principal's eligibility for the role that has not ended (the longest-lasting one).
+/// The principal's schedule of `kind` for the role that has not ended (the longest-lasting
+/// one); for a renewal (`ended`), the one that ended last.
 async fn existing(
     state: &AppState,
+    kind: ScheduleKind,
     principal_id: &str,
     role: &str,
+    ended: bool,
 ) -> Result<Option<Window>, GraphError> {
     let now = state.now();
+    let status = match kind {
+        ScheduleKind::Eligibility => AssignmentStatus::Eligible,
+        ScheduleKind::Assignment => AssignmentStatus::Active,
+    };
     let mut found: Option<Window> = None;
     for s in state
         .store
         .list_scheduled_assignments(&AssignmentQuery {
             principal_id: Some(principal_id.to_string()),
             role_definition_id: Some(role.to_string()),
-            status: Some(AssignmentStatus::Eligible),
+            status: Some(status),
             ..AssignmentQuery::default()
         })
         .await?
     {
         let a = &s.assignment;
-        if s.closed_at.is_some() || a.end_at.is_some_and(|end| end <= now) {
+        let has_ended = s.closed_at.is_some() || a.end_at.is_some_and(|end| end <= now);
+        if has_ended != ended {
             continue;
         }
         let w = Window {
             start: a.start_at,
             end: a.end_at,
         };
-        let longer = match (found.and_then(|f| f.end), w.end) {
+        let later = match (found.and_then(|f| f.end), w.end) {
             (_, None) => true,
             (None, Some(_)) => false,
             (Some(a), Some(b)) => b > a,
         };
-        if found.is_none() || longer {
+        if found.is_none() || later {
             found = Some(w);
         }
     }
     Ok(found)
 }
 
-/// `POST /v1.0/roleManagement/directory/roleEligibilityScheduleRequests`: `adminAssign` and
-/// `adminRemove`, by active role administrators. Answers `201` with the request: `Provisioned`
-/// for an assignment, `Revoked` for a removal (as Graph does).
+/// `POST /v1.0/roleManagement/directory/roleEligibilityScheduleRequests`: administrators'
+/// requests on eligibility (see [`admin_request`]).
 pub async fn create(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), GraphError> {
     let caller = caller(&state, &headers).await?;
-    let now = state.now();
-    let mut request: ScheduleRequest = serde_json::from_slice(&body).map_err(|e| {
+    let request: ScheduleRequest = serde_json::from_slice(&body).map_err(|e| {
         GraphError::bad_request(
             "BadRequest",
             format!("The request body is not a unifiedRoleEligibilityScheduleRequest: {e}"),
         )
     })?;
+    admin_request(&state, &caller, request, KIND).await
+}
+
+/// An administrator's request on schedules of `kind` (eligible or active assignments):
+/// `adminAssign`, `adminUpdate` and `adminExtend` (the schedule is replaced by one with the new
+/// period), `adminRenew` (a schedule that ended gets a new one), `adminRemove`; by active role
+/// administrators. Answers `201` with the request: `Provisioned`, or `Revoked` for a removal (as
+/// Graph does). The request, the schedules it makes or ends and the audit entry are stored in
+/// one transaction.
+pub async fn admin_request(
+    state: &AppState,
+    caller: &Caller,
+    mut request: ScheduleRequest,
+    kind: ScheduleKind,
+) -> Result<(StatusCode, Json<Value>), GraphError> {
+    let now = state.now();
     let action = request.action();
-    let (activity, operation) = match action {
-        Action::AdminAssign => ("Add eligible member to role in PIM", "Add"),
-        Action::AdminRemove => ("Remove eligible member from role in PIM", "Delete"),
-        Action::AdminUpdate | Action::AdminExtend | Action::AdminRenew => {
-            return Err(GraphError::bad_request(
-                "BadRequest",
-                format!(
-                    "The action '{action}' is not available yet for eligibility; this version \
-                     handles adminAssign and adminRemove (remove, then assign again to change \
-                     an eligibility)."
-                ),
-            ))
-        }
+    let member = match kind {
+        ScheduleKind::Eligibility => "eligible member",
+        ScheduleKind::Assignment => "member",
+    };
+    let (verb, operation) = match action {
+        Action::AdminAssign => ("Add", "Add"),
+        Action::AdminRemove => ("Remove", "Delete"),
+        Action::AdminUpdate => ("Update", "Update"),
+        Action::AdminExtend => ("Extend", "Update"),
+        Action::AdminRenew => ("Renew", "Update"),
         Action::SelfExtend | Action::SelfRenew => {
             return Err(GraphError::bad_request(
                 "BadRequest",
                 format!(
-                    "The action '{action}' is not available yet for eligibility; ask a role \
-                     administrator to assign the eligibility again."
+                    "The action '{action}' is not available yet; ask a role administrator to \
+                     extend or renew the {} (adminExtend, adminRenew).",
+                    kind.describe()
                 ),
             ))
         }
@@ -168,19 +196,20 @@ pub async fn create(
             return Err(GraphError::bad_request(
                 "BadRequest",
                 format!(
-                    "The action '{other}' is not one for eligibility schedule requests; use \
-                     adminAssign or adminRemove."
+                    "The action '{other}' is not an administrator's action; use adminAssign, \
+                     adminUpdate, adminExtend, adminRenew or adminRemove."
                 ),
             ))
         }
     };
-    let requested =
-        |suffix: &str| entry(&caller, &format!("{activity} {suffix}"), operation, &state);
-    if let Err(e) = require_role_admin(&state, &caller).await {
+    let preposition = if verb == "Remove" { "from" } else { "to" };
+    let activity = format!("{verb} {member} {preposition} role in PIM");
+    let requested = |suffix: &str| entry(caller, &format!("{activity} {suffix}"), operation, state);
+    if let Err(e) = require_role_admin(state, caller).await {
         let audit = requested("requested")
             .target("Role", &request.role_definition_id, None)
             .detail("PrincipalId", &request.principal_id);
-        return Err(refused(&state, audit, e).await);
+        return Err(refused(state, audit, e).await);
     }
     let role = state
         .store
@@ -190,7 +219,7 @@ pub async fn create(
         .find(|d| d.id.eq_ignore_ascii_case(&request.role_definition_id))
         .ok_or_else(|| GraphError::not_found("Role definition", &request.role_definition_id))?;
     let (principal_id, principal_kind, principal_name) =
-        principal(&state, &request.principal_id).await?;
+        principal(state, &request.principal_id).await?;
     request.principal_id = principal_id.clone();
     request.role_definition_id = role.id.clone();
     let request_id = store::new_id();
@@ -201,15 +230,16 @@ pub async fn create(
             .correlation(&request_id)
     };
 
-    let (policy, _) = load_policy(&state, &role.id).await?;
+    let (policy, _) = load_policy(state, &role.id).await?;
+    let renewing = action == Action::AdminRenew;
     let facts = AdminFacts {
-        existing: existing(&state, &principal_id, &role.id).await?,
+        existing: existing(state, kind, &principal_id, &role.id, renewing).await?,
         caller_has_mfa_claim: caller.claims.amr.iter().any(|v| v == "mfa"),
     };
-    let plan = match pim::validate_admin_request(&policy, &request, KIND, &facts, now) {
+    let plan = match pim::validate_admin_request(&policy, &request, kind, &facts, now) {
         Ok(plan) => plan,
         Err(violations) => {
-            return Err(refused(&state, audit("refused"), violation_error(&violations)).await)
+            return Err(refused(state, audit("refused"), violation_error(&violations)).await)
         }
     };
     request.id = Some(request_id.clone());
@@ -233,7 +263,10 @@ pub async fn create(
                 principal_id: principal_id.clone(),
                 role_definition_id: role.id.clone(),
                 directory_scope_id: "/".into(),
-                status: AssignmentStatus::Eligible,
+                status: match kind {
+                    ScheduleKind::Eligibility => AssignmentStatus::Eligible,
+                    ScheduleKind::Assignment => AssignmentStatus::Active,
+                },
                 start_at: start,
                 end_at: end,
             };
@@ -242,33 +275,49 @@ pub async fn create(
             } else {
                 "completed (permanent)"
             })
-            .detail("RoleEligibilityScheduleId", &assignment.id)
+            .detail(
+                match kind {
+                    ScheduleKind::Eligibility => "RoleEligibilityScheduleId",
+                    ScheduleKind::Assignment => "RoleAssignmentScheduleId",
+                },
+                &assignment.id,
+            )
             .detail("StartDateTime", &start.to_rfc3339())
             .detail(
                 "EndDateTime",
                 &end.map(|e| e.to_rfc3339()).unwrap_or_default(),
             );
-            state
-                .store
-                .admin_assign(KIND, &request, &assignment, &done)
-                .await?
+            match action {
+                Action::AdminUpdate | Action::AdminExtend => {
+                    state
+                        .store
+                        .admin_replace(kind, &request, &assignment, &done)
+                        .await?
+                }
+                _ => {
+                    state
+                        .store
+                        .admin_assign(kind, &request, &assignment, &done)
+                        .await?
+                }
+            }
         }
         AssignmentPlan::Remove => {
             state
                 .store
-                .admin_remove(KIND, &request, &audit("completed"))
+                .admin_remove(kind, &request, &audit("completed"))
                 .await?
         }
     };
     let record = match outcome {
         AdminOutcome::Done { request, .. } => *request,
         AdminOutcome::AlreadyAssigned => {
-            let e = violation_error(&[RuleViolation::RoleAssignmentExists { kind: KIND }]);
-            return Err(refused(&state, audit("refused"), e).await);
+            let e = violation_error(&[RuleViolation::RoleAssignmentExists { kind }]);
+            return Err(refused(state, audit("refused"), e).await);
         }
         AdminOutcome::NothingToRemove => {
-            let e = violation_error(&[RuleViolation::RoleAssignmentDoesNotExist { kind: KIND }]);
-            return Err(refused(&state, audit("refused"), e).await);
+            let e = violation_error(&[RuleViolation::RoleAssignmentDoesNotExist { kind }]);
+            return Err(refused(state, audit("refused"), e).await);
         }
     };
     state.tenant_changed();
@@ -278,19 +327,22 @@ pub async fn create(
         role = %role.id,
         action = %action,
         request = %record.id(),
-        "eligibility changed"
+        "{} changed",
+        kind.describe()
     );
     Ok((
         StatusCode::CREATED,
         Json(odata::entity(
             to_value(&record.request)?,
-            format!("{}/$entity", context(&state)),
+            format!("{}/$entity", context_of(state, kind)),
         )),
     ))
 }
 
-async fn listed(
+/// Requests of `kind`, newest first (of `principal_id` only, if given), with `$filter`, `$top`.
+pub(crate) async fn listed(
     state: &AppState,
+    kind: ScheduleKind,
     principal_id: Option<String>,
     uri: &Uri,
     query: Option<&str>,
@@ -306,7 +358,7 @@ async fn listed(
     let records = state
         .store
         .list_schedule_requests(&ScheduleRequestQuery {
-            kind: Some(KIND),
+            kind: Some(kind),
             principal_id,
             limit: u32::MAX,
             ..ScheduleRequestQuery::default()
@@ -320,7 +372,7 @@ async fn listed(
         }
     }
     Ok(Json(odata::collection(
-        context(state),
+        context_of(state, kind),
         items,
         &options,
         &state.issuer,
@@ -346,7 +398,7 @@ pub async fn list(
         },
     )?;
     require_role_admin(&state, &caller).await?;
-    listed(&state, None, &uri, query.as_deref()).await
+    listed(&state, KIND, None, &uri, query.as_deref()).await
 }
 
 /// `GET …/roleEligibilityScheduleRequests/filterByCurrentUser(on='principal')` (the caller's
@@ -361,7 +413,14 @@ pub async fn item(
     let caller = caller(&state, &headers).await?;
     if let Some(valid) = filter_by_current_user(&segment) {
         valid?;
-        return listed(&state, Some(caller.user.id.clone()), &uri, query.as_deref()).await;
+        return listed(
+            &state,
+            KIND,
+            Some(caller.user.id.clone()),
+            &uri,
+            query.as_deref(),
+        )
+        .await;
     }
     odata::parse(query.as_deref(), &Accepts::default())?;
     let record = match state.store.get_schedule_request(&segment).await {

@@ -33,7 +33,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         )
         .route(
             "/v1.0/roleManagement/directory/roleAssignmentScheduleRequests",
-            post(activation::create),
+            post(activation::create).get(activation::list),
         )
         .route(
             "/v1.0/roleManagement/directory/roleAssignmentScheduleRequests/{id}",
