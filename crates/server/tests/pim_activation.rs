@@ -522,6 +522,102 @@ async fn an_admin_without_a_phishing_resistant_method_is_told_what_to_register_a
     assert_eq!(active_assignments(env, &adele).await.len(), 1);
 }
 
+async fn a_role_with_a_context_and_approval_waits_for_the_approver_after_its_step_up(env: &Env) {
+    env.public_client("app").await;
+    let adele = env.user("adele@example.test", PASSWORD).await;
+    let mut key = passkey(env, &adele).await;
+    let (bob, bob_token) = common::graph::signed_in(env, "bob@example.test").await;
+    eligible(env, &adele, GLOBAL_ADMINISTRATOR).await;
+    require_context(env, GLOBAL_ADMINISTRATOR, "c1").await;
+    // …and approval by Bob.
+    let mut settings = env
+        .state
+        .store
+        .get_role_policy(GLOBAL_ADMINISTRATOR)
+        .await
+        .unwrap()
+        .unwrap();
+    settings
+        .policy
+        .patch_rule(
+            "Approval_EndUser_Assignment",
+            &json!({
+                "@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyApprovalRule",
+                "setting": {
+                    "isApprovalRequired": true,
+                    "approvalMode": "SingleStage",
+                    "approvalStages": [{
+                        "approvalStageTimeOutInDays": 1,
+                        "primaryApprovers": [{ "@odata.type": "#microsoft.graph.singleUser", "userId": bob.id }]
+                    }]
+                }
+            }),
+            env.now(),
+            None,
+        )
+        .unwrap();
+    env.state
+        .store
+        .put_role_policy(&settings.policy, settings.version)
+        .await
+        .unwrap();
+    env.policies(context_policy("c1", json!({ "operator": "OR", "authenticationStrength": { "id": "00000000-0000-0000-0000-000000000004" } }))).await;
+    let b = Browser::new(env);
+    let (verifier, tx, _) = authorize(&b, "adele@example.test", &[]).await;
+    let done = b
+        .post(&format!("/signin/{tx}/password"), &[("password", PASSWORD)])
+        .await;
+    let tokens = redeem(env, &b, &done, &verifier).await;
+    let (status, _, body) = activate(
+        env,
+        tokens["access_token"].as_str().unwrap(),
+        GLOBAL_ADMINISTRATOR,
+    )
+    .await;
+    assert_eq!(status, 401, "{body}");
+    let request_id = body["error"]["innerError"]["requestId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let claims = body["error"]["innerError"]["authorizeParameters"]["claims"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // The step-up first: the request moves on to approval, the proof is spent.
+    let (verifier, tx, _) = authorize(
+        &b,
+        "adele@example.test",
+        &[("claims", &claims), ("step_up_request", &request_id)],
+    )
+    .await;
+    let done = use_passkey(env, &b, &tx, &mut key).await;
+    let proof = redeem(env, &b, &done, &verifier).await;
+    let proof = proof["access_token"].as_str().unwrap();
+    let (status, _, body) = activate(env, proof, GLOBAL_ADMINISTRATOR).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["id"], request_id.as_str());
+    assert_eq!(body["status"], "PendingApproval");
+    assert_eq!(body["approvalId"], request_id.as_str());
+    assert!(active_assignments(env, &adele).await.is_empty());
+    let (status, _, body) = activate(env, proof, GLOBAL_ADMINISTRATOR).await;
+    assert_eq!(status, 400, "{body}");
+
+    // Then Bob approves: active.
+    let (status, body) = common::graph::call(
+        env,
+        reqwest::Method::PATCH,
+        &format!("/v1.0/roleManagement/directory/roleAssignmentApprovals/{request_id}/steps/1"),
+        &bob_token,
+        Some(json!({"reviewResult": "Approve", "justification": "incident bridge confirmed"})),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let active = active_assignments(env, &adele).await;
+    assert_eq!(active.len(), 1);
+    assert_eq!(active[0].request_id.as_deref(), Some(request_id.as_str()));
+}
+
 async fn mfa_every_time_does_not_count_an_mfa_made_before_the_request(env: &Env) {
     env.public_client("app").await;
     let adele = env.user("adele@example.test", PASSWORD).await;
@@ -687,6 +783,7 @@ on_both_backends!(
     phishing_resistant_context_needs_a_fresh_request_bound_passkey,
     mfa_every_time_does_not_count_an_mfa_made_before_the_request,
     an_admin_without_a_phishing_resistant_method_is_told_what_to_register_and_a_pass_lets_them_activate,
+    a_role_with_a_context_and_approval_waits_for_the_approver_after_its_step_up,
 );
 
 mod restart {
