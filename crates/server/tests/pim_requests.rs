@@ -540,9 +540,143 @@ async fn the_holder_ends_an_activation_but_not_within_five_minutes_of_its_start(
     );
 }
 
+async fn a_holder_asks_to_extend_and_an_administrator_decides(env: &Env) {
+    let (_, admin) = administrator(env, "pra@example.test").await;
+    let (adele, adele_token) = signed_in(env, "adele@example.test").await;
+    let (bob, bob_token) = signed_in(env, "bob@example.test").await;
+    let in_days = |d: i64| Some(env.now() + Duration::days(d));
+    assign(
+        env,
+        &adele.id,
+        SECURITY_READER,
+        AssignmentStatus::Eligible,
+        in_days(10),
+    )
+    .await;
+    assign(
+        env,
+        &bob.id,
+        SECURITY_READER,
+        AssignmentStatus::Eligible,
+        in_days(20),
+    )
+    .await;
+    let eligibility = "/v1.0/roleManagement/directory/roleEligibilityScheduleRequests";
+    let extend = |duration: &str| {
+        json!({
+            "action": "selfExtend",
+            "roleDefinitionId": SECURITY_READER,
+            "directoryScopeId": "/",
+            "justification": "the audit project runs another month",
+            "scheduleInfo": { "expiration": { "type": "afterDuration", "duration": duration } }
+        })
+    };
+
+    // Twenty days before its end is too early (fourteen at most); without a justification,
+    // refused.
+    let (status, body) = post(env, eligibility, &bob_token, extend("P30D")).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("14 days before"),
+        "{body}"
+    );
+    let mut unjustified = extend("P30D");
+    unjustified["justification"] = json!("");
+    let (status, body) = post(env, eligibility, &adele_token, unjustified).await;
+    assert_eq!(status, 400, "{body}");
+
+    // Ten days before: recorded, waiting for an administrator.
+    let (status, request) = post(env, eligibility, &adele_token, extend("P30D")).await;
+    assert_eq!(status, 201, "{request}");
+    assert_eq!(request["status"], "PendingAdminDecision");
+    let id = request["id"].as_str().unwrap().to_string();
+    assert_eq!(request["approvalId"], id.as_str());
+
+    // Administrators see it waiting for them; the holder and others do not decide it.
+    let (_, waiting) = get(env, &format!("{APPROVALS}/{WAITING_FOR_ME}"), &admin).await;
+    let value = waiting["value"].as_array().unwrap();
+    assert_eq!(value.len(), 1, "{waiting}");
+    assert_eq!(value[0]["steps"][0]["assignedToMe"], true);
+    assert_eq!(
+        value[0]["steps"][0]["displayName"],
+        "Administrator's decision"
+    );
+    let (_, waiting) = get(env, &format!("{APPROVALS}/{WAITING_FOR_ME}"), &bob_token).await;
+    assert!(waiting["value"].as_array().unwrap().is_empty());
+    let (status, body) = patch(
+        env,
+        &step_path(&id, "1"),
+        &adele_token,
+        decision("Approve", "yes"),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("SelfApprovalNotAllowed"))
+    );
+    let (status, _) = patch(
+        env,
+        &step_path(&id, "1"),
+        &bob_token,
+        decision("Approve", "yes"),
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    // The administrator grants it: one eligibility, ending thirty days from now.
+    let (status, body) = patch(
+        env,
+        &step_path(&id, "1"),
+        &admin,
+        decision("Approve", "project extended"),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let (_, request) = get(env, &format!("{eligibility}/{id}"), &adele_token).await;
+    assert_eq!(request["status"], "Provisioned", "{request}");
+    let schedules = env
+        .state
+        .store
+        .list_scheduled_assignments(&store::AssignmentQuery {
+            principal_id: Some(adele.id.clone()),
+            status: Some(AssignmentStatus::Eligible),
+            in_force_at: Some(env.now()),
+            ..store::AssignmentQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(schedules.len(), 1, "{schedules:?}");
+    let end = schedules[0].assignment.end_at.unwrap();
+    assert!((end - (env.now() + Duration::days(30))).num_seconds().abs() <= 1);
+    assert_eq!(schedules[0].request_id.as_deref(), Some(id.as_str()));
+    assert_eq!(
+        request["targetScheduleId"],
+        schedules[0].assignment.id.as_str()
+    );
+
+    // Bob's, ten days before its end, unanswered: it fails after seven days.
+    env.state.clock.advance(Duration::days(10));
+    let bob_token = token(env, "bob@example.test").await;
+    let (status, second) = post(env, eligibility, &bob_token, extend("P30D")).await;
+    assert_eq!(status, 201, "{second}");
+    let second = second["id"].as_str().unwrap().to_string();
+    env.state
+        .clock
+        .advance(Duration::days(7) + Duration::minutes(1));
+    server::graph::activation::expire_due(&env.state)
+        .await
+        .unwrap();
+    let r = env.state.store.get_schedule_request(&second).await.unwrap();
+    assert_eq!(r.status(), pim::Status::Failed);
+}
+
 on_both_backends!(
     approval_required_the_request_waits_the_requester_cannot_approve_and_approval_activates,
     a_denied_request_never_activates_and_a_canceled_one_cannot_be_approved,
     requests_that_wait_too_long_fail,
     the_holder_ends_an_activation_but_not_within_five_minutes_of_its_start,
+    a_holder_asks_to_extend_and_an_administrator_decides,
 );

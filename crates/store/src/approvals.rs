@@ -4,10 +4,12 @@
 
 use crate::audit::{append_in, AuditEntry};
 use crate::error::on_write;
-use crate::pim::{insert_assignment_in, target_patch, transition_in};
+use crate::pim::{deactivate_in, insert_assignment_in, target_patch, transition_in};
+use crate::pim_admin::open_schedules;
 use crate::sql::{ms, RowExt};
 use crate::{RequestTransition, RoleAssignment, Store, StoreError, TransitionOutcome};
 use chrono::{DateTime, Utc};
+use sqlx::{Any, Transaction};
 
 /// An approver's verdict (Graph `reviewResult`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,23 +85,55 @@ impl Store {
         let TransitionOutcome::Applied(record) = &outcome else {
             return Ok(outcome);
         };
-        sqlx::query(
-            "INSERT INTO approval_steps (request_id, stage, review_result, reviewed_by, \
-             reviewed_by_name, reviewed_at, justification) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&decision.request_id)
-        .bind(i64::from(decision.stage))
-        .bind(decision.review_result.as_str())
-        .bind(&decision.reviewed_by)
-        .bind(&decision.reviewed_by_name)
-        .bind(ms(decision.reviewed_at))
-        .bind(&decision.justification)
-        .execute(&mut *tx)
-        .await
-        .map_err(on_write("approval decision"))?;
+        insert_decision(&mut tx, decision).await?;
         if let Some(assignment) = activation {
             insert_assignment_in(&mut tx, record, assignment).await?;
         }
+        append_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// Records an administrator's decision to grant a `selfExtend` or `selfRenew` request:
+    /// `t` moves the request (from `PendingAdminDecision`) to `Provisioned`; every schedule of
+    /// the new one's kind that the principal has for the role and that has not ended is ended
+    /// now (reason: the request's action) and `replacement` is recorded, made by the request;
+    /// the decision and `audit` are appended. One transaction, or nothing when the outcome is
+    /// not `Applied`.
+    pub async fn decide_extension(
+        &self,
+        t: &RequestTransition,
+        decision: &ApprovalDecision,
+        replacement: &RoleAssignment,
+        audit: &AuditEntry,
+    ) -> Result<TransitionOutcome, StoreError> {
+        if t.id != decision.request_id {
+            return Err(StoreError::Invalid {
+                what: "approval decision",
+                detail: "the decision is not for the request the transition moves".into(),
+            });
+        }
+        let at = crate::at_ms(t.at);
+        let mut tx = self.begin().await?;
+        let target = target_patch(&replacement.id);
+        let outcome = transition_in(&mut tx, t, Some(&target)).await?;
+        let TransitionOutcome::Applied(record) = &outcome else {
+            return Ok(outcome);
+        };
+        insert_decision(&mut tx, decision).await?;
+        let reason = record.request.action().to_string();
+        for id in open_schedules(
+            &mut tx,
+            &replacement.principal_id,
+            &replacement.role_definition_id,
+            &replacement.status,
+            at,
+        )
+        .await?
+        {
+            deactivate_in(&mut tx, &id, at, &reason).await?;
+        }
+        insert_assignment_in(&mut tx, record, replacement).await?;
         append_in(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(outcome)
@@ -135,4 +169,25 @@ impl Store {
         })
         .collect()
     }
+}
+
+async fn insert_decision(
+    tx: &mut Transaction<'static, Any>,
+    decision: &ApprovalDecision,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO approval_steps (request_id, stage, review_result, reviewed_by, \
+         reviewed_by_name, reviewed_at, justification) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&decision.request_id)
+    .bind(i64::from(decision.stage))
+    .bind(decision.review_result.as_str())
+    .bind(&decision.reviewed_by)
+    .bind(&decision.reviewed_by_name)
+    .bind(ms(decision.reviewed_at))
+    .bind(&decision.justification)
+    .execute(&mut **tx)
+    .await
+    .map_err(on_write("approval decision"))?;
+    Ok(())
 }

@@ -110,7 +110,7 @@ async fn lock_role(tx: &mut Transaction<'static, Any>, role: &str) -> Result<(),
 }
 
 /// The ids of the principal's schedules of `status` for `role` that have not ended at `at`.
-async fn open_schedules(
+pub(crate) async fn open_schedules(
     tx: &mut Transaction<'static, Any>,
     principal: &str,
     role: &str,

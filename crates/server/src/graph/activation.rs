@@ -348,6 +348,15 @@ pub async fn create(
         )
     })?;
     let action = request.action();
+    if matches!(action, Action::SelfExtend | Action::SelfRenew) {
+        return crate::graph::extension::request(
+            &state,
+            &caller,
+            request,
+            ScheduleKind::Assignment,
+        )
+        .await;
+    }
     if action.is_admin() {
         return crate::graph::eligibility::admin_request(
             &state,
@@ -830,9 +839,11 @@ pub async fn cancel(
 /// A request may wait this long for its step-up; then it fails.
 pub const STEP_UP_WINDOW: Duration = Duration::minutes(15);
 
-/// Fails requests that waited too long: for their step-up ([`STEP_UP_WINDOW`]) or at an
-/// approval stage (its `approvalStageTimeOutInDays`, counted from when the stage began), each
-/// with an audit entry. Returns how many.
+/// Fails requests that waited too long: for their step-up ([`STEP_UP_WINDOW`]), at an approval
+/// stage (its `approvalStageTimeOutInDays`, counted from when the stage began), or for an
+/// administrator's decision on an extension or renewal
+/// ([`crate::graph::approvals::ADMIN_DECISION_DAYS`]), each with an audit entry. Returns how
+/// many.
 pub async fn fail_overdue_requests(state: &AppState) -> Result<usize, GraphError> {
     let now = state.now();
     let mut failed = 0;
@@ -860,6 +871,25 @@ pub async fn fail_overdue_requests(state: &AppState) -> Result<usize, GraphError
             ..store::ScheduleRequestQuery::default()
         })
         .await?;
+    let deciding = state
+        .store
+        .list_schedule_requests(&store::ScheduleRequestQuery {
+            status: Some(Status::PendingAdminDecision),
+            created_before: Some(
+                now - Duration::days(crate::graph::approvals::ADMIN_DECISION_DAYS),
+            ),
+            limit: 1000,
+            ..store::ScheduleRequestQuery::default()
+        })
+        .await?;
+    for r in deciding {
+        let reason = format!(
+            "No administrator decided within {} days.",
+            crate::graph::approvals::ADMIN_DECISION_DAYS
+        );
+        failed +=
+            usize::from(fail_request(state, &r, Status::PendingAdminDecision, &reason, now).await?);
+    }
     for r in waiting {
         let policy = role_policy(state, &r.request.role_definition_id).await?;
         let stages = crate::graph::approvals::stages_of(&policy);

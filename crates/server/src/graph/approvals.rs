@@ -10,7 +10,7 @@
 //! activates the role: decision, request status, assignment and audit entry in one transaction.
 
 use crate::graph::activation::{activated_entry, audit, holdings, refuse, role_policy};
-use crate::graph::admin::is_role_admin;
+use crate::graph::admin::{is_role_admin, ADMINISTRATOR_ROLES};
 use crate::graph::auth::{caller, Caller};
 use crate::graph::error::GraphError;
 use crate::graph::schedules::filter_by_current_user_on;
@@ -21,8 +21,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use pim::{
-    ActivationFacts, ApprovalStage, Decision, Event, Progress, RequestFlow, RoleManagementPolicy,
-    Rule, RuleId, ScheduleKind, Status, SubjectSet,
+    Action, ActivationFacts, ApprovalStage, Decision, Event, Progress, RequestFlow,
+    RoleManagementPolicy, Rule, RuleId, ScheduleKind, Status, SubjectSet,
 };
 use policy::directory::AssignmentStatus;
 use serde::Deserialize;
@@ -30,8 +30,8 @@ use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use store::{
-    ApprovalDecision, RequestTransition, ReviewResult, RoleAssignment, ScheduleRequestQuery,
-    ScheduleRequestRecord, TransitionOutcome,
+    ApprovalDecision, AssignmentQuery, RequestTransition, ReviewResult, RoleAssignment,
+    ScheduleRequestQuery, ScheduleRequestRecord, TransitionOutcome,
 };
 
 /// The approval stages of a role's activation (`Approval_EndUser_Assignment`).
@@ -40,6 +40,54 @@ pub fn stages_of(policy: &RoleManagementPolicy) -> Vec<ApprovalStage> {
         Some(Rule::Approval(r)) => r.setting.approval_stages.clone(),
         _ => Vec::new(),
     }
+}
+
+/// How long an extension or renewal waits for an administrator before it fails.
+pub const ADMIN_DECISION_DAYS: i64 = 7;
+
+/// Whether the request waits (or waited) for an administrator rather than for approvers: a
+/// `selfExtend` or `selfRenew`.
+pub fn is_admin_decision(record: &ScheduleRequestRecord) -> bool {
+    matches!(
+        record.request.action(),
+        Action::SelfExtend | Action::SelfRenew
+    )
+}
+
+/// The one step of an administrator's decision.
+fn admin_stage() -> ApprovalStage {
+    ApprovalStage {
+        approval_stage_time_out_in_days: ADMIN_DECISION_DAYS,
+        ..ApprovalStage::default()
+    }
+}
+
+/// The users who hold an administrator role (Global or Privileged Role Administrator) actively
+/// now, directly or through a group.
+async fn role_administrators(state: &AppState) -> Result<BTreeSet<String>, GraphError> {
+    let now = state.now();
+    let mut ids = BTreeSet::new();
+    for role in ADMINISTRATOR_ROLES {
+        for s in state
+            .store
+            .list_scheduled_assignments(&AssignmentQuery {
+                role_definition_id: Some(role.to_string()),
+                status: Some(AssignmentStatus::Active),
+                in_force_at: Some(now),
+                ..AssignmentQuery::default()
+            })
+            .await?
+        {
+            let principal = s.assignment.principal_id;
+            let members = state.store.transitive_user_members(&principal).await?;
+            if members.is_empty() {
+                ids.insert(principal.to_ascii_lowercase());
+            } else {
+                ids.extend(members.into_iter().map(|m| m.to_ascii_lowercase()));
+            }
+        }
+    }
+    Ok(ids)
 }
 
 /// The users who may decide at each stage: named users and the (transitive) members of named
@@ -80,9 +128,13 @@ struct Approval {
 
 impl Approval {
     async fn load(state: &AppState, record: ScheduleRequestRecord) -> Result<Self, GraphError> {
-        let policy = role_policy(state, &record.request.role_definition_id).await?;
-        let stages = stages_of(&policy);
-        let approvers = resolve(state, &stages).await?;
+        let (stages, approvers) = if is_admin_decision(&record) {
+            (vec![admin_stage()], vec![role_administrators(state).await?])
+        } else {
+            let stages = stages_of(&role_policy(state, &record.request.role_definition_id).await?);
+            let approvers = resolve(state, &stages).await?;
+            (stages, approvers)
+        };
         let decisions = state.store.list_approval_decisions(record.id()).await?;
         Ok(Approval {
             record,
@@ -114,7 +166,9 @@ impl Approval {
         let decision = self.decisions.iter().find(|d| d.stage as usize == index);
         let step_status = match (decision, &status) {
             (Some(_), _) => "Completed",
-            (None, Status::PendingApproval) if index == current => "InProgress",
+            (None, Status::PendingApproval | Status::PendingAdminDecision) if index == current => {
+                "InProgress"
+            }
             (None, Status::Failed) if index == current => "Expired",
             _ => "NotStarted",
         };
@@ -127,7 +181,11 @@ impl Approval {
                 .eq_ignore_ascii_case(caller_id);
         json!({
             "id": (index + 1).to_string(),
-            "displayName": format!("Stage {}", index + 1),
+            "displayName": if is_admin_decision(&self.record) {
+                "Administrator's decision".to_string()
+            } else {
+                format!("Stage {}", index + 1)
+            },
             "status": step_status,
             "reviewResult": decision.map_or("NotReviewed", |d| d.review_result.as_str()),
             "reviewedBy": decision.map(|d| json!({ "id": d.reviewed_by, "displayName": d.reviewed_by_name })),
@@ -160,7 +218,7 @@ impl Approval {
 async fn visible(state: &AppState, caller: &Caller, id: &str) -> Result<Approval, GraphError> {
     let not_found = || GraphError::not_found("Approval", id);
     let record = match state.store.get_schedule_request(id).await {
-        Ok(r) if r.kind == ScheduleKind::Assignment && r.request.approval_id.is_some() => r,
+        Ok(r) if r.request.approval_id.is_some() => r,
         Ok(_) => return Err(not_found()),
         Err(e) if e.is_not_found() => return Err(not_found()),
         Err(e) => return Err(e.into()),
@@ -183,33 +241,51 @@ pub async fn get(
     let caller = caller(&state, &headers).await?;
     if let Some(valid) = filter_by_current_user_on(&segment, "approver") {
         valid?;
-        let waiting = state
-            .store
-            .list_schedule_requests(&ScheduleRequestQuery {
-                kind: Some(ScheduleKind::Assignment),
-                status: Some(Status::PendingApproval),
-                limit: 1000,
-                ..ScheduleRequestQuery::default()
-            })
-            .await?;
+        let mut waiting = Vec::new();
+        for status in [Status::PendingApproval, Status::PendingAdminDecision] {
+            waiting.extend(
+                state
+                    .store
+                    .list_schedule_requests(&ScheduleRequestQuery {
+                        status: Some(status),
+                        limit: 1000,
+                        ..ScheduleRequestQuery::default()
+                    })
+                    .await?,
+            );
+        }
+        waiting.sort_by(|a, b| {
+            b.request
+                .created_date_time
+                .cmp(&a.request.created_date_time)
+        });
         let mut policies: HashMap<String, (Vec<ApprovalStage>, Vec<BTreeSet<String>>)> =
             HashMap::new();
+        let mut administrators: Option<BTreeSet<String>> = None;
         let mut value = Vec::new();
         for record in waiting {
-            let role = record.request.role_definition_id.to_ascii_lowercase();
-            if !policies.contains_key(&role) {
-                let stages = stages_of(&role_policy(&state, &role).await?);
-                let approvers = resolve(&state, &stages).await?;
-                policies.insert(role.clone(), (stages, approvers));
-            }
-            let Some((stages, approvers)) = policies.get(&role) else {
-                continue;
+            let (stages, approvers) = if is_admin_decision(&record) {
+                if administrators.is_none() {
+                    administrators = Some(role_administrators(&state).await?);
+                }
+                (
+                    vec![admin_stage()],
+                    vec![administrators.clone().unwrap_or_default()],
+                )
+            } else {
+                let role = record.request.role_definition_id.to_ascii_lowercase();
+                if !policies.contains_key(&role) {
+                    let stages = stages_of(&role_policy(&state, &role).await?);
+                    let approvers = resolve(&state, &stages).await?;
+                    policies.insert(role.clone(), (stages, approvers));
+                }
+                policies.get(&role).cloned().unwrap_or_default()
             };
             let approval = Approval {
                 decisions: state.store.list_approval_decisions(record.id()).await?,
                 record,
-                stages: stages.clone(),
-                approvers: approvers.clone(),
+                stages,
+                approvers,
             };
             let current = approval.record.approval_stage as usize;
             let requester = &approval.record.request.principal_id;
@@ -298,7 +374,12 @@ pub async fn decide(
             .correlation(record.id())
             .detail("step", &step)
     };
-    if record.status() != Status::PendingApproval {
+    let waiting = record.status();
+    let admin_decision = is_admin_decision(record);
+    if !matches!(
+        waiting,
+        Status::PendingApproval | Status::PendingAdminDecision
+    ) {
         let e = GraphError::bad_request(
             "InvalidRequestState",
             format!(
@@ -322,10 +403,14 @@ pub async fn decide(
     let flow = RequestFlow {
         requester: record.request.principal_id.clone(),
         needs_step_up: false,
-        decision: Decision::Approval(approval.approvers.clone()),
+        decision: if admin_decision {
+            Decision::Admin(approval.approvers.first().cloned().unwrap_or_default())
+        } else {
+            Decision::Approval(approval.approvers.clone())
+        },
     };
     let from = Progress {
-        status: Status::PendingApproval,
+        status: waiting.clone(),
         stage: current,
         failure: None,
     };
@@ -372,13 +457,8 @@ pub async fn decide(
         reviewed_at: now,
         justification: justification.clone(),
     };
-    let t = RequestTransition::new(
-        record.id(),
-        Status::PendingApproval,
-        next.status.clone(),
-        now,
-    )
-    .at_stage(record.approval_stage);
+    let t = RequestTransition::new(record.id(), waiting, next.status.clone(), now)
+        .at_stage(record.approval_stage);
     let decided = |activity: &str| {
         audit(&caller, activity, &role, now)
             .correlation(record.id())
@@ -396,11 +476,56 @@ pub async fn decide(
                 .await?
         }
         Status::Denied => {
-            let entry = decided("Add member to role request denied (PIM activation)");
+            let entry = decided(if admin_decision {
+                "Extension or renewal denied (administrator's decision)"
+            } else {
+                "Add member to role request denied (PIM activation)"
+            });
             state
                 .store
                 .decide_approval(&t, &decision, None, &entry)
                 .await?
+        }
+        Status::Granted if admin_decision => {
+            let replacement = match extended_assignment(&state, record, now).await? {
+                Ok(assignment) => assignment,
+                Err(reason) => {
+                    let e = GraphError::bad_request(
+                        "RoleAssignmentRequestPolicyValidationFailed",
+                        format!("The request can no longer be granted, so it was not: {reason}"),
+                    );
+                    return Err(refuse(&state, entry(), e).await);
+                }
+            };
+            let t = RequestTransition {
+                to: Status::Provisioned,
+                ..t
+            };
+            let verb = if record.request.action() == Action::SelfRenew {
+                "renewed"
+            } else {
+                "extended"
+            };
+            let entry = decided(&format!(
+                "{} {verb} (administrator's decision)",
+                capitalise(record.kind.describe())
+            ))
+            .detail("scheduleId", &replacement.id)
+            .detail(
+                "end",
+                &replacement
+                    .end_at
+                    .map(|e| e.to_rfc3339())
+                    .unwrap_or_default(),
+            );
+            let outcome = state
+                .store
+                .decide_extension(&t, &decision, &replacement, &entry)
+                .await?;
+            if outcome.is_applied() {
+                state.tenant_changed();
+            }
+            outcome
         }
         Status::Granted => {
             let assignment = match granted_assignment(&state, record, now).await? {
@@ -491,6 +616,52 @@ async fn granted_assignment(
             start_at: plan.start,
             end_at: plan.end,
         })),
+        Err(violations) => Ok(Err(pim::graph_error(&violations).map_or_else(
+            || "the request is no longer valid".to_string(),
+            |g| g.message,
+        ))),
+    }
+}
+
+/// The schedule an administrator's grant of a `selfExtend` or `selfRenew` makes: the request
+/// checked again against the role's current settings and the holder's current schedule.
+async fn extended_assignment(
+    state: &AppState,
+    record: &ScheduleRequestRecord,
+    now: DateTime<Utc>,
+) -> Result<Result<RoleAssignment, String>, GraphError> {
+    let request = &record.request;
+    let role = &request.role_definition_id;
+    let policy = role_policy(state, role).await?;
+    let renewing = request.action() == Action::SelfRenew;
+    let current = crate::graph::eligibility::existing(
+        state,
+        record.kind,
+        &request.principal_id,
+        role,
+        renewing,
+    )
+    .await?;
+    let mut again = request.clone();
+    if let Some(schedule) = again.schedule_info.as_mut() {
+        if schedule.start_date_time.is_some_and(|s| s <= now) {
+            schedule.start_date_time = None;
+        }
+    }
+    match pim::validate_self_extension(&policy, &again, record.kind, current, now) {
+        Ok(pim::validate::AssignmentPlan::Schedule { start, end, .. }) => Ok(Ok(RoleAssignment {
+            id: store::new_id(),
+            principal_id: request.principal_id.clone(),
+            role_definition_id: role.clone(),
+            directory_scope_id: "/".into(),
+            status: match record.kind {
+                ScheduleKind::Eligibility => AssignmentStatus::Eligible,
+                ScheduleKind::Assignment => AssignmentStatus::Active,
+            },
+            start_at: start,
+            end_at: end,
+        })),
+        Ok(pim::validate::AssignmentPlan::Remove) => Ok(Err("nothing to extend".into())),
         Err(violations) => Ok(Err(pim::graph_error(&violations).map_or_else(
             || "the request is no longer valid".to_string(),
             |g| g.message,

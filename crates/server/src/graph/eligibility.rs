@@ -97,7 +97,7 @@ async fn principal(
 
 /// The principal's schedule of `kind` for the role that has not ended (the longest-lasting
 /// one); for a renewal (`ended`), the one that ended last.
-async fn existing(
+pub(crate) async fn existing(
     state: &AppState,
     kind: ScheduleKind,
     principal_id: &str,
@@ -155,6 +155,9 @@ pub async fn create(
             format!("The request body is not a unifiedRoleEligibilityScheduleRequest: {e}"),
         )
     })?;
+    if matches!(request.action(), Action::SelfExtend | Action::SelfRenew) {
+        return crate::graph::extension::request(&state, &caller, request, KIND).await;
+    }
     admin_request(&state, &caller, request, KIND).await
 }
 

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod conditional_access;
 pub mod eligibility;
 pub mod error;
+pub mod extension;
 pub mod odata;
 pub mod posture;
 pub mod roles;
