@@ -185,16 +185,6 @@ pub async fn admin_request(
         Action::AdminUpdate => ("Update", "Update"),
         Action::AdminExtend => ("Extend", "Update"),
         Action::AdminRenew => ("Renew", "Update"),
-        Action::SelfExtend | Action::SelfRenew => {
-            return Err(GraphError::bad_request(
-                "BadRequest",
-                format!(
-                    "The action '{action}' is not available yet; ask a role administrator to \
-                     extend or renew the {} (adminExtend, adminRenew).",
-                    kind.describe()
-                ),
-            ))
-        }
         other => {
             return Err(GraphError::bad_request(
                 "BadRequest",
