@@ -673,10 +673,63 @@ async fn a_holder_asks_to_extend_and_an_administrator_decides(env: &Env) {
     assert_eq!(r.status(), pim::Status::Failed);
 }
 
+async fn an_approval_cannot_activate_a_role_the_requester_lost_meanwhile(env: &Env) {
+    let (_, admin) = administrator(env, "pra@example.test").await;
+    let (adele, adele_token) = signed_in(env, "adele@example.test").await;
+    let (bob, bob_token) = signed_in(env, "bob@example.test").await;
+    settings(env, &admin, Some(json!([single_user(&bob.id)]))).await;
+    assign(
+        env,
+        &adele.id,
+        SECURITY_READER,
+        AssignmentStatus::Eligible,
+        None,
+    )
+    .await;
+    let (_, request) = post(env, REQUESTS, &adele_token, activation(&adele.id)).await;
+    let id = request["id"].as_str().unwrap().to_string();
+    // While it waits, an administrator ends her eligibility.
+    let (status, body) = post(
+        env,
+        "/v1.0/roleManagement/directory/roleEligibilityScheduleRequests",
+        &admin,
+        json!({
+            "action": "adminRemove", "principalId": adele.id, "roleDefinitionId": SECURITY_READER,
+            "directoryScopeId": "/", "justification": "moved to another team"
+        }),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = patch(
+        env,
+        &step_path(&id, "1"),
+        &bob_token,
+        decision("Approve", "ok"),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("can no longer be granted") && message.contains("no eligible assignment"),
+        "{message}"
+    );
+    assert!(active(env, &adele).await.is_empty());
+    let r = env.state.store.get_schedule_request(&id).await.unwrap();
+    assert_eq!(r.status(), pim::Status::PendingApproval);
+    assert!(env
+        .state
+        .store
+        .list_approval_decisions(&id)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
 on_both_backends!(
     approval_required_the_request_waits_the_requester_cannot_approve_and_approval_activates,
     a_denied_request_never_activates_and_a_canceled_one_cannot_be_approved,
     requests_that_wait_too_long_fail,
     the_holder_ends_an_activation_but_not_within_five_minutes_of_its_start,
     a_holder_asks_to_extend_and_an_administrator_decides,
+    an_approval_cannot_activate_a_role_the_requester_lost_meanwhile,
 );

@@ -22,7 +22,7 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use pim::{
     Action, ActivationFacts, ApprovalStage, Decision, Event, Progress, RequestFlow,
-    RoleManagementPolicy, Rule, RuleId, ScheduleKind, Status, SubjectSet,
+    RoleManagementPolicy, Rule, RuleId, ScheduleKind, ScheduleRequest, Status, SubjectSet,
 };
 use policy::directory::AssignmentStatus;
 use serde::Deserialize;
@@ -489,13 +489,7 @@ pub async fn decide(
         Status::Granted if admin_decision => {
             let replacement = match extended_assignment(&state, record, now).await? {
                 Ok(assignment) => assignment,
-                Err(reason) => {
-                    let e = GraphError::bad_request(
-                        "RoleAssignmentRequestPolicyValidationFailed",
-                        format!("The request can no longer be granted, so it was not: {reason}"),
-                    );
-                    return Err(refuse(&state, entry(), e).await);
-                }
+                Err(reason) => return Err(refuse(&state, entry(), no_longer_valid(&reason)).await),
             };
             let t = RequestTransition {
                 to: Status::Provisioned,
@@ -530,13 +524,7 @@ pub async fn decide(
         Status::Granted => {
             let assignment = match granted_assignment(&state, record, now).await? {
                 Ok(assignment) => assignment,
-                Err(reason) => {
-                    let e = GraphError::bad_request(
-                        "RoleAssignmentRequestPolicyValidationFailed",
-                        format!("The request can no longer be activated, so it was not approved: {reason}"),
-                    );
-                    return Err(refuse(&state, entry(), e).await);
-                }
+                Err(reason) => return Err(refuse(&state, entry(), no_longer_valid(&reason)).await),
             };
             let t = RequestTransition {
                 to: Status::Provisioned,
@@ -573,6 +561,26 @@ pub async fn decide(
     }
 }
 
+/// The refusal of a decision whose request no longer passes the role's settings.
+fn no_longer_valid(reason: &str) -> GraphError {
+    GraphError::bad_request(
+        "RoleAssignmentRequestPolicyValidationFailed",
+        format!("The request can no longer be granted, so the decision was not recorded: {reason}"),
+    )
+}
+
+/// The request, starting now if its requested start has passed (a decision may come long after
+/// the request).
+fn from_now(request: &ScheduleRequest, now: DateTime<Utc>) -> ScheduleRequest {
+    let mut again = request.clone();
+    if let Some(schedule) = again.schedule_info.as_mut() {
+        if schedule.start_date_time.is_some_and(|s| s <= now) {
+            schedule.start_date_time = None;
+        }
+    }
+    again
+}
+
 fn capitalise(s: &str) -> String {
     let mut chars = s.chars();
     match chars.next() {
@@ -593,12 +601,7 @@ async fn granted_assignment(
     let role = &request.role_definition_id;
     let policy = role_policy(state, role).await?;
     let held = holdings(state, &request.principal_id, role, now).await?;
-    let mut again = request.clone();
-    if let Some(schedule) = again.schedule_info.as_mut() {
-        if schedule.start_date_time.is_some_and(|s| s <= now) {
-            schedule.start_date_time = None;
-        }
-    }
+    let again = from_now(request, now);
     // What was checked when the request was made (its MFA claim, its step-up) stays checked.
     let facts = ActivationFacts {
         eligibility: held.eligibility,
@@ -642,12 +645,7 @@ async fn extended_assignment(
         renewing,
     )
     .await?;
-    let mut again = request.clone();
-    if let Some(schedule) = again.schedule_info.as_mut() {
-        if schedule.start_date_time.is_some_and(|s| s <= now) {
-            schedule.start_date_time = None;
-        }
-    }
+    let again = from_now(request, now);
     match pim::validate_self_extension(&policy, &again, record.kind, current, now) {
         Ok(pim::validate::AssignmentPlan::Schedule { start, end, .. }) => Ok(Ok(RoleAssignment {
             id: store::new_id(),

@@ -429,6 +429,23 @@ impl AuditEntryExt for store::AuditEntry {
     }
 }
 
+/// The caller, if they may change policies, and whether the query says `force=true`.
+async fn writer(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Result<(Caller, bool), GraphError> {
+    let caller = caller(state, headers).await?;
+    require(
+        state,
+        &caller,
+        &WRITERS,
+        "Changing Conditional Access policies",
+    )
+    .await?;
+    Ok((caller, forced(query)?))
+}
+
 /// `POST …/policies`: `201` with the policy as stored (a fresh id).
 pub async fn create(
     State(state): State<Arc<AppState>>,
@@ -436,15 +453,7 @@ pub async fn create(
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), GraphError> {
-    let caller = caller(&state, &headers).await?;
-    require(
-        &state,
-        &caller,
-        &WRITERS,
-        "Changing Conditional Access policies",
-    )
-    .await?;
-    let force = forced(query.as_deref())?;
+    let (caller, force) = writer(&state, &headers, query.as_deref()).await?;
     let body = body_json(&body)?;
     let written = write(&state, &caller, Change::Create(body), force).await?;
     let value = written
@@ -464,15 +473,7 @@ pub async fn update(
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Result<StatusCode, GraphError> {
-    let caller = caller(&state, &headers).await?;
-    require(
-        &state,
-        &caller,
-        &WRITERS,
-        "Changing Conditional Access policies",
-    )
-    .await?;
-    let force = forced(query.as_deref())?;
+    let (caller, force) = writer(&state, &headers, query.as_deref()).await?;
     let patch = body_json(&body)?;
     write(&state, &caller, Change::Patch(id, patch), force).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -485,15 +486,7 @@ pub async fn delete(
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<StatusCode, GraphError> {
-    let caller = caller(&state, &headers).await?;
-    require(
-        &state,
-        &caller,
-        &WRITERS,
-        "Changing Conditional Access policies",
-    )
-    .await?;
-    let force = forced(query.as_deref())?;
+    let (caller, force) = writer(&state, &headers, query.as_deref()).await?;
     write(&state, &caller, Change::Delete(id), force).await?;
     Ok(StatusCode::NO_CONTENT)
 }
