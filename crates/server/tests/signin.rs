@@ -361,6 +361,19 @@ async fn five_wrong_passwords_lock_the_account(env: &Env) {
         .post(&format!("/signin/{tx}/password"), &[("password", PASSWORD)])
         .await;
     assert!(p.html().contains("locked until"), "{}", p.html());
+    // The lockout is audited once, naming the account.
+    let audits = env
+        .state
+        .store
+        .query_audits(&store::AuditQuery::default())
+        .await
+        .unwrap();
+    let locked: Vec<_> = audits
+        .iter()
+        .filter(|a| a.entry.activity_display_name == "Sign-in locked out after repeated failures")
+        .collect();
+    assert_eq!(locked.len(), 1, "{audits:?}");
+    assert_eq!(locked[0].entry.target_resources[0]["type"], "User");
     env.state.clock.advance(chrono::Duration::minutes(16));
     let (tx, _) = begin(&b, "app", "alice@example.test", &[]).await;
     b.post(&format!("/signin/{tx}/password"), &[("password", PASSWORD)])

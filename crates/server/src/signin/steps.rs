@@ -133,6 +133,7 @@ impl Step {
         if account.failures == ACCOUNT_LOCKOUT.threshold && account.is_locked_at(now) {
             tracing::warn!(user = %user_id, until = ?account.locked_until, "account locked out");
             logged = format!("{reason}; account locked until {:?}", account.locked_until);
+            audit_lockout(&self.state, "User", &user_id, account.locked_until, now).await;
         }
         if let Some(ip) = self.circumstances.ip {
             let source = self
@@ -142,6 +143,14 @@ impl Step {
                 .await?;
             if source.failures == SOURCE_LOCKOUT.threshold && source.is_locked_at(now) {
                 tracing::warn!(%ip, until = ?source.locked_until, "source address locked out");
+                audit_lockout(
+                    &self.state,
+                    "IpAddress",
+                    &ip.to_string(),
+                    source.locked_until,
+                    now,
+                )
+                .await;
                 logged = format!(
                     "{logged}; source {ip} locked until {:?}",
                     source.locked_until
@@ -180,6 +189,33 @@ impl Step {
         )
         .await?;
         Ok((jar, Redirect::to(&self.ctx.page_path())).into_response())
+    }
+}
+
+/// Writes the start of a temporary lockout (of an account or a source address) to the audit
+/// log. The lockout itself is already stored; a failure to audit it is logged, not shown to the
+/// person signing in.
+async fn audit_lockout(
+    state: &AppState,
+    kind: &str,
+    id: &str,
+    until: Option<chrono::DateTime<chrono::Utc>>,
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    let entry = store::AuditEntry::new(
+        "UserManagement",
+        "Sign-in locked out after repeated failures",
+        "Update",
+        now,
+    )
+    .by_app("Portcullis sign-in")
+    .target(kind, id, None)
+    .detail(
+        "lockedUntil",
+        &until.map(|t| t.to_rfc3339()).unwrap_or_default(),
+    );
+    if let Err(e) = state.store.append_audit(&entry).await {
+        tracing::error!(error = %e, "audit entry for a lockout not written");
     }
 }
 
