@@ -196,6 +196,15 @@ impl Store {
         Ok(())
     }
 
+    /// The role assignments in force at `at` (eligible and active), as [`Store::load_tenant`]
+    /// reads them: for refreshing a tenant whose other parts did not change.
+    pub async fn load_role_assignments(
+        &self,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<RoleAssignment>, StoreError> {
+        role_assignments_in_force(self.pool(), at).await
+    }
+
     /// The tenant as Conditional Access sees it at `at`: every user and group, the role
     /// assignments in force at `at`, and the Conditional Access documents.
     pub async fn load_tenant(&self, at: DateTime<Utc>) -> Result<Tenant, StoreError> {
@@ -240,27 +249,7 @@ impl Store {
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
 
-        let role_assignments = sqlx::query(
-            "SELECT id, principal_id, role_definition_id, directory_scope_id, status, start_at, \
-             end_at, extra_json FROM role_assignments \
-             WHERE start_at <= $1 AND (end_at IS NULL OR end_at > $1) ORDER BY id",
-        )
-        .bind(ms(at))
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|row| {
-            let a = assignment_from_row(row)?;
-            Ok(RoleAssignment {
-                id: Some(a.id),
-                principal_id: a.principal_id,
-                role_definition_id: a.role_definition_id,
-                directory_scope_id: Some(a.directory_scope_id),
-                status: a.status,
-                extra: row.json("extra_json")?,
-            })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
+        let role_assignments = role_assignments_in_force(&mut *tx, at).await?;
 
         let tenant = Tenant {
             users,
@@ -319,6 +308,37 @@ async fn put_config_json<T: Serialize>(
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     put_config(&mut **tx, kind, id, &to_json(kind.as_str(), document)?, at).await
+}
+
+/// The role assignments in force at `at`, as the tenant holds them.
+async fn role_assignments_in_force<'e, E>(
+    executor: E,
+    at: DateTime<Utc>,
+) -> Result<Vec<RoleAssignment>, StoreError>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
+    sqlx::query(
+        "SELECT id, principal_id, role_definition_id, directory_scope_id, status, start_at, \
+             end_at, extra_json FROM role_assignments \
+             WHERE start_at <= $1 AND (end_at IS NULL OR end_at > $1) ORDER BY id",
+    )
+    .bind(ms(at))
+    .fetch_all(executor)
+    .await?
+    .iter()
+    .map(|row| {
+        let a = assignment_from_row(row)?;
+        Ok(RoleAssignment {
+            id: Some(a.id),
+            principal_id: a.principal_id,
+            role_definition_id: a.role_definition_id,
+            directory_scope_id: Some(a.directory_scope_id),
+            status: a.status,
+            extra: row.json("extra_json")?,
+        })
+    })
+    .collect()
 }
 
 /// Raises the configuration's generation by one (see [`Store::config_generation`]).

@@ -627,7 +627,7 @@ async fn activate(
         }
     };
     // Conditional Access (includeRoles) sees the active role from now on.
-    state.tenant_changed();
+    state.roles_changed();
     tracing::info!(user = %caller.user.user_principal_name, role = %role, request = %record.id(), "role activated");
     Ok((StatusCode::CREATED, Json(json!(record.request))))
 }
@@ -686,7 +686,7 @@ async fn deactivate(
         .await?
     {
         Some((record, _)) => {
-            state.tenant_changed();
+            state.roles_changed();
             tracing::info!(user = %caller.user.user_principal_name, role = %role, "activation ended by its holder");
             Ok((StatusCode::CREATED, Json(json!(record.request))))
         }
@@ -953,7 +953,7 @@ pub async fn expire_due(state: &AppState) -> Result<usize, crate::error::ServeEr
         tracing::info!(principal = %a.principal_id, role = %a.role_definition_id, "activation ended");
     }
     if !ended.is_empty() {
-        state.tenant_changed();
+        state.roles_changed();
     }
     Ok(ended.len())
 }

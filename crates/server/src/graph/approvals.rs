@@ -517,7 +517,7 @@ pub async fn decide(
                 .decide_extension(&t, &decision, &replacement, &entry)
                 .await?;
             if outcome.is_applied() {
-                state.tenant_changed();
+                state.roles_changed();
             }
             outcome
         }
@@ -540,7 +540,7 @@ pub async fn decide(
                 .decide_approval(&t, &decision, Some(&assignment), &entry)
                 .await?;
             if outcome.is_applied() {
-                state.tenant_changed();
+                state.roles_changed();
                 tracing::info!(request = %record.id(), role = %role, "activation approved and provisioned");
             }
             outcome

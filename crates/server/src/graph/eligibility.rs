@@ -313,7 +313,7 @@ pub async fn admin_request(
             return Err(refused(state, audit("refused"), e).await);
         }
     };
-    state.tenant_changed();
+    state.roles_changed();
     tracing::info!(
         admin = %caller.user.user_principal_name,
         principal = %principal_id,

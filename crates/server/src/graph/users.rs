@@ -149,7 +149,6 @@ pub async fn issue(
         }
         Err(e) => return Err(e.into()),
     }
-    state.tenant_changed();
     let mut body = render(&pass, now);
     body["temporaryAccessPass"] = Value::String(issued.pass.expose_secret().to_string());
     tracing::info!(user = %target.user_principal_name, by = %caller.user.user_principal_name, "temporary access pass issued");
@@ -197,10 +196,7 @@ pub async fn delete(
         .delete_tap_audited(&target.id, &pass_id, &entry)
         .await
     {
-        Ok(()) => {
-            state.tenant_changed();
-            Ok(StatusCode::NO_CONTENT)
-        }
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
         Err(e) if e.is_not_found() => Err(GraphError::not_found("Temporary access pass", &pass_id)),
         Err(e) => Err(e.into()),
     }

@@ -26,6 +26,8 @@ pub struct Env {
     served: Option<tokio::task::JoinHandle<Result<(), server::error::ServeError>>>,
     db: Option<TestDatabase>,
     config: Config,
+    /// The data directory, removed when the service stops for good.
+    data_dir: Option<tempfile::TempDir>,
 }
 
 impl Env {
@@ -39,12 +41,14 @@ impl Env {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config::default();
         config.listen = "127.0.0.1:0".parse().unwrap();
-        config.data_dir = dir.keep();
+        config.data_dir = dir.path().to_path_buf();
         config.database_url = Some(server::config::Secret::new(db.url.clone()));
         // Cheap hashing: the tests are about the flow, not argon2's cost.
         config.password.memory_kib = 1024;
         config.password.iterations = 1;
-        Some(Self::serve(config, Clock::default(), Some(db)).await)
+        let mut env = Self::serve(config, Clock::default(), Some(db)).await;
+        env.data_dir = Some(dir);
+        Some(env)
     }
 
     async fn serve(config: Config, clock: Clock, db: Option<TestDatabase>) -> Env {
@@ -62,6 +66,7 @@ impl Env {
             served: Some(served),
             db,
             config,
+            data_dir: None,
         }
     }
 
@@ -75,7 +80,9 @@ impl Env {
             let _ = served.await;
         }
         let db = self.db.take();
-        Self::serve(self.config.clone(), clock, db).await
+        let mut env = Self::serve(self.config.clone(), clock, db).await;
+        env.data_dir = self.data_dir.take();
+        env
     }
 
     /// Stops the service and removes its database.
