@@ -130,12 +130,27 @@ async fn activate(env: &Env, token: &str, role: &str) -> (u16, Vec<String>, Valu
 }
 
 /// Performs the passkey in transaction `tx`; returns the landing after it.
+/// Performs the passkey in transaction `tx`; returns the landing after it.
 async fn use_passkey<A: WebauthnAuthenticator>(
     env: &Env,
     b: &Browser,
     tx: &str,
     key: &mut A,
 ) -> Landing {
+    let (ceremony, credential) = passkey_assertion(env, b, tx, key).await;
+    let (status, next) = post_assertion(env, b, tx, &ceremony, &credential).await;
+    assert_eq!(status, 200, "{next}");
+    b.get(next["next"].as_str().unwrap()).await
+}
+
+/// Asks for WebAuthn options in transaction `tx` and lets `key` answer them: the ceremony id and
+/// the assertion, not yet posted.
+async fn passkey_assertion<A: WebauthnAuthenticator>(
+    env: &Env,
+    b: &Browser,
+    tx: &str,
+    key: &mut A,
+) -> (Value, Value) {
     let r = b
         .http
         .post(format!("{}/signin/{tx}/webauthn/options", env.base))
@@ -147,16 +162,26 @@ async fn use_passkey<A: WebauthnAuthenticator>(
     let a = key
         .do_authentication(Url::parse(&env.base).unwrap(), rcr)
         .unwrap();
+    (o["ceremonyId"].clone(), serde_json::to_value(&a).unwrap())
+}
+
+/// Posts an assertion for ceremony `ceremony` in transaction `tx`.
+async fn post_assertion(
+    env: &Env,
+    b: &Browser,
+    tx: &str,
+    ceremony: &Value,
+    credential: &Value,
+) -> (u16, Value) {
     let r = b
         .http
         .post(format!("{}/signin/{tx}/webauthn", env.base))
-        .json(&json!({"ceremonyId": o["ceremonyId"], "credential": serde_json::to_value(&a).unwrap()}))
+        .json(&json!({"ceremonyId": ceremony, "credential": credential}))
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 200);
-    let next: Value = r.json().await.unwrap();
-    b.get(next["next"].as_str().unwrap()).await
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
 }
 
 async fn active_assignments(env: &Env, user: &store::User) -> Vec<store::ScheduledAssignment> {
@@ -332,7 +357,10 @@ async fn phishing_resistant_context_needs_a_fresh_request_bound_passkey(env: &En
     );
 
     // 3. The passkey, in this step-up, after the request: the proof.
-    let done = use_passkey(env, &b, &tx, &mut key).await;
+    let (ceremony, assertion) = passkey_assertion(env, &b, &tx, &mut key).await;
+    let (status, next) = post_assertion(env, &b, &tx, &ceremony, &assertion).await;
+    assert_eq!(status, 200, "{next}");
+    let done = b.get(next["next"].as_str().unwrap()).await;
     let proof = redeem(env, &b, &done, &verifier).await;
     let proof_token = proof["access_token"].as_str().unwrap();
     let (status, _, body) = activate(env, proof_token, GLOBAL_ADMINISTRATOR).await;
@@ -359,7 +387,43 @@ async fn phishing_resistant_context_needs_a_fresh_request_bound_passkey(env: &En
     );
     assert_eq!(active_assignments(env, &adele).await.len(), 1);
 
-    // 5. A c1 token not bound to a request (an ordinary step-up) does not activate either.
+    // 5. The assertion replayed into the step-up of a new request (for the other role), in
+    // that step-up's own ceremony or the spent one: refused, nothing proven, nothing active.
+    let (status, _, body) = activate(env, access, PRIVILEGED_ROLE_ADMINISTRATOR).await;
+    assert_eq!(status, 401, "{body}");
+    let second = body["error"]["innerError"]["requestId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, tx, page) = authorize(
+        &b,
+        "adele@example.test",
+        &[("claims", &claims), ("step_up_request", &second)],
+    )
+    .await;
+    assert!(page.html().contains("webauthn-form"), "{}", page.html());
+    let fresh: Value = b
+        .http
+        .post(format!("{}/signin/{tx}/webauthn/options", env.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for ceremony in [&fresh["ceremonyId"], &ceremony] {
+        let (status, answer) = post_assertion(env, &b, &tx, ceremony, &assertion).await;
+        assert_ne!(status, 200, "a replayed assertion was accepted: {answer}");
+    }
+    let page = b.get(&format!("/signin/{tx}")).await;
+    assert!(
+        page.html_or_none()
+            .is_some_and(|h| h.contains("webauthn-form")),
+        "the replay completed the step-up"
+    );
+    assert_eq!(active_assignments(env, &adele).await.len(), 1);
+
+    // 6. A c1 token not bound to a request (an ordinary step-up) does not activate either.
     let (verifier, tx, _) = authorize(&b, "adele@example.test", &[("claims", &claims)]).await;
     let done = use_passkey(env, &b, &tx, &mut key).await;
     let unbound = redeem(env, &b, &done, &verifier).await;
