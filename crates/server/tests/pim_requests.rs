@@ -725,6 +725,77 @@ async fn an_approval_cannot_activate_a_role_the_requester_lost_meanwhile(env: &E
         .is_empty());
 }
 
+async fn an_ended_assignment_is_renewed_by_an_administrators_decision(env: &Env) {
+    administrator(env, "pra@example.test").await;
+    let (dave, _) = signed_in(env, "dave@example.test").await;
+    // An active assignment that ended two days ago.
+    env.state
+        .store
+        .assign_role(&store::RoleAssignment {
+            id: store::new_id(),
+            principal_id: dave.id.clone(),
+            role_definition_id: SECURITY_READER.into(),
+            directory_scope_id: "/".into(),
+            status: AssignmentStatus::Active,
+            start_at: env.now() - Duration::days(9),
+            end_at: Some(env.now() - Duration::days(2)),
+        })
+        .await
+        .unwrap();
+    let renew = |action: &str| {
+        json!({
+            "action": action,
+            "roleDefinitionId": SECURITY_READER,
+            "directoryScopeId": "/",
+            "justification": "the review runs another week",
+            "scheduleInfo": { "expiration": { "type": "afterDuration", "duration": "P7D" } }
+        })
+    };
+    let dave_token = token(env, "dave@example.test").await;
+    // Extending what has ended: refused; renewing: waits for an administrator.
+    let (status, body) = post(env, REQUESTS, &dave_token, renew("selfExtend")).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, request) = post(env, REQUESTS, &dave_token, renew("selfRenew")).await;
+    assert_eq!(status, 201, "{request}");
+    assert_eq!(request["status"], "PendingAdminDecision");
+    assert!(active(env, &dave).await.is_empty());
+    let id = request["id"].as_str().unwrap().to_string();
+    let admin = token(env, "pra@example.test").await;
+    // Denied once…
+    let (status, body) = patch(
+        env,
+        &step_path(&id, "1"),
+        &admin,
+        decision("Deny", "not now"),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let (_, denied) = get(env, &format!("{REQUESTS}/{id}"), &dave_token).await;
+    assert_eq!(denied["status"], "Denied");
+    assert!(active(env, &dave).await.is_empty());
+    // …granted the second time: active for seven days from now.
+    let (_, request) = post(env, REQUESTS, &dave_token, renew("selfRenew")).await;
+    let id = request["id"].as_str().unwrap().to_string();
+    let (status, body) = patch(
+        env,
+        &step_path(&id, "1"),
+        &admin,
+        decision("Approve", "fine"),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let now_active = active(env, &dave).await;
+    assert_eq!(now_active.len(), 1);
+    let a = &now_active[0].assignment;
+    assert!(
+        (a.end_at.unwrap() - (env.now() + Duration::days(7)))
+            .num_seconds()
+            .abs()
+            <= 1
+    );
+    assert_eq!(now_active[0].request_id.as_deref(), Some(id.as_str()));
+}
+
 on_both_backends!(
     approval_required_the_request_waits_the_requester_cannot_approve_and_approval_activates,
     a_denied_request_never_activates_and_a_canceled_one_cannot_be_approved,
@@ -732,4 +803,5 @@ on_both_backends!(
     the_holder_ends_an_activation_but_not_within_five_minutes_of_its_start,
     a_holder_asks_to_extend_and_an_administrator_decides,
     an_approval_cannot_activate_a_role_the_requester_lost_meanwhile,
+    an_ended_assignment_is_renewed_by_an_administrators_decision,
 );
