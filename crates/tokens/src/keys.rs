@@ -6,7 +6,8 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
+use p256::ecdsa::signature::Signer as _;
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use serde::de::DeserializeOwned;
@@ -77,6 +78,12 @@ pub struct Jwks {
 pub struct SigningKey {
     kid: String,
     secret: p256::SecretKey,
+    /// Derived once from `secret`: deriving them per token (a scalar multiplication, a PKCS#8
+    /// round trip) was most of a token's signing cost (BENCHMARKS.md).
+    signer: p256::ecdsa::SigningKey,
+    x: String,
+    y: String,
+    decoding: DecodingKey,
     /// When it became the active key.
     pub activated_at: DateTime<Utc>,
     /// When rotation replaced it (`None` while active).
@@ -124,9 +131,15 @@ impl SigningKey {
         activated_at: DateTime<Utc>,
     ) -> Result<Self, TokenError> {
         let (x, y) = coordinates(&secret)?;
+        let decoding = DecodingKey::from_ec_components(&x, &y)
+            .map_err(|e| TokenError::CorruptKey(e.to_string()))?;
         Ok(SigningKey {
             kid: thumbprint(&x, &y),
+            signer: p256::ecdsa::SigningKey::from(&secret),
             secret,
+            x,
+            y,
+            decoding,
             activated_at,
             retired_at: None,
             keep_until: None,
@@ -158,12 +171,11 @@ impl SigningKey {
 
     /// The public key as a JWK.
     pub fn public_jwk(&self) -> Result<Jwk, TokenError> {
-        let (x, y) = coordinates(&self.secret)?;
         Ok(Jwk {
             kty: "EC".into(),
             crv: "P-256".into(),
-            x,
-            y,
+            x: self.x.clone(),
+            y: self.y.clone(),
             kid: self.kid.clone(),
             use_: "sig".into(),
             alg: "ES256".into(),
@@ -251,9 +263,20 @@ impl KeySet {
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(key.kid.clone());
         header.typ = Some(typ.to_string());
-        let der = key.to_pkcs8_der()?;
-        jsonwebtoken::encode(&header, claims, &EncodingKey::from_ec_der(&der))
-            .map_err(|e| TokenError::Malformed(e.to_string()))
+        // JWS compact serialization (RFC 7515) signed with the key derived once; ES256's
+        // signature is r ‖ s, 64 bytes (RFC 7518 §3.4), which is what `Signature::to_bytes`
+        // gives. Verification goes through jsonwebtoken, so a mistake here fails every check.
+        let json = |what: &str, v: Result<Vec<u8>, serde_json::Error>| {
+            v.map(|bytes| URL_SAFE_NO_PAD.encode(bytes))
+                .map_err(|e| TokenError::Malformed(format!("{what}: {e}")))
+        };
+        let mut signed = json("header", serde_json::to_vec(&header))?;
+        signed.push('.');
+        signed.push_str(&json("claims", serde_json::to_vec(claims))?);
+        let signature: p256::ecdsa::Signature = key.signer.sign(signed.as_bytes());
+        signed.push('.');
+        signed.push_str(&URL_SAFE_NO_PAD.encode(signature.to_bytes()));
+        Ok(signed)
     }
 
     /// Verifies a token's signature (ES256 only, by a key of this set still verifying), issuer,
@@ -295,9 +318,7 @@ impl KeySet {
             .iter()
             .find(|k| k.kid == kid && k.verifies_at(expect.now))
             .ok_or(TokenError::UnknownKey)?;
-        let jwk = key.public_jwk()?;
-        let decoding = DecodingKey::from_ec_components(&jwk.x, &jwk.y)
-            .map_err(|e| TokenError::CorruptKey(e.to_string()))?;
+        let decoding = &key.decoding;
         let mut validation = Validation::new(Algorithm::ES256);
         // Time is checked below against the caller's clock, not the system's.
         validation.validate_exp = false;
@@ -308,7 +329,7 @@ impl KeySet {
             .collect();
         validation.set_issuer(&[expect.issuer]);
         validation.set_audience(&[expect.audience]);
-        let data = jsonwebtoken::decode::<serde_json::Value>(token, &decoding, &validation)
+        let data = jsonwebtoken::decode::<serde_json::Value>(token, decoding, &validation)
             .map_err(|e| {
                 use jsonwebtoken::errors::ErrorKind;
                 match e.kind() {

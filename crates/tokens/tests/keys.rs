@@ -215,3 +215,32 @@ fn keys_survive_storage_and_never_print_their_secret() {
         Err(TokenError::CorruptKey(_))
     ));
 }
+
+#[test]
+fn a_token_is_a_compact_es256_jws_any_verifier_accepts() {
+    let set = set();
+    let token = set
+        .sign(&claims(t0(), Duration::minutes(10)), "at+jwt")
+        .unwrap();
+    let parts: Vec<&str> = token.split('.').collect();
+    assert_eq!(parts.len(), 3);
+    let header: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+    assert_eq!(header["alg"], "ES256");
+    assert_eq!(header["typ"], "at+jwt");
+    let jwks = set.jwks(t0()).unwrap();
+    assert_eq!(header["kid"], jwks.keys[0].kid.as_str());
+    // The signature is r ‖ s over "header.payload" (RFC 7518 §3.4), checked here with the bare
+    // p256 verifier and the public key from the JWKS, not with the code that signed it.
+    let signature = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
+    assert_eq!(signature.len(), 64);
+    let mut sec1 = vec![4u8];
+    sec1.extend(URL_SAFE_NO_PAD.decode(&jwks.keys[0].x).unwrap());
+    sec1.extend(URL_SAFE_NO_PAD.decode(&jwks.keys[0].y).unwrap());
+    let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).unwrap();
+    let sig = p256::ecdsa::Signature::from_slice(&signature).unwrap();
+    use p256::ecdsa::signature::Verifier as _;
+    let signed = format!("{}.{}", parts[0], parts[1]);
+    key.verify(signed.as_bytes(), &sig).unwrap();
+    assert!(key.verify(b"something else", &sig).is_err());
+}
