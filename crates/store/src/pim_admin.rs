@@ -162,37 +162,8 @@ impl Store {
         assignment: &RoleAssignment,
         audit: &AuditEntry,
     ) -> Result<AdminOutcome, StoreError> {
-        check_assignment(kind, request, assignment)?;
-        let at = crate::at_ms(audit.activity_date_time);
-        let mut tx = self.begin().await?;
-        lock_role(&mut tx, &assignment.role_definition_id).await?;
-        let open = open_schedules(
-            &mut tx,
-            &assignment.principal_id,
-            &assignment.role_definition_id,
-            &assignment.status,
-            at,
-        )
-        .await?;
-        if !open.is_empty() {
-            return Ok(AdminOutcome::AlreadyAssigned);
-        }
-        let record = insert_request(
-            &mut tx,
-            kind,
-            request,
-            Status::Provisioned,
-            &assignment.id,
-            at,
-        )
-        .await?;
-        insert_assignment_in(&mut tx, &record, assignment).await?;
-        append_in(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(AdminOutcome::Done {
-            request: Box::new(record),
-            assignments: vec![assignment.clone()],
-        })
+        self.admin_schedule(kind, request, assignment, audit, false)
+            .await
     }
 
     /// Records an administrator's `adminUpdate` or `adminExtend` request as `Provisioned`: every
@@ -207,9 +178,22 @@ impl Store {
         assignment: &RoleAssignment,
         audit: &AuditEntry,
     ) -> Result<AdminOutcome, StoreError> {
+        self.admin_schedule(kind, request, assignment, audit, true)
+            .await
+    }
+
+    /// [`Store::admin_assign`] (`replace` false: there must be no open schedule) and
+    /// [`Store::admin_replace`] (`replace` true: there must be one, and it is ended).
+    async fn admin_schedule(
+        &self,
+        kind: ScheduleKind,
+        request: &ScheduleRequest,
+        assignment: &RoleAssignment,
+        audit: &AuditEntry,
+        replace: bool,
+    ) -> Result<AdminOutcome, StoreError> {
         check_assignment(kind, request, assignment)?;
         let at = crate::at_ms(audit.activity_date_time);
-        let reason = request.action().to_string();
         let mut tx = self.begin().await?;
         lock_role(&mut tx, &assignment.role_definition_id).await?;
         let open = open_schedules(
@@ -220,14 +204,19 @@ impl Store {
             at,
         )
         .await?;
-        let mut ended = Vec::new();
-        for id in &open {
-            if let Some(a) = deactivate_in(&mut tx, id, at, &reason).await? {
-                ended.push(a);
+        let mut changed = Vec::new();
+        if replace {
+            let reason = request.action().to_string();
+            for id in &open {
+                if let Some(a) = deactivate_in(&mut tx, id, at, &reason).await? {
+                    changed.push(a);
+                }
             }
-        }
-        if ended.is_empty() {
-            return Ok(AdminOutcome::NothingToRemove);
+            if changed.is_empty() {
+                return Ok(AdminOutcome::NothingToRemove);
+            }
+        } else if !open.is_empty() {
+            return Ok(AdminOutcome::AlreadyAssigned);
         }
         let record = insert_request(
             &mut tx,
@@ -241,10 +230,10 @@ impl Store {
         insert_assignment_in(&mut tx, &record, assignment).await?;
         append_in(&mut tx, audit).await?;
         tx.commit().await?;
-        ended.push(assignment.clone());
+        changed.push(assignment.clone());
         Ok(AdminOutcome::Done {
             request: Box::new(record),
-            assignments: ended,
+            assignments: changed,
         })
     }
 
