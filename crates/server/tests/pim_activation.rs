@@ -105,6 +105,35 @@ async fn authorize(b: &Browser, upn: &str, extra: &[(&str, &str)]) -> (String, S
     (verifier, tx, page)
 }
 
+/// The request id and the `claims` of a step-up challenge (`innerError`).
+fn challenge_of(body: &Value) -> (String, String) {
+    let inner = &body["error"]["innerError"];
+    let text = |v: &Value| {
+        v.as_str()
+            .unwrap_or_else(|| panic!("not a challenge: {body}"))
+            .to_string()
+    };
+    (
+        text(&inner["requestId"]),
+        text(&inner["authorizeParameters"]["claims"]),
+    )
+}
+
+/// Starts the step-up of request `request_id` at `/authorize` with the challenge's `claims`.
+async fn step_up(
+    b: &Browser,
+    upn: &str,
+    claims: &str,
+    request_id: &str,
+) -> (String, String, Landing) {
+    authorize(
+        b,
+        upn,
+        &[("claims", claims), ("step_up_request", request_id)],
+    )
+    .await
+}
+
 async fn activate(env: &Env, token: &str, role: &str) -> (u16, Vec<String>, Value) {
     let r = reqwest::Client::new()
         .post(format!("{}{REQUESTS}", env.base))
@@ -315,10 +344,7 @@ async fn phishing_resistant_context_needs_a_fresh_request_bound_passkey(env: &En
             .any(|c| c.contains("insufficient_user_authentication")
                 && c.contains("acr_values=\"c1\""))
     );
-    let request_id = body["error"]["innerError"]["requestId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (request_id, claims) = challenge_of(&body);
     let stored = env
         .state
         .store
@@ -329,16 +355,7 @@ async fn phishing_resistant_context_needs_a_fresh_request_bound_passkey(env: &En
     assert!(stored.step_up_nonce.is_some());
 
     // 2. A TOTP step-up is not offered, and does not help when forced.
-    let claims = body["error"]["innerError"]["authorizeParameters"]["claims"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let (verifier, tx, page) = authorize(
-        &b,
-        "adele@example.test",
-        &[("claims", &claims), ("step_up_request", &request_id)],
-    )
-    .await;
+    let (verifier, tx, page) = step_up(&b, "adele@example.test", &claims, &request_id).await;
     assert!(
         page.html().contains("webauthn-form") && !page.html().contains("totp-form"),
         "{}",
@@ -391,16 +408,8 @@ async fn phishing_resistant_context_needs_a_fresh_request_bound_passkey(env: &En
     // that step-up's own ceremony or the spent one: refused, nothing proven, nothing active.
     let (status, _, body) = activate(env, access, PRIVILEGED_ROLE_ADMINISTRATOR).await;
     assert_eq!(status, 401, "{body}");
-    let second = body["error"]["innerError"]["requestId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let (_, tx, page) = authorize(
-        &b,
-        "adele@example.test",
-        &[("claims", &claims), ("step_up_request", &second)],
-    )
-    .await;
+    let (second, _) = challenge_of(&body);
+    let (_, tx, page) = step_up(&b, "adele@example.test", &claims, &second).await;
     assert!(page.html().contains("webauthn-form"), "{}", page.html());
     let fresh: Value = b
         .http
@@ -487,22 +496,10 @@ async fn an_admin_without_a_phishing_resistant_method_is_told_what_to_register_a
         .map(|m| m["method"].as_str().unwrap())
         .collect();
     assert_eq!(registered, ["password", "softwareOath"]);
-    let request_id = body["error"]["innerError"]["requestId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let claims = body["error"]["innerError"]["authorizeParameters"]["claims"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (request_id, claims) = challenge_of(&body);
 
     // The step-up page offers nothing she has, and names what would do.
-    let (_, _, page) = authorize(
-        &b,
-        "adele@example.test",
-        &[("claims", &claims), ("step_up_request", &request_id)],
-    )
-    .await;
+    let (_, _, page) = step_up(&b, "adele@example.test", &claims, &request_id).await;
     let html = page.html();
     assert!(
         !html.contains("webauthn-form") && !html.contains("totp-form"),
@@ -565,12 +562,7 @@ async fn an_admin_without_a_phishing_resistant_method_is_told_what_to_register_a
     // Now the pre-flight passes, and the step-up of the same request activates.
     let (_, report) = get(env, preflight, &admin).await;
     assert_eq!(report["everyoneCan"], true, "{report}");
-    let (verifier, tx, page) = authorize(
-        &b,
-        "adele@example.test",
-        &[("claims", &claims), ("step_up_request", &request_id)],
-    )
-    .await;
+    let (verifier, tx, page) = step_up(&b, "adele@example.test", &claims, &request_id).await;
     assert!(page.html().contains("webauthn-form"), "{}", page.html());
     let done = use_passkey(env, &b, &tx, &mut key).await;
     let proof = redeem(env, &b, &done, &verifier).await;
@@ -639,22 +631,10 @@ async fn a_role_with_a_context_and_approval_waits_for_the_approver_after_its_ste
     )
     .await;
     assert_eq!(status, 401, "{body}");
-    let request_id = body["error"]["innerError"]["requestId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let claims = body["error"]["innerError"]["authorizeParameters"]["claims"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (request_id, claims) = challenge_of(&body);
 
     // The step-up first: the request moves on to approval, the proof is spent.
-    let (verifier, tx, _) = authorize(
-        &b,
-        "adele@example.test",
-        &[("claims", &claims), ("step_up_request", &request_id)],
-    )
-    .await;
+    let (verifier, tx, _) = step_up(&b, "adele@example.test", &claims, &request_id).await;
     let done = use_passkey(env, &b, &tx, &mut key).await;
     let proof = redeem(env, &b, &done, &verifier).await;
     let proof = proof["access_token"].as_str().unwrap();
@@ -713,21 +693,9 @@ async fn mfa_every_time_does_not_count_an_mfa_made_before_the_request(env: &Env)
     )
     .await;
     assert_eq!(status, 401, "{body}");
-    let request_id = body["error"]["innerError"]["requestId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let claims = body["error"]["innerError"]["authorizeParameters"]["claims"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (request_id, claims) = challenge_of(&body);
     // The step-up asks again: the earlier MFA does not count.
-    let (verifier, tx, page) = authorize(
-        &b,
-        "adele@example.test",
-        &[("claims", &claims), ("step_up_request", &request_id)],
-    )
-    .await;
+    let (verifier, tx, page) = step_up(&b, "adele@example.test", &claims, &request_id).await;
     assert!(page.html().contains("totp-form"), "{}", page.html());
     let page = b
         .post(
