@@ -796,6 +796,71 @@ async fn an_ended_assignment_is_renewed_by_an_administrators_decision(env: &Env)
     assert_eq!(now_active[0].request_id.as_deref(), Some(id.as_str()));
 }
 
+async fn an_undecided_stage_escalates_to_its_escalation_approvers(env: &Env) {
+    let (_, admin) = administrator(env, "pra@example.test").await;
+    let (adele, adele_token) = signed_in(env, "adele@example.test").await;
+    let (bob, _) = signed_in(env, "bob@example.test").await;
+    let (carol, _) = signed_in(env, "carol@example.test").await;
+    settings(env, &admin, None).await;
+    let (status, body) = patch(
+        env,
+        &rule_path("Approval_EndUser_Assignment"),
+        &admin,
+        json!({
+            "@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyApprovalRule",
+            "setting": {
+                "isApprovalRequired": true,
+                "approvalMode": "SingleStage",
+                "approvalStages": [{
+                    "approvalStageTimeOutInDays": 1,
+                    "isEscalationEnabled": true,
+                    "escalationTimeInMinutes": 120,
+                    "primaryApprovers": [single_user(&bob.id)],
+                    "escalationApprovers": [single_user(&carol.id)]
+                }]
+            }
+        }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assign(
+        env,
+        &adele.id,
+        SECURITY_READER,
+        AssignmentStatus::Eligible,
+        None,
+    )
+    .await;
+    let (_, request) = post(env, REQUESTS, &adele_token, activation(&adele.id)).await;
+    let id = request["id"].as_str().unwrap().to_string();
+
+    // Before the escalation time, Carol is not an approver.
+    env.state.clock.advance(Duration::minutes(119));
+    let carol_token = token(env, "carol@example.test").await;
+    let (status, _) = patch(
+        env,
+        &step_path(&id, "1"),
+        &carol_token,
+        decision("Approve", "ok"),
+    )
+    .await;
+    assert_eq!(status, 404, "not yet hers to see");
+    // After it, she is, and her approval activates the role.
+    env.state.clock.advance(Duration::minutes(2));
+    let carol_token = token(env, "carol@example.test").await;
+    let (_, waiting) = get(env, &format!("{APPROVALS}/{WAITING_FOR_ME}"), &carol_token).await;
+    assert_eq!(waiting["value"].as_array().unwrap().len(), 1, "{waiting}");
+    let (status, body) = patch(
+        env,
+        &step_path(&id, "1"),
+        &carol_token,
+        decision("Approve", "escalated"),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(active(env, &adele).await.len(), 1);
+}
+
 on_both_backends!(
     approval_required_the_request_waits_the_requester_cannot_approve_and_approval_activates,
     a_denied_request_never_activates_and_a_canceled_one_cannot_be_approved,
@@ -804,4 +869,5 @@ on_both_backends!(
     a_holder_asks_to_extend_and_an_administrator_decides,
     an_approval_cannot_activate_a_role_the_requester_lost_meanwhile,
     an_ended_assignment_is_renewed_by_an_administrators_decision,
+    an_undecided_stage_escalates_to_its_escalation_approvers,
 );

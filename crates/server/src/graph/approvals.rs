@@ -98,23 +98,31 @@ async fn resolve(
 ) -> Result<Vec<BTreeSet<String>>, GraphError> {
     let mut resolved = Vec::with_capacity(stages.len());
     for stage in stages {
-        let mut ids = BTreeSet::new();
-        for subject in &stage.primary_approvers {
-            match subject {
-                SubjectSet::SingleUser(u) if !u.user_id.is_empty() => {
-                    ids.insert(u.user_id.to_ascii_lowercase());
-                }
-                SubjectSet::GroupMembers(g) if !g.group_id.is_empty() => {
-                    for member in state.store.transitive_user_members(&g.group_id).await? {
-                        ids.insert(member.to_ascii_lowercase());
-                    }
-                }
-                _ => {}
-            }
-        }
-        resolved.push(ids);
+        resolved.push(users_of(state, &stage.primary_approvers).await?);
     }
     Ok(resolved)
+}
+
+/// The users a list of subject sets names: single users, and the transitive members of groups.
+async fn users_of(
+    state: &AppState,
+    subjects: &[SubjectSet],
+) -> Result<BTreeSet<String>, GraphError> {
+    let mut ids = BTreeSet::new();
+    for subject in subjects {
+        match subject {
+            SubjectSet::SingleUser(u) if !u.user_id.is_empty() => {
+                ids.insert(u.user_id.to_ascii_lowercase());
+            }
+            SubjectSet::GroupMembers(g) if !g.group_id.is_empty() => {
+                for member in state.store.transitive_user_members(&g.group_id).await? {
+                    ids.insert(member.to_ascii_lowercase());
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(ids)
 }
 
 /// A request that waits (or waited) for approval, with the stages and decisions that make its
@@ -136,12 +144,37 @@ impl Approval {
             (stages, approvers)
         };
         let decisions = state.store.list_approval_decisions(record.id()).await?;
-        Ok(Approval {
+        let mut approval = Approval {
             record,
             stages,
             approvers,
             decisions,
-        })
+        };
+        approval.escalate(state).await?;
+        Ok(approval)
+    }
+
+    /// Adds the escalation approvers to the stage in progress once its
+    /// `escalationTimeInMinutes` (counted from when the stage began) has passed, where the stage
+    /// enables escalation.
+    async fn escalate(&mut self, state: &AppState) -> Result<(), GraphError> {
+        let current = self.record.approval_stage as usize;
+        let Some(stage) = self.stages.get(current) else {
+            return Ok(());
+        };
+        let due = self.record.updated_at
+            + chrono::Duration::minutes(stage.escalation_time_in_minutes.max(0));
+        if !stage.is_escalation_enabled
+            || self.record.status() != Status::PendingApproval
+            || state.now() < due
+        {
+            return Ok(());
+        }
+        let extra = users_of(state, &stage.escalation_approvers).await?;
+        if let Some(set) = self.approvers.get_mut(current) {
+            set.extend(extra);
+        }
+        Ok(())
     }
 
     fn is_approver(&self, stage: usize, user_id: &str) -> bool {
@@ -281,12 +314,13 @@ pub async fn get(
                 }
                 policies.get(&role).cloned().unwrap_or_default()
             };
-            let approval = Approval {
+            let mut approval = Approval {
                 decisions: state.store.list_approval_decisions(record.id()).await?,
                 record,
                 stages,
                 approvers,
             };
+            approval.escalate(&state).await?;
             let current = approval.record.approval_stage as usize;
             let requester = &approval.record.request.principal_id;
             if approval.is_approver(current, &caller.user.id)
