@@ -432,7 +432,22 @@ async fn phishing_resistant_context_needs_a_fresh_request_bound_passkey(env: &En
     );
     assert_eq!(active_assignments(env, &adele).await.len(), 1);
 
-    // 6. A c1 token not bound to a request (an ordinary step-up) does not activate either.
+    // 6. The role's id in upper case names the same role, with the same settings: challenged.
+    let (status, _, body) = activate(env, access, &GLOBAL_ADMINISTRATOR.to_ascii_uppercase()).await;
+    assert_eq!(status, 400, "GA is active already: {body}");
+    let (status, _, body) = activate(
+        env,
+        access,
+        &PRIVILEGED_ROLE_ADMINISTRATOR.to_ascii_uppercase(),
+    )
+    .await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(
+        body["error"]["code"],
+        "RoleAssignmentRequestAcrsValidationFailed"
+    );
+
+    // 7. A c1 token not bound to a request (an ordinary step-up) does not activate either.
     let (verifier, tx, _) = authorize(&b, "adele@example.test", &[("claims", &claims)]).await;
     let done = use_passkey(env, &b, &tx, &mut key).await;
     let unbound = redeem(env, &b, &done, &verifier).await;

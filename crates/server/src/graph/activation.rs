@@ -10,6 +10,7 @@
 
 use crate::graph::admin::{is_role_admin, require_role_admin};
 use crate::graph::auth::{caller, Caller};
+use crate::graph::eligibility::{new_schedule, violation_error};
 use crate::graph::error::GraphError;
 use crate::state::AppState;
 use axum::body::Bytes;
@@ -36,10 +37,7 @@ pub(crate) async fn role_policy(
     state: &AppState,
     role: &str,
 ) -> Result<RoleManagementPolicy, GraphError> {
-    Ok(match state.store.get_role_policy(role).await? {
-        Some(stored) => stored.policy,
-        None => RoleManagementPolicy::default_for(role, state.now()),
-    })
+    Ok(crate::graph::settings::load_policy(state, role).await?.0)
 }
 
 /// What the store says about a principal and a role at one instant.
@@ -391,10 +389,14 @@ pub async fn create(
     request.approval_id = None;
     request.target_schedule_id = None;
     let role = request.role_definition_id.clone();
+    // Role ids are GUIDs, compared without regard to case; the store keys settings and
+    // assignments by the id as defined, so the request takes that spelling before anything is
+    // read for it.
     let roles = state.store.list_role_definitions().await?;
-    if !roles.iter().any(|r| r.id.eq_ignore_ascii_case(&role)) {
+    let Some(defined) = roles.iter().find(|r| r.id.eq_ignore_ascii_case(&role)) else {
         return Err(GraphError::not_found("Role definition", &role));
-    }
+    };
+    request.role_definition_id = defined.id.clone();
     if action == Action::SelfDeactivate {
         return deactivate(&state, &caller, request, now).await;
     }
@@ -410,28 +412,12 @@ async fn refuse_violations(
     violations: &[pim::RuleViolation],
     now: DateTime<Utc>,
 ) -> GraphError {
-    let e = pim::graph_error(violations).map_or_else(
-        || GraphError::bad_request("BadRequest", "The request was refused."),
-        |g| GraphError::bad_request(g.code, g.message),
-    );
-    refuse(state, audit(caller, activity, role, now), e).await
-}
-
-/// An active assignment for an activation that passed every check.
-fn activation_assignment(
-    principal: &str,
-    role: &str,
-    plan: &pim::ActivationPlan,
-) -> RoleAssignment {
-    RoleAssignment {
-        id: store::new_id(),
-        principal_id: principal.to_string(),
-        role_definition_id: role.to_string(),
-        directory_scope_id: "/".into(),
-        status: AssignmentStatus::Active,
-        start_at: plan.start,
-        end_at: plan.end,
-    }
+    refuse(
+        state,
+        audit(caller, activity, role, now),
+        violation_error(violations),
+    )
+    .await
 }
 
 /// The audit entry of a completed activation.
@@ -582,7 +568,13 @@ async fn activate(
         tracing::info!(user = %caller.user.user_principal_name, role = %role, request = %record.id(), "activation waits for approval");
         return Ok((StatusCode::CREATED, Json(json!(record.request))));
     }
-    let assignment = activation_assignment(&caller.user.id, &role, &plan);
+    let assignment = new_schedule(
+        ScheduleKind::Assignment,
+        &caller.user.id,
+        &role,
+        plan.start,
+        plan.end,
+    );
     let entry = audit(
         caller,
         "Add member to role completed (PIM activation)",
@@ -890,9 +882,19 @@ pub async fn fail_overdue_requests(state: &AppState) -> Result<usize, GraphError
         failed +=
             usize::from(fail_request(state, &r, Status::PendingAdminDecision, &reason, now).await?);
     }
+    // Every 5 seconds over every waiting request: each role's settings are read once.
+    let mut stages_by_role: std::collections::HashMap<String, Vec<pim::ApprovalStage>> =
+        std::collections::HashMap::new();
     for r in waiting {
-        let policy = role_policy(state, &r.request.role_definition_id).await?;
-        let stages = crate::graph::approvals::stages_of(&policy);
+        let role = r.request.role_definition_id.to_ascii_lowercase();
+        if !stages_by_role.contains_key(&role) {
+            let policy = role_policy(state, &r.request.role_definition_id).await?;
+            stages_by_role.insert(role.clone(), crate::graph::approvals::stages_of(&policy));
+        }
+        let stages = stages_by_role
+            .get(&role)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         let days = stages
             .get(r.approval_stage as usize)
             .map_or(1, |s| s.approval_stage_time_out_in_days)

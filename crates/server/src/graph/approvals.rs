@@ -12,6 +12,7 @@
 use crate::graph::activation::{activated_entry, audit, holdings, refuse, role_policy};
 use crate::graph::admin::{is_role_admin, ADMINISTRATOR_ROLES};
 use crate::graph::auth::{caller, Caller};
+use crate::graph::eligibility::{new_schedule, violation_error};
 use crate::graph::error::GraphError;
 use crate::graph::schedules::filter_by_current_user_on;
 use crate::state::AppState;
@@ -308,14 +309,15 @@ pub async fn get(
             } else {
                 let role = record.request.role_definition_id.to_ascii_lowercase();
                 if !policies.contains_key(&role) {
-                    let stages = stages_of(&role_policy(&state, &role).await?);
+                    let stages =
+                        stages_of(&role_policy(&state, &record.request.role_definition_id).await?);
                     let approvers = resolve(&state, &stages).await?;
                     policies.insert(role.clone(), (stages, approvers));
                 }
                 policies.get(&role).cloned().unwrap_or_default()
             };
             let mut approval = Approval {
-                decisions: state.store.list_approval_decisions(record.id()).await?,
+                decisions: Vec::new(),
                 record,
                 stages,
                 approvers,
@@ -326,6 +328,11 @@ pub async fn get(
             if approval.is_approver(current, &caller.user.id)
                 && !requester.eq_ignore_ascii_case(&caller.user.id)
             {
+                // The decisions only of the approvals listed.
+                approval.decisions = state
+                    .store
+                    .list_approval_decisions(approval.record.id())
+                    .await?;
                 value.push(approval.render(&caller.user.id));
             }
         }
@@ -644,19 +651,14 @@ async fn granted_assignment(
         step_up_verified: true,
     };
     match pim::validate_activation(&policy, &again, &facts, now) {
-        Ok(plan) => Ok(Ok(RoleAssignment {
-            id: store::new_id(),
-            principal_id: request.principal_id.clone(),
-            role_definition_id: role.clone(),
-            directory_scope_id: "/".into(),
-            status: AssignmentStatus::Active,
-            start_at: plan.start,
-            end_at: plan.end,
-        })),
-        Err(violations) => Ok(Err(pim::graph_error(&violations).map_or_else(
-            || "the request is no longer valid".to_string(),
-            |g| g.message,
+        Ok(plan) => Ok(Ok(new_schedule(
+            ScheduleKind::Assignment,
+            &request.principal_id,
+            role,
+            plan.start,
+            plan.end,
         ))),
+        Err(violations) => Ok(Err(violation_error(&violations).message)),
     }
 }
 
@@ -681,22 +683,14 @@ async fn extended_assignment(
     .await?;
     let again = from_now(request, now);
     match pim::validate_self_extension(&policy, &again, record.kind, current, now) {
-        Ok(pim::validate::AssignmentPlan::Schedule { start, end, .. }) => Ok(Ok(RoleAssignment {
-            id: store::new_id(),
-            principal_id: request.principal_id.clone(),
-            role_definition_id: role.clone(),
-            directory_scope_id: "/".into(),
-            status: match record.kind {
-                ScheduleKind::Eligibility => AssignmentStatus::Eligible,
-                ScheduleKind::Assignment => AssignmentStatus::Active,
-            },
-            start_at: start,
-            end_at: end,
-        })),
-        Ok(pim::validate::AssignmentPlan::Remove) => Ok(Err("nothing to extend".into())),
-        Err(violations) => Ok(Err(pim::graph_error(&violations).map_or_else(
-            || "the request is no longer valid".to_string(),
-            |g| g.message,
+        Ok(pim::validate::AssignmentPlan::Schedule { start, end, .. }) => Ok(Ok(new_schedule(
+            record.kind,
+            &request.principal_id,
+            role,
+            start,
+            end,
         ))),
+        Ok(pim::validate::AssignmentPlan::Remove) => Ok(Err("nothing to extend".into())),
+        Err(violations) => Ok(Err(violation_error(&violations).message)),
     }
 }

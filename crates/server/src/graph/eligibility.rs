@@ -17,6 +17,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::Json;
+use chrono::{DateTime, Utc};
 use pim::validate::{AdminFacts, AssignmentPlan, RuleViolation, Window};
 use pim::{Action, ScheduleKind, ScheduleRequest, Status};
 use policy::directory::AssignmentStatus;
@@ -56,11 +57,33 @@ fn to_value(request: &ScheduleRequest) -> Result<Value, crate::error::ServeError
 }
 
 /// The Graph error for violations.
-fn violation_error(violations: &[RuleViolation]) -> GraphError {
+pub(crate) fn violation_error(violations: &[RuleViolation]) -> GraphError {
     pim::graph_error(violations).map_or_else(
         || GraphError::bad_request("BadRequest", "The request was refused."),
         |g| GraphError::bad_request(g.code, g.message),
     )
+}
+
+/// A new schedule of `kind` (an eligible or an active assignment) for `principal` and `role`.
+pub(crate) fn new_schedule(
+    kind: ScheduleKind,
+    principal: &str,
+    role: &str,
+    start: DateTime<Utc>,
+    end: Option<DateTime<Utc>>,
+) -> RoleAssignment {
+    RoleAssignment {
+        id: store::new_id(),
+        principal_id: principal.to_string(),
+        role_definition_id: role.to_string(),
+        directory_scope_id: "/".into(),
+        status: match kind {
+            ScheduleKind::Eligibility => AssignmentStatus::Eligible,
+            ScheduleKind::Assignment => AssignmentStatus::Active,
+        },
+        start_at: start,
+        end_at: end,
+    }
 }
 
 /// A principal named by a request: a user, or a role-assignable group. Returns its id as
@@ -251,18 +274,7 @@ pub async fn admin_request(
         AssignmentPlan::Schedule { start, end, .. } => {
             let schedule = request.schedule_info.get_or_insert_with(Default::default);
             schedule.start_date_time.get_or_insert(start);
-            let assignment = RoleAssignment {
-                id: store::new_id(),
-                principal_id: principal_id.clone(),
-                role_definition_id: role.id.clone(),
-                directory_scope_id: "/".into(),
-                status: match kind {
-                    ScheduleKind::Eligibility => AssignmentStatus::Eligible,
-                    ScheduleKind::Assignment => AssignmentStatus::Active,
-                },
-                start_at: start,
-                end_at: end,
-            };
+            let assignment = new_schedule(kind, &principal_id, &role.id, start, end);
             let done = audit(if end.is_some() {
                 "completed (timebound)"
             } else {

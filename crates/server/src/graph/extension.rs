@@ -6,7 +6,7 @@
 
 use crate::graph::activation::{audit, refuse};
 use crate::graph::auth::Caller;
-use crate::graph::eligibility::existing;
+use crate::graph::eligibility::{existing, violation_error};
 use crate::graph::error::GraphError;
 use crate::graph::settings::load_policy;
 use crate::state::AppState;
@@ -69,10 +69,7 @@ pub async fn request(
             return Err(GraphError::bad_request("BadRequest", "Nothing to extend."))
         }
         Err(violations) => {
-            let e = pim::graph_error(&violations).map_or_else(
-                || GraphError::bad_request("BadRequest", "The request was refused."),
-                |g| GraphError::bad_request(g.code, g.message),
-            );
+            let e = violation_error(&violations);
             return Err(refuse(state, entry(" (refused)"), e).await);
         }
     }
