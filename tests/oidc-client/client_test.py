@@ -214,7 +214,15 @@ class Browser:
             )
             action = urljoin(response.url, form["action"])
             check(same_origin(action, self.issuer), f"{form_id} posts elsewhere: {action}")
-            response = self.http.post(action, data=fields, allow_redirects=False, timeout=TIMEOUT)
+            # As a browser does: a form post names the page's origin (the pages refuse others).
+            origin = "{0.scheme}://{0.netloc}".format(urlsplit(response.url))
+            response = self.http.post(
+                action,
+                data=fields,
+                headers={"Origin": origin},
+                allow_redirects=False,
+                timeout=TIMEOUT,
+            )
         raise Failure(f"the sign-in did not finish within 25 pages (asked for {asked})")
 
 

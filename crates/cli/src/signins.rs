@@ -67,7 +67,11 @@ pub(crate) fn list(args: &StoreArgs, filters: &Filters<'_>, as_json: bool) -> Re
                     "userPrincipalName": r.user_principal_name,
                     "appId": r.client_id,
                     "ipAddress": r.ip,
-                    "status": { "result": r.result.as_str(), "failureReason": r.failure_reason },
+                    "status": {
+                        "result": r.result.as_str(),
+                        "failureReason": r.failure_reason,
+                        "additionalDetails": r.additional_details,
+                    },
                     "authenticationMethodsUsed": r.methods,
                     "appliedConditionalAccessPolicies": r.applied_policies,
                 })
@@ -104,6 +108,7 @@ pub(crate) fn list(args: &StoreArgs, filters: &Filters<'_>, as_json: bool) -> Re
             r.methods.join("+"),
             r.failure_reason
                 .as_deref()
+                .or(r.additional_details.as_deref())
                 .map(|f| format!("  ({f})"))
                 .unwrap_or_default(),
             if policies.is_empty() {

@@ -190,6 +190,7 @@ fn seed(data: &str) {
                 label: "Authenticator app".into(),
                 created_at: store::at_ms(now),
                 last_used_step: 0,
+                provenance: None,
             })
             .await
             .unwrap();
@@ -211,6 +212,7 @@ async fn add_security_key(store: &Store, user: &str, name: &str, now: chrono::Da
             display_name: name.into(),
             created_at: store::at_ms(now),
             last_used_at: None,
+            provenance: None,
         })
         .await
         .unwrap();

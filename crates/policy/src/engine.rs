@@ -189,6 +189,18 @@ impl Engine {
         seen
     }
 
+    /// Whether the user holds or is eligible for a directory role, directly or through a group:
+    /// the users whose phishing-resistant credentials must have a vouching provenance
+    /// (DESIGN §8.5).
+    pub fn is_privileged(&self, user_id: &str) -> bool {
+        let mut principals = self.transitive_groups(user_id);
+        principals.insert(lower(user_id));
+        self.tenant
+            .role_assignments
+            .iter()
+            .any(|a| principals.contains(lower_cow(&a.principal_id).as_ref()))
+    }
+
     /// Roles (template ids, lower-case) the user holds actively, directly or through a group.
     pub fn active_roles(&self, user_id: &str, groups: &HashSet<String>) -> HashSet<String> {
         std::iter::once(lower(user_id))

@@ -16,6 +16,7 @@ pub mod merge_patch;
 pub mod method;
 pub mod outcome;
 pub mod posture;
+pub mod registration;
 mod serde_util;
 pub mod session;
 pub mod signin;

@@ -23,6 +23,7 @@ use crate::context::ContextId;
 use crate::directory::{AssignmentStatus, GLOBAL_ADMINISTRATOR, PRIVILEGED_ROLE_ADMINISTRATOR};
 use crate::engine::Engine;
 use crate::method::{AuthenticationMethodMode, MethodCombination};
+use crate::registration::Provenance;
 use crate::session::PerformedMethod;
 use crate::strength::{built_in_strengths, AuthenticationStrengthPolicy};
 use crate::tenant::Tenant;
@@ -710,6 +711,13 @@ pub struct RegisteredMethod {
     pub aaguid: Option<String>,
     /// What to show: a label, an address, an authenticator name.
     pub label: String,
+    /// How it was registered, for credentials that keep it (passkeys, security keys, apps).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Provenance>,
+    /// A phishing-resistant credential of a privileged user registered under a weaker proof: it
+    /// satisfies no phishing-resistant strength (DESIGN §8.5).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub registered_under_weaker_proof: bool,
 }
 
 impl RegisteredMethod {
@@ -719,12 +727,15 @@ impl RegisteredMethod {
             method,
             aaguid: None,
             label: label.to_string(),
+            provenance: None,
+            registered_under_weaker_proof: false,
         }
     }
 
     fn as_performed(&self) -> PerformedMethod {
         PerformedMethod {
             aaguid: self.aaguid.clone(),
+            registered_under_weaker_proof: self.registered_under_weaker_proof,
             ..PerformedMethod::new(self.method.clone(), DateTime::UNIX_EPOCH)
         }
     }
@@ -991,6 +1002,19 @@ fn readiness(
     if satisfied_by.is_none() {
         shortfalls = nearest_shortfalls(strength, &registered);
         advice = Some(advise(user, &shortfalls, strength));
+        let weak: Vec<&str> = registered
+            .iter()
+            .filter(|r| r.registered_under_weaker_proof)
+            .map(|r| r.label.as_str())
+            .collect();
+        if !user.is_break_glass && !weak.is_empty() && strength.allows_only_phishing_resistant() {
+            advice = Some(format!(
+                "ask an administrator for a temporary access pass to register a key that counts \
+                 ('{}' was registered under a weaker proof and does not count for a \
+                 phishing-resistant strength)",
+                weak.join("', '")
+            ));
+        }
     }
     UserReadiness {
         user: user.clone(),
@@ -1041,6 +1065,31 @@ fn nearest_shortfalls(
                 );
                 if single.satisfied_by(&trial).is_none() {
                     missing.push(mode.clone());
+                    let weak: Vec<&&RegisteredMethod> = of_mode
+                        .iter()
+                        .filter(|r| r.registered_under_weaker_proof)
+                        .collect();
+                    if !weak.is_empty() && single.allows_only_phishing_resistant() {
+                        let labels: Vec<String> = weak
+                            .iter()
+                            .map(|r| {
+                                let how = r
+                                    .provenance
+                                    .as_ref()
+                                    .map(|p| p.proof.describe())
+                                    .unwrap_or("an unrecorded proof");
+                                format!("'{}' (registered with {how})", r.label)
+                            })
+                            .collect();
+                        note = Some(format!(
+                            "{} {} not count: a privileged user's phishing-resistant \
+                             credential counts only when registered with a phishing-resistant \
+                             credential or a temporary access pass from an administrator",
+                            labels.join(", "),
+                            if labels.len() == 1 { "does" } else { "do" }
+                        ));
+                        continue;
+                    }
                     let labels: Vec<String> = of_mode
                         .iter()
                         .map(|r| match &r.aaguid {

@@ -21,6 +21,10 @@ pub struct PerformedMethod {
     /// Policy OIDs of the certificate, for certificates.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub certificate_policy_oids: Vec<String>,
+    /// A phishing-resistant credential of a privileged user that was registered under a weaker
+    /// proof (DESIGN §8.5): it satisfies no phishing-resistant authentication strength.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub registered_under_weaker_proof: bool,
 }
 
 impl PerformedMethod {
@@ -32,7 +36,14 @@ impl PerformedMethod {
             aaguid: None,
             certificate_issuer_ski: None,
             certificate_policy_oids: Vec::new(),
+            registered_under_weaker_proof: false,
         }
+    }
+
+    /// Whether the method counts as phishing-resistant: its kind is, and its registration does
+    /// not make it weaker.
+    pub fn is_phishing_resistant(&self) -> bool {
+        self.method.is_phishing_resistant() && !self.registered_under_weaker_proof
     }
 }
 

@@ -131,6 +131,9 @@ impl AuthenticationStrengthPolicy {
         &self,
         methods: impl IntoIterator<Item = &'m PerformedMethod> + Clone,
     ) -> Option<&MethodCombination> {
+        // A key registered under a weaker proof does not count for a phishing-resistant
+        // strength (DESIGN §8.5); for any other strength it counts as its kind.
+        let phishing_resistant = self.allows_only_phishing_resistant();
         self.allowed_combinations.iter().find(|combination| {
             let configs: Vec<&CombinationConfiguration> = self
                 .combination_configurations
@@ -139,10 +142,11 @@ impl AuthenticationStrengthPolicy {
                 .collect();
             combination.modes().all(|mode| {
                 mode.is_known()
-                    && methods
-                        .clone()
-                        .into_iter()
-                        .any(|m| &m.method == mode && configs.iter().all(|c| c.admits(m)))
+                    && methods.clone().into_iter().any(|m| {
+                        &m.method == mode
+                            && !(phishing_resistant && m.registered_under_weaker_proof)
+                            && configs.iter().all(|c| c.admits(m))
+                    })
             })
         })
     }

@@ -178,6 +178,8 @@ async fn store_sequence(
             aaguid: None,
             user_verified: false,
             transaction_id: Some(tx.to_string()),
+            credential_id: None,
+            registration: None,
         })
         .await
         .unwrap();

@@ -303,6 +303,7 @@ pub async fn seed(state: &AppState) -> Result<Option<DemoCredentials>, ServeErro
                     label: TOTP_LABEL.into(),
                     created_at: store::at_ms(now),
                     last_used_step: 0,
+                    provenance: None,
                 })
                 .await?;
         }

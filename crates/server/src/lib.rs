@@ -8,6 +8,7 @@
 
 pub mod access_token;
 pub mod account;
+pub mod browser;
 pub mod config;
 pub mod demo;
 pub mod demo_client;
@@ -107,6 +108,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(account::routes())
         .merge(demo_client::routes())
         .merge(graph::routes())
+        .merge(browser::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            browser::guard,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             count_requests,

@@ -12,6 +12,7 @@ use policy::posture::{
     preflight_policy, ActivationPreflight, ContextUse, PolicyPreflight, PostureFinding,
     PreflightError, RegisteredMethod, TargetUser,
 };
+use policy::registration::weaker_than_its_kind;
 use policy::{Severity, Tenant};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -347,12 +348,19 @@ pub async fn lint(
     })
 }
 
-/// The methods of each user, by id, as the pre-flight reads them.
+/// The methods of each user, by id, as the pre-flight reads them. `privileged` says which users
+/// hold or are eligible for a directory role: their phishing-resistant credentials count only
+/// with a vouching provenance, unless the tenant relaxed the rule (DESIGN §8.5).
 pub async fn methods_of(
     store: &Store,
     users: &[TargetUser],
+    privileged: &(dyn Fn(&str) -> bool + Sync),
     now: DateTime<Utc>,
 ) -> Result<HashMap<String, Vec<RegisteredMethod>>, PostureError> {
+    let relaxed = store
+        .registration_provenance_relaxed()
+        .await
+        .map_err(read("the tenant settings"))?;
     let mut methods = HashMap::new();
     for u in users {
         let listed = store
@@ -361,10 +369,20 @@ pub async fn methods_of(
             .map_err(read("a user's registered methods"))?;
         let registered = listed
             .into_iter()
-            .map(|m| RegisteredMethod {
-                method: m.method,
-                aaguid: m.aaguid,
-                label: m.label,
+            .map(|m| {
+                let registration = m.registration();
+                RegisteredMethod {
+                    registered_under_weaker_proof: weaker_than_its_kind(
+                        &m.method,
+                        registration.as_ref(),
+                        privileged(&u.id),
+                        relaxed,
+                    ),
+                    method: m.method,
+                    aaguid: m.aaguid,
+                    label: m.label,
+                    provenance: m.provenance,
+                }
             })
             .collect();
         methods.insert(u.id.clone(), registered);
@@ -476,7 +494,8 @@ pub async fn preflight(
                 });
             };
             let eligible = eligible_users(&tenant, &role.definition.id, &break_glass);
-            let methods = methods_of(store, &eligible, now).await?;
+            // Eligible users are privileged by definition.
+            let methods = methods_of(store, &eligible, &|_| true, now).await?;
             let preflight = preflight_activation(&tenant, &context.to_string(), &eligible, &|id| {
                 methods.get(id).cloned().unwrap_or_default()
             })
@@ -495,7 +514,8 @@ pub async fn preflight(
         Subject::Policy(id) => {
             let (policy, _) = policy_strength(&tenant, id)?;
             let targets = policy_targets(&tenant, policy, &break_glass);
-            let methods = methods_of(store, &targets, now).await?;
+            let engine = policy::Engine::new(tenant.clone());
+            let methods = methods_of(store, &targets, &|id| engine.is_privileged(id), now).await?;
             Ok(Preflight::Policy(preflight_policy(
                 &tenant,
                 id,

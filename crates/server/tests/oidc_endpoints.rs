@@ -68,6 +68,8 @@ async fn sign_in(env: &Env, upn: &str) -> SignedIn {
                 aaguid: None,
                 user_verified: false,
                 transaction_id: None,
+                credential_id: None,
+                registration: None,
             })
             .await
             .unwrap();

@@ -248,6 +248,7 @@ async fn a_code_by_text_message_works_once(env: &Env) {
             kind: store::Channel::Sms,
             address: "+15550100123".into(),
             created_at: env.now(),
+            provenance: None,
         })
         .await
         .unwrap();

@@ -8,6 +8,7 @@ use crate::sql::{flag, ms, opt_ms, text_enum, RowExt};
 use crate::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use policy::method::AuthenticationMethodMode;
+use policy::registration::{HeldMethod, Provenance, RegistrationProof};
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 
@@ -39,6 +40,8 @@ pub struct TotpCredential {
     pub created_at: DateTime<Utc>,
     /// The highest time step accepted so far; a code of this step or an earlier one is refused.
     pub last_used_step: i64,
+    /// How it was registered; `None` before provenance was kept.
+    pub provenance: Option<Provenance>,
 }
 
 impl std::fmt::Debug for TotpCredential {
@@ -51,6 +54,7 @@ impl std::fmt::Debug for TotpCredential {
             .field("label", &self.label)
             .field("created_at", &self.created_at)
             .field("last_used_step", &self.last_used_step)
+            .field("provenance", &self.provenance)
             .finish()
     }
 }
@@ -69,6 +73,9 @@ pub struct ContactMethod {
     pub address: String,
     /// When it was registered.
     pub created_at: DateTime<Utc>,
+    /// How it was registered; `None` before provenance was kept (or when an administrator set
+    /// it).
+    pub provenance: Option<Provenance>,
 }
 
 text_enum! {
@@ -107,6 +114,8 @@ pub struct WebauthnCredential {
     pub created_at: DateTime<Utc>,
     /// When it was last used.
     pub last_used_at: Option<DateTime<Utc>>,
+    /// How it was registered; `None` before provenance was kept.
+    pub provenance: Option<Provenance>,
 }
 
 impl WebauthnCredential {
@@ -163,6 +172,15 @@ impl TemporaryAccessPass {
     }
 }
 
+/// A method registered from security info.
+#[derive(Debug, Clone, Copy)]
+pub enum NewMethod<'a> {
+    /// An authenticator app.
+    Totp(&'a TotpCredential),
+    /// A passkey, security key or platform authenticator.
+    Webauthn(&'a WebauthnCredential),
+}
+
 /// One registered method, named by its Graph method mode.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -177,12 +195,47 @@ pub struct MethodSummary {
     pub aaguid: Option<String>,
     /// When it was registered (or the password set).
     pub created_at: DateTime<Utc>,
+    /// How it was registered, for the credentials that keep it (`None`: the password, a pass,
+    /// or a credential registered before provenance was kept).
+    pub provenance: Option<Provenance>,
+    /// Whether it keeps a provenance at all (passkeys, security keys, apps, phones).
+    pub keeps_provenance: bool,
+}
+
+impl MethodSummary {
+    /// The method as the security-info floor reads it.
+    pub fn held(&self) -> HeldMethod {
+        HeldMethod {
+            id: self.id.clone(),
+            method: self.method.clone(),
+            registration: self.registration(),
+        }
+    }
+
+    /// How it was registered, for methods that keep it ([`RegistrationProof::Unrecorded`] when
+    /// registered before provenance was kept).
+    pub fn registration(&self) -> Option<RegistrationProof> {
+        self.keeps_provenance.then(|| {
+            self.provenance
+                .as_ref()
+                .map(|p| p.proof.clone())
+                .unwrap_or(RegistrationProof::Unrecorded)
+        })
+    }
+}
+
+/// How a credential that keeps provenance was registered, for an event that uses it.
+pub fn registration_of(provenance: &Option<Provenance>) -> RegistrationProof {
+    provenance
+        .as_ref()
+        .map(|p| p.proof.clone())
+        .unwrap_or(RegistrationProof::Unrecorded)
 }
 
 macro_rules! webauthn_columns {
     () => {
         "id, user_id, credential_id, passkey_json, aaguid, attachment, user_verified, \
-         sign_count, display_name, created_at, last_used_at"
+         sign_count, display_name, created_at, last_used_at, provenance_json"
     };
 }
 macro_rules! tap_columns {
@@ -190,6 +243,25 @@ macro_rules! tap_columns {
         "id, user_id, pass_hash, is_usable_once, starts_at, expires_at, used_at, created_by, \
          created_at"
     };
+}
+
+fn provenance_from(row: &AnyRow) -> Result<Option<Provenance>, StoreError> {
+    row.opt_text("provenance_json")?
+        .map(|json| {
+            serde_json::from_str(&json).map_err(|e| StoreError::corrupt("credential provenance", e))
+        })
+        .transpose()
+}
+
+fn provenance_json(p: &Option<Provenance>) -> Result<Option<String>, StoreError> {
+    p.as_ref()
+        .map(|p| {
+            serde_json::to_string(p).map_err(|e| StoreError::Invalid {
+                what: "credential provenance",
+                detail: e.to_string(),
+            })
+        })
+        .transpose()
 }
 
 fn totp_from_row(row: &AnyRow) -> Result<TotpCredential, StoreError> {
@@ -200,6 +272,7 @@ fn totp_from_row(row: &AnyRow) -> Result<TotpCredential, StoreError> {
         label: row.text("label")?,
         created_at: row.time("created_at")?,
         last_used_step: row.int("last_used_step")?,
+        provenance: provenance_from(row)?,
     })
 }
 
@@ -210,6 +283,7 @@ fn contact_from_row(row: &AnyRow) -> Result<ContactMethod, StoreError> {
         kind: Channel::from_column(&row.text("kind")?)?,
         address: row.text("address")?,
         created_at: row.time("created_at")?,
+        provenance: provenance_from(row)?,
     })
 }
 
@@ -226,6 +300,7 @@ fn webauthn_from_row(row: &AnyRow) -> Result<WebauthnCredential, StoreError> {
         display_name: row.text("display_name")?,
         created_at: row.time("created_at")?,
         last_used_at: row.opt_time("last_used_at")?,
+        provenance: provenance_from(row)?,
     })
 }
 
@@ -291,26 +366,13 @@ impl Store {
 
     /// Registers a TOTP app.
     pub async fn add_totp(&self, credential: &TotpCredential) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO totp_credentials (id, user_id, secret, label, created_at, last_used_step) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&credential.id)
-        .bind(&credential.user_id)
-        .bind(&credential.secret)
-        .bind(&credential.label)
-        .bind(ms(credential.created_at))
-        .bind(credential.last_used_step)
-        .execute(self.pool())
-        .await
-        .map_err(on_write("TOTP credential"))?;
-        Ok(())
+        insert_totp(self.pool(), credential).await
     }
 
     /// A TOTP app by id.
     pub async fn get_totp(&self, id: &str) -> Result<TotpCredential, StoreError> {
         let row = sqlx::query(
-            "SELECT id, user_id, secret, label, created_at, last_used_step \
+            "SELECT id, user_id, secret, label, created_at, last_used_step, provenance_json \
              FROM totp_credentials WHERE id = $1",
         )
         .bind(id)
@@ -323,7 +385,7 @@ impl Store {
     /// A user's TOTP apps, oldest first.
     pub async fn list_totp(&self, user_id: &str) -> Result<Vec<TotpCredential>, StoreError> {
         sqlx::query(
-            "SELECT id, user_id, secret, label, created_at, last_used_step \
+            "SELECT id, user_id, secret, label, created_at, last_used_step, provenance_json \
              FROM totp_credentials WHERE user_id = $1 ORDER BY created_at, id",
         )
         .bind(user_id)
@@ -364,14 +426,15 @@ impl Store {
     /// Registers a phone number or e-mail address.
     pub async fn add_contact_method(&self, method: &ContactMethod) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO contact_methods (id, user_id, kind, address, created_at) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO contact_methods (id, user_id, kind, address, created_at, \
+             provenance_json) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&method.id)
         .bind(&method.user_id)
         .bind(method.kind.as_str())
         .bind(&method.address)
         .bind(ms(method.created_at))
+        .bind(provenance_json(&method.provenance)?)
         .execute(self.pool())
         .await
         .map_err(on_write("contact method"))?;
@@ -384,7 +447,7 @@ impl Store {
         user_id: &str,
     ) -> Result<Vec<ContactMethod>, StoreError> {
         sqlx::query(
-            "SELECT id, user_id, kind, address, created_at FROM contact_methods \
+            "SELECT id, user_id, kind, address, created_at, provenance_json FROM contact_methods \
              WHERE user_id = $1 ORDER BY created_at, id",
         )
         .bind(user_id)
@@ -407,26 +470,7 @@ impl Store {
 
     /// Registers a WebAuthn credential; its credential id must be new.
     pub async fn add_webauthn(&self, credential: &WebauthnCredential) -> Result<(), StoreError> {
-        sqlx::query(concat!(
-            "INSERT INTO webauthn_credentials (",
-            webauthn_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-        ))
-        .bind(&credential.id)
-        .bind(&credential.user_id)
-        .bind(&credential.credential_id)
-        .bind(&credential.passkey_json)
-        .bind(&credential.aaguid)
-        .bind(credential.attachment.as_str())
-        .bind(flag(credential.user_verified))
-        .bind(credential.sign_count)
-        .bind(&credential.display_name)
-        .bind(ms(credential.created_at))
-        .bind(opt_ms(credential.last_used_at))
-        .execute(self.pool())
-        .await
-        .map_err(on_write("WebAuthn credential"))?;
-        Ok(())
+        insert_webauthn(self.pool(), credential).await
     }
 
     /// The WebAuthn credential with this authenticator credential id.
@@ -496,6 +540,116 @@ impl Store {
             id,
         )
         .await
+    }
+
+    /// Registers a method from security info with its audit entry, in one transaction: the
+    /// credential is not there without the record of who added it and under which proof.
+    pub async fn register_method_audited(
+        &self,
+        method: NewMethod<'_>,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        match method {
+            NewMethod::Totp(c) => insert_totp(&mut *tx, c).await?,
+            NewMethod::Webauthn(c) => insert_webauthn(&mut *tx, c).await?,
+        }
+        append_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Removes one of the user's methods (an app, a phone or address, a passkey or security
+    /// key) with its audit entry, in one transaction; a method that is not the user's is
+    /// [`StoreError::NotFound`]. Returns what was removed.
+    pub async fn remove_method_audited(
+        &self,
+        user_id: &str,
+        id: &str,
+        audit: &AuditEntry,
+    ) -> Result<AuthenticationMethodMode, StoreError> {
+        let mut tx = self.begin().await?;
+        let mut removed = None;
+        if sqlx::query("DELETE FROM totp_credentials WHERE id = $1 AND user_id = $2 RETURNING id")
+            .bind(id)
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some()
+        {
+            removed = Some(AuthenticationMethodMode::SoftwareOath);
+        }
+        if removed.is_none() {
+            if let Some(row) = sqlx::query(
+                "DELETE FROM contact_methods WHERE id = $1 AND user_id = $2 RETURNING kind",
+            )
+            .bind(id)
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            {
+                removed = Some(match Channel::from_column(&row.text("kind")?)? {
+                    Channel::Sms => AuthenticationMethodMode::Sms,
+                    Channel::Voice => AuthenticationMethodMode::Voice,
+                    Channel::Email => AuthenticationMethodMode::Email,
+                });
+            }
+        }
+        if removed.is_none() {
+            if let Some(row) = sqlx::query(
+                "DELETE FROM webauthn_credentials WHERE id = $1 AND user_id = $2 \
+                 RETURNING attachment, user_verified",
+            )
+            .bind(id)
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            {
+                let platform =
+                    Attachment::from_column(&row.text("attachment")?)? == Attachment::Platform;
+                removed = Some(if platform && row.flag("user_verified")? {
+                    AuthenticationMethodMode::WindowsHelloForBusiness
+                } else {
+                    AuthenticationMethodMode::Fido2
+                });
+            }
+        }
+        let Some(removed) = removed else {
+            return Err(StoreError::not_found("authentication method", id));
+        };
+        append_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(removed)
+    }
+
+    /// Renames one of the user's apps or passkeys, with its audit entry, in one transaction.
+    pub async fn rename_method_audited(
+        &self,
+        user_id: &str,
+        id: &str,
+        name: &str,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        let mut done = 0;
+        for sql in [
+            "UPDATE totp_credentials SET label = $3 WHERE id = $1 AND user_id = $2",
+            "UPDATE webauthn_credentials SET display_name = $3 WHERE id = $1 AND user_id = $2",
+        ] {
+            done += sqlx::query(sql)
+                .bind(id)
+                .bind(user_id)
+                .bind(name)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
+        if done == 0 {
+            return Err(StoreError::not_found("authentication method", id));
+        }
+        append_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Issues a temporary access pass.
@@ -620,6 +774,8 @@ impl Store {
                 label: "Password".into(),
                 aaguid: None,
                 created_at: password.changed_at,
+                provenance: None,
+                keeps_provenance: false,
             });
         }
         methods.extend(
@@ -632,6 +788,8 @@ impl Store {
                     label: t.label,
                     aaguid: None,
                     created_at: t.created_at,
+                    provenance: t.provenance,
+                    keeps_provenance: true,
                 }),
         );
         methods.extend(
@@ -648,6 +806,8 @@ impl Store {
                     label: c.address,
                     aaguid: None,
                     created_at: c.created_at,
+                    provenance: c.provenance,
+                    keeps_provenance: true,
                 }),
         );
         methods.extend(
@@ -660,6 +820,8 @@ impl Store {
                     label: w.display_name,
                     aaguid: w.aaguid,
                     created_at: w.created_at,
+                    provenance: w.provenance,
+                    keeps_provenance: true,
                 }),
         );
         methods.extend(
@@ -673,6 +835,8 @@ impl Store {
                     label: "Temporary Access Pass".into(),
                     aaguid: None,
                     created_at: p.created_at,
+                    provenance: None,
+                    keeps_provenance: false,
                 }),
         );
         Ok(methods)
@@ -681,6 +845,57 @@ impl Store {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn insert_totp<'e, E>(executor: E, credential: &TotpCredential) -> Result<(), StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query(
+        "INSERT INTO totp_credentials (id, user_id, secret, label, created_at, last_used_step, \
+         provenance_json) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&credential.id)
+    .bind(&credential.user_id)
+    .bind(&credential.secret)
+    .bind(&credential.label)
+    .bind(ms(credential.created_at))
+    .bind(credential.last_used_step)
+    .bind(provenance_json(&credential.provenance)?)
+    .execute(executor)
+    .await
+    .map_err(on_write("TOTP credential"))?;
+    Ok(())
+}
+
+async fn insert_webauthn<'e, E>(
+    executor: E,
+    credential: &WebauthnCredential,
+) -> Result<(), StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query(concat!(
+        "INSERT INTO webauthn_credentials (",
+        webauthn_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+    ))
+    .bind(&credential.id)
+    .bind(&credential.user_id)
+    .bind(&credential.credential_id)
+    .bind(&credential.passkey_json)
+    .bind(&credential.aaguid)
+    .bind(credential.attachment.as_str())
+    .bind(flag(credential.user_verified))
+    .bind(credential.sign_count)
+    .bind(&credential.display_name)
+    .bind(ms(credential.created_at))
+    .bind(opt_ms(credential.last_used_at))
+    .bind(provenance_json(&credential.provenance)?)
+    .execute(executor)
+    .await
+    .map_err(on_write("WebAuthn credential"))?;
+    Ok(())
 }
 
 async fn insert_tap<'e, E>(executor: E, pass: &TemporaryAccessPass) -> Result<(), StoreError>

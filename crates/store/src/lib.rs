@@ -32,6 +32,7 @@ mod outbox;
 mod pim;
 mod pim_admin;
 mod sessions;
+mod settings;
 mod signins;
 mod sql;
 mod tenant;
@@ -50,8 +51,8 @@ pub use audit::{
 };
 pub use challenges::{Ceremony, CeremonyKind, OtpChallenge};
 pub use credentials::{
-    Attachment, ContactMethod, MethodSummary, PasswordCredential, TemporaryAccessPass,
-    TotpCredential, WebauthnCredential,
+    registration_of, Attachment, ContactMethod, MethodSummary, NewMethod, PasswordCredential,
+    TemporaryAccessPass, TotpCredential, WebauthnCredential,
 };
 pub use directory::{Group, RoleAssignment, RoleDefinition, User};
 pub use error::StoreError;
@@ -60,6 +61,7 @@ pub use oidc::{AuthorizationCode, OidcClient, RefreshToken, Rotation, SigningKey
 pub use outbox::{Channel, OutboxMessage};
 pub use pim_admin::AdminOutcome;
 pub use sessions::{Session, SessionAuthEvent};
+pub use settings::{TenantSetting, REGISTRATION_PROVENANCE};
 pub use signins::{SignInQuery, SignInRecord, SignInResult};
 pub use tenant::ConfigKind;
 pub use transactions::SignInTransaction;

@@ -5,6 +5,7 @@ use crate::sql::{flag, ms, opt_ms, RowExt};
 use crate::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use policy::method::AuthenticationMethodMode;
+use policy::registration::{weaker_than_its_kind, ProofMethod, RegistrationProof};
 use policy::session::PerformedMethod;
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
@@ -54,14 +55,37 @@ pub struct SessionAuthEvent {
     pub user_verified: bool,
     /// The sign-in or step-up (e.g. a PIM activation request) it was performed for.
     pub transaction_id: Option<String>,
+    /// The credential performed (a passkey's record id, an app's, a pass's), when there is one.
+    pub credential_id: Option<String>,
+    /// For a credential with a provenance (passkeys, security keys): the kind of proof it was
+    /// registered under, as it stood when it was used.
+    pub registration: Option<RegistrationProof>,
 }
 
 impl SessionAuthEvent {
-    /// The event as the `policy` engine reads it.
-    pub fn performed_method(&self) -> PerformedMethod {
+    /// The event as the `policy` engine reads it. `privileged` and `relaxed` say whether the
+    /// provenance rule applies to the user (DESIGN §8.5): when it does, a phishing-resistant
+    /// credential registered under a weaker proof is marked so.
+    pub fn performed_method(&self, privileged: bool, relaxed: bool) -> PerformedMethod {
         PerformedMethod {
             aaguid: self.aaguid.clone(),
+            registered_under_weaker_proof: weaker_than_its_kind(
+                &self.method,
+                self.registration.as_ref(),
+                privileged,
+                relaxed,
+            ),
             ..PerformedMethod::new(self.method.clone(), self.performed_at)
+        }
+    }
+
+    /// The event as a method of a fresh proof (for the security-info floor and provenance).
+    pub fn proof_method(&self) -> ProofMethod {
+        ProofMethod {
+            method: self.method.clone(),
+            performed_at: self.performed_at,
+            credential_id: self.credential_id.clone(),
+            registration: self.registration.clone(),
         }
     }
 }
@@ -261,7 +285,8 @@ impl Store {
         session_id: &str,
     ) -> Result<Vec<SessionAuthEvent>, StoreError> {
         sqlx::query(
-            "SELECT id, session_id, method, performed_at, aaguid, user_verified, transaction_id \
+            "SELECT id, session_id, method, performed_at, aaguid, user_verified, transaction_id, \
+             credential_id, registration \
              FROM session_auth_events WHERE session_id = $1 ORDER BY performed_at, id",
         )
         .bind(session_id)
@@ -277,6 +302,10 @@ impl Store {
                 aaguid: row.opt_text("aaguid")?,
                 user_verified: row.flag("user_verified")?,
                 transaction_id: row.opt_text("transaction_id")?,
+                credential_id: row.opt_text("credential_id")?,
+                registration: row
+                    .opt_text("registration")?
+                    .map(|r| RegistrationProof::parse(&r)),
             })
         })
         .collect()
@@ -305,7 +334,8 @@ async fn insert_event(
 ) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO session_auth_events (id, session_id, method, performed_at, aaguid, \
-         user_verified, transaction_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+         user_verified, transaction_id, credential_id, registration) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&event.id)
     .bind(&event.session_id)
@@ -314,6 +344,8 @@ async fn insert_event(
     .bind(&event.aaguid)
     .bind(flag(event.user_verified))
     .bind(&event.transaction_id)
+    .bind(&event.credential_id)
+    .bind(event.registration.as_ref().map(|r| r.as_str().to_string()))
     .execute(&mut **tx)
     .await
     .map_err(on_write("session event"))?;

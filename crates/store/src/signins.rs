@@ -45,6 +45,9 @@ pub struct SignInRecord {
     pub applied_policies: serde_json::Value,
     /// The browser session.
     pub session_id: Option<String>,
+    /// Graph `status.additionalDetails`: e.g. what security info was registered, and under
+    /// which proof.
+    pub additional_details: Option<String>,
 }
 
 /// Which sign-ins to read; every filter set must hold.
@@ -84,6 +87,7 @@ fn signin_from_row(row: &AnyRow) -> Result<SignInRecord, StoreError> {
         methods: row.json("methods_json")?,
         applied_policies: row.json("applied_policies_json")?,
         session_id: row.opt_text("session_id")?,
+        additional_details: row.opt_text("additional_details")?,
     })
 }
 
@@ -92,8 +96,8 @@ impl Store {
     pub async fn append_signin(&self, record: &SignInRecord) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO signins (id, created_at, user_id, user_principal_name, client_id, ip, \
-             result, failure_reason, methods_json, applied_policies_json, session_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             result, failure_reason, methods_json, applied_policies_json, session_id, \
+             additional_details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(&record.id)
         .bind(ms(record.created_at))
@@ -106,6 +110,7 @@ impl Store {
         .bind(to_json("sign-in methods", &record.methods)?)
         .bind(to_json("applied policies", &record.applied_policies)?)
         .bind(&record.session_id)
+        .bind(&record.additional_details)
         .execute(self.pool())
         .await
         .map_err(on_write("sign-in"))?;
@@ -120,7 +125,8 @@ impl Store {
         // One static statement: a filter left unset is bound as NULL and so holds.
         sqlx::query(
             "SELECT id, created_at, user_id, user_principal_name, client_id, ip, result, \
-             failure_reason, methods_json, applied_policies_json, session_id FROM signins \
+             failure_reason, methods_json, applied_policies_json, session_id, additional_details \
+             FROM signins \
              WHERE ($1 IS NULL OR user_id = $1) AND ($2 IS NULL OR created_at >= $2) \
              AND ($3 IS NULL OR result = $3) \
              ORDER BY created_at DESC, id DESC LIMIT $4",

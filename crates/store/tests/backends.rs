@@ -43,6 +43,7 @@ on_both_backends!(
     lockouts_count_and_lock,
     outbox,
     webauthn_credentials_and_method_summary,
+    security_info_changes_keep_provenance_and_audit_atomically,
     sign_in_log,
     signing_keys,
     deleting_a_user_removes_what_hangs_off_it,
@@ -654,6 +655,7 @@ async fn totp_steps_are_accepted_once(ctx: Ctx) {
         label: "Phone".into(),
         created_at: t(0),
         last_used_step: 0,
+        provenance: None,
     };
     s.add_totp(&totp).await.unwrap();
     assert_eq!(s.get_totp(&totp.id).await.unwrap(), totp);
@@ -1059,6 +1061,8 @@ async fn session_rotation_moves_events_and_kills_the_old_id(ctx: Ctx) {
             aaguid,
             user_verified: uv,
             transaction_id: tx,
+            credential_id: None,
+            registration: None,
         })
         .await
         .unwrap();
@@ -1091,7 +1095,7 @@ async fn session_rotation_moves_events_and_kills_the_old_id(ctx: Ctx) {
     assert_eq!(moved[1].method, Mode::Fido2);
     assert_eq!(moved[1].transaction_id.as_deref(), Some("pim-request-1"));
     assert!(moved.iter().all(|e| e.session_id == "new-session"));
-    let performed = moved[1].performed_method();
+    let performed = moved[1].performed_method(false, false);
     assert_eq!(performed.aaguid, moved[1].aaguid);
     assert_eq!(
         s.get_refresh_token("rt")
@@ -1273,6 +1277,7 @@ async fn webauthn_credentials_and_method_summary(ctx: Ctx) {
         display_name: "YubiKey".into(),
         created_at: t(1),
         last_used_at: None,
+        provenance: None,
     };
     let hello = WebauthnCredential {
         id: new_id(),
@@ -1328,6 +1333,7 @@ async fn webauthn_credentials_and_method_summary(ctx: Ctx) {
         label: "Authenticator".into(),
         created_at: t(3),
         last_used_step: 0,
+        provenance: None,
     })
     .await
     .unwrap();
@@ -1337,6 +1343,7 @@ async fn webauthn_credentials_and_method_summary(ctx: Ctx) {
         kind: Channel::Sms,
         address: "+32470000001".into(),
         created_at: t(4),
+        provenance: None,
     };
     s.add_contact_method(&sms).await.unwrap();
     assert!(s
@@ -1406,6 +1413,95 @@ async fn webauthn_credentials_and_method_summary(ctx: Ctx) {
     assert_eq!(s.list_contact_methods(&alice.id).await.unwrap().len(), 1);
 }
 
+async fn security_info_changes_keep_provenance_and_audit_atomically(ctx: Ctx) {
+    use policy::registration::{Provenance, RegistrationProof};
+    let s = &ctx.store;
+    let alice = user(s, "alice@example.test").await;
+    let bob = user(s, "bob@example.test").await;
+    let provenance = Provenance {
+        proof: RegistrationProof::TemporaryAccessPass,
+        methods: vec![Mode::TemporaryAccessPassOneTime],
+        temporary_access_pass_issued_by: Some("admin@example.test".into()),
+        registered_at: t(5),
+        source_address: Some("192.0.2.1".into()),
+    };
+    let app = TotpCredential {
+        id: new_id(),
+        user_id: alice.id.clone(),
+        secret: vec![1; 20],
+        label: "Phone".into(),
+        created_at: t(5),
+        last_used_step: 0,
+        provenance: Some(provenance.clone()),
+    };
+    let entry = |what: &str| AuditEntry::new("UserManagement", what, "Add", t(5));
+    s.register_method_audited(NewMethod::Totp(&app), &entry("registered"))
+        .await
+        .unwrap();
+    let methods = s.list_methods(&alice.id, t(6)).await.unwrap();
+    assert_eq!(methods[0].provenance, Some(provenance));
+    assert_eq!(
+        methods[0].registration(),
+        Some(RegistrationProof::TemporaryAccessPass)
+    );
+    // The same credential id again: the insert fails, and so does its audit entry.
+    let before = s.query_audits(&AuditQuery::default()).await.unwrap().len();
+    assert!(s
+        .register_method_audited(NewMethod::Totp(&app), &entry("again"))
+        .await
+        .is_err());
+    assert_eq!(
+        s.query_audits(&AuditQuery::default()).await.unwrap().len(),
+        before
+    );
+    // Bob cannot rename or remove Alice's app by its id; nothing is audited.
+    assert!(s
+        .rename_method_audited(&bob.id, &app.id, "mine", &entry("rename"))
+        .await
+        .unwrap_err()
+        .is_not_found());
+    assert!(s
+        .remove_method_audited(&bob.id, &app.id, &entry("remove"))
+        .await
+        .unwrap_err()
+        .is_not_found());
+    assert_eq!(
+        s.query_audits(&AuditQuery::default()).await.unwrap().len(),
+        before
+    );
+    s.rename_method_audited(&alice.id, &app.id, "Work phone", &entry("rename"))
+        .await
+        .unwrap();
+    assert_eq!(s.list_totp(&alice.id).await.unwrap()[0].label, "Work phone");
+    assert_eq!(
+        s.remove_method_audited(&alice.id, &app.id, &entry("remove"))
+            .await
+            .unwrap(),
+        Mode::SoftwareOath
+    );
+    assert!(s.list_totp(&alice.id).await.unwrap().is_empty());
+    assert_eq!(
+        s.query_audits(&AuditQuery::default()).await.unwrap().len(),
+        before + 2
+    );
+    assert!(s.verify_audit_chain().await.unwrap().is_intact());
+
+    // The provenance rule's setting: enforced until set, audited when set.
+    assert!(!s.registration_provenance_relaxed().await.unwrap());
+    s.set_setting_audited(
+        &TenantSetting {
+            name: REGISTRATION_PROVENANCE.into(),
+            value: "relaxed".into(),
+            changed_at: t(7),
+            changed_by: "admin".into(),
+        },
+        &entry("setting"),
+    )
+    .await
+    .unwrap();
+    assert!(s.registration_provenance_relaxed().await.unwrap());
+}
+
 async fn sign_in_log(ctx: Ctx) {
     let s = &ctx.store;
     let record = |n: i64, user: Option<&str>, result: SignInResult| SignInRecord {
@@ -1420,6 +1516,7 @@ async fn sign_in_log(ctx: Ctx) {
         methods: vec!["password".into()],
         applied_policies: json!([{"id": "p1", "result": "success", "enforcedGrantControls": []}]),
         session_id: None,
+        additional_details: None,
     };
     let all = [
         record(1, Some("alice"), SignInResult::Success),

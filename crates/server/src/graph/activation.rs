@@ -183,9 +183,10 @@ async fn lacking_methods(
         is_break_glass: false,
         via: Vec::new(),
     };
-    let methods = crate::posture::methods_of(&state.store, std::slice::from_ref(&me), now)
-        .await
-        .map_err(|e| crate::error::ServeError::Internal(format!("{e:?}")))?;
+    let methods =
+        crate::posture::methods_of(&state.store, std::slice::from_ref(&me), &|_| true, now)
+            .await
+            .map_err(|e| crate::error::ServeError::Internal(format!("{e:?}")))?;
     // No strength on the context (an MFA fallback or check): nothing to register for.
     let Ok(preflight) =
         policy::posture::preflight_activation(engine.tenant(), context, &[me], &|id| {

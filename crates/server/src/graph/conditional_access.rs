@@ -229,7 +229,7 @@ async fn able_global_admins(
     now: DateTime<Utc>,
 ) -> Result<(BTreeSet<String>, Vec<String>), GraphError> {
     let eligible = eligible_users(tenant, GLOBAL_ADMINISTRATOR, &[]);
-    let methods = methods_of(&state.store, &eligible, now)
+    let methods = methods_of(&state.store, &eligible, &|_| true, now)
         .await
         .map_err(|e| crate::error::ServeError::Internal(format!("{e:?}")))?;
     let all: BTreeSet<String> = eligible.iter().map(|u| u.id.clone()).collect();

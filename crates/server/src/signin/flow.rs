@@ -13,9 +13,12 @@ use policy::conditional_access::{
     ClientAppType, ConditionalAccessPolicy, DevicePlatform, PolicyState,
 };
 use policy::context::ContextId;
-use policy::engine::{Engine, EvaluateError};
+use policy::engine::Engine;
 use policy::method::AuthenticationMethodMode as Mode;
 use policy::outcome::{Decision, DecisionResult, PolicyEvaluation, Requirement};
+use policy::registration::{
+    fresh_proof, security_info_floor, Floor, ProofMethod, SECURITY_INFO_FRESHNESS,
+};
 use policy::session::{AuthenticationSession, PerformedMethod};
 use policy::signin::{SignIn, SignInConditions, Target};
 use policy::strength::PHISHING_RESISTANT_MFA_STRENGTH_ID;
@@ -157,6 +160,21 @@ pub struct Assessment {
     pub applied_policies: Value,
 }
 
+/// The user action of registering security info (`/account`).
+pub const REGISTER_SECURITY_INFO: &str = "urn:user:registersecurityinfo";
+
+/// What the provenance rule and the security-info floor need to know about the user, read
+/// before the (synchronous) assessment.
+#[derive(Debug, Clone, Default)]
+struct UserFacts {
+    /// Holds or is eligible for a directory role: weakly registered keys do not count.
+    privileged: bool,
+    /// The tenant relaxed the provenance rule.
+    relaxed: bool,
+    /// For a security-info sign-in: the floor its fresh proof must meet.
+    floor: Option<Floor>,
+}
+
 /// What is assessed.
 #[derive(Debug, Clone)]
 pub struct Subject<'a> {
@@ -180,21 +198,45 @@ pub async fn assess(
     subject: &Subject<'_>,
     now: DateTime<Utc>,
 ) -> Result<Assessment, ServeError> {
-    let engine = state.engine().await?;
-    match assess_with(&engine, subject, now) {
-        Err(ServeError::Evaluate(EvaluateError::UnknownUser(_))) => {
-            // A user created since the engine was built: build it again, once.
-            state.tenant_changed();
-            let engine = state.engine().await?;
-            assess_with(&engine, subject, now)
-        }
-        other => other,
+    let mut engine = state.engine().await?;
+    if engine.user(subject.user_id).is_none() {
+        // A user created since the engine was built: build it again, once.
+        state.tenant_changed();
+        engine = state.engine().await?;
     }
+    let privileged = engine.is_privileged(subject.user_id);
+    // The setting is read only when it can matter: a privileged user who used a
+    // phishing-resistant credential.
+    let relaxed = privileged
+        && subject
+            .events
+            .iter()
+            .any(|e| e.method.is_phishing_resistant())
+        && state.store.registration_provenance_relaxed().await?;
+    let floor = if subject.request.user_action.as_deref() == Some(REGISTER_SECURITY_INFO) {
+        let held: Vec<_> = state
+            .store
+            .list_methods(subject.user_id, now)
+            .await?
+            .iter()
+            .map(store::MethodSummary::held)
+            .collect();
+        Some(security_info_floor(&held))
+    } else {
+        None
+    };
+    let facts = UserFacts {
+        privileged,
+        relaxed,
+        floor,
+    };
+    assess_with(&engine, subject, &facts, now)
 }
 
 fn assess_with(
     engine: &Arc<Engine>,
     subject: &Subject<'_>,
+    facts: &UserFacts,
     now: DateTime<Utc>,
 ) -> Result<Assessment, ServeError> {
     let request = subject.request;
@@ -211,9 +253,10 @@ fn assess_with(
         .filter(|e| e.performed_at <= now)
         .filter(|e| !fresh_required || e.performed_at >= subject.transaction_started_at)
         .collect();
+    let performed = |e: &&SessionAuthEvent| e.performed_method(facts.privileged, facts.relaxed);
     let session = AuthenticationSession {
         transaction_started_at: Some(subject.transaction_started_at),
-        methods: counted.iter().map(|e| e.performed_method()).collect(),
+        methods: counted.iter().map(performed).collect(),
         mfa_claimed_at: None,
     };
     let mut applied = Vec::new();
@@ -246,10 +289,28 @@ fn assess_with(
             methods: counted
                 .iter()
                 .filter(|e| e.performed_at >= subject.transaction_started_at)
-                .map(|e| e.performed_method())
+                .map(performed)
                 .collect(),
             mfa_claimed_at: None,
         });
+    // The built-in floor of security info (DESIGN §8.5): no policy needed, Conditional Access on
+    // the user action still applies on top.
+    if let Some(floor) = &facts.floor {
+        let proof: Vec<ProofMethod> = counted.iter().map(|e| e.proof_method()).collect();
+        if fresh_proof(floor, &proof, now, SECURITY_INFO_FRESHNESS).is_none() {
+            needs.push(Need {
+                reason: match floor {
+                    Floor::Password => "Security info needs a fresh sign-in.".into(),
+                    Floor::AnyOf { .. } => "Security info needs a fresh proof with one of your \
+                                            methods besides the password (or a temporary \
+                                            access pass)."
+                        .into(),
+                },
+                methods: floor.methods(),
+                performed_after: Some(now - SECURITY_INFO_FRESHNESS),
+            });
+        }
+    }
     let conditions = subject.circumstances.conditions();
     let sign_in = |target: Target| SignIn {
         user_id: subject.user_id.to_string(),
@@ -326,7 +387,7 @@ fn assess_with(
                 }
             }
             AcrRequest::PhishingResistant => {
-                let met = counted.iter().any(|e| e.method.is_phishing_resistant());
+                let met = session.methods.iter().any(|m| m.is_phishing_resistant());
                 if !met {
                     local.push(Need {
                         reason: "The application asks for phishing-resistant authentication."
@@ -378,7 +439,7 @@ fn assess_with(
     }
     let modes: Vec<&Mode> = counted.iter().map(|e| &e.method).collect();
     let amr = tokens::amr::amr(modes.iter().copied());
-    let acr = acr_met.unwrap_or_else(|| achieved_level(&modes, &amr));
+    let acr = acr_met.unwrap_or_else(|| achieved_level(&session.methods, &amr));
     let mut methods: Vec<String> = modes.iter().map(|m| m.to_string()).collect();
     methods.dedup();
     let auth_time = counted
@@ -398,9 +459,10 @@ fn assess_with(
     })
 }
 
-/// `phr`, `mfa` or `pwd`: the level the counted methods reach.
-fn achieved_level(modes: &[&Mode], amr: &[String]) -> String {
-    if modes.iter().any(|m| m.is_phishing_resistant()) {
+/// `phr`, `mfa` or `pwd`: the level the counted methods reach (a key that does not count as
+/// phishing-resistant for this user does not make `phr`).
+fn achieved_level(methods: &[PerformedMethod], amr: &[String]) -> String {
+    if methods.iter().any(PerformedMethod::is_phishing_resistant) {
         "phr".into()
     } else if amr.iter().any(|v| v == "mfa") {
         "mfa".into()

@@ -296,6 +296,7 @@ pub async fn log_signin(
             methods,
             applied_policies,
             session_id: ctx.session.as_ref().map(|s| s.id.clone()),
+            additional_details: None,
         })
         .await?;
     Ok(())

@@ -16,6 +16,7 @@ use axum::Form;
 use axum_extra::extract::cookie::CookieJar;
 use chrono::{DateTime, Duration, Utc};
 use policy::method::AuthenticationMethodMode as Mode;
+use policy::registration::RegistrationProof;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -173,21 +174,8 @@ impl Step {
     /// Records a method performed for this transaction in the user's session (creating the
     /// session, or rotating its cookie), clears the account's failure counter, and goes back to
     /// the page.
-    async fn succeeded(
-        self,
-        method: Mode,
-        aaguid: Option<String>,
-        user_verified: bool,
-    ) -> Result<Response, PageError> {
-        let jar = record_method(
-            &self.state,
-            &self.ctx,
-            self.jar,
-            method,
-            aaguid,
-            user_verified,
-        )
-        .await?;
+    async fn succeeded(self, performed: Performed) -> Result<Response, PageError> {
+        let jar = record_method(&self.state, &self.ctx, self.jar, performed).await?;
         Ok((jar, Redirect::to(&self.ctx.page_path())).into_response())
     }
 }
@@ -219,15 +207,50 @@ async fn audit_lockout(
     }
 }
 
+/// A method just performed, with the credential behind it.
+#[derive(Debug, Clone)]
+pub struct Performed {
+    /// Its mode.
+    pub method: Mode,
+    /// The authenticator model, for WebAuthn.
+    pub aaguid: Option<String>,
+    /// Whether the authenticator verified the user.
+    pub user_verified: bool,
+    /// The credential's id (an app's, a passkey's, a pass's), when there is one.
+    pub credential_id: Option<String>,
+    /// How that credential was registered, for credentials that keep it.
+    pub registration: Option<RegistrationProof>,
+}
+
+impl Performed {
+    /// A method with no credential record behind it (the password).
+    pub fn bare(method: Mode) -> Performed {
+        Performed {
+            method,
+            aaguid: None,
+            user_verified: false,
+            credential_id: None,
+            registration: None,
+        }
+    }
+
+    /// A method performed with the credential `id`.
+    pub fn with(method: Mode, id: &str, registration: Option<RegistrationProof>) -> Performed {
+        Performed {
+            credential_id: Some(id.to_string()),
+            registration,
+            ..Performed::bare(method)
+        }
+    }
+}
+
 /// Records a method in the user's session (see [`Step`]); returns the jar with the new session
 /// cookie.
 pub async fn record_method(
     state: &AppState,
     ctx: &SignInContext,
     jar: CookieJar,
-    method: Mode,
-    aaguid: Option<String>,
-    user_verified: bool,
+    performed: Performed,
 ) -> Result<CookieJar, PageError> {
     let now = state.now();
     let user_id = ctx
@@ -240,11 +263,13 @@ pub async fn record_method(
     let event = SessionAuthEvent {
         id: store::new_id(),
         session_id: new_id.clone(),
-        method,
+        method: performed.method,
         performed_at: now,
-        aaguid,
-        user_verified,
+        aaguid: performed.aaguid,
+        user_verified: performed.user_verified,
         transaction_id: Some(ctx.transaction.id.clone()),
+        credential_id: performed.credential_id,
+        registration: performed.registration,
     };
     // The session and its event in one transaction: one commit per sign-in step.
     match &ctx.session {
@@ -426,7 +451,7 @@ pub async fn password(
             .await?;
         tracing::info!(user = %user_id, "password hash upgraded to the configured parameters");
     }
-    step.succeeded(Mode::Password, None, false).await
+    step.succeeded(Performed::bare(Mode::Password)).await
 }
 
 /// The TOTP form.
@@ -464,7 +489,13 @@ pub async fn totp(
         match authn::totp::verify_totp(&secret, &form.code, now, Some(app.last_used_step)) {
             Ok(matched) => {
                 if step.state.store.consume_totp_step(&app.id, matched).await? {
-                    return step.succeeded(Mode::SoftwareOath, None, false).await;
+                    return step
+                        .succeeded(Performed::with(
+                            Mode::SoftwareOath,
+                            &app.id,
+                            Some(store::registration_of(&app.provenance)),
+                        ))
+                        .await;
                 }
                 reason = "This code has already been used. Wait for the next one.".into();
             }
@@ -628,7 +659,24 @@ pub async fn otp_verify(
                     .failed(&mode, "This code has already been used.".into())
                     .await;
             }
-            step.succeeded(mode, None, false).await
+            // The challenge does not name the number or address it went to: the weakest of
+            // the user's on that channel stands for it, so that a number added with the
+            // password alone never lends a better one its provenance.
+            let contact = step
+                .state
+                .store
+                .list_contact_methods(&user_id)
+                .await?
+                .into_iter()
+                .filter(|c| c.kind == challenge.channel)
+                .min_by_key(|c| store::registration_of(&c.provenance).rank());
+            let performed = match contact {
+                Some(c) => {
+                    Performed::with(mode, &c.id, Some(store::registration_of(&c.provenance)))
+                }
+                None => Performed::bare(mode),
+            };
+            step.succeeded(performed).await
         }
         Err(rejected) => step.failed(&mode, rejected.reason.to_string()).await,
     }
@@ -672,7 +720,9 @@ pub async fn tap(
                     reason = "That temporary access pass has already been used.".into();
                     break;
                 }
-                return step.succeeded(pass.mode(), None, false).await;
+                return step
+                    .succeeded(Performed::with(pass.mode(), &pass.id, None))
+                    .await;
             }
             Err(authn::tap::TapError::Mismatch) => {}
             Err(e) => {

@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use axum_extra::extract::cookie::CookieJar;
+use policy::registration::RegistrationProof;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
@@ -188,10 +189,10 @@ pub async fn finish(
         Ok(a) => a,
         Err(e) => return fail(format!("{e}")).await,
     };
-    if let Some(record) = stored
+    let record = stored
         .iter()
-        .find(|c| c.credential_id == assertion.credential_id)
-    {
+        .find(|c| c.credential_id == assertion.credential_id);
+    if let Some(record) = record {
         let json = assertion
             .new_credential_json
             .clone()
@@ -205,9 +206,17 @@ pub async fn finish(
         &state,
         &ctx,
         jar,
-        assertion.mode.clone(),
-        assertion.aaguid.map(|a| a.to_string()),
-        assertion.user_verified,
+        crate::signin::steps::Performed {
+            method: assertion.mode.clone(),
+            aaguid: assertion.aaguid.map(|a| a.to_string()),
+            user_verified: assertion.user_verified,
+            credential_id: record.map(|r| r.id.clone()),
+            registration: Some(
+                record
+                    .map(|r| store::registration_of(&r.provenance))
+                    .unwrap_or(RegistrationProof::Unrecorded),
+            ),
+        },
     )
     .await?;
     Ok((jar, Json(json!({ "next": ctx.page_path() }))).into_response())

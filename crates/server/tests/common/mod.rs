@@ -7,6 +7,7 @@
 
 pub mod account;
 pub mod graph;
+pub mod pim;
 
 use authn::secrecy::SecretString;
 use chrono::{DateTime, Utc};
@@ -137,6 +138,7 @@ impl Env {
                 label: "Authenticator".into(),
                 created_at: self.now(),
                 last_used_step: 0,
+                provenance: None,
             })
             .await
             .unwrap();
@@ -263,6 +265,15 @@ impl Browser {
         Browser {
             http: reqwest::Client::builder()
                 .cookie_store(true)
+                // A browser names the page's origin on every POST (the pages refuse others).
+                .default_headers(
+                    [(
+                        reqwest::header::ORIGIN,
+                        reqwest::header::HeaderValue::from_str(&env.base).unwrap(),
+                    )]
+                    .into_iter()
+                    .collect(),
+                )
                 .redirect(reqwest::redirect::Policy::none())
                 .user_agent("Mozilla/5.0 (X11; Linux x86_64) PortcullisTest")
                 .build()
@@ -417,10 +428,26 @@ pub async fn password_tokens(
     r.json().await.unwrap()
 }
 
-/// Registers a soft passkey for `user` through the service's relying party.
+/// Registers a soft passkey for `user` through the service's relying party, as the rollout
+/// onboards administrators: under a temporary access pass an administrator issued, so that it
+/// counts for a phishing-resistant strength (DESIGN §8.5).
 pub async fn passkey(
     env: &Env,
     user: &store::User,
+) -> webauthn_authenticator_rs::softpasskey::SoftPasskey {
+    passkey_registered_under(
+        env,
+        user,
+        policy::registration::RegistrationProof::TemporaryAccessPass,
+    )
+    .await
+}
+
+/// Registers a soft passkey for `user` whose provenance is `proof` (e.g. a password only).
+pub async fn passkey_registered_under(
+    env: &Env,
+    user: &store::User,
+    proof: policy::registration::RegistrationProof,
 ) -> webauthn_authenticator_rs::softpasskey::SoftPasskey {
     use webauthn_authenticator_rs::WebauthnAuthenticator as _;
     let wa = env
@@ -464,6 +491,20 @@ pub async fn passkey(
             display_name: "Soft passkey".into(),
             created_at: env.now(),
             last_used_at: None,
+            provenance: Some(policy::registration::Provenance {
+                methods: match proof {
+                    policy::registration::RegistrationProof::TemporaryAccessPass => {
+                        vec![policy::method::AuthenticationMethodMode::TemporaryAccessPassOneTime]
+                    }
+                    _ => vec![policy::method::AuthenticationMethodMode::Password],
+                },
+                temporary_access_pass_issued_by: (proof
+                    == policy::registration::RegistrationProof::TemporaryAccessPass)
+                    .then(|| "test administrator".to_string()),
+                proof,
+                registered_at: env.now(),
+                source_address: None,
+            }),
         })
         .await
         .unwrap();
