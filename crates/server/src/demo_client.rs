@@ -36,6 +36,74 @@ struct DemoPage {
     access_token: Option<String>,
     /// The access token itself, for calling the API (`curl -H "Authorization: Bearer …"`).
     raw_access_token: Option<String>,
+    /// The signed-in user's activation requests waiting for a step-up.
+    waiting: Vec<Waiting>,
+}
+
+/// Whether the demo client is registered (the service was started with `portcullis demo`).
+pub async fn is_registered(state: &AppState) -> Result<bool, ServeError> {
+    demo_client_exists(state).await
+}
+
+/// The demo's page that starts the step-up of activation request `request_id` for `context`.
+pub fn step_up_page(state: &AppState, context: &str, request_id: &str) -> String {
+    let mut url = format!("{}/demo/start", state.issuer);
+    url.push('?');
+    url.push_str(
+        &url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("acrs", context)
+            .append_pair("step_up_request", request_id)
+            .finish(),
+    );
+    url
+}
+
+/// A request of the signed-in user that waits for its step-up, as the demo page lists it.
+#[derive(Debug, Clone)]
+struct Waiting {
+    role: String,
+    context: String,
+    start: String,
+}
+
+/// The user's activation requests that wait for a step-up, with the page that starts each.
+async fn waiting_step_ups(state: &AppState, user_id: &str) -> Result<Vec<Waiting>, ServeError> {
+    let records = state
+        .store
+        .list_schedule_requests(&store::ScheduleRequestQuery {
+            principal_id: Some(user_id.to_string()),
+            status: Some(pim::Status::PendingStepUp),
+            limit: 20,
+            ..store::ScheduleRequestQuery::default()
+        })
+        .await?;
+    if records.is_empty() {
+        return Ok(Vec::new());
+    }
+    let definitions = state.store.list_role_definitions().await?;
+    let mut waiting = Vec::new();
+    for r in records {
+        let role = r.request.role_definition_id.clone();
+        let context = match state.store.get_role_policy(&role).await? {
+            Some(stored) => stored
+                .policy
+                .authentication_context()
+                .and_then(|c| c.required_context().ok().flatten())
+                .map(|c| c.to_string()),
+            None => None,
+        };
+        let Some(context) = context else { continue };
+        let name = definitions
+            .iter()
+            .find(|d| d.id.eq_ignore_ascii_case(&role))
+            .map_or_else(|| role.clone(), |d| d.display_name.clone());
+        waiting.push(Waiting {
+            start: step_up_page(state, &context, r.id()),
+            role: name,
+            context,
+        });
+    }
+    Ok(waiting)
 }
 
 async fn demo_client_exists(state: &AppState) -> Result<bool, ServeError> {
@@ -62,6 +130,7 @@ async fn home(State(state): State<Arc<AppState>>) -> Result<Response, PageError>
         id_token: None,
         access_token: None,
         raw_access_token: None,
+        waiting: Vec::new(),
     })
 }
 
@@ -155,6 +224,7 @@ async fn callback(
         id_token: None,
         access_token: None,
         raw_access_token: None,
+        waiting: Vec::new(),
     };
     if let Some(e) = query.error {
         let text = format!("{e}: {}", query.error_description.unwrap_or_default());
@@ -237,6 +307,10 @@ async fn callback(
             .into_response());
     }
     let access_claims = decode_payload(body["access_token"].as_str().unwrap_or_default());
+    let waiting = match id_claims["sub"].as_str() {
+        Some(sub) => waiting_step_ups(&state, sub).await?,
+        None => Vec::new(),
+    };
     let pretty = |v: &Value| serde_json::to_string_pretty(v).unwrap_or_default();
     Ok((
         jar,
@@ -245,6 +319,7 @@ async fn callback(
             id_token: Some(pretty(&id_claims)),
             access_token: access_claims.as_ref().map(pretty),
             raw_access_token: body["access_token"].as_str().map(str::to_string),
+            waiting,
         })?,
     )
         .into_response())

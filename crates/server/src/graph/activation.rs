@@ -511,6 +511,17 @@ async fn activate(
             .create_schedule_request(ScheduleKind::Assignment, &request, now, Some(&entry))
             .await?;
         let mut challenge = step_up_challenge(state, record.id(), &context.to_string());
+        // Where a person goes for the step-up: the demo's page builds the sign-in for them.
+        if crate::demo_client::is_registered(state).await? {
+            let page = crate::demo_client::step_up_page(state, &context.to_string(), record.id());
+            challenge.message = format!(
+                "{} With the demo, open {page} to step up.",
+                challenge.message
+            );
+            if let Some(inner) = challenge.inner.as_mut() {
+                inner["stepUpPage"] = json!(page);
+            }
+        }
         if let Some(lacking) = lacking_methods(state, caller, &context.to_string(), now).await? {
             challenge.message = format!("{} {}", lacking.0, challenge.message);
             if let Some(inner) = challenge.inner.as_mut() {
