@@ -40,6 +40,29 @@ async fn sign_in(env: &Env, upn: &str) -> SignedIn {
     let user = User::new(upn, "Ada Lovelace", now);
     env.state.store.create_user(&user).await.unwrap();
     env.state.tenant_changed();
+    let who = new_session(env, user).await;
+    // Password and an authenticator app: multifactor, as the code's amr says.
+    for method in [Mode::Password, Mode::SoftwareOath] {
+        env.state
+            .store
+            .add_session_event(&SessionAuthEvent {
+                id: store::new_id(),
+                session_id: who.session_id.clone(),
+                method,
+                performed_at: now,
+                aaguid: None,
+                user_verified: false,
+                transaction_id: None,
+            })
+            .await
+            .unwrap();
+    }
+    who
+}
+
+/// A new live session of `user`, with no method performed in it yet.
+async fn new_session(env: &Env, user: User) -> SignedIn {
+    let now = env.now();
     let cookie = server::web::random_token().unwrap();
     let session_id = token_hash(&cookie);
     let sid = store::new_id();
@@ -56,22 +79,6 @@ async fn sign_in(env: &Env, upn: &str) -> SignedIn {
         })
         .await
         .unwrap();
-    // Password and an authenticator app: multifactor, as the code's amr says.
-    for method in [Mode::Password, Mode::SoftwareOath] {
-        env.state
-            .store
-            .add_session_event(&SessionAuthEvent {
-                id: store::new_id(),
-                session_id: session_id.clone(),
-                method,
-                performed_at: now,
-                aaguid: None,
-                user_verified: false,
-                transaction_id: None,
-            })
-            .await
-            .unwrap();
-    }
     SignedIn {
         user,
         cookie,
@@ -1181,33 +1188,6 @@ async fn logout_never_redirects_to_an_unregistered_uri(env: &Env) {
     assert_eq!(r.headers()["location"].to_str().unwrap(), REDIRECT);
 }
 
-/// Another live session of `who`'s user (as if signed in from a second browser).
-async fn another_session(env: &Env, who: &SignedIn) -> SignedIn {
-    let now = env.now();
-    let cookie = server::web::random_token().unwrap();
-    let session_id = token_hash(&cookie);
-    let sid = store::new_id();
-    env.state
-        .store
-        .create_session(&Session {
-            id: session_id.clone(),
-            sid: sid.clone(),
-            user_id: who.user.id.clone(),
-            created_at: now,
-            last_seen_at: now,
-            expires_at: now + Duration::hours(8),
-            revoked_at: None,
-        })
-        .await
-        .unwrap();
-    SignedIn {
-        user: who.user.clone(),
-        cookie,
-        session_id,
-        sid,
-    }
-}
-
 /// `POST /logout` of a form, with `who`'s session cookie and, when given, an `Origin`.
 async fn logout_post(
     env: &Env,
@@ -1329,7 +1309,7 @@ async fn a_logout_without_a_hint_asks_before_signing_out(env: &Env) {
     asks_to_confirm(logout_post(env, &who, &forged, Some(&env.base)).await).await;
     asks_to_confirm(logout_post(env, &who, &form, Some("https://evil.example")).await).await;
     // Another session's page's token does not confirm this one.
-    let second = another_session(env, &who).await;
+    let second = new_session(env, who.user.clone()).await;
     let second_page = asks_to_confirm(logout(env, &second, &[]).await).await;
     let second_form = hidden_fields(&second_page);
     asks_to_confirm(logout_post(env, &who, &second_form, Some(&env.base)).await).await;
@@ -1357,7 +1337,7 @@ async fn a_hint_for_another_session_does_not_sign_out(env: &Env) {
     clients(env).await;
     let who = sign_in(env, "ada@example.test").await;
     let bob = sign_in(env, "bob@example.test").await;
-    let second = another_session(env, &who).await;
+    let second = new_session(env, who.user.clone()).await;
     let mut hints = Vec::new();
     for other in [&bob, &second] {
         let (code, verifier) = pkce_code(env, other).await;

@@ -180,31 +180,23 @@ async fn confirmation_page(
         .iter()
         .filter_map(|name| params.get(*name).map(|v| (*name, v.as_str())))
         .collect();
-    let html = ConfirmSignOut {
+    let page = ConfirmSignOut {
         user: &user,
         confirm: &confirm,
         carried,
-    }
-    .render()
-    .map_err(|e| {
-        PageError::from(crate::error::ServeError::Internal(format!(
-            "sign-out confirmation page: {e}"
-        )))
-    })?;
-    Ok((
-        StatusCode::OK,
-        [(header::CACHE_CONTROL, "no-store")],
-        Html(html),
-    )
-        .into_response())
+    };
+    uncached(&page, "sign-out confirmation page")
 }
 
 fn page(note: Option<&str>) -> Result<Response, PageError> {
-    let html = SignedOut { note }.render().map_err(|e| {
-        PageError::from(crate::error::ServeError::Internal(format!(
-            "signed-out page: {e}"
-        )))
-    })?;
+    uncached(&SignedOut { note }, "signed-out page")
+}
+
+/// `page` rendered, as a 200 that is never cached (it depends on the session).
+fn uncached(page: &impl Template, what: &str) -> Result<Response, PageError> {
+    let html = page
+        .render()
+        .map_err(|e| PageError::from(crate::error::ServeError::Internal(format!("{what}: {e}"))))?;
     Ok((
         StatusCode::OK,
         [(header::CACHE_CONTROL, "no-store")],
