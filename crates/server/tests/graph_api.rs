@@ -92,10 +92,12 @@ async fn role_definitions_need_a_valid_token(env: &Env) {
     .await;
     assert_eq!(status, 401);
 
-    // Signed out: the token stops working.
+    // Signed out (by the application, with its ID token: a bare GET only asks to confirm): the
+    // token stops working.
     let r = b
         .http
         .get(format!("{}/logout", env.base))
+        .query(&[("id_token_hint", tokens["id_token"].as_str().unwrap())])
         .send()
         .await
         .unwrap();

@@ -40,6 +40,31 @@ async fn sign_in(env: &Env, upn: &str) -> SignedIn {
     let user = User::new(upn, "Ada Lovelace", now);
     env.state.store.create_user(&user).await.unwrap();
     env.state.tenant_changed();
+    let who = new_session(env, user).await;
+    // Password and an authenticator app: multifactor, as the code's amr says.
+    for method in [Mode::Password, Mode::SoftwareOath] {
+        env.state
+            .store
+            .add_session_event(&SessionAuthEvent {
+                id: store::new_id(),
+                session_id: who.session_id.clone(),
+                method,
+                performed_at: now,
+                aaguid: None,
+                user_verified: false,
+                transaction_id: None,
+                credential_id: None,
+                registration: None,
+            })
+            .await
+            .unwrap();
+    }
+    who
+}
+
+/// A new live session of `user`, with no method performed in it yet.
+async fn new_session(env: &Env, user: User) -> SignedIn {
+    let now = env.now();
     let cookie = server::web::random_token().unwrap();
     let session_id = token_hash(&cookie);
     let sid = store::new_id();
@@ -56,24 +81,6 @@ async fn sign_in(env: &Env, upn: &str) -> SignedIn {
         })
         .await
         .unwrap();
-    // Password and an authenticator app: multifactor, as the code's amr says.
-    for method in [Mode::Password, Mode::SoftwareOath] {
-        env.state
-            .store
-            .add_session_event(&SessionAuthEvent {
-                id: store::new_id(),
-                session_id: session_id.clone(),
-                method,
-                performed_at: now,
-                aaguid: None,
-                user_verified: false,
-                transaction_id: None,
-                credential_id: None,
-                registration: None,
-            })
-            .await
-            .unwrap();
-    }
     SignedIn {
         user,
         cookie,
@@ -1183,6 +1190,186 @@ async fn logout_never_redirects_to_an_unregistered_uri(env: &Env) {
     assert_eq!(r.headers()["location"].to_str().unwrap(), REDIRECT);
 }
 
+/// `POST /logout` of a form, with `who`'s session cookie and, when given, an `Origin`.
+async fn logout_post(
+    env: &Env,
+    who: &SignedIn,
+    form: &[(String, String)],
+    origin: Option<&str>,
+) -> reqwest::Response {
+    let mut request = http()
+        .post(format!("{}/logout", env.base))
+        .header(
+            "cookie",
+            format!("{}={}", server::web::SESSION_COOKIE, who.cookie),
+        )
+        .form(form);
+    if let Some(origin) = origin {
+        request = request.header("origin", origin);
+    }
+    request.send().await.unwrap()
+}
+
+/// HTML text with its character references (`&#38;`, `&amp;`, …) replaced.
+fn unescape(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        let end = rest[at..].find(';').unwrap() + at;
+        let entity = &rest[at + 1..end];
+        out.push(match entity {
+            "amp" => '&',
+            "lt" => '<',
+            "gt" => '>',
+            "quot" => '"',
+            "apos" => '\'',
+            _ => char::from_u32(entity.strip_prefix('#').unwrap().parse().unwrap()).unwrap(),
+        });
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The hidden fields of a page's form, unescaped.
+fn hidden_fields(html: &str) -> Vec<(String, String)> {
+    let attribute = |tag: &str, name: &str| {
+        let start = tag.find(&format!("{name}=\""))? + name.len() + 2;
+        let end = tag[start..].find('"')? + start;
+        Some(unescape(&tag[start..end]))
+    };
+    html.split("<input")
+        .skip(1)
+        .filter_map(|rest| {
+            let tag = &rest[..rest.find('>')?];
+            tag.contains("type=\"hidden\"")
+                .then(|| Some((attribute(tag, "name")?, attribute(tag, "value")?)))
+                .flatten()
+        })
+        .collect()
+}
+
+/// Whether `who`'s session is still live.
+async fn alive(env: &Env, who: &SignedIn) -> bool {
+    env.state
+        .store
+        .get_session(&who.session_id)
+        .await
+        .unwrap()
+        .is_live_at(env.now())
+}
+
+/// Asserts that `r` is the sign-out confirmation page and changed no cookie; returns the page.
+async fn asks_to_confirm(r: reqwest::Response) -> String {
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(r.headers().get("location").is_none());
+    assert!(r.headers().get("set-cookie").is_none(), "{:?}", r.headers());
+    let page = r.text().await.unwrap();
+    assert!(page.contains("Sign out of Portcullis?"), "{page}");
+    page
+}
+
+async fn a_logout_without_a_hint_asks_before_signing_out(env: &Env) {
+    clients(env).await;
+    let who = sign_in(env, "ada@example.test").await;
+    let (code, verifier) = pkce_code(env, &who).await;
+    let access = redeem(env, &code, &verifier).await.text("access_token");
+
+    // What any site can make a browser send (a link, an image): a GET without a hint.
+    let request = [
+        ("client_id", PUBLIC),
+        ("post_logout_redirect_uri", REDIRECT),
+        ("state", "s & \"t\" <u>"),
+    ];
+    let page = asks_to_confirm(logout(env, &who, &request).await).await;
+    assert!(page.contains("ada@example.test"), "{page}");
+    assert!(alive(env, &who).await, "a bare GET /logout signed out");
+    assert_eq!(userinfo(env, &access).await.status, 200);
+    // The form carries the request on, and a token.
+    let form = hidden_fields(&page);
+    for (name, value) in request {
+        assert!(
+            form.contains(&(name.to_string(), value.to_string())),
+            "{name} not carried: {form:?}"
+        );
+    }
+    assert!(
+        form.iter().any(|(k, v)| k == "confirm" && v.len() >= 43),
+        "{form:?}"
+    );
+
+    // A POST without the token, with another token, or from another origin confirms nothing.
+    let without: Vec<_> = form
+        .iter()
+        .filter(|(k, _)| k != "confirm")
+        .cloned()
+        .collect();
+    asks_to_confirm(logout_post(env, &who, &without, Some(&env.base)).await).await;
+    let mut forged = without.clone();
+    forged.push(("confirm".into(), "A".repeat(43)));
+    asks_to_confirm(logout_post(env, &who, &forged, Some(&env.base)).await).await;
+    asks_to_confirm(logout_post(env, &who, &form, Some("https://evil.example")).await).await;
+    // Another session's page's token does not confirm this one.
+    let second = new_session(env, who.user.clone()).await;
+    let second_page = asks_to_confirm(logout(env, &second, &[]).await).await;
+    let second_form = hidden_fields(&second_page);
+    asks_to_confirm(logout_post(env, &who, &second_form, Some(&env.base)).await).await;
+    assert!(alive(env, &who).await && alive(env, &second).await);
+    assert_eq!(userinfo(env, &access).await.status, 200);
+
+    // The person's own confirmation signs out and returns as asked.
+    let r = logout_post(env, &who, &form, Some(&env.base)).await;
+    assert_eq!(r.status().as_u16(), 303);
+    let location = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    assert_eq!(
+        location.query_pairs().collect::<Vec<_>>(),
+        [("state".into(), "s & \"t\" <u>".into())]
+    );
+    removes_the_session_cookie(&r);
+    assert!(!alive(env, &who).await);
+    assert_eq!(userinfo(env, &access).await.status, 401);
+    assert!(
+        alive(env, &second).await,
+        "only the confirming browser's session ends"
+    );
+}
+
+async fn a_hint_for_another_session_does_not_sign_out(env: &Env) {
+    clients(env).await;
+    let who = sign_in(env, "ada@example.test").await;
+    let bob = sign_in(env, "bob@example.test").await;
+    let second = new_session(env, who.user.clone()).await;
+    let mut hints = Vec::new();
+    for other in [&bob, &second] {
+        let (code, verifier) = pkce_code(env, other).await;
+        hints.push(redeem(env, &code, &verifier).await.text("id_token"));
+    }
+    // Genuine ID tokens, of another user and of another session of the same user.
+    for hint in &hints {
+        asks_to_confirm(
+            logout(
+                env,
+                &who,
+                &[
+                    ("id_token_hint", hint),
+                    ("post_logout_redirect_uri", REDIRECT),
+                ],
+            )
+            .await,
+        )
+        .await;
+        assert!(alive(env, &who).await);
+    }
+    // Its own session's hint signs `second` out at once, as RP-initiated logout does.
+    let r = logout(env, &second, &[("id_token_hint", &hints[1])]).await;
+    assert_eq!(r.status().as_u16(), 200);
+    removes_the_session_cookie(&r);
+    assert!(r.text().await.unwrap().contains("You are signed out"));
+    assert!(!alive(env, &second).await);
+    assert!(alive(env, &who).await);
+}
+
 on_both_backends!(
     discovery_document,
     jwks_publishes_the_key_that_signs,
@@ -1202,4 +1389,6 @@ on_both_backends!(
     forged_and_unusable_tokens_are_refused_at_userinfo,
     logout_ends_the_session_and_returns_to_the_application,
     logout_never_redirects_to_an_unregistered_uri,
+    a_logout_without_a_hint_asks_before_signing_out,
+    a_hint_for_another_session_does_not_sign_out,
 );

@@ -8,6 +8,7 @@ mod common;
 
 use common::{authorize_path, passkey, pkce, totp_code, transaction_of, Browser, Env, Landing};
 use serde_json::json;
+use std::net::Ipv4Addr;
 use store::{SignInQuery, SignInResult};
 use webauthn_authenticator_rs::prelude::{RequestChallengeResponse, Url};
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
@@ -346,39 +347,277 @@ async fn a_transaction_cannot_be_continued_in_another_browser(env: &Env) {
     }
 }
 
-async fn five_wrong_passwords_lock_the_account(env: &Env) {
-    env.public_client("app").await;
-    env.user("alice@example.test", PASSWORD).await;
-    let b = Browser::new(env);
-    let (tx, _) = begin(&b, "app", "alice@example.test", &[]).await;
-    for _ in 0..5 {
-        let p = b
-            .post(&format!("/signin/{tx}/password"), &[("password", "wrong")])
+/// Loopback address `127.0.0.n`: a peer other than the default 127.0.0.1.
+fn peer(n: u8) -> Ipv4Addr {
+    Ipv4Addr::new(127, 0, 0, n)
+}
+
+/// Posts `password` `times` times in one sign-in of `upn` by `b`; returns the last page.
+async fn guess(b: &Browser, upn: &str, password: &str, times: usize) -> Landing {
+    let (tx, mut page) = begin(b, "app", upn, &[("prompt", "login")]).await;
+    for _ in 0..times {
+        page = b
+            .post(&format!("/signin/{tx}/password"), &[("password", password)])
             .await;
-        assert!(p.html().contains("Wrong password") || p.html().contains("locked"));
     }
-    let p = b
-        .post(&format!("/signin/{tx}/password"), &[("password", PASSWORD)])
-        .await;
-    assert!(p.html().contains("locked until"), "{}", p.html());
-    // The lockout is audited once, naming the account.
-    let audits = env
-        .state
+    page
+}
+
+/// The audit entries of sign-in locks with activity `activity`.
+async fn lock_audits(env: &Env, activity: &str) -> Vec<store::AuditRecord> {
+    env.state
         .store
         .query_audits(&store::AuditQuery::default())
         .await
-        .unwrap();
-    let locked: Vec<_> = audits
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.entry.activity_display_name == activity)
+        .collect()
+}
+
+/// The `additionalDetails` value of `key`.
+fn detail(record: &store::AuditRecord, key: &str) -> String {
+    record
+        .entry
+        .additional_details
+        .as_array()
+        .unwrap()
         .iter()
-        .filter(|a| a.entry.activity_display_name == "Sign-in locked out after repeated failures")
-        .collect();
-    assert_eq!(locked.len(), 1, "{audits:?}");
+        .find(|d| d["key"] == key)
+        .and_then(|d| d["value"].as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The sign-in log's failures of `user`, oldest first.
+async fn failures(env: &Env, user: &store::User) -> Vec<store::SignInRecord> {
+    let mut log = env
+        .state
+        .store
+        .query_signins(&SignInQuery {
+            user_id: Some(user.id.clone()),
+            since: None,
+            result: Some(SignInResult::Failure),
+            limit: 1000,
+        })
+        .await
+        .unwrap();
+    log.sort_by_key(|r| r.created_at);
+    log
+}
+
+/// The RFC 3339 time after "until " in `text`, which must end there with a full stop.
+fn until_in(text: &str) -> chrono::DateTime<chrono::Utc> {
+    let start = text
+        .rfind("until ")
+        .unwrap_or_else(|| panic!("no 'until' in {text}"))
+        + 6;
+    let time = text[start..].trim_end_matches('.');
+    chrono::DateTime::parse_from_rfc3339(time)
+        .unwrap_or_else(|e| panic!("'{time}' in '{text}': {e}"))
+        .with_timezone(&chrono::Utc)
+}
+
+async fn five_wrong_passwords_lock_that_address_out_of_the_account(env: &Env) {
+    env.public_client("app").await;
+    env.user("alice@example.test", PASSWORD).await;
+    let stranger = Browser::at(env, peer(2));
+    let page = guess(&stranger, "alice@example.test", "wrong", 5).await;
+    assert!(page.html().contains("Wrong password"), "{}", page.html());
+    assert!(page.html().contains("locked until"), "{}", page.html());
+    // Now even the right password is refused from there.
+    let p = guess(&stranger, "alice@example.test", PASSWORD, 1).await;
+    assert!(p.html().contains("locked until"), "{}", p.html());
+    assert!(p.html().contains("password-form"), "{}", p.html());
+    // The lock is audited once, naming the account and the address.
+    let locked = lock_audits(env, "Sign-in locked out after repeated failures").await;
+    assert_eq!(locked.len(), 1, "{locked:?}");
     assert_eq!(locked[0].entry.target_resources[0]["type"], "User");
-    env.state.clock.advance(chrono::Duration::minutes(16));
-    let (tx, _) = begin(&b, "app", "alice@example.test", &[]).await;
-    b.post(&format!("/signin/{tx}/password"), &[("password", PASSWORD)])
+    assert_eq!(detail(&locked[0], "ipAddress"), "127.0.0.2");
+    // The account itself is not locked: from another address it signs in.
+    let owner = Browser::at(env, peer(1));
+    guess(&owner, "alice@example.test", PASSWORD, 1)
         .await
         .code();
+    // The stranger's address gets in again once the lock is over.
+    env.state.clock.advance(chrono::Duration::minutes(16));
+    guess(&stranger, "alice@example.test", PASSWORD, 1)
+        .await
+        .code();
+}
+
+async fn failures_during_a_lock_are_logged_in_plain_words(env: &Env) {
+    env.public_client("app").await;
+    let alice = env.user("alice@example.test", PASSWORD).await;
+    let stranger = Browser::at(env, peer(2));
+    guess(&stranger, "alice@example.test", "wrong", 5).await;
+    let refused_at = env.now();
+    guess(&stranger, "alice@example.test", PASSWORD, 1).await;
+    guess(&stranger, "alice@example.test", "wrong again", 1).await;
+    let log = failures(env, &alice).await;
+    // Five wrong passwords and two refusals while locked: every failure is in the log.
+    assert_eq!(log.len(), 7, "{log:#?}");
+    for record in &log {
+        let reason = record.failure_reason.as_deref().unwrap();
+        assert!(!reason.contains("Some("), "debug text: {reason}");
+        assert_eq!(record.methods, vec!["password".to_string()]);
+        assert_eq!(record.ip.as_deref(), Some("127.0.0.2"));
+    }
+    let fifth = log[4].failure_reason.as_deref().unwrap();
+    assert!(
+        fifth.starts_with(
+            "Wrong password. Locked out: sign-in to this account from 127.0.0.2, until "
+        ),
+        "{fifth}"
+    );
+    let until = until_in(fifth);
+    let expected = refused_at + chrono::Duration::minutes(15);
+    assert!(
+        (until - expected).num_seconds().abs() <= 5,
+        "{until} is not 15 minutes after the fifth failure"
+    );
+    for refusal in &log[5..] {
+        let reason = refusal.failure_reason.as_deref().unwrap();
+        assert!(
+            reason.starts_with("Refused before checking the credential. Locked out: sign-in to this account from 127.0.0.2, until "),
+            "{reason}"
+        );
+        assert_eq!(until_in(reason), until);
+    }
+}
+
+async fn a_flood_from_other_addresses_does_not_keep_the_owner_out(env: &Env) {
+    env.public_client("app").await;
+    let breakglass = env.user("breakglass@example.test", PASSWORD).await;
+    // The owner's usual browser has signed in before, from the owner's usual address.
+    let owner = Browser::at(env, peer(1));
+    guess(&owner, "breakglass@example.test", PASSWORD, 1)
+        .await
+        .code();
+
+    // 100 wrong passwords from ten other addresses.
+    for n in 2..12 {
+        let attacker = Browser::at(env, peer(n));
+        let page = guess(&attacker, "breakglass@example.test", "guess", 10).await;
+        assert!(page.html().contains("locked until"), "{}", page.html());
+    }
+    // All logged; only the first twenty were checked: then the account throttle refused the
+    // rest, since none of these addresses ever signed in to the account.
+    assert_eq!(failures(env, &breakglass).await.len(), 100);
+    let account = env
+        .state
+        .store
+        .get_lockout(store::LockoutScope::Account, &breakglass.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(account.failures, 20);
+    let throttled = lock_audits(
+        env,
+        "Sign-in throttled for unrecognised devices after repeated failures",
+    )
+    .await;
+    assert_eq!(throttled.len(), 1, "{throttled:?}");
+    assert_eq!(
+        throttled[0].entry.target_resources[0]["id"],
+        breakglass.id.as_str()
+    );
+    assert_eq!(
+        lock_audits(env, "Sign-in locked out after repeated failures")
+            .await
+            .len(),
+        4,
+        "one lock per address whose guesses were counted"
+    );
+
+    // The owner's browser signs in from its usual address…
+    guess(&owner, "breakglass@example.test", PASSWORD, 1)
+        .await
+        .code();
+    // …and from an address never seen: the browser is a known device.
+    guess(
+        &owner.moved_to(peer(50)),
+        "breakglass@example.test",
+        PASSWORD,
+        1,
+    )
+    .await
+    .code();
+    // A fresh browser at the owner's usual address gets in too (a recent sign-in from there).
+    guess(
+        &Browser::at(env, peer(1)),
+        "breakglass@example.test",
+        PASSWORD,
+        1,
+    )
+    .await
+    .code();
+    // A fresh browser at an address never seen is throttled, right password or not.
+    let newcomer = guess(
+        &Browser::at(env, peer(60)),
+        "breakglass@example.test",
+        PASSWORD,
+        1,
+    )
+    .await;
+    assert!(
+        newcomer.html().contains("not used recently"),
+        "{}",
+        newcomer.html()
+    );
+    // Once the throttle is over, it gets in.
+    env.state.clock.advance(chrono::Duration::minutes(61));
+    guess(
+        &Browser::at(env, peer(60)),
+        "breakglass@example.test",
+        PASSWORD,
+        1,
+    )
+    .await
+    .code();
+}
+
+async fn a_known_device_is_locked_on_its_own_failures_only(env: &Env) {
+    env.public_client("app").await;
+    env.user("alice@example.test", PASSWORD).await;
+    let owner = Browser::at(env, peer(1));
+    guess(&owner, "alice@example.test", PASSWORD, 1)
+        .await
+        .code();
+    // Someone else at the owner's address fails fifty times (five on each of ten accounts)…
+    for n in 0..10 {
+        let upn = format!("user{n}@example.test");
+        env.user(&upn, PASSWORD).await;
+        guess(&Browser::at(env, peer(1)), &upn, "wrong", 5).await;
+    }
+    // …which locks the address, for browsers that are not a known device of the account.
+    let refused = guess(
+        &Browser::at(env, peer(1)),
+        "alice@example.test",
+        PASSWORD,
+        1,
+    )
+    .await;
+    assert!(
+        refused
+            .html()
+            .contains("from your network address. Sign-in is locked until"),
+        "{}",
+        refused.html()
+    );
+    // The owner's known device is counted apart: it still signs in.
+    guess(&owner, "alice@example.test", PASSWORD, 1)
+        .await
+        .code();
+    // Its own five failures lock it out of this account, and say so.
+    let page = guess(&owner, "alice@example.test", "typo", 5).await;
+    assert!(page.html().contains("on this device"), "{}", page.html());
+    let refused = guess(&owner, "alice@example.test", PASSWORD, 1).await;
+    assert!(
+        refused.html().contains("on this device"),
+        "{}",
+        refused.html()
+    );
 }
 
 async fn a_context_no_policy_targets_falls_back_to_mfa(env: &Env) {
@@ -503,7 +742,10 @@ on_both_backends!(
     an_unregistered_redirect_uri_is_never_followed,
     a_public_client_must_use_pkce,
     a_transaction_cannot_be_continued_in_another_browser,
-    five_wrong_passwords_lock_the_account,
+    five_wrong_passwords_lock_that_address_out_of_the_account,
+    failures_during_a_lock_are_logged_in_plain_words,
+    a_flood_from_other_addresses_does_not_keep_the_owner_out,
+    a_known_device_is_locked_on_its_own_failures_only,
     a_context_no_policy_targets_falls_back_to_mfa,
     prompt_login_and_max_age_ask_for_a_new_sign_in,
 );

@@ -56,7 +56,7 @@ pub use credentials::{
 };
 pub use directory::{Group, RoleAssignment, RoleDefinition, User};
 pub use error::StoreError;
-pub use lockouts::{Lockout, LockoutPolicy, LockoutScope};
+pub use lockouts::{KnownDevice, Lockout, LockoutPolicy, LockoutScope};
 pub use oidc::{AuthorizationCode, OidcClient, RefreshToken, Rotation, SigningKey};
 pub use outbox::{Channel, OutboxMessage};
 pub use pim_admin::AdminOutcome;

@@ -1,5 +1,8 @@
-//! Failure counters that lock an account or a source address out for a while.
+//! Failure counters that lock a source address, or an account from one client, out for a while
+//! (and throttle an account for clients it has not used), and the devices known to have signed
+//! in to an account. The rule that reads them is the server's (`signin::lockout`).
 
+use crate::error::on_write;
 use crate::sql::{ms, text_enum, RowExt};
 use crate::{Store, StoreError};
 use chrono::{DateTime, Duration, Utc};
@@ -9,10 +12,15 @@ use sqlx::any::AnyRow;
 text_enum! {
     /// What a counter counts failures of.
     pub enum LockoutScope {
-        /// One account (key: the user id).
+        /// Every failure on one account (key: the user id). It never locks the account: past
+        /// its threshold only clients the account has not signed in from are refused.
         Account = "account",
         /// One source (key: the client IP address or network).
         Source = "source",
+        /// One account from one address that is not a known device (key: `user id/address`).
+        AccountSource = "account_source",
+        /// One account from one known device (key: `user id/device id`).
+        AccountDevice = "account_device",
     }
 }
 
@@ -48,6 +56,36 @@ impl Lockout {
     pub fn is_locked_at(&self, at: DateTime<Utc>) -> bool {
         self.locked_until.is_some_and(|until| at < until)
     }
+}
+
+/// A browser that completed a sign-in of an account: it presents a token of the device cookie
+/// whose hash is stored here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KnownDevice {
+    /// Public id (named in failure counters and audit entries instead of the token's hash).
+    pub id: String,
+    /// SHA-256 of the cookie's token.
+    pub token_hash: String,
+    /// The account.
+    pub user_id: String,
+    /// When it was first remembered.
+    pub created_at: DateTime<Utc>,
+    /// The latest completed sign-in from it.
+    pub last_signed_in_at: DateTime<Utc>,
+    /// Not recognised from then on (exclusive).
+    pub expires_at: DateTime<Utc>,
+}
+
+fn device_from_row(row: &AnyRow) -> Result<KnownDevice, StoreError> {
+    Ok(KnownDevice {
+        id: row.text("id")?,
+        token_hash: row.text("token_hash")?,
+        user_id: row.text("user_id")?,
+        created_at: row.time("created_at")?,
+        last_signed_in_at: row.time("last_signed_in_at")?,
+        expires_at: row.time("expires_at")?,
+    })
 }
 
 fn lockout_from_row(row: &AnyRow) -> Result<Lockout, StoreError> {
@@ -124,5 +162,74 @@ impl Store {
             .execute(self.pool())
             .await?;
         Ok(())
+    }
+
+    /// Remembers a device of an account, or, for one already stored (same id), moves its last
+    /// sign-in and expiry forward. Expired devices of the account are forgotten on the way.
+    pub async fn remember_device(&self, device: &KnownDevice) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        sqlx::query("DELETE FROM known_devices WHERE user_id = $1 AND expires_at <= $2")
+            .bind(&device.user_id)
+            .bind(ms(device.last_signed_in_at))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO known_devices (id, token_hash, user_id, created_at, last_signed_in_at, \
+             expires_at) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (id) DO UPDATE SET last_signed_in_at = $5, expires_at = $6",
+        )
+        .bind(&device.id)
+        .bind(&device.token_hash)
+        .bind(&device.user_id)
+        .bind(ms(device.created_at))
+        .bind(ms(device.last_signed_in_at))
+        .bind(ms(device.expires_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(on_write("known device"))?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The device of `user_id` whose cookie token hashes to `token_hash`, if it is known and
+    /// not expired at `now`.
+    pub async fn known_device(
+        &self,
+        token_hash: &str,
+        user_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<KnownDevice>, StoreError> {
+        sqlx::query(
+            "SELECT id, token_hash, user_id, created_at, last_signed_in_at, expires_at \
+             FROM known_devices WHERE token_hash = $1 AND user_id = $2 AND expires_at > $3",
+        )
+        .bind(token_hash)
+        .bind(user_id)
+        .bind(ms(now))
+        .fetch_optional(self.pool())
+        .await?
+        .as_ref()
+        .map(device_from_row)
+        .transpose()
+    }
+
+    /// Whether the sign-in log has a successful sign-in of `user_id` from `ip` at or after
+    /// `since` (an address the account has signed in from recently).
+    pub async fn signed_in_from(
+        &self,
+        user_id: &str,
+        ip: &str,
+        since: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let found = sqlx::query(
+            "SELECT id FROM signins WHERE user_id = $1 AND created_at >= $2 AND ip = $3 \
+             AND result = 'success' LIMIT 1",
+        )
+        .bind(user_id)
+        .bind(ms(since))
+        .bind(ip)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(found.is_some())
     }
 }

@@ -41,6 +41,7 @@ on_both_backends!(
     session_rotation_moves_events_and_kills_the_old_id,
     revoking_a_session_revokes_its_refresh_tokens,
     lockouts_count_and_lock,
+    per_client_counters_and_known_devices,
     outbox,
     webauthn_credentials_and_method_summary,
     security_info_changes_keep_provenance_and_audit_atomically,
@@ -1243,6 +1244,136 @@ async fn lockouts_count_and_lock(ctx: Ctx) {
         .await
         .unwrap();
     assert!(once.is_locked_at(t(1)));
+}
+
+async fn per_client_counters_and_known_devices(ctx: Ctx) {
+    let s = &ctx.store;
+    let policy = LockoutPolicy {
+        threshold: 2,
+        window: Duration::minutes(10),
+        lock_for: Duration::minutes(15),
+    };
+    // The per-account-and-client scopes are stored (the table's CHECK admits them), apart from
+    // each other and from the account's own counter.
+    for scope in [LockoutScope::AccountSource, LockoutScope::AccountDevice] {
+        let key = "alice/203.0.113.9";
+        s.record_failure(scope, key, t(0), &policy).await.unwrap();
+        let second = s.record_failure(scope, key, t(1), &policy).await.unwrap();
+        assert_eq!((second.scope, second.failures), (scope, 2));
+        assert!(second.is_locked_at(t(2)));
+    }
+    assert_eq!(
+        s.get_lockout(LockoutScope::Account, "alice/203.0.113.9")
+            .await
+            .unwrap(),
+        None
+    );
+    s.reset_lockout(LockoutScope::AccountSource, "alice/203.0.113.9")
+        .await
+        .unwrap();
+    assert!(s
+        .get_lockout(LockoutScope::AccountDevice, "alice/203.0.113.9")
+        .await
+        .unwrap()
+        .is_some());
+
+    // Known devices: per account, until they expire.
+    let alice = user(s, "alice@example.test").await;
+    let bob = user(s, "bob@example.test").await;
+    let device = KnownDevice {
+        id: "device-1".into(),
+        token_hash: "hash-1".into(),
+        user_id: alice.id.clone(),
+        created_at: t(0),
+        last_signed_in_at: t(0),
+        expires_at: t(100),
+    };
+    s.remember_device(&device).await.unwrap();
+    assert_eq!(
+        s.known_device("hash-1", &alice.id, t(99)).await.unwrap(),
+        Some(device.clone())
+    );
+    assert_eq!(s.known_device("hash-1", &bob.id, t(1)).await.unwrap(), None);
+    assert_eq!(
+        s.known_device("hash-2", &alice.id, t(1)).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        s.known_device("hash-1", &alice.id, t(100)).await.unwrap(),
+        None
+    );
+    // A later sign-in moves the expiry forward; the token and first sight stay.
+    let later = KnownDevice {
+        last_signed_in_at: t(90),
+        expires_at: t(300),
+        ..device.clone()
+    };
+    s.remember_device(&later).await.unwrap();
+    assert_eq!(
+        s.known_device("hash-1", &alice.id, t(200)).await.unwrap(),
+        Some(later)
+    );
+    // A token hash names one device: another account cannot claim it.
+    let stolen = KnownDevice {
+        id: "device-2".into(),
+        user_id: bob.id.clone(),
+        ..device.clone()
+    };
+    assert!(s.remember_device(&stolen).await.unwrap_err().is_conflict());
+    // Remembering a device forgets the account's expired ones.
+    let second = KnownDevice {
+        id: "device-3".into(),
+        token_hash: "hash-3".into(),
+        created_at: t(400),
+        last_signed_in_at: t(400),
+        expires_at: t(500),
+        ..device.clone()
+    };
+    s.remember_device(&second).await.unwrap();
+    assert_eq!(
+        s.known_device("hash-1", &alice.id, t(200)).await.unwrap(),
+        None
+    );
+    assert!(s
+        .known_device("hash-3", &alice.id, t(401))
+        .await
+        .unwrap()
+        .is_some());
+    // They go with their account.
+    s.delete_user(&alice.id).await.unwrap();
+    assert_eq!(
+        s.known_device("hash-3", &alice.id, t(401)).await.unwrap(),
+        None
+    );
+
+    // Addresses the account signed in from: successes in the log only, since a time.
+    let record = |n: i64, ip: &str, result: SignInResult| SignInRecord {
+        id: format!("signin-{n}"),
+        created_at: t(n),
+        user_id: Some(bob.id.clone()),
+        user_principal_name: "bob@example.test".into(),
+        client_id: Some("portal".into()),
+        ip: Some(ip.into()),
+        result,
+        failure_reason: None,
+        methods: vec!["password".into()],
+        applied_policies: json!([]),
+        session_id: None,
+        additional_details: None,
+    };
+    s.append_signin(&record(10, "192.0.2.1", SignInResult::Success))
+        .await
+        .unwrap();
+    s.append_signin(&record(20, "192.0.2.2", SignInResult::Failure))
+        .await
+        .unwrap();
+    assert!(s.signed_in_from(&bob.id, "192.0.2.1", t(10)).await.unwrap());
+    assert!(!s.signed_in_from(&bob.id, "192.0.2.1", t(11)).await.unwrap());
+    assert!(!s.signed_in_from(&bob.id, "192.0.2.2", t(0)).await.unwrap());
+    assert!(!s
+        .signed_in_from(&alice.id, "192.0.2.1", t(0))
+        .await
+        .unwrap());
 }
 
 async fn outbox(ctx: Ctx) {

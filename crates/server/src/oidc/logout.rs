@@ -1,14 +1,21 @@
 //! RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0): ends the browser's session,
 //! then sends the browser back to the application, or shows that it is signed out.
 //!
+//! A request ends a live session at once only when it carries an `id_token_hint` this issuer
+//! signed for that very session (same `sid` and `sub`; expired ones are fine: they only
+//! identify). Anything else — a bare `GET /logout` that any site can make a browser send, a
+//! hint of another session — gets a confirmation page instead (the spec's "MUST ask the
+//! End-User"); its form posts back with a token derived from the session cookie, which another
+//! site cannot read, and the request's parameters, so that the return below works the same
+//! after confirming.
+//!
 //! The browser is sent back only to a URI registered for the application, named by a valid
-//! `id_token_hint` (expired ones are fine: they only identify) or by `client_id`; anything else
-//! gets the signed-out page, never a redirect.
+//! `id_token_hint` or by `client_id`; anything else gets the signed-out page, never a redirect.
 
 use crate::error::PageError;
 use crate::oidc::token::{form_params, is_form};
 use crate::state::AppState;
-use crate::web::{removal, token_hash, SESSION_COOKIE};
+use crate::web::{removal, same, token_hash, SESSION_COOKIE};
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -18,8 +25,10 @@ use axum_extra::extract::cookie::CookieJar;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use store::Session;
 use tokens::keys::Expectation;
 use tokens::IdTokenClaims;
 
@@ -28,6 +37,22 @@ use tokens::IdTokenClaims;
 struct SignedOut<'a> {
     note: Option<&'a str>,
 }
+
+#[derive(Template)]
+#[template(path = "confirm_sign_out.html")]
+struct ConfirmSignOut<'a> {
+    user: &'a str,
+    confirm: &'a str,
+    carried: Vec<(&'a str, &'a str)>,
+}
+
+/// The parameters a confirmation form carries over to its POST: those the return reads.
+const CARRIED: [&str; 4] = [
+    "id_token_hint",
+    "client_id",
+    "post_logout_redirect_uri",
+    "state",
+];
 
 /// `GET` or `POST /logout`.
 pub async fn end_session(
@@ -48,22 +73,38 @@ pub async fn end_session(
     } else {
         form_params(query.as_deref().unwrap_or("").as_bytes())
     };
-    // The browser is signed out whatever the request says: that is what the person asked for.
-    if let Some(cookie) = jar.get(SESSION_COOKIE) {
-        match state
-            .store
-            .revoke_session(&token_hash(cookie.value()), now)
-            .await
-        {
-            Ok(()) => tracing::info!("signed out"),
-            // Already signed out, or rotated away: nothing left to end.
+    // `Some(None)`: a hint was sent but is not an ID token of this issuer.
+    let hint = params
+        .as_ref()
+        .ok()
+        .and_then(|p| p.get("id_token_hint"))
+        .map(|hint| verified_hint(&state, hint, now));
+    if let Some((session, cookie)) = live_session(&state, &jar, now).await? {
+        let empty = BTreeMap::new();
+        let read = params.as_ref().unwrap_or(&empty);
+        let hinted = hint.as_ref().is_some_and(|claims| {
+            claims
+                .as_ref()
+                .is_some_and(|c| c.sid == session.sid && c.sub == session.user_id)
+        });
+        let confirmed = method == Method::POST
+            && same_origin_or_none(&state, &headers)
+            && read
+                .get("confirm")
+                .is_some_and(|c| same(c, &confirmation(&cookie)));
+        if !hinted && !confirmed {
+            return confirmation_page(&state, &session, &cookie, read).await;
+        }
+        match state.store.revoke_session(&session.id, now).await {
+            Ok(()) => tracing::info!(hinted, confirmed, "signed out"),
+            // Signed out meanwhile: nothing left to end.
             Err(e) if e.is_not_found() => {}
             Err(e) => return Err(e.into()),
         }
     }
     let jar = jar.add(removal(SESSION_COOKIE, state.secure_cookies));
     let destination = match params {
-        Ok(params) => return_to(&state, &params, now).await,
+        Ok(params) => return_to(&state, &params, hint.as_ref()).await,
         Err(repeated) => Err(format!(
             "The application's sign-out request is malformed ({repeated}), so you were not \
              sent back to it."
@@ -84,12 +125,78 @@ pub async fn end_session(
     Ok((jar, response).into_response())
 }
 
+/// The browser's live session and its cookie's token, if it has one.
+async fn live_session(
+    state: &AppState,
+    jar: &CookieJar,
+    now: DateTime<Utc>,
+) -> Result<Option<(Session, String)>, PageError> {
+    let Some(cookie) = jar.get(SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    match state.store.get_session(&token_hash(cookie.value())).await {
+        Ok(s) if s.is_live_at(now) => Ok(Some((s, cookie.value().to_string()))),
+        // Ended already, or rotated away: nothing left to end, nothing to confirm.
+        Ok(_) => Ok(None),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The confirmation form's token for the session whose cookie's token is `cookie`. Derived
+/// from the cookie (domain-separated, so it is not the stored session id): only a page of this
+/// origin, shown to this browser, can know it; it needs no storage and ends with the session.
+fn confirmation(cookie: &str) -> String {
+    let mut hash = Sha256::new();
+    hash.update(b"portcullis sign-out confirmation\0");
+    hash.update(cookie.as_bytes());
+    URL_SAFE_NO_PAD.encode(hash.finalize())
+}
+
+/// Whether the request's `Origin`, when it sends one, is the issuer's: the confirmation form is
+/// posted from this service's own page, never from another site.
+fn same_origin_or_none(state: &AppState, headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let issuer = url::Url::parse(&state.issuer).map(|u| u.origin().ascii_serialization());
+    matches!((origin.to_str(), issuer), (Ok(o), Ok(i)) if o == i)
+}
+
+/// Asks the person whether to sign out; the session stays as it is.
+async fn confirmation_page(
+    state: &AppState,
+    session: &Session,
+    cookie: &str,
+    params: &BTreeMap<String, String>,
+) -> Result<Response, PageError> {
+    let user = match state.store.get_user(&session.user_id).await {
+        Ok(u) => u.user_principal_name,
+        Err(e) if e.is_not_found() => String::new(),
+        Err(e) => return Err(e.into()),
+    };
+    let confirm = confirmation(cookie);
+    let carried = CARRIED
+        .iter()
+        .filter_map(|name| params.get(*name).map(|v| (*name, v.as_str())))
+        .collect();
+    let page = ConfirmSignOut {
+        user: &user,
+        confirm: &confirm,
+        carried,
+    };
+    uncached(&page, "sign-out confirmation page")
+}
+
 fn page(note: Option<&str>) -> Result<Response, PageError> {
-    let html = SignedOut { note }.render().map_err(|e| {
-        PageError::from(crate::error::ServeError::Internal(format!(
-            "signed-out page: {e}"
-        )))
-    })?;
+    uncached(&SignedOut { note }, "signed-out page")
+}
+
+/// `page` rendered, as a 200 that is never cached (it depends on the session).
+fn uncached(page: &impl Template, what: &str) -> Result<Response, PageError> {
+    let html = page
+        .render()
+        .map_err(|e| PageError::from(crate::error::ServeError::Internal(format!("{what}: {e}"))))?;
     Ok((
         StatusCode::OK,
         [(header::CACHE_CONTROL, "no-store")],
@@ -99,15 +206,16 @@ fn page(note: Option<&str>) -> Result<Response, PageError> {
 }
 
 /// Where to send the browser: `Ok(None)` when no return was asked for, `Err` (a sentence for
-/// the person) when it was asked for but cannot be trusted.
+/// the person) when it was asked for but cannot be trusted. `hint` is what the `id_token_hint`
+/// sent verified to (`Some(None)`: one was sent that this issuer did not sign).
 async fn return_to(
     state: &AppState,
     params: &BTreeMap<String, String>,
-    now: DateTime<Utc>,
+    hint: Option<&Option<IdTokenClaims>>,
 ) -> Result<Option<String>, String> {
-    let hinted = match params.get("id_token_hint") {
+    let hinted = match hint {
         None => None,
-        Some(hint) => Some(hinted_client(state, hint, now).ok_or_else(|| {
+        Some(claims) => Some(claims.as_ref().map(|c| c.aud.clone()).ok_or_else(|| {
             "The application's sign-out request carried an ID token that this service cannot \
              verify, so you were not sent back to it."
                 .to_string()
@@ -167,9 +275,9 @@ async fn return_to(
     Ok(Some(target.to_string()))
 }
 
-/// The client an `id_token_hint` was issued to, if this issuer signed it as an ID token. Its
-/// expiry does not matter: it only says who is asking.
-fn hinted_client(state: &AppState, hint: &str, now: DateTime<Utc>) -> Option<String> {
+/// The claims of an `id_token_hint`, if this issuer signed it as an ID token. Its expiry does
+/// not matter: it only says who is asking, for which session.
+fn verified_hint(state: &AppState, hint: &str, now: DateTime<Utc>) -> Option<IdTokenClaims> {
     let mut parts = hint.split('.');
     let header = json_part(parts.next()?)?;
     // An access token (typ at+jwt) is not an ID token.
@@ -186,7 +294,7 @@ fn hinted_client(state: &AppState, hint: &str, now: DateTime<Utc>) -> Option<Str
     let verified = state
         .keys()
         .verify_ignoring_expiry::<IdTokenClaims>(hint, &expect);
-    verified.ok().map(|claims| claims.aud)
+    verified.ok()
 }
 
 fn json_part(part: &str) -> Option<serde_json::Value> {

@@ -12,6 +12,7 @@
 
 pub mod context;
 pub mod flow;
+pub mod lockout;
 pub mod pages;
 pub mod steps;
 pub mod webauthn;
@@ -249,6 +250,17 @@ async fn complete(
         applied_policies,
     )
     .await?;
+    // This browser (and address) now counts as known to the account: a flood of failures
+    // elsewhere does not keep it out. The code is issued already: a store failure here costs
+    // the browser its recognition, not the sign-in.
+    let jar = match lockout::signed_in(state, &user.id, circumstances.ip, &jar).await {
+        Ok(Some(device)) => jar.add(device),
+        Ok(None) => jar,
+        Err(e) => {
+            tracing::error!(error = %e, user = %user.id, "known device not remembered");
+            jar
+        }
+    };
     tracing::info!(
         user = %user.user_principal_name,
         client_id = %request.client_id,

@@ -1,10 +1,11 @@
 //! The method steps of a sign-in: naming the user, password, TOTP, one-time codes, temporary
-//! access pass. Each checks the lockouts first, verifies, records the outcome, and goes back to
-//! the page (which decides what is next).
+//! access pass. Each checks the locks first (see [`lockout`]), verifies, records the outcome,
+//! and goes back to the page (which decides what is next).
 
 use crate::error::{PageError, ServeError};
 use crate::signin::context::SignInContext;
 use crate::signin::flow::Circumstances;
+use crate::signin::lockout::{self, Attempt, Lock};
 use crate::signin::{circumstances, log_signin, proceed};
 use crate::state::AppState;
 use crate::web::{cookie, random_token, token_hash, SESSION_COOKIE};
@@ -14,27 +15,13 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use axum_extra::extract::cookie::CookieJar;
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use policy::method::AuthenticationMethodMode as Mode;
 use policy::registration::RegistrationProof;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use store::{LockoutPolicy, LockoutScope, Session, SessionAuthEvent, SignInResult};
-
-/// Failures of one account that lock it, and for how long.
-pub const ACCOUNT_LOCKOUT: LockoutPolicy = LockoutPolicy {
-    threshold: 5,
-    window: Duration::minutes(15),
-    lock_for: Duration::minutes(15),
-};
-
-/// Failures from one address that lock it out.
-pub const SOURCE_LOCKOUT: LockoutPolicy = LockoutPolicy {
-    threshold: 50,
-    window: Duration::minutes(15),
-    lock_for: Duration::minutes(15),
-};
+use store::{Session, SessionAuthEvent, SignInResult};
 
 /// One-time codes live this long.
 const OTP_TTL: Duration = Duration::minutes(10);
@@ -87,77 +74,41 @@ impl Step {
         .await
     }
 
-    /// Refuses when the account or the source address is locked out.
-    async fn locked_out(&self, user_id: &str) -> Result<Option<String>, PageError> {
-        let now = self.state.now();
-        let mut until: Option<DateTime<Utc>> = None;
-        if let Some(l) = self
-            .state
-            .store
-            .get_lockout(LockoutScope::Account, user_id)
-            .await?
-        {
-            if l.is_locked_at(now) {
-                until = l.locked_until;
-            }
-        }
-        if let Some(ip) = self.circumstances.ip {
-            if let Some(l) = self
-                .state
-                .store
-                .get_lockout(LockoutScope::Source, &ip.to_string())
-                .await?
-            {
-                if l.is_locked_at(now) {
-                    until = until.max(l.locked_until);
-                }
-            }
-        }
-        Ok(until.map(|t| {
-            format!(
-                "Too many failed attempts. Sign-in is locked until {} UTC.",
-                t.format("%H:%M:%S")
-            )
-        }))
+    /// The attempt on the named user from this browser and address.
+    async fn attempt(&self) -> Result<Attempt, PageError> {
+        let user_id = self.user_id()?;
+        Ok(Attempt::new(&self.state, &user_id, self.circumstances.ip, &self.jar).await?)
     }
 
-    /// Counts a failure against the account and the source, logs it, and shows the page again.
-    async fn failed(self, method: &Mode, reason: String) -> Result<Response, PageError> {
-        let now = self.state.now();
-        let user_id = self.user_id()?;
-        let account = self
-            .state
-            .store
-            .record_failure(LockoutScope::Account, &user_id, now, &ACCOUNT_LOCKOUT)
-            .await?;
-        let mut logged = reason.clone();
-        if account.failures == ACCOUNT_LOCKOUT.threshold && account.is_locked_at(now) {
-            tracing::warn!(user = %user_id, until = ?account.locked_until, "account locked out");
-            logged = format!("{reason}; account locked until {:?}", account.locked_until);
-            audit_lockout(&self.state, "User", &user_id, account.locked_until, now).await;
-        }
-        if let Some(ip) = self.circumstances.ip {
-            let source = self
-                .state
-                .store
-                .record_failure(LockoutScope::Source, &ip.to_string(), now, &SOURCE_LOCKOUT)
-                .await?;
-            if source.failures == SOURCE_LOCKOUT.threshold && source.is_locked_at(now) {
-                tracing::warn!(%ip, until = ?source.locked_until, "source address locked out");
-                audit_lockout(
-                    &self.state,
-                    "IpAddress",
-                    &ip.to_string(),
-                    source.locked_until,
-                    now,
-                )
-                .await;
-                logged = format!(
-                    "{logged}; source {ip} locked until {:?}",
-                    source.locked_until
-                );
-            }
-        }
+    /// Refuses an attempt of `method` under `lock` without checking anything: the refusal is in
+    /// the sign-in log (every failure is), but counts nowhere, since nothing was guessed.
+    async fn refuse(self, method: &Mode, lock: &Lock) -> Result<Response, PageError> {
+        log_signin(
+            &self.state,
+            &self.ctx,
+            &self.circumstances,
+            SignInResult::Failure,
+            Some(format!(
+                "Refused before checking the credential. {}",
+                lock.describe()
+            )),
+            vec![method.to_string()],
+            serde_json::Value::Array(Vec::new()),
+        )
+        .await?;
+        self.again(lock.message()).await
+    }
+
+    /// Counts a failure of `attempt` (see [`lockout::count_failure`]), logs it with the locks it
+    /// started, and shows the page again.
+    async fn failed(
+        self,
+        attempt: &Attempt,
+        method: &Mode,
+        reason: String,
+    ) -> Result<Response, PageError> {
+        let started = lockout::count_failure(&self.state, attempt).await?;
+        let logged = lockout::logged_failure(reason.clone(), &started);
         log_signin(
             &self.state,
             &self.ctx,
@@ -168,42 +119,25 @@ impl Step {
             serde_json::Value::Array(Vec::new()),
         )
         .await?;
-        self.again(reason).await
+        // The person learns of a lock on this client now, not at the next attempt. The account
+        // throttle does not refuse this client when it is recognised, so it is not announced.
+        let shown = std::iter::once(reason)
+            .chain(
+                started
+                    .iter()
+                    .filter(|l| !matches!(l, Lock::AccountFromUnrecognised { .. }))
+                    .map(Lock::message),
+            )
+            .collect::<Vec<_>>()
+            .join(" ");
+        self.again(shown).await
     }
 
     /// Records a method performed for this transaction in the user's session (creating the
-    /// session, or rotating its cookie), clears the account's failure counter, and goes back to
-    /// the page.
+    /// session, or rotating its cookie), and goes back to the page.
     async fn succeeded(self, performed: Performed) -> Result<Response, PageError> {
         let jar = record_method(&self.state, &self.ctx, self.jar, performed).await?;
         Ok((jar, Redirect::to(&self.ctx.page_path())).into_response())
-    }
-}
-
-/// Writes the start of a temporary lockout (of an account or a source address) to the audit
-/// log. The lockout itself is already stored; a failure to audit it is logged, not shown to the
-/// person signing in.
-async fn audit_lockout(
-    state: &AppState,
-    kind: &str,
-    id: &str,
-    until: Option<chrono::DateTime<chrono::Utc>>,
-    now: chrono::DateTime<chrono::Utc>,
-) {
-    let entry = store::AuditEntry::new(
-        "UserManagement",
-        "Sign-in locked out after repeated failures",
-        "Update",
-        now,
-    )
-    .by_app("Portcullis sign-in")
-    .target(kind, id, None)
-    .detail(
-        "lockedUntil",
-        &until.map(|t| t.to_rfc3339()).unwrap_or_default(),
-    );
-    if let Err(e) = state.store.append_audit(&entry).await {
-        tracing::error!(error = %e, "audit entry for a lockout not written");
     }
 }
 
@@ -298,18 +232,9 @@ pub async fn record_method(
                 .await?;
         }
     }
-    // A read is cheaper than a write that waits for the disk: reset only a counter that exists.
-    if state
-        .store
-        .get_lockout(LockoutScope::Account, &user_id)
-        .await?
-        .is_some()
-    {
-        state
-            .store
-            .reset_lockout(LockoutScope::Account, &user_id)
-            .await?;
-    }
+    // No failure counter is reset here: one method is not a sign-in, and resetting on it would
+    // let someone who knows the password reopen guessing of the second factor. Counters are
+    // reset when the sign-in completes (`lockout::signed_in`).
     let max_age = i64::from(state.config.lifetimes.session_hours) * 3600;
     Ok(jar.add(cookie(SESSION_COOKIE, token, state.secure_cookies, max_age)))
 }
@@ -411,9 +336,10 @@ pub async fn password(
     Form(form): Form<PasswordForm>,
 ) -> Result<Response, PageError> {
     let step = Step::load(state, peer, &headers, &tx, jar).await?;
-    let user_id = step.user_id()?;
-    if let Some(message) = step.locked_out(&user_id).await? {
-        return step.again(message).await;
+    let attempt = step.attempt().await?;
+    let user_id = attempt.user_id.clone();
+    if let Some(lock) = lockout::check(&step.state, &attempt).await? {
+        return step.refuse(&Mode::Password, &lock).await;
     }
     let Some(stored) = step.state.store.get_password(&user_id).await? else {
         return step
@@ -438,7 +364,9 @@ pub async fn password(
     .map_err(|e| ServeError::Internal(format!("password check: {e}")))?
     .map_err(|e| ServeError::Internal(format!("stored password hash: {e}")))?;
     if !verified {
-        return step.failed(&Mode::Password, "Wrong password.".into()).await;
+        return step
+            .failed(&attempt, &Mode::Password, "Wrong password.".into())
+            .await;
     }
     if let Some(new) = rehashed {
         step.state
@@ -472,9 +400,10 @@ pub async fn totp(
     Form(form): Form<CodeForm>,
 ) -> Result<Response, PageError> {
     let step = Step::load(state, peer, &headers, &tx, jar).await?;
-    let user_id = step.user_id()?;
-    if let Some(message) = step.locked_out(&user_id).await? {
-        return step.again(message).await;
+    let attempt = step.attempt().await?;
+    let user_id = attempt.user_id.clone();
+    if let Some(lock) = lockout::check(&step.state, &attempt).await? {
+        return step.refuse(&Mode::SoftwareOath, &lock).await;
     }
     let now = step.state.now();
     let apps = step.state.store.list_totp(&user_id).await?;
@@ -510,7 +439,7 @@ pub async fn totp(
             Err(_) => {}
         }
     }
-    step.failed(&Mode::SoftwareOath, reason).await
+    step.failed(&attempt, &Mode::SoftwareOath, reason).await
 }
 
 /// The "send me a code" form.
@@ -531,15 +460,19 @@ pub async fn otp_send(
 ) -> Result<Response, PageError> {
     let step = Step::load(state, peer, &headers, &tx, jar).await?;
     let user_id = step.user_id()?;
-    if let Some(message) = step.locked_out(&user_id).await? {
-        return step.again(message).await;
-    }
     let contacts = step.state.store.list_contact_methods(&user_id).await?;
     let Some(contact) = contacts.into_iter().find(|c| c.id == form.contact_id) else {
         return step
             .again("That phone number or address is not registered to you.".into())
             .await;
     };
+    // A code sent while locked would only be refused when entered.
+    let attempt = step.attempt().await?;
+    if let Some(lock) = lockout::check(&step.state, &attempt).await? {
+        return step
+            .refuse(&crate::outbox::otp_channel(contact.kind).mode(), &lock)
+            .await;
+    }
     let now = step.state.now();
     let challenge_id = uuid::Uuid::new_v4();
     let issued = authn::otp::issue_otp(&step.state.otp_key, challenge_id, now, OTP_TTL)
@@ -603,9 +536,6 @@ pub async fn otp_verify(
 ) -> Result<Response, PageError> {
     let step = Step::load(state, peer, &headers, &tx, jar).await?;
     let user_id = step.user_id()?;
-    if let Some(message) = step.locked_out(&user_id).await? {
-        return step.again(message).await;
-    }
     let now = step.state.now();
     let Ok(challenge_uuid) = uuid::Uuid::parse_str(&form.challenge_id) else {
         return step
@@ -627,6 +557,11 @@ pub async fn otp_verify(
         Err(e) => return Err(e.into()),
     };
     let mode = crate::outbox::otp_channel(challenge.channel).mode();
+    // Checked before the attempt is counted against the code: a refused guess is no guess.
+    let attempt = step.attempt().await?;
+    if let Some(lock) = lockout::check(&step.state, &attempt).await? {
+        return step.refuse(&mode, &lock).await;
+    }
     let Some(counted) = step
         .state
         .store
@@ -635,6 +570,7 @@ pub async fn otp_verify(
     else {
         return step
             .failed(
+                &attempt,
                 &mode,
                 "This code has expired, was used, or was guessed too often; send a new one.".into(),
             )
@@ -656,7 +592,7 @@ pub async fn otp_verify(
         Ok(_) => {
             if !step.state.store.consume_otp(&challenge.id, now).await? {
                 return step
-                    .failed(&mode, "This code has already been used.".into())
+                    .failed(&attempt, &mode, "This code has already been used.".into())
                     .await;
             }
             // The challenge does not name the number or address it went to: the weakest of
@@ -678,7 +614,10 @@ pub async fn otp_verify(
             };
             step.succeeded(performed).await
         }
-        Err(rejected) => step.failed(&mode, rejected.reason.to_string()).await,
+        Err(rejected) => {
+            step.failed(&attempt, &mode, rejected.reason.to_string())
+                .await
+        }
     }
 }
 
@@ -699,9 +638,10 @@ pub async fn tap(
     Form(form): Form<TapForm>,
 ) -> Result<Response, PageError> {
     let step = Step::load(state, peer, &headers, &tx, jar).await?;
-    let user_id = step.user_id()?;
-    if let Some(message) = step.locked_out(&user_id).await? {
-        return step.again(message).await;
+    let attempt = step.attempt().await?;
+    let user_id = attempt.user_id.clone();
+    if let Some(lock) = lockout::check(&step.state, &attempt).await? {
+        return step.refuse(&Mode::TemporaryAccessPassOneTime, &lock).await;
     }
     let now = step.state.now();
     let candidate = SecretString::from(form.pass);
@@ -731,5 +671,6 @@ pub async fn tap(
             }
         }
     }
-    step.failed(&Mode::TemporaryAccessPassOneTime, reason).await
+    step.failed(&attempt, &Mode::TemporaryAccessPassOneTime, reason)
+        .await
 }

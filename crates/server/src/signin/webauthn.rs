@@ -6,7 +6,7 @@
 use crate::error::{PageError, ServeError};
 use crate::signin::context::SignInContext;
 use crate::signin::steps::record_method;
-use crate::signin::{circumstances, log_signin};
+use crate::signin::{circumstances, lockout, log_signin};
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use store::{Ceremony, CeremonyKind, LockoutScope, SignInResult};
+use store::{Ceremony, CeremonyKind, SignInResult};
 
 const DISABLED: &str =
     "Security keys and passkeys are not available on this server (its address is not https).";
@@ -135,27 +135,23 @@ pub async fn finish(
     };
     let circumstances = circumstances(peer, &headers);
     let now = state.now();
+    // An assertion cannot be guessed, so no lock refuses one; a failed one still counts.
     let fail = |reason: String| {
         let state = state.clone();
         let ctx = ctx.clone();
         let circumstances = circumstances.clone();
         let user_id = user_id.clone();
+        let jar = jar.clone();
         async move {
-            state
-                .store
-                .record_failure(
-                    LockoutScope::Account,
-                    &user_id,
-                    now,
-                    &crate::signin::steps::ACCOUNT_LOCKOUT,
-                )
-                .await?;
+            let attempt = lockout::Attempt::new(&state, &user_id, circumstances.ip, &jar).await?;
+            let started = lockout::count_failure(&state, &attempt).await?;
+            let logged = lockout::logged_failure(format!("WebAuthn: {reason}"), &started);
             log_signin(
                 &state,
                 &ctx,
                 &circumstances,
                 SignInResult::Failure,
-                Some(format!("WebAuthn: {reason}")),
+                Some(logged),
                 vec!["fido2".into()],
                 Value::Array(Vec::new()),
             )

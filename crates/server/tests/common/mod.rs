@@ -257,28 +257,51 @@ pub struct Browser {
     /// The client.
     pub http: reqwest::Client,
     base: String,
+    cookies: Arc<reqwest::cookie::Jar>,
 }
 
 impl Browser {
     /// A new browser with no cookies.
     pub fn new(env: &Env) -> Browser {
+        Self::build(&env.base, Arc::default(), None)
+    }
+
+    /// A new browser with no cookies that connects from `ip`, a loopback address other than
+    /// 127.0.0.1 (all of 127.0.0.0/8 is loopback on Linux): the service sees another peer.
+    pub fn at(env: &Env, ip: std::net::Ipv4Addr) -> Browser {
+        Self::build(&env.base, Arc::default(), Some(ip))
+    }
+
+    /// This browser (its cookies) connecting from `ip` from now on.
+    pub fn moved_to(&self, ip: std::net::Ipv4Addr) -> Browser {
+        Self::build(&self.base, self.cookies.clone(), Some(ip))
+    }
+
+    fn build(
+        base: &str,
+        cookies: Arc<reqwest::cookie::Jar>,
+        ip: Option<std::net::Ipv4Addr>,
+    ) -> Browser {
+        let mut http = reqwest::Client::builder()
+            .cookie_provider(cookies.clone())
+            // A browser names the page's origin on every POST (the pages refuse others).
+            .default_headers(
+                [(
+                    reqwest::header::ORIGIN,
+                    reqwest::header::HeaderValue::from_str(base).unwrap(),
+                )]
+                .into_iter()
+                .collect(),
+            )
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent("Mozilla/5.0 (X11; Linux x86_64) PortcullisTest");
+        if let Some(ip) = ip {
+            http = http.local_address(std::net::IpAddr::V4(ip));
+        }
         Browser {
-            http: reqwest::Client::builder()
-                .cookie_store(true)
-                // A browser names the page's origin on every POST (the pages refuse others).
-                .default_headers(
-                    [(
-                        reqwest::header::ORIGIN,
-                        reqwest::header::HeaderValue::from_str(&env.base).unwrap(),
-                    )]
-                    .into_iter()
-                    .collect(),
-                )
-                .redirect(reqwest::redirect::Policy::none())
-                .user_agent("Mozilla/5.0 (X11; Linux x86_64) PortcullisTest")
-                .build()
-                .unwrap(),
-            base: env.base.clone(),
+            http: http.build().unwrap(),
+            base: base.to_string(),
+            cookies,
         }
     }
 
