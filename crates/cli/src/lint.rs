@@ -64,6 +64,12 @@ pub(crate) fn run(args: &StoreArgs, break_glass: &[String], as_json: bool) -> Re
         }
         print_grouped(&mut out, ca_findings)?;
         writeln!(out)?;
+        writeln!(out, "Security info registration")?;
+        if report.registration_findings.is_empty() {
+            writeln!(out, "  no findings")?;
+        }
+        print_grouped(&mut out, &report.registration_findings)?;
+        writeln!(out)?;
         writeln!(
             out,
             "{}: {errors} errors, {warnings} warnings, {not_enforced} not enforced",

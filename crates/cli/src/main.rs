@@ -6,6 +6,7 @@ mod clients;
 mod lint;
 mod preflight;
 mod service;
+mod settings;
 mod signins;
 mod whatif;
 
@@ -164,6 +165,35 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Read or change the tenant's settings (each change is audited).
+    Settings {
+        #[command(subcommand)]
+        command: SettingsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SettingsCommand {
+    /// Print every setting with its value, and who changed it when.
+    Show {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Change a setting. `registrationProvenance`: `enforced` (the default: a privileged user's
+    /// passkey or security key counts for a phishing-resistant strength only when it was
+    /// registered with a phishing-resistant credential or an administrator's temporary access
+    /// pass) or `relaxed` (any registration counts; `portcullis lint` flags it).
+    Set {
+        /// The setting's name.
+        name: String,
+        /// Its new value.
+        value: String,
+        /// Who is changing it, for the audit log [default: the operating-system user].
+        #[arg(long)]
+        by: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
     },
 }
 
@@ -360,6 +390,18 @@ fn main() -> ExitCode {
         Command::Audit {
             command: AuditCommand::List { limit, json, store },
         } => (done(audit::list(&store, limit, json)), 1),
+        Command::Settings {
+            command: SettingsCommand::Show { store },
+        } => (done(settings::show(&store)), 1),
+        Command::Settings {
+            command:
+                SettingsCommand::Set {
+                    name,
+                    value,
+                    by,
+                    store,
+                },
+        } => (done(settings::set(&store, &name, &value, by)), 1),
     };
     match result {
         Ok(code) => code,

@@ -6,6 +6,7 @@
 
 use chrono::{Duration, Utc};
 use policy::directory::GLOBAL_ADMINISTRATOR;
+use policy::registration::{Provenance, RegistrationProof};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -198,7 +199,14 @@ fn seed(data: &str) {
     });
 }
 
-async fn add_security_key(store: &Store, user: &str, name: &str, now: chrono::DateTime<Utc>) {
+/// Adds a security key registered under `proof` (the rollout's is an administrator's pass).
+async fn add_key_registered_under(
+    store: &Store,
+    user: &str,
+    name: &str,
+    now: chrono::DateTime<Utc>,
+    proof: RegistrationProof,
+) {
     store
         .add_webauthn(&WebauthnCredential {
             id: store::new_id(),
@@ -212,10 +220,28 @@ async fn add_security_key(store: &Store, user: &str, name: &str, now: chrono::Da
             display_name: name.into(),
             created_at: store::at_ms(now),
             last_used_at: None,
-            provenance: None,
+            provenance: Some(Provenance {
+                proof,
+                methods: Vec::new(),
+                temporary_access_pass_issued_by: None,
+                registered_at: store::at_ms(now),
+                source_address: None,
+            }),
         })
         .await
         .unwrap();
+}
+
+/// Adds a security key onboarded with an administrator's temporary access pass.
+async fn add_security_key(store: &Store, user: &str, name: &str, now: chrono::DateTime<Utc>) {
+    add_key_registered_under(
+        store,
+        user,
+        name,
+        now,
+        RegistrationProof::TemporaryAccessPass,
+    )
+    .await;
 }
 
 #[test]
@@ -255,7 +281,7 @@ fn lint_flags_claim_check_activation_and_a_context_with_only_mfa() {
     );
     assert!(
         text.trim_end()
-            .ends_with("OK: 0 errors, 11 warnings, 0 not enforced"),
+            .ends_with("OK: 0 errors, 12 warnings, 0 not enforced"),
         "{text}"
     );
 
@@ -298,9 +324,11 @@ fn lint_flags_claim_check_activation_and_a_context_with_only_mfa() {
         .unwrap()
         .contains("Phishing-resistant"));
     assert_eq!(report["breakGlass"], json!([BREAK_GLASS_GROUP]));
+    // No policy governs registering security info for the privileged users.
+    assert_eq!(report["registration"][0]["kind"], "registrationNotGoverned");
     assert_eq!(
         (&report["errors"], &report["warnings"]),
-        (&json!(0), &json!(10))
+        (&json!(0), &json!(11))
     );
 
     // Designated by sign-in name, the break-glass user is excluded through its group.
@@ -358,7 +386,7 @@ fn lint_flags_claim_check_activation_and_a_context_with_only_mfa() {
     );
     assert!(
         text.trim_end()
-            .ends_with("FAILED: 1 errors, 10 warnings, 0 not enforced"),
+            .ends_with("FAILED: 1 errors, 11 warnings, 0 not enforced"),
         "{text}"
     );
 
@@ -493,6 +521,88 @@ fn preflight_lists_the_admin_with_only_totp_and_not_the_one_with_a_key() {
         &out,
         "there is no Conditional Access policy 'no-such-policy'",
     );
+}
+
+#[test]
+fn provenance_counts_in_preflight_and_lint_and_its_relaxation_is_audited_and_flagged() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    seed(data);
+    // Adele adds a key with a password and a relayed code: it does not count for her.
+    with_store(data, async |store| {
+        add_key_registered_under(
+            store,
+            ADELE,
+            "Relayed key",
+            Utc::now(),
+            RegistrationProof::Multifactor,
+        )
+        .await;
+    });
+    let out = expect(data, &["preflight", "--role", "Global Administrator"], 1);
+    let text = stdout(&out);
+    assert!(text.contains("CANNOT  adele@posture.test"), "{text}");
+    assert!(
+        text.contains(
+            "ask an administrator for a temporary access pass to register a key that counts"
+        ),
+        "{text}"
+    );
+    let out = expect(data, &["lint"], 0);
+    let text = stdout(&out);
+    assert!(
+        text.contains("user adele@posture.test")
+            && text.contains("'Relayed key' (registered with a password and a one-time code"),
+        "{text}"
+    );
+    assert!(
+        text.contains("no enabled Conditional Access policy on registering security info"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("registration-provenance rule is relaxed"),
+        "{text}"
+    );
+
+    // Relaxing the rule: audited, flagged by the lint, and the key then counts.
+    let out = expect(
+        data,
+        &["settings", "set", "registrationProvenance", "loose"],
+        1,
+    );
+    refused(&out, "'loose' is not a value of registrationProvenance");
+    let out = expect(
+        data,
+        &[
+            "settings",
+            "set",
+            "registrationProvenance",
+            "relaxed",
+            "--by",
+            "ops",
+        ],
+        0,
+    );
+    assert!(stdout(&out).contains("registrationProvenance = relaxed"));
+    let out = expect(data, &["settings", "show"], 0);
+    assert!(stdout(&out).contains("registrationProvenance = relaxed  (changed"));
+    let out = expect(data, &["audit", "list", "--json"], 0);
+    let audits = json_of(&out);
+    assert!(
+        audits
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["activityDisplayName"] == "Update tenant setting"),
+        "{audits}"
+    );
+    let text = stdout(&expect(data, &["lint"], 0));
+    assert!(
+        text.contains("registration-provenance rule is relaxed"),
+        "{text}"
+    );
+    let out = expect(data, &["preflight", "--role", "Global Administrator"], 0);
+    assert!(stdout(&out).contains("every eligible user can satisfy"));
 }
 
 #[test]

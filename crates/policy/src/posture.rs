@@ -50,6 +50,13 @@ pub enum PostureKind {
     NoBreakGlassExclusion,
     /// No break-glass account was designated, so exclusions cannot be checked.
     NoBreakGlassDesignated,
+    /// No enforced policy on registering security info covers every privileged user.
+    RegistrationNotGoverned,
+    /// The tenant relaxed the registration-provenance rule.
+    RegistrationProvenanceRelaxed,
+    /// A privileged user's phishing-resistant credentials were all registered under a weaker
+    /// proof: none counts for a phishing-resistant strength.
+    WeaklyRegisteredCredential,
 }
 
 /// One posture finding about the Conditional Access configuration.
@@ -442,6 +449,121 @@ pub fn lint_conditional_access(
                     .to_string(),
             });
         }
+    }
+    findings
+}
+
+/// A privileged user whose phishing-resistant credentials were all registered under a weaker
+/// proof, with those credentials described.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WeaklyRegistered {
+    /// The user's sign-in name.
+    pub user_principal_name: String,
+    /// Each credential, with how it was registered ("'YubiKey' (registered with a password
+    /// only …)").
+    pub credentials: Vec<String>,
+}
+
+/// The lint of security-info registration (DESIGN §8.5): whether an enforced policy on
+/// `urn:user:registersecurityinfo` covers every privileged user (the built-in floor applies
+/// regardless; a policy lets the tenant demand more, e.g. a trusted location or a compliant
+/// device), whether the tenant relaxed the provenance rule, and which privileged users hold only
+/// weakly registered phishing-resistant credentials.
+pub fn lint_registration(
+    tenant: &Tenant,
+    relaxed: bool,
+    weakly_registered: &[WeaklyRegistered],
+) -> Vec<PostureFinding> {
+    const ACTION: &str = "urn:user:registersecurityinfo";
+    let engine = Engine::new(tenant.clone());
+    let mut findings = Vec::new();
+    let privileged: Vec<&str> = tenant
+        .users
+        .iter()
+        .filter(|u| u.account_enabled != Some(false) && engine.is_privileged(&u.id))
+        .map(|u| u.id.as_str())
+        .collect();
+    if !privileged.is_empty() {
+        let governing: Vec<&ConditionalAccessPolicy> = tenant
+            .conditional_access_policies
+            .iter()
+            .filter(|p| is_enforced(p))
+            .filter(|p| {
+                p.conditions.applications.as_ref().is_some_and(|a| {
+                    a.include_user_actions
+                        .iter()
+                        .any(|x| x.eq_ignore_ascii_case(ACTION))
+                })
+            })
+            .collect();
+        let covered: HashSet<String> = governing
+            .iter()
+            .flat_map(|p| policy_targets(tenant, p, &[]))
+            .map(|t| t.id.to_ascii_lowercase())
+            .collect();
+        let uncovered: Vec<String> = privileged
+            .iter()
+            .filter(|id| !covered.contains(&id.to_ascii_lowercase()))
+            .map(|id| {
+                engine
+                    .user(id)
+                    .and_then(|u| u.user_principal_name.clone())
+                    .unwrap_or_else(|| id.to_string())
+            })
+            .collect();
+        if !uncovered.is_empty() {
+            findings.push(PostureFinding {
+                severity: Severity::Warning,
+                kind: PostureKind::RegistrationNotGoverned,
+                object: format!("user action {ACTION}"),
+                policy_id: None,
+                context: None,
+                message: format!(
+                    "no enabled Conditional Access policy on registering security info covers \
+                     the privileged users {}: only the built-in floor (a fresh proof with one of \
+                     their methods, or a temporary access pass) guards how their keys are made",
+                    uncovered.join(", ")
+                ),
+                fix: format!(
+                    "add an enabled policy with includeUserActions [\"{ACTION}\"] for the \
+                     privileged roles or their groups (e.g. requiring a trusted location or a \
+                     compliant device), excluding the break-glass accounts"
+                ),
+            });
+        }
+    }
+    if relaxed {
+        findings.push(PostureFinding {
+            severity: Severity::Warning,
+            kind: PostureKind::RegistrationProvenanceRelaxed,
+            object: "tenant setting registrationProvenance".into(),
+            policy_id: None,
+            context: None,
+            message: "the registration-provenance rule is relaxed: a privileged user's passkey \
+                      added with a password alone, or with a relayed one-time code, satisfies \
+                      phishing-resistant strengths"
+                .into(),
+            fix: "set it back to enforced (portcullis settings set registrationProvenance \
+                  enforced) after onboarding administrators with temporary access passes"
+                .into(),
+        });
+    }
+    for w in weakly_registered {
+        findings.push(PostureFinding {
+            severity: Severity::Warning,
+            kind: PostureKind::WeaklyRegisteredCredential,
+            object: format!("user {}", w.user_principal_name),
+            policy_id: None,
+            context: None,
+            message: format!(
+                "holds or is eligible for a directory role, and none of their phishing-resistant \
+                 credentials counts for a phishing-resistant strength: {}",
+                w.credentials.join("; ")
+            ),
+            fix: "issue them a temporary access pass and have them register a key with it (then \
+                  remove the weakly registered ones)"
+                .into(),
+        });
     }
     findings
 }

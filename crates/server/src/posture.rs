@@ -8,9 +8,9 @@ use chrono::{DateTime, Utc};
 use pim::{lint_role_policy, EnabledRule, RoleManagementPolicy, RoleRef, RuleId};
 use policy::context::ContextId;
 use policy::posture::{
-    eligible_users, lint_conditional_access, policy_strength, policy_targets, preflight_activation,
-    preflight_policy, ActivationPreflight, ContextUse, PolicyPreflight, PostureFinding,
-    PreflightError, RegisteredMethod, TargetUser,
+    eligible_users, lint_conditional_access, lint_registration, policy_strength, policy_targets,
+    preflight_activation, preflight_policy, ActivationPreflight, ContextUse, PolicyPreflight,
+    PostureFinding, PreflightError, RegisteredMethod, TargetUser, WeaklyRegistered,
 };
 use policy::registration::weaker_than_its_kind;
 use policy::{Severity, Tenant};
@@ -263,6 +263,8 @@ pub struct LintReport {
     pub role_findings: Vec<Vec<pim::Finding>>,
     /// The findings on Conditional Access.
     pub ca_findings: Vec<PostureFinding>,
+    /// The findings on registering security info (provenance, the policy on registration).
+    pub registration_findings: Vec<PostureFinding>,
     /// The break-glass accounts and groups, by id.
     pub break_glass: Vec<String>,
     /// How many policies, contexts the tenant holds.
@@ -280,7 +282,8 @@ impl LintReport {
             .iter()
             .flatten()
             .map(|f| f.severity)
-            .chain(self.ca_findings.iter().map(|f| f.severity));
+            .chain(self.ca_findings.iter().map(|f| f.severity))
+            .chain(self.registration_findings.iter().map(|f| f.severity));
         for s in severities {
             match s {
                 Severity::Error => errors += 1,
@@ -314,6 +317,7 @@ impl LintReport {
         json!({
             "roles": roles,
             "conditionalAccess": self.ca_findings,
+            "registration": self.registration_findings,
             "breakGlass": self.break_glass,
             "errors": errors,
             "warnings": warnings,
@@ -338,14 +342,72 @@ pub async fn lint(
         .map(|r| lint_role_policy(&r.role_ref(), &r.policy))
         .collect();
     let ca_findings = lint_conditional_access(&tenant, &break_glass, &uses);
+    let registration_findings = lint_registration(
+        &tenant,
+        store
+            .registration_provenance_relaxed()
+            .await
+            .map_err(read("the tenant settings"))?,
+        &weakly_registered(store, &tenant, now).await?,
+    );
     Ok(LintReport {
         roles,
         role_findings,
         ca_findings,
+        registration_findings,
         break_glass,
         policies: tenant.conditional_access_policies.len(),
         contexts: tenant.authentication_context_class_references.len(),
     })
+}
+
+/// The privileged users (holding or eligible for a directory role) whose phishing-resistant
+/// credentials all have a provenance that does not vouch for them. The rule itself, not the
+/// tenant's relaxation of it: the lint reports both.
+async fn weakly_registered(
+    store: &Store,
+    tenant: &Tenant,
+    now: DateTime<Utc>,
+) -> Result<Vec<WeaklyRegistered>, PostureError> {
+    let engine = policy::Engine::new(tenant.clone());
+    let mut found = Vec::new();
+    for user in tenant
+        .users
+        .iter()
+        .filter(|u| u.account_enabled != Some(false) && engine.is_privileged(&u.id))
+    {
+        let methods = store
+            .list_methods(&user.id, now)
+            .await
+            .map_err(read("a user's registered methods"))?;
+        let strong: Vec<&store::MethodSummary> = methods
+            .iter()
+            .filter(|m| m.method.is_phishing_resistant())
+            .collect();
+        let weak: Vec<&&store::MethodSummary> = strong
+            .iter()
+            .filter(|m| weaker_than_its_kind(&m.method, m.registration().as_ref(), true, false))
+            .collect();
+        if !strong.is_empty() && weak.len() == strong.len() {
+            found.push(WeaklyRegistered {
+                user_principal_name: user
+                    .user_principal_name
+                    .clone()
+                    .unwrap_or_else(|| user.id.clone()),
+                credentials: weak
+                    .iter()
+                    .map(|m| {
+                        let how = m.provenance.as_ref().map_or_else(
+                            || "registered before provenance was kept".to_string(),
+                            policy::registration::Provenance::describe,
+                        );
+                        format!("'{}' ({how})", m.label)
+                    })
+                    .collect(),
+            });
+        }
+    }
+    Ok(found)
 }
 
 /// The methods of each user, by id, as the pre-flight reads them. `privileged` says which users
