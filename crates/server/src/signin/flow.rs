@@ -17,7 +17,8 @@ use policy::engine::Engine;
 use policy::method::AuthenticationMethodMode as Mode;
 use policy::outcome::{Decision, DecisionResult, PolicyEvaluation, Requirement};
 use policy::registration::{
-    fresh_proof, security_info_floor, Floor, ProofMethod, SECURITY_INFO_FRESHNESS,
+    fresh_proof, security_info_floor, Floor, ProofMethod, RegistrationProof,
+    SECURITY_INFO_FRESHNESS,
 };
 use policy::session::{AuthenticationSession, PerformedMethod};
 use policy::signin::{SignIn, SignInConditions, Target};
@@ -231,6 +232,40 @@ pub async fn assess(
         floor,
     };
     assess_with(&engine, subject, &facts, now)
+}
+
+/// The phishing-resistant credentials among `events` that do not count for the user: a
+/// privileged user's keys registered under a weaker proof (unless the tenant relaxed the rule),
+/// as `(credential id, how it was registered)`, so that the page can say why a key did not help.
+pub async fn discounted_keys(
+    state: &AppState,
+    user_id: &str,
+    events: &[SessionAuthEvent],
+) -> Result<Vec<(String, RegistrationProof)>, ServeError> {
+    let weak: Vec<&SessionAuthEvent> = events
+        .iter()
+        .filter(|e| {
+            e.performed_method(true, false)
+                .registered_under_weaker_proof
+        })
+        .collect();
+    if weak.is_empty()
+        || !state.engine().await?.is_privileged(user_id)
+        || state.store.registration_provenance_relaxed().await?
+    {
+        return Ok(Vec::new());
+    }
+    Ok(weak
+        .into_iter()
+        .filter_map(|e| {
+            Some((
+                e.credential_id.clone()?,
+                e.registration
+                    .clone()
+                    .unwrap_or(RegistrationProof::Unrecorded),
+            ))
+        })
+        .collect())
 }
 
 fn assess_with(

@@ -186,6 +186,24 @@ pub async fn proceed(
                 return Ok(error_redirect(state, &ctx.request, code, &why.join(" ")));
             }
             let registered = state.store.list_methods(&user.id, now).await?;
+            // A key that was used and did not count: say why, and what to do.
+            let mut error = error;
+            if error.is_none() {
+                let discounted = flow::discounted_keys(state, &user.id, &events).await?;
+                if let Some((id, proof)) = discounted.first() {
+                    let label = registered
+                        .iter()
+                        .find(|m| &m.id == id)
+                        .map_or("Your key", |m| m.label.as_str());
+                    error = Some(format!(
+                        "'{label}' was registered with {} and does not count as \
+                         phishing-resistant for an administrator. Ask an administrator for a \
+                         temporary access pass and register a key with it in Security info \
+                         (/account).",
+                        proof.describe()
+                    ));
+                }
+            }
             let mut view =
                 pages::SignInView::challenge(&ctx, &user, &needs, &registered, error, pending_otp);
             view.webauthn &= state.webauthn.is_some();
