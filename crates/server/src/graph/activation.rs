@@ -10,10 +10,10 @@
 
 use crate::graph::admin::{is_role_admin, require_role_admin};
 use crate::graph::auth::{caller, Caller};
+use crate::graph::body::JsonBody;
 use crate::graph::eligibility::{new_schedule, violation_error};
 use crate::graph::error::GraphError;
 use crate::state::AppState;
-use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::Json;
@@ -335,16 +335,11 @@ async fn check_proof(
 pub async fn create(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: JsonBody,
 ) -> Result<(StatusCode, Json<Value>), GraphError> {
     let caller = caller(&state, &headers).await?;
     let now = state.now();
-    let mut request: ScheduleRequest = serde_json::from_slice(&body).map_err(|e| {
-        GraphError::bad_request(
-            "BadRequest",
-            format!("The request body is not a unifiedRoleAssignmentScheduleRequest: {e}"),
-        )
-    })?;
+    let mut request: ScheduleRequest = body.parse("a unifiedRoleAssignmentScheduleRequest")?;
     let action = request.action();
     if matches!(action, Action::SelfExtend | Action::SelfRenew) {
         return crate::graph::extension::request(

@@ -12,11 +12,11 @@
 use crate::graph::activation::{activated_entry, audit, holdings, refuse, role_policy};
 use crate::graph::admin::{is_role_admin, ADMINISTRATOR_ROLES};
 use crate::graph::auth::{caller, Caller};
+use crate::graph::body::JsonBody;
 use crate::graph::eligibility::{new_schedule, violation_error};
 use crate::graph::error::GraphError;
 use crate::graph::schedules::filter_by_current_user_on;
 use crate::state::AppState;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
@@ -387,16 +387,14 @@ pub async fn decide(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Path((id, step)): Path<(String, String)>,
-    body: Bytes,
+    body: JsonBody,
 ) -> Result<StatusCode, GraphError> {
     let caller = caller(&state, &headers).await?;
     let now = state.now();
-    let review: Review = serde_json::from_slice(&body).map_err(|e| {
-        GraphError::bad_request(
-            "BadRequest",
-            format!("The body is not an approvalStep decision ({{\"reviewResult\": \"Approve\" or \"Deny\", \"justification\": \"…\"}}): {e}"),
-        )
-    })?;
+    let review: Review = body.parse(
+        "an approvalStep decision ({\"reviewResult\": \"Approve\" or \"Deny\", \
+         \"justification\": \"…\"})",
+    )?;
     let Some(result) = ReviewResult::parse(&review.review_result) else {
         return Err(GraphError::bad_request(
             "BadRequest",
