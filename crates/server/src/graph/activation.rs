@@ -289,7 +289,12 @@ async fn check_proof(
     let issued =
         DateTime::<Utc>::from_timestamp(caller.claims.iat, 0).unwrap_or(DateTime::<Utc>::MIN_UTC);
     let created = record.request.created_date_time.unwrap_or(now);
-    if issued + PROOF_LIFETIME < now {
+    // Checked: a time at the end of the representable range has no "five minutes later"; such
+    // a proof is refused rather than overflowing.
+    if issued
+        .checked_add_signed(PROOF_LIFETIME)
+        .is_none_or(|until| until < now)
+    {
         return Err(refuse(
             state,
             entry(),
@@ -301,7 +306,8 @@ async fn check_proof(
         .await);
     }
     if DateTime::<Utc>::from_timestamp(caller.claims.auth_time, 0)
-        .is_none_or(|t| t + Duration::seconds(1) < created)
+        .and_then(|t| t.checked_add_signed(Duration::seconds(1)))
+        .is_none_or(|t| t < created)
     {
         return Err(refuse(
             state,
@@ -890,11 +896,14 @@ pub async fn fail_overdue_requests(state: &AppState) -> Result<usize, GraphError
             .get(&role)
             .map(Vec::as_slice)
             .unwrap_or_default();
+        // Stored settings may predate the bound on writes: clamped to it, and the deadline
+        // computed without overflow (one beyond representable time is never reached).
         let days = stages
             .get(r.approval_stage as usize)
             .map_or(1, |s| s.approval_stage_time_out_in_days)
-            .clamp(1, 365);
-        if now < r.updated_at + Duration::days(days) {
+            .clamp(1, pim::MAX_STAGE_TIMEOUT_DAYS);
+        let deadline = Duration::try_days(days).and_then(|d| r.updated_at.checked_add_signed(d));
+        if deadline.is_none_or(|deadline| now < deadline) {
             continue;
         }
         let reason = format!(

@@ -158,16 +158,20 @@ impl Approval {
     /// Adds the escalation approvers to the stage in progress once its
     /// `escalationTimeInMinutes` (counted from when the stage began) has passed, where the stage
     /// enables escalation.
+    ///
+    /// Writes bound the escalation time, but settings already stored may hold any number: one
+    /// beyond representable time never comes (checked arithmetic, never an overflow that would
+    /// break every read of the role's approvals).
     async fn escalate(&mut self, state: &AppState) -> Result<(), GraphError> {
         let current = self.record.approval_stage as usize;
         let Some(stage) = self.stages.get(current) else {
             return Ok(());
         };
-        let due = self.record.updated_at
-            + chrono::Duration::minutes(stage.escalation_time_in_minutes.max(0));
+        let due = chrono::TimeDelta::try_minutes(stage.escalation_time_in_minutes.max(0))
+            .and_then(|after| self.record.updated_at.checked_add_signed(after));
         if !stage.is_escalation_enabled
             || self.record.status() != Status::PendingApproval
-            || state.now() < due
+            || due.is_none_or(|due| state.now() < due)
         {
             return Ok(());
         }
