@@ -302,3 +302,15 @@ fn a_missing_path_is_an_error_naming_it() {
         "{err}"
     );
 }
+
+/// The strict check of API writes (`policy::api_write`) refuses only typos: every policy of the
+/// real exports could be posted to the API unchanged.
+#[test]
+fn every_exported_policy_passes_the_api_write_check() {
+    let loaded = load(&fixtures()).unwrap();
+    assert!(!loaded.tenant.conditional_access_policies.is_empty());
+    for p in &loaded.tenant.conditional_access_policies {
+        let violations = policy::api_write::write_violations(p);
+        assert!(violations.is_empty(), "{}: {violations:?}", p.name());
+    }
+}

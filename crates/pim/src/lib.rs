@@ -39,7 +39,10 @@ pub use role_policy::{
     DEFAULT_ACTIVATION_MAXIMUM, DEFAULT_ASSIGNMENT_MAXIMUM, DEFAULT_ELIGIBILITY_MAXIMUM,
     DIRECTORY_ROLE,
 };
-pub use rule_check::{allowed_enabled_rules, check_rule, PolicyRuleError, MAX_ACTIVATION_DURATION};
+pub use rule_check::{
+    allowed_enabled_rules, check_rule, PolicyRuleError, MAX_ACTIVATION_DURATION,
+    MAX_STAGE_TIMEOUT_DAYS,
+};
 pub use rule_id::{RuleId, RuleKind, RuleSpec};
 pub use rules::{
     ApprovalRule, AuthenticationContextRule, EnabledRule, EnablementRule, ExpirationRule,

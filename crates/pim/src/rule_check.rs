@@ -17,6 +17,13 @@ use policy::context::ContextId;
 /// The longest activation Portcullis (like Entra) allows: 24 hours.
 pub const MAX_ACTIVATION_DURATION: TimeDelta = TimeDelta::hours(24);
 
+/// The longest an approval stage may wait for a decision (`approvalStageTimeOutInDays`): a
+/// year. Requests waiting longer are not approvals any more; the bound also keeps every date
+/// computed from it representable.
+pub const MAX_STAGE_TIMEOUT_DAYS: i64 = 365;
+
+const MINUTES_PER_DAY: i64 = 24 * 60;
+
 /// The enabled rules each enablement rule accepts. Ticketing exists for activation only;
 /// Portcullis also accepts MFA and justification when an administrator makes someone eligible.
 pub fn allowed_enabled_rules(id: &RuleId) -> &'static [EnabledRule] {
@@ -204,16 +211,22 @@ fn check_approval(s: &ApprovalSettings) -> Result<(), PolicyRuleError> {
     }
     for (i, stage) in s.approval_stages.iter().enumerate() {
         let n = i + 1;
-        if stage.approval_stage_time_out_in_days < 1 {
+        let days = stage.approval_stage_time_out_in_days;
+        if !(1..=MAX_STAGE_TIMEOUT_DAYS).contains(&days) {
             return Err(PolicyRuleError::InvalidStageTimeout {
                 stage: n,
-                value: stage.approval_stage_time_out_in_days,
+                value: days,
+                maximum: MAX_STAGE_TIMEOUT_DAYS,
             });
         }
-        if stage.escalation_time_in_minutes < 0 {
+        // Within the timeout, so that it can happen at all; `days` is at most 365 here, so the
+        // product is small.
+        let latest = days.saturating_mul(MINUTES_PER_DAY);
+        if !(0..=latest).contains(&stage.escalation_time_in_minutes) {
             return Err(PolicyRuleError::InvalidEscalationTime {
                 stage: n,
                 value: stage.escalation_time_in_minutes,
+                maximum: latest,
             });
         }
         if s.is_approval_required && stage.primary_approvers.is_empty() {

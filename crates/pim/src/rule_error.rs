@@ -188,21 +188,25 @@ pub enum PolicyRuleError {
         /// The stage, from 1.
         stage: usize,
     },
-    /// A stage timeout below one day.
-    #[error("rule Approval_EndUser_Assignment: approval stage {stage}: approvalStageTimeOutInDays must be at least 1, not {value}")]
+    /// A stage timeout outside 1 to [`crate::rule_check::MAX_STAGE_TIMEOUT_DAYS`] days.
+    #[error("rule Approval_EndUser_Assignment: approval stage {stage}: approvalStageTimeOutInDays must be from 1 to {maximum} days, not {value}")]
     InvalidStageTimeout {
         /// The stage, from 1.
         stage: usize,
         /// The value given.
         value: i64,
+        /// The longest timeout allowed, in days.
+        maximum: i64,
     },
-    /// A negative escalation time.
-    #[error("rule Approval_EndUser_Assignment: approval stage {stage}: escalationTimeInMinutes cannot be negative ({value})")]
+    /// An escalation time that is negative or comes after the stage has timed out.
+    #[error("rule Approval_EndUser_Assignment: approval stage {stage}: escalationTimeInMinutes must be from 0 to {maximum} minutes (the stage's approvalStageTimeOutInDays; escalating later would never happen), not {value}")]
     InvalidEscalationTime {
         /// The stage, from 1.
         stage: usize,
         /// The value given.
         value: i64,
+        /// The latest escalation allowed, in minutes.
+        maximum: i64,
     },
     /// Escalation enabled without escalation approvers.
     #[error("rule Approval_EndUser_Assignment: approval stage {stage} enables escalation but names no escalation approver")]

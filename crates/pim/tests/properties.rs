@@ -241,4 +241,43 @@ proptest! {
         let text = format_duration(d);
         prop_assert_eq!(parse_duration(&text), Ok(d), "{}", text);
     }
+
+    /// Any count of any unit parses to a duration or an error, never a panic, and what parses
+    /// can be added to any time a request may name (years 0 to 9999) without overflow.
+    #[test]
+    fn any_duration_text_parses_without_overflow(
+        count in prop_oneof![any::<u64>(), 0u64..1_000_000_000_000],
+        unit in prop::sample::select(&["W", "D", "TH", "TM", "TS"][..]),
+    ) {
+        let text = match unit.strip_prefix('T') {
+            Some(time) => format!("PT{count}{time}"),
+            None => format!("P{count}{unit}"),
+        };
+        if let Ok(d) = parse_duration(&text) {
+            prop_assert!(d >= TimeDelta::zero());
+            let latest = Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap();
+            prop_assert!(latest.checked_add_signed(d).is_some(), "{}", text);
+        }
+    }
+
+    /// The numbers of an approval stage are accepted exactly within their ranges, whatever
+    /// they are.
+    #[test]
+    fn approval_stage_numbers_are_accepted_exactly_within_their_ranges(
+        days in prop_oneof![any::<i64>(), -2i64..400],
+        minutes in prop_oneof![any::<i64>(), -2i64..600_000],
+    ) {
+        let mut p = RoleManagementPolicy::default_for(GLOBAL_ADMINISTRATOR, now());
+        let body = json!({
+            "@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyApprovalRule",
+            "setting": {"isApprovalRequired": true, "approvalStages": [{
+                "approvalStageTimeOutInDays": days, "escalationTimeInMinutes": minutes,
+                "primaryApprovers": [{"@odata.type": "#microsoft.graph.singleUser", "userId": "u1"}]
+            }]}
+        });
+        let accepted = p.patch_rule("Approval_EndUser_Assignment", &body, now(), None).is_ok();
+        let in_range = (1..=pim::MAX_STAGE_TIMEOUT_DAYS).contains(&days)
+            && (0..=days * 1440).contains(&minutes);
+        prop_assert_eq!(accepted, in_range, "{} days, {} minutes", days, minutes);
+    }
 }

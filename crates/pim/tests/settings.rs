@@ -330,3 +330,128 @@ fn unknown_rule_ids_are_refused_with_their_own_code() {
     assert_eq!(err.code(), "RoleManagementPolicyRuleNotFound");
     assert!(err.to_string().contains("17 fixed rules"));
 }
+
+/// Every number of an approval stage is bounded where it comes in: a timeout of 1 to 365 days,
+/// an escalation from 0 minutes to the stage's timeout. Extreme values are refused, naming the
+/// field and its range, and change nothing.
+#[test]
+fn approval_stage_numbers_are_bounded() {
+    let base = RoleManagementPolicy::default_for(GLOBAL_ADMINISTRATOR, now());
+    let stage = |days: Value, minutes: Value| {
+        json!({"@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyApprovalRule",
+               "setting": {"isApprovalRequired": true, "approvalMode": "SingleStage",
+                           "approvalStages": [{
+                               "approvalStageTimeOutInDays": days,
+                               "escalationTimeInMinutes": minutes,
+                               "isEscalationEnabled": true,
+                               "primaryApprovers": [{"@odata.type": "#microsoft.graph.singleUser", "userId": "u1"}],
+                               "escalationApprovers": [{"@odata.type": "#microsoft.graph.singleUser", "userId": "u2"}]}]}})
+    };
+    let refused = [
+        (
+            json!(1),
+            json!(i64::MAX),
+            "escalationTimeInMinutes must be from 0 to 1440 minutes",
+        ),
+        (
+            json!(1),
+            json!(i64::MIN),
+            "escalationTimeInMinutes must be from 0 to 1440 minutes",
+        ),
+        (
+            json!(1),
+            json!(-1),
+            "escalationTimeInMinutes must be from 0 to 1440 minutes",
+        ),
+        (
+            json!(1),
+            json!(1441),
+            "escalationTimeInMinutes must be from 0 to 1440 minutes",
+        ),
+        (
+            json!(365),
+            json!(525_601),
+            "escalationTimeInMinutes must be from 0 to 525600 minutes",
+        ),
+        (
+            json!(0),
+            json!(0),
+            "approvalStageTimeOutInDays must be from 1 to 365 days",
+        ),
+        (
+            json!(366),
+            json!(0),
+            "approvalStageTimeOutInDays must be from 1 to 365 days",
+        ),
+        (
+            json!(i64::MAX),
+            json!(0),
+            "approvalStageTimeOutInDays must be from 1 to 365 days",
+        ),
+        (
+            json!(i64::MIN),
+            json!(0),
+            "approvalStageTimeOutInDays must be from 1 to 365 days",
+        ),
+    ];
+    for (days, minutes, says) in refused {
+        let mut p = base.clone();
+        let err = p
+            .patch_rule(
+                "Approval_EndUser_Assignment",
+                &stage(days.clone(), minutes.clone()),
+                now(),
+                None,
+            )
+            .unwrap_err();
+        assert_eq!(err.code(), "InvalidPolicyRule");
+        assert!(err.to_string().contains(says), "{days} {minutes}: {err}");
+        assert_eq!(p, base, "{days} {minutes} changed the policy");
+    }
+    for (days, minutes) in [(1, 0), (1, 1440), (365, 525_600)] {
+        let mut p = base.clone();
+        p.patch_rule(
+            "Approval_EndUser_Assignment",
+            &stage(json!(days), json!(minutes)),
+            now(),
+            None,
+        )
+        .unwrap();
+    }
+    // Beyond i64 the body does not even read as a rule.
+    let mut p = base.clone();
+    let err = p
+        .patch_rule(
+            "Approval_EndUser_Assignment",
+            &stage(json!(1), json!(u64::MAX)),
+            now(),
+            None,
+        )
+        .unwrap_err();
+    assert_eq!(err.code(), "InvalidPolicyRule");
+}
+
+/// Durations too long to represent are refused by the parser, not overflowed.
+#[test]
+fn durations_too_long_to_represent_are_refused() {
+    let base = RoleManagementPolicy::default_for(GLOBAL_ADMINISTRATOR, now());
+    for text in [
+        "P999999999D",
+        "P99999999999W",
+        "PT999999999999H",
+        "PT9223372036854775807S",
+    ] {
+        let mut p = base.clone();
+        let err = p
+            .patch_rule(
+                "Expiration_Admin_Eligibility",
+                &json!({"@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyExpirationRule",
+                        "maximumDuration": text}),
+                now(),
+                None,
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("maximumDuration"), "{text}: {err}");
+        assert_eq!(p, base);
+    }
+}

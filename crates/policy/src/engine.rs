@@ -658,21 +658,27 @@ impl Engine {
             };
         };
         let every_time = sign_in.session.transaction_started_at.unwrap_or(at);
-        let since = match (&f.frequency_interval, &f.frequency_type, f.value) {
-            (Some(FrequencyInterval::EveryTime), _, _) => every_time,
+        let interval = match (&f.frequency_interval, &f.frequency_type, f.value) {
+            (Some(FrequencyInterval::EveryTime), _, _) => None,
             (
                 None | Some(FrequencyInterval::TimeBased),
                 Some(SigninFrequencyType::Hours),
                 Some(v),
-            ) => at - Duration::hours(i64::from(v)),
+            ) => Duration::try_hours(i64::from(v)),
             (
                 None | Some(FrequencyInterval::TimeBased),
                 Some(SigninFrequencyType::Days),
                 Some(v),
-            ) => at - Duration::days(i64::from(v)),
+            ) => Duration::try_days(i64::from(v)),
             // Malformed or unknown: the strictest reading.
-            _ => every_time,
+            _ => None,
         };
+        // A stored value may reach back before the earliest representable time (the API refuses
+        // such values, an import keeps them): that is malformed too, so the strictest reading
+        // again, rather than an overflow.
+        let since = interval
+            .and_then(|d| at.checked_sub_signed(d))
+            .unwrap_or(every_time);
         let secondary_only = f.authentication_type
             == Some(SignInFrequencyAuthenticationType::SecondaryAuthentication);
         Freshness {

@@ -3,6 +3,7 @@
 //! Every finding names the object (kind, name and id) and the field, so that an administrator can
 //! find it in the portal or the export.
 
+use crate::api_write::WriteViolation;
 use crate::conditional_access::{
     BuiltInControl, ConditionalAccessPolicy, FrequencyInterval, PolicyState,
 };
@@ -540,6 +541,29 @@ fn policy_findings(
                     "sessionControls.signInFrequency",
                     "neither everyTime nor a valid time-based interval: treated as every time",
                 );
+            }
+            // What an import keeps but the API refuses (see `api_write`): say so, since the
+            // policy could not be written back unchanged.
+            for v in crate::api_write::write_violations(p) {
+                if let WriteViolation::OutOfRange {
+                    field,
+                    value,
+                    min,
+                    max,
+                    unit,
+                } = v
+                {
+                    f.push(
+                        Severity::Warning,
+                        obj,
+                        &field,
+                        format!(
+                            "{value} {unit} is outside the range Entra accepts ({min} to {max} \
+                             {unit}); a frequency reaching back before the earliest \
+                             representable time is treated as every time"
+                        ),
+                    );
+                }
             }
         }
         for (k, _) in sc.extra.iter().filter(|(k, v)| carries_configuration(k, v)) {

@@ -921,6 +921,50 @@ fn time_based_sign_in_frequency_in_days() {
     assert_policy(&r, "p1", AppliedResult::Success, true, "notSet");
 }
 
+/// A frequency reaching back before the earliest representable time (the API refuses it; an
+/// import keeps it) is malformed: read as every time, never an overflow.
+#[test]
+fn a_sign_in_frequency_beyond_representable_time_is_read_as_every_time() {
+    for (unit, value) in [
+        ("days", u32::MAX),
+        ("days", 100_000_000),
+        ("hours", u32::MAX),
+    ] {
+        let e = engine(&tenant(vec![with(
+            policy("p1", controls("OR", &[])),
+            json!({"sessionControls": {"signInFrequency": {
+                "isEnabled": true, "type": unit, "value": value, "frequencyInterval": "timeBased"
+            }}}),
+        )]));
+        let tx = minutes_ago(5);
+        let r = run(
+            &e,
+            &app_request("u1", session(tx, &[("password", minutes_ago(6))])),
+        );
+        assert_policy(&r, "p1", AppliedResult::Failure, true, "notSet");
+        assert_eq!(
+            find(&r, "p1").requirements,
+            vec![vec![Requirement::Reauthentication {
+                performed_after: tx
+            }]],
+            "{value} {unit}"
+        );
+        let r = run(
+            &e,
+            &app_request("u1", session(tx, &[("password", minutes_ago(4))])),
+        );
+        assert_policy(&r, "p1", AppliedResult::Success, true, "notSet");
+        // Kept by an import, and said so.
+        assert!(
+            validate(&e).iter().any(|f| f.severity == Severity::Warning
+                && f.field == "sessionControls.signInFrequency.value"
+                && f.message.contains("treated as every time")),
+            "{:?}",
+            validate(&e)
+        );
+    }
+}
+
 #[test]
 fn every_time_counts_only_methods_in_the_transaction() {
     let e = engine(&tenant(vec![with(

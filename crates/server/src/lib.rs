@@ -109,6 +109,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(demo_client::routes())
         .merge(graph::routes())
         .merge(browser::routes())
+        // Innermost, so that the security headers, the request counter and the trace see the
+        // 500 it answers.
+        .layer(catch_panics())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             browser::guard,
@@ -119,6 +122,27 @@ pub fn router(state: Arc<AppState>) -> Router {
         ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// What answers a panic: a handler bug.
+type PanicHandler = fn(Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response;
+
+/// Answers a panic in a handler with `500` and a Graph error body naming a reference (the panic
+/// itself is logged under it, never sent), instead of dropping the connection. Defence in depth:
+/// input is bounded where it comes in, so that nothing a caller sends should panic.
+pub fn catch_panics() -> tower_http::catch_panic::CatchPanicLayer<PanicHandler> {
+    tower_http::catch_panic::CatchPanicLayer::custom(panic_response as PanicHandler)
+}
+
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let what = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("a panic without a message");
+    graph::error::GraphError::from(ServeError::Internal(format!("handler panicked: {what}")))
+        .into_response()
 }
 
 async fn count_requests(

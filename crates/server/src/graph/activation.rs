@@ -10,10 +10,10 @@
 
 use crate::graph::admin::{is_role_admin, require_role_admin};
 use crate::graph::auth::{caller, Caller};
+use crate::graph::body::JsonBody;
 use crate::graph::eligibility::{new_schedule, violation_error};
 use crate::graph::error::GraphError;
 use crate::state::AppState;
-use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::Json;
@@ -290,7 +290,12 @@ async fn check_proof(
     let issued =
         DateTime::<Utc>::from_timestamp(caller.claims.iat, 0).unwrap_or(DateTime::<Utc>::MIN_UTC);
     let created = record.request.created_date_time.unwrap_or(now);
-    if issued + PROOF_LIFETIME < now {
+    // Checked: a time at the end of the representable range has no "five minutes later"; such
+    // a proof is refused rather than overflowing.
+    if issued
+        .checked_add_signed(PROOF_LIFETIME)
+        .is_none_or(|until| until < now)
+    {
         return Err(refuse(
             state,
             entry(),
@@ -302,7 +307,8 @@ async fn check_proof(
         .await);
     }
     if DateTime::<Utc>::from_timestamp(caller.claims.auth_time, 0)
-        .is_none_or(|t| t + Duration::seconds(1) < created)
+        .and_then(|t| t.checked_add_signed(Duration::seconds(1)))
+        .is_none_or(|t| t < created)
     {
         return Err(refuse(
             state,
@@ -336,16 +342,11 @@ async fn check_proof(
 pub async fn create(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: JsonBody,
 ) -> Result<(StatusCode, Json<Value>), GraphError> {
     let caller = caller(&state, &headers).await?;
     let now = state.now();
-    let mut request: ScheduleRequest = serde_json::from_slice(&body).map_err(|e| {
-        GraphError::bad_request(
-            "BadRequest",
-            format!("The request body is not a unifiedRoleAssignmentScheduleRequest: {e}"),
-        )
-    })?;
+    let mut request: ScheduleRequest = body.parse("a unifiedRoleAssignmentScheduleRequest")?;
     let action = request.action();
     if matches!(action, Action::SelfExtend | Action::SelfRenew) {
         return crate::graph::extension::request(
@@ -907,11 +908,14 @@ pub async fn fail_overdue_requests(state: &AppState) -> Result<usize, GraphError
             .get(&role)
             .map(Vec::as_slice)
             .unwrap_or_default();
+        // Stored settings may predate the bound on writes: clamped to it, and the deadline
+        // computed without overflow (one beyond representable time is never reached).
         let days = stages
             .get(r.approval_stage as usize)
             .map_or(1, |s| s.approval_stage_time_out_in_days)
-            .clamp(1, 365);
-        if now < r.updated_at + Duration::days(days) {
+            .clamp(1, pim::MAX_STAGE_TIMEOUT_DAYS);
+        let deadline = Duration::try_days(days).and_then(|d| r.updated_at.checked_add_signed(d));
+        if deadline.is_none_or(|deadline| now < deadline) {
             continue;
         }
         let reason = format!(

@@ -12,11 +12,11 @@
 use crate::graph::activation::{activated_entry, audit, holdings, refuse, role_policy};
 use crate::graph::admin::{is_role_admin, ADMINISTRATOR_ROLES};
 use crate::graph::auth::{caller, Caller};
+use crate::graph::body::JsonBody;
 use crate::graph::eligibility::{new_schedule, violation_error};
 use crate::graph::error::GraphError;
 use crate::graph::schedules::filter_by_current_user_on;
 use crate::state::AppState;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
@@ -158,16 +158,20 @@ impl Approval {
     /// Adds the escalation approvers to the stage in progress once its
     /// `escalationTimeInMinutes` (counted from when the stage began) has passed, where the stage
     /// enables escalation.
+    ///
+    /// Writes bound the escalation time, but settings already stored may hold any number: one
+    /// beyond representable time never comes (checked arithmetic, never an overflow that would
+    /// break every read of the role's approvals).
     async fn escalate(&mut self, state: &AppState) -> Result<(), GraphError> {
         let current = self.record.approval_stage as usize;
         let Some(stage) = self.stages.get(current) else {
             return Ok(());
         };
-        let due = self.record.updated_at
-            + chrono::Duration::minutes(stage.escalation_time_in_minutes.max(0));
+        let due = chrono::TimeDelta::try_minutes(stage.escalation_time_in_minutes.max(0))
+            .and_then(|after| self.record.updated_at.checked_add_signed(after));
         if !stage.is_escalation_enabled
             || self.record.status() != Status::PendingApproval
-            || state.now() < due
+            || due.is_none_or(|due| state.now() < due)
         {
             return Ok(());
         }
@@ -387,16 +391,14 @@ pub async fn decide(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Path((id, step)): Path<(String, String)>,
-    body: Bytes,
+    body: JsonBody,
 ) -> Result<StatusCode, GraphError> {
     let caller = caller(&state, &headers).await?;
     let now = state.now();
-    let review: Review = serde_json::from_slice(&body).map_err(|e| {
-        GraphError::bad_request(
-            "BadRequest",
-            format!("The body is not an approvalStep decision ({{\"reviewResult\": \"Approve\" or \"Deny\", \"justification\": \"…\"}}): {e}"),
-        )
-    })?;
+    let review: Review = body.parse(
+        "an approvalStep decision ({\"reviewResult\": \"Approve\" or \"Deny\", \
+         \"justification\": \"…\"})",
+    )?;
     let Some(result) = ReviewResult::parse(&review.review_result) else {
         return Err(GraphError::bad_request(
             "BadRequest",

@@ -5,7 +5,11 @@
 //! Security and Global Readers. Writers: active Global, Conditional Access or Security
 //! Administrators. A policy is stored as Graph JSON, unknown fields kept; `PATCH` is a JSON merge
 //! patch (RFC 7386) of the stored document. A change that adds a validation error is refused
-//! with the error named.
+//! with the error named. Writes are stricter than a tenant import: a value Graph does not define
+//! (`"state": "bogus"`, `"operator": "XOR"`, an unknown built-in control) or a number out of
+//! Entra's range is refused naming the field, the value and what is allowed — a typo in a policy
+//! meant to be report-only would otherwise enforce it. What an import kept is not held against a
+//! later write that leaves it alone. The body must be sent as JSON (`415` otherwise).
 //!
 //! **Lockout guard**: a change after which no user eligible for Global Administrator could
 //! satisfy what activating it requires (the strengths of the enabled policies on its
@@ -16,15 +20,16 @@
 
 use crate::graph::admin::{entry, holds_active_role, refused};
 use crate::graph::auth::{caller, Caller};
+use crate::graph::body::JsonBody;
 use crate::graph::error::GraphError;
 use crate::graph::odata::QueryError;
 use crate::posture::{methods_of, role_settings};
 use crate::state::AppState;
-use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use chrono::{DateTime, Utc};
+use policy::api_write::write_violations;
 use policy::conditional_access::ConditionalAccessPolicy;
 use policy::directory::{GLOBAL_ADMINISTRATOR, PRIVILEGED_ROLE_ADMINISTRATOR};
 use policy::engine::Engine;
@@ -59,6 +64,9 @@ pub const WRITERS: [&str; 3] = [
     CONDITIONAL_ACCESS_ADMINISTRATOR,
     SECURITY_ADMINISTRATOR,
 ];
+
+/// What a write's body is, for errors.
+const POLICY: &str = "a conditionalAccessPolicy";
 
 /// How often a write is tried again when another change lands between its check and its write.
 const ATTEMPTS: usize = 3;
@@ -181,15 +189,24 @@ fn parse(value: Value) -> Result<ConditionalAccessPolicy, QueryError> {
         .map_err(|e| QueryError(format!("The body is not a conditionalAccessPolicy: {e}")))
 }
 
-fn body_json(body: &Bytes) -> Result<Value, QueryError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| QueryError(format!("The body is not JSON: {e}")))?;
-    if !value.is_object() {
-        return Err(QueryError(
-            "The body must be a JSON object (a conditionalAccessPolicy).".into(),
-        ));
-    }
-    Ok(value)
+/// What the API refuses in `after` beyond what an import keeps (values Graph does not define,
+/// numbers out of range; see [`policy::api_write`]) and `before` did not already carry: a
+/// write is not blamed for what an import put there, but cannot add more of it.
+fn new_write_violations(
+    before: Option<&ConditionalAccessPolicy>,
+    after: &ConditionalAccessPolicy,
+) -> Vec<String> {
+    let old: BTreeSet<String> = before
+        .map(write_violations)
+        .unwrap_or_default()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    write_violations(after)
+        .iter()
+        .map(ToString::to_string)
+        .filter(|v| !old.contains(v))
+        .collect()
 }
 
 /// The tenant with `policy` in place of the one with its id (added if new), or without `id`.
@@ -325,7 +342,7 @@ async fn write(
     for _ in 0..ATTEMPTS {
         let generation = state.store.config_generation().await?;
         let before = state.store.load_tenant(now).await?;
-        let (id, after_policy) = match &change {
+        let (id, before_policy, after_policy) = match &change {
             Change::Create(body) => {
                 let mut body = body.clone();
                 body["id"] = Value::String(new_id.clone());
@@ -335,7 +352,7 @@ async fn write(
                     fields.remove("@odata.context");
                 }
                 let p = parse(body)?;
-                (new_id.clone(), Some(p))
+                (new_id.clone(), None, Some(p))
             }
             Change::Patch(id, patch) => {
                 let current = stored(state, id).await?;
@@ -353,9 +370,13 @@ async fn write(
                 policy::merge_patch::merge_patch(&mut document, patch);
                 document["id"] = Value::String(current.id.clone());
                 document["modifiedDateTime"] = Value::String(now.to_rfc3339());
-                (current.id.clone(), Some(parse(document)?))
+                let after = parse(document)?;
+                (current.id.clone(), Some(current), Some(after))
             }
-            Change::Delete(id) => (stored(state, id).await?.id, None),
+            Change::Delete(id) => {
+                let current = stored(state, id).await?;
+                (current.id.clone(), Some(current), None)
+            }
         };
         let after = with_change(&before, &id, after_policy.as_ref());
         let audit_entry = || {
@@ -365,6 +386,19 @@ async fn write(
                 .unwrap_or_default();
             AuditEntryExt::policy(entry(caller, activity, operation, state), &id, &name)
         };
+        if let Some(p) = &after_policy {
+            let refused_values = new_write_violations(before_policy.as_ref(), p);
+            if !refused_values.is_empty() {
+                let e = GraphError::bad_request(
+                    "BadRequest",
+                    format!(
+                        "The policy cannot be written: {}.",
+                        refused_values.join("; ")
+                    ),
+                );
+                return Err(refused(state, audit_entry(), e).await);
+            }
+        }
         let errors = new_errors(&before, &after);
         if !errors.is_empty() {
             let e = GraphError::bad_request(
@@ -451,10 +485,10 @@ pub async fn create(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
-    body: Bytes,
+    body: JsonBody,
 ) -> Result<(StatusCode, Json<Value>), GraphError> {
     let (caller, force) = writer(&state, &headers, query.as_deref()).await?;
-    let body = body_json(&body)?;
+    let body = body.object(POLICY)?;
     let written = write(&state, &caller, Change::Create(body), force).await?;
     let value = written
         .as_ref()
@@ -471,10 +505,10 @@ pub async fn update(
     headers: HeaderMap,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
-    body: Bytes,
+    body: JsonBody,
 ) -> Result<StatusCode, GraphError> {
     let (caller, force) = writer(&state, &headers, query.as_deref()).await?;
-    let patch = body_json(&body)?;
+    let patch = body.object(POLICY)?;
     write(&state, &caller, Change::Patch(id, patch), force).await?;
     Ok(StatusCode::NO_CONTENT)
 }

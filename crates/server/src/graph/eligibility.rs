@@ -8,12 +8,12 @@
 
 use crate::graph::admin::{entry, is_role_admin, refused, require_role_admin};
 use crate::graph::auth::{caller, Caller};
+use crate::graph::body::JsonBody;
 use crate::graph::error::GraphError;
 use crate::graph::odata::{self, Accepts};
 use crate::graph::schedules::filter_by_current_user;
 use crate::graph::settings::load_policy;
 use crate::state::AppState;
-use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::Json;
@@ -169,15 +169,10 @@ pub(crate) async fn existing(
 pub async fn create(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: JsonBody,
 ) -> Result<(StatusCode, Json<Value>), GraphError> {
     let caller = caller(&state, &headers).await?;
-    let request: ScheduleRequest = serde_json::from_slice(&body).map_err(|e| {
-        GraphError::bad_request(
-            "BadRequest",
-            format!("The request body is not a unifiedRoleEligibilityScheduleRequest: {e}"),
-        )
-    })?;
+    let request: ScheduleRequest = body.parse("a unifiedRoleEligibilityScheduleRequest")?;
     if matches!(request.action(), Action::SelfExtend | Action::SelfRenew) {
         return crate::graph::extension::request(&state, &caller, request, KIND).await;
     }

@@ -5,6 +5,7 @@ pub mod activation;
 pub mod admin;
 pub mod approvals;
 pub mod auth;
+pub mod body;
 pub mod conditional_access;
 pub mod eligibility;
 pub mod error;

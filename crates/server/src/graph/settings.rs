@@ -10,10 +10,10 @@
 use crate::error::ServeError;
 use crate::graph::admin::{entry, refused, require_role_admin};
 use crate::graph::auth::caller;
+use crate::graph::body::JsonBody;
 use crate::graph::error::GraphError;
 use crate::graph::odata::{self, Accepts};
 use crate::state::AppState;
-use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::Json;
@@ -221,7 +221,7 @@ pub async fn patch_rule(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Path((id, rule_id)): Path<(String, String)>,
-    body: Bytes,
+    body: JsonBody,
 ) -> Result<Json<Value>, GraphError> {
     let caller = caller(&state, &headers).await?;
     let role = role_of_policy(&state, &id).await?;
@@ -233,14 +233,7 @@ pub async fn patch_rule(
     if let Err(e) = require_role_admin(&state, &caller).await {
         return Err(refused(&state, audit("Update role setting in PIM"), e).await);
     }
-    let body: Value = serde_json::from_slice(&body).map_err(|e| {
-        GraphError::bad_request(
-            "BadRequest",
-            format!(
-                "The request body is not JSON describing a unifiedRoleManagementPolicyRule: {e}"
-            ),
-        )
-    })?;
+    let body: Value = body.parse("JSON describing a unifiedRoleManagementPolicyRule")?;
     let by = Identity {
         id: Some(caller.user.id.clone()),
         display_name: Some(caller.user.display_name.clone()),

@@ -5,15 +5,17 @@
 //! A pass lets a user who has no method yet — or none strong enough — sign in to security info
 //! and register a passkey. Only an active role administrator issues one; the pass is shown once,
 //! in the answer to the `POST`, and only its hash is kept. A user holds one usable pass at a
-//! time, as in Entra. Issuing and deleting are audited in the same transaction.
+//! time, as in Entra. Issuing and deleting are audited in the same transaction. A lifetime
+//! (`lifetimeInMinutes`) is 10 to 480 minutes; any other number is refused before it becomes a
+//! duration.
 
 use crate::graph::admin::{entry, refused, require_role_admin};
 use crate::graph::auth::{caller, Caller};
+use crate::graph::body::JsonBody;
 use crate::graph::error::GraphError;
 use crate::state::AppState;
 use authn::secrecy::ExposeSecret;
 use authn::tap::{issue_tap, TapPolicy};
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::http::StatusCode;
@@ -84,36 +86,69 @@ struct IssueRequest {
     is_usable_once: Option<bool>,
 }
 
+/// A `lifetimeInMinutes` the pass policy does not allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("lifetimeInMinutes must be from {min} to {max} minutes, not {given}.")]
+struct LifetimeOutOfRange {
+    given: i64,
+    min: i64,
+    max: i64,
+}
+
+/// `lifetimeInMinutes` as a duration, if `policy` allows it. Checked here, on the number as
+/// given, because converting first would overflow for numbers no pass could have (chrono
+/// panics on `Duration::minutes(i64::MAX)`).
+fn lifetime(policy: &TapPolicy, minutes: i64) -> Result<Duration, LifetimeOutOfRange> {
+    let (min, max) = (
+        policy.min_lifetime.num_minutes(),
+        policy.max_lifetime.num_minutes(),
+    );
+    (min..=max)
+        .contains(&minutes)
+        .then(|| Duration::try_minutes(minutes))
+        .flatten()
+        .ok_or(LifetimeOutOfRange {
+            given: minutes,
+            min,
+            max,
+        })
+}
+
 /// `POST …/temporaryAccessPassMethods`: `201` with the pass (shown this once).
 pub async fn issue(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    body: Bytes,
+    body: JsonBody,
 ) -> Result<(StatusCode, Json<Value>), GraphError> {
     let caller = caller(&state, &headers).await?;
     require_role_admin(&state, &caller).await?;
     let target = user(&state, &id).await?;
     let now = state.now();
-    let request: IssueRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        IssueRequest::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            GraphError::bad_request(
-                "BadRequest",
-                format!(
-                    "The body is not a temporaryAccessPassAuthenticationMethod (startDateTime, \
-                     lifetimeInMinutes, isUsableOnce): {e}"
-                ),
-            )
-        })?
-    };
+    let request: IssueRequest = body
+        .parse_optional(
+            "a temporaryAccessPassAuthenticationMethod (startDateTime, lifetimeInMinutes, \
+             isUsableOnce)",
+        )?
+        .unwrap_or_default();
     let activity = "Admin registered temporary access pass method for user";
+    let policy = TapPolicy::default();
+    let requested = match request
+        .lifetime_in_minutes
+        .map(|m| lifetime(&policy, m))
+        .transpose()
+    {
+        Ok(requested) => requested,
+        Err(e) => {
+            let error = GraphError::bad_request("BadRequest", e.to_string());
+            return Err(refused(&state, audit(&caller, activity, &target, &state), error).await);
+        }
+    };
     let issued = match issue_tap(
-        &TapPolicy::default(),
+        &policy,
         now,
         request.start_date_time,
-        request.lifetime_in_minutes.map(Duration::minutes),
+        requested,
         request.is_usable_once.unwrap_or(true),
     ) {
         Ok(issued) => issued,
