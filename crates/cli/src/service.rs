@@ -135,6 +135,13 @@ async fn serve_async(config: Config, with_demo: bool) -> Result<()> {
                 ),
             },
         }
+        if let Some(pass) = demo::onboarding_pass(&state)
+            .await
+            .context("cannot issue the demo's onboarding pass")?
+        {
+            println!();
+            println!("{}", demo::print_onboarding(&pass, &state.issuer));
+        }
     }
     server.serve(shutdown_signal()).await?;
     tracing::info!("stopped");

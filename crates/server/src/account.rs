@@ -12,6 +12,7 @@
 //! sign-in log, and told to the user through the outbox, as is every removal.
 
 use crate::error::{PageError, ServeError};
+use crate::graph::body::{BodyError, JsonBody};
 use crate::oidc::authorize::open_transaction;
 use crate::oidc::request::AuthorizationRequest;
 use crate::signin::flow::REGISTER_SECURITY_INFO;
@@ -274,64 +275,16 @@ fn answer(body: Value) -> Response {
     (no_store(), Json(body)).into_response()
 }
 
-/// The deepest JSON a security-info request may nest (a WebAuthn response is four deep).
-const MAX_DEPTH: usize = 16;
-
-/// Parses a security-info request body strictly: JSON with the expected object shape, not too
-/// deep, no unknown fields; a readable JSON refusal otherwise.
-fn parse_body<T: serde::de::DeserializeOwned>(
-    headers: &axum::http::HeaderMap,
-    body: &[u8],
-) -> Result<T, Refusal> {
-    let json_type = headers
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
-    if !json_type {
-        return Err(Refusal(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "Send the request as application/json.".into(),
-        ));
-    }
-    if nesting(body) > MAX_DEPTH {
-        return Err(Refusal(
-            StatusCode::BAD_REQUEST,
-            format!("The request is nested more than {MAX_DEPTH} levels deep."),
-        ));
-    }
-    serde_json::from_slice(body).map_err(|e| {
-        Refusal(
-            StatusCode::BAD_REQUEST,
-            format!("The request is not what this form sends: {e}."),
-        )
+/// Reads a security-info request body strictly: declared as JSON (`415` otherwise), the expected
+/// object with no unknown fields, nested no deeper than serde's limit (`400`), as a JSON error.
+fn parse_body<T: serde::de::DeserializeOwned>(body: &JsonBody) -> Result<T, Refusal> {
+    body.parse("what this form sends").map_err(|e| {
+        let status = match e {
+            BodyError::NotJson { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            BodyError::Malformed { .. } | BodyError::NotAnObject { .. } => StatusCode::BAD_REQUEST,
+        };
+        Refusal(status, e.to_string())
     })
-}
-
-/// The deepest nesting of brackets in a JSON text (strings skipped), without parsing it.
-fn nesting(body: &[u8]) -> usize {
-    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
-    for &b in body {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'{' | b'[' => {
-                depth += 1;
-                deepest = deepest.max(depth);
-            }
-            b'}' | b']' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    deepest
 }
 
 /// Ceremony state of a registration: WebAuthn's, or a TOTP secret awaiting its first code.
@@ -544,8 +497,7 @@ struct RegisterOptions {
 async fn webauthn_options(
     State(state): State<Arc<AppState>>,
     jar: CookieJar,
-    headers: axum::http::HeaderMap,
-    body: axum::body::Bytes,
+    body: JsonBody,
 ) -> Result<Response, PageError> {
     let user = match fresh_user(&state, &jar).await? {
         Ok(f) => f.user,
@@ -554,7 +506,7 @@ async fn webauthn_options(
     let body: RegisterOptions = if body.is_empty() {
         RegisterOptions::default()
     } else {
-        match parse_body(&headers, &body) {
+        match parse_body(&body) {
             Ok(b) => b,
             Err(r) => return Ok(r.into_response()),
         }
@@ -670,10 +622,9 @@ async fn webauthn_finish(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     jar: CookieJar,
-    headers: axum::http::HeaderMap,
-    body: axum::body::Bytes,
+    body: JsonBody,
 ) -> Result<Response, PageError> {
-    let body: RegisterFinish = match parse_body(&headers, &body) {
+    let body: RegisterFinish = match parse_body(&body) {
         Ok(b) => b,
         Err(r) => return Ok(r.into_response()),
     };
@@ -809,10 +760,9 @@ async fn totp_finish(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     jar: CookieJar,
-    headers: axum::http::HeaderMap,
-    body: axum::body::Bytes,
+    body: JsonBody,
 ) -> Result<Response, PageError> {
-    let body: TotpFinish = match parse_body(&headers, &body) {
+    let body: TotpFinish = match parse_body(&body) {
         Ok(b) => b,
         Err(r) => return Ok(r.into_response()),
     };
@@ -911,10 +861,9 @@ async fn rename_method(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     jar: CookieJar,
     Path(id): Path<String>,
-    headers: axum::http::HeaderMap,
-    body: axum::body::Bytes,
+    body: JsonBody,
 ) -> Result<Response, PageError> {
-    let body: Rename = match parse_body(&headers, &body) {
+    let body: Rename = match parse_body(&body) {
         Ok(b) => b,
         Err(r) => return Ok(r.into_response()),
     };

@@ -886,6 +886,117 @@ pub fn read_credentials_file(dir: &Path) -> std::io::Result<DemoCredentials> {
     serde_json::from_str(&text).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
+/// A temporary access pass the demo's administrator issued, for onboarding a passkey.
+#[derive(Clone)]
+pub struct OnboardingPass {
+    /// Whose it is.
+    pub user_principal_name: String,
+    /// The pass itself (shown once; only its hash is kept).
+    pub pass: SecretString,
+    /// Until when it works.
+    pub expires_at: DateTime<Utc>,
+    /// The administrator who issued it.
+    pub issued_by: String,
+}
+
+impl std::fmt::Debug for OnboardingPass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OnboardingPass")
+            .field("user_principal_name", &self.user_principal_name)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The rollout's first step for the eligible Global Administrator (`adele@…`): while she has no
+/// passkey or security key that counts for the phishing-resistant context c1, the demo's
+/// administrator (`admin@…`) issues her a one-time temporary access pass, valid 8 hours, in
+/// place of any earlier pass of hers (audited like an administrator's issue over the API).
+/// `None` once she has a key that counts.
+pub async fn onboarding_pass(state: &AppState) -> Result<Option<OnboardingPass>, ServeError> {
+    let store = &state.store;
+    let now = state.now();
+    let (Ok(adele), Ok(admin)) = (
+        store.get_user_by_upn(USERS[1].upn).await,
+        store.get_user_by_upn(USERS[3].upn).await,
+    ) else {
+        return Ok(None);
+    };
+    let counts = store.list_methods(&adele.id, now).await?.iter().any(|m| {
+        m.method.is_phishing_resistant()
+            && m.registration()
+                .is_some_and(|r| r.vouches_for_phishing_resistance())
+    });
+    if counts {
+        return Ok(None);
+    }
+    let entry = |activity: &str| {
+        store::AuditEntry::new("UserManagement", activity, "Add", now)
+            .by_user(&admin.id, Some(&admin.user_principal_name))
+            .target("User", &adele.id, Some(&adele.user_principal_name))
+            .detail(
+                "reason",
+                "portcullis demo: onboarding a passkey for context c1",
+            )
+    };
+    for old in store.list_taps(&adele.id).await? {
+        store
+            .delete_tap_audited(
+                &adele.id,
+                &old.id,
+                &entry("Admin deleted temporary access pass method for user"),
+            )
+            .await?;
+    }
+    let issued = authn::tap::issue_tap(
+        &authn::tap::TapPolicy::default(),
+        now,
+        None,
+        Some(chrono::Duration::hours(8)),
+        true,
+    )
+    .map_err(|e| ServeError::Internal(format!("demo temporary access pass: {e}")))?;
+    let pass = store::TemporaryAccessPass {
+        id: store::new_id(),
+        user_id: adele.id.clone(),
+        pass_hash: issued.pass_hash.clone(),
+        is_usable_once: true,
+        starts_at: issued.starts_at,
+        expires_at: issued.expires_at,
+        used_at: None,
+        created_by: admin.id.clone(),
+        created_at: now,
+    };
+    store
+        .issue_tap_audited(
+            &pass,
+            &entry("Admin registered temporary access pass method for user")
+                .detail("methodId", &pass.id),
+        )
+        .await?;
+    Ok(Some(OnboardingPass {
+        user_principal_name: adele.user_principal_name,
+        pass: issued.pass,
+        expires_at: issued.expires_at,
+        issued_by: admin.user_principal_name,
+    }))
+}
+
+/// How to use the onboarding pass, for a terminal.
+pub fn print_onboarding(pass: &OnboardingPass, issuer: &str) -> String {
+    format!(
+        "Onboarding (the rollout's first step): {issued_by} issued {upn} a one-time temporary \
+         access pass, valid until {until} UTC:\n\n    {secret}\n\nOpen {issuer}/account, sign \
+         in as {upn} with the pass, and register a passkey or security key: registered under \
+         an administrator's pass, it counts for context c1 (a key added with a password, or a \
+         password and a code, does not). A new pass is issued at every start until she has one.",
+        issued_by = pass.issued_by,
+        upn = pass.user_principal_name,
+        until = pass.expires_at.format("%Y-%m-%d %H:%M"),
+        secret = pass.pass.expose_secret(),
+    )
+}
+
 /// How to sign in to the demo, for a terminal: where to go, every user with role and
 /// password, and how to get a TOTP code.
 pub fn print_instructions(creds: &DemoCredentials, issuer: &str) -> String {
@@ -939,8 +1050,9 @@ pub fn print_instructions(creds: &DemoCredentials, issuer: &str) -> String {
     );
     line(
         "Context c1 asks for a phishing-resistant method (a passkey or security key), which \
-         the demo users do not have at first: register one under Security info. Passkeys need \
-         the issuer to be https:// or http://localhost."
+         the demo users do not have at first: an administrator's temporary access pass lets \
+         them register one under Security info that counts (below). Passkeys need the issuer \
+         to be https:// or http://localhost (open localhost, not 127.0.0.1)."
             .into(),
     );
     out

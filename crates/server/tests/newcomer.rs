@@ -1,7 +1,9 @@
 //! What the README promises a newcomer: the demo tenant is seeded, the built-in demo client
 //! signs a demo user in with the printed password and TOTP code, and the tokens it gets carry
 //! the right `amr`, `acrs` and `auth_time` — then a step-up to context c2 adds `acrs: ["c2"]`,
-//! and a step-up to c1 (phishing-resistant, every time) cannot be met with TOTP.
+//! and a step-up to c1 (phishing-resistant, every time) cannot be met with TOTP. And the README's
+//! "Activating a role, end to end": the demo's onboarding pass registers Adele's passkey, the
+//! challenge and the demo page name the step-up, and the passkey activates Global Administrator.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -187,7 +189,120 @@ async fn adele_is_challenged_for_c1_and_told_what_to_register(env: &Env) {
     assert!(html.contains("temporary access pass"), "{html}");
 }
 
+/// The href of the first link with class `class` on `page`.
+fn link_of(page: &Landing, class: &str) -> String {
+    let html = page.html();
+    let at = html
+        .find(&format!("class=\"{class}\""))
+        .unwrap_or_else(|| panic!("no {class} link: {html}"));
+    let before = &html[..at];
+    let href = before.rfind("href=\"").unwrap() + "href=\"".len();
+    let end = href + before[href..].find('"').unwrap();
+    before[href..end]
+        .replace("&amp;", "&")
+        .replace("&#38;", "&")
+}
+
+async fn the_readme_walk_through_activates_adele_with_a_passkey_onboarded_by_a_pass(env: &Env) {
+    let creds = server::demo::seed(&env.state)
+        .await
+        .unwrap()
+        .expect("first seeding");
+    let adele = creds.user("adele@demo.portcullis.test").unwrap().clone();
+    let onboarding = server::demo::onboarding_pass(&env.state)
+        .await
+        .unwrap()
+        .expect("Adele has no key yet: a pass is issued");
+    let printed = server::demo::print_onboarding(&onboarding, &env.base);
+    assert!(
+        printed.contains("admin@demo.portcullis.test issued adele@demo.portcullis.test"),
+        "{printed}"
+    );
+    use authn::secrecy::ExposeSecret as _;
+    let pass = onboarding.pass.expose_secret().to_string();
+    assert!(printed.contains(&pass));
+
+    // 1. Security info with the pass; a passkey registered under it.
+    let b = Browser::new(env);
+    let page = common::account::account_with_pass(&b, &adele.user_principal_name, &pass).await;
+    assert!(page.html().contains("id=\"methods\""), "{}", page.html());
+    let mut key = webauthn_authenticator_rs::softpasskey::SoftPasskey::new(true);
+    let (status, added) = common::account::register(&b, env, &mut key).await.unwrap();
+    assert_eq!(status, 200, "{added}");
+    let page = b.get("/account").await;
+    assert!(
+        page.html()
+            .contains("registered with a temporary access pass issued by an administrator"),
+        "{}",
+        page.html()
+    );
+    assert!(page
+        .html()
+        .contains("(pass issued by admin@demo.portcullis.test)"));
+    // Once she has a key that counts, no new pass is issued at the next start.
+    assert!(server::demo::onboarding_pass(&env.state)
+        .await
+        .unwrap()
+        .is_none());
+
+    // 2. The demo page, password and TOTP code (in another browser: this one is still signed
+    // in with the pass): the access token.
+    let b = Browser::new(env);
+    let page = b.get("/demo/start").await;
+    let tx = transaction_of(page.html());
+    b.post(
+        &format!("/signin/{tx}/username"),
+        &[("username", &adele.user_principal_name)],
+    )
+    .await;
+    b.post(
+        &format!("/signin/{tx}/password"),
+        &[("password", &adele.password)],
+    )
+    .await;
+    let code = server::demo::totp_code(adele.totp_secret.as_deref().unwrap(), env.now()).unwrap();
+    let shown = b
+        .post(&format!("/signin/{tx}/totp"), &[("code", &code)])
+        .await;
+    let token = raw_access_token(&shown);
+
+    // 3. The activation is challenged, naming the page to go to.
+    let (status, _, body) =
+        common::pim::activate(env, &token, policy::directory::GLOBAL_ADMINISTRATOR).await;
+    assert_eq!(status, 401, "{body}");
+    let step_up_page = body["error"]["innerError"]["stepUpPage"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no stepUpPage: {body}"))
+        .to_string();
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains(&step_up_page));
+
+    // 4. The demo page lists the waiting request with the same link; the passkey steps up.
+    let page = b.get("/demo/start").await;
+    let listed = link_of(&page, "step-up");
+    assert_eq!(
+        format!("{}{}", env.base, listed.trim_start_matches(&env.base)),
+        step_up_page
+    );
+    let page = b.get(&step_up_page).await;
+    let tx = transaction_of(page.html());
+    assert!(
+        page.html().contains("webauthn-form") && !page.html().contains("totp-form"),
+        "{}",
+        page.html()
+    );
+    let landing = common::pim::use_passkey(env, &b, &tx, &mut key).await;
+    let proof = raw_access_token(&landing);
+    let (status, _, body) =
+        common::pim::activate(env, &proof, policy::directory::GLOBAL_ADMINISTRATOR).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["status"], "Provisioned");
+}
+
 on_both_backends!(
     the_demo_signs_alice_in_and_steps_up,
     adele_is_challenged_for_c1_and_told_what_to_register,
+    the_readme_walk_through_activates_adele_with_a_passkey_onboarded_by_a_pass,
 );
