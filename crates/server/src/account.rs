@@ -319,6 +319,20 @@ async fn fresh_user(
     })
 }
 
+/// The body of a change (read strictly) and the user allowed to make it; `Err` is the refusal,
+/// a malformed body's first.
+async fn fresh_request<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    jar: &CookieJar,
+    body: &JsonBody,
+) -> Result<Result<(Fresh, T), Response>, ServeError> {
+    let body = match parse_body(body) {
+        Ok(b) => b,
+        Err(r) => return Ok(Err(r.into_response())),
+    };
+    Ok(fresh_user(state, jar).await?.map(|fresh| (fresh, body)))
+}
+
 /// A user allowed to change security info now, with the proof that allows it.
 struct Fresh {
     user: User,
@@ -624,12 +638,8 @@ async fn webauthn_finish(
     jar: CookieJar,
     body: JsonBody,
 ) -> Result<Response, PageError> {
-    let body: RegisterFinish = match parse_body(&body) {
-        Ok(b) => b,
-        Err(r) => return Ok(r.into_response()),
-    };
-    let fresh = match fresh_user(&state, &jar).await? {
-        Ok(f) => f,
+    let (fresh, body): (Fresh, RegisterFinish) = match fresh_request(&state, &jar, &body).await? {
+        Ok(r) => r,
         Err(r) => return Ok(r),
     };
     let user = &fresh.user;
@@ -762,12 +772,8 @@ async fn totp_finish(
     jar: CookieJar,
     body: JsonBody,
 ) -> Result<Response, PageError> {
-    let body: TotpFinish = match parse_body(&body) {
-        Ok(b) => b,
-        Err(r) => return Ok(r.into_response()),
-    };
-    let fresh = match fresh_user(&state, &jar).await? {
-        Ok(f) => f,
+    let (fresh, body): (Fresh, TotpFinish) = match fresh_request(&state, &jar, &body).await? {
+        Ok(r) => r,
         Err(r) => return Ok(r),
     };
     let user = &fresh.user;
@@ -863,12 +869,8 @@ async fn rename_method(
     Path(id): Path<String>,
     body: JsonBody,
 ) -> Result<Response, PageError> {
-    let body: Rename = match parse_body(&body) {
-        Ok(b) => b,
-        Err(r) => return Ok(r.into_response()),
-    };
-    let fresh = match fresh_user(&state, &jar).await? {
-        Ok(f) => f,
+    let (fresh, body): (Fresh, Rename) = match fresh_request(&state, &jar, &body).await? {
+        Ok(r) => r,
         Err(r) => return Ok(r),
     };
     let method = match managed(&fresh, &id) {

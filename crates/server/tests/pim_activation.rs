@@ -106,12 +106,7 @@ async fn phishing_resistant_context_needs_a_fresh_request_bound_passkey(env: &En
     let b = Browser::new(env);
 
     // A password + TOTP session.
-    let (verifier, tx, _) = authorize(&b, "adele@example.test", &[]).await;
-    let done = b
-        .post(&format!("/signin/{tx}/password"), &[("password", PASSWORD)])
-        .await;
-    let session_tokens = redeem(env, &b, &done, &verifier).await;
-    let access = session_tokens["access_token"].as_str().unwrap();
+    let access = &password_access_token(env, &b, "adele@example.test").await;
 
     // 1. The request is recorded first and challenged, in both forms.
     let (status, challenges, body) = activate(env, access, GLOBAL_ADMINISTRATOR).await;
@@ -266,17 +261,8 @@ async fn an_admin_without_a_phishing_resistant_method_is_told_what_to_register_a
     // Adele (password and TOTP) asks to activate: the challenge says exactly why she cannot
     // answer it and what to register.
     let b = Browser::new(env);
-    let (verifier, tx, _) = authorize(&b, "adele@example.test", &[]).await;
-    let done = b
-        .post(&format!("/signin/{tx}/password"), &[("password", PASSWORD)])
-        .await;
-    let tokens = redeem(env, &b, &done, &verifier).await;
-    let (status, _, body) = activate(
-        env,
-        tokens["access_token"].as_str().unwrap(),
-        GLOBAL_ADMINISTRATOR,
-    )
-    .await;
+    let token = password_access_token(env, &b, "adele@example.test").await;
+    let (status, _, body) = activate(env, &token, GLOBAL_ADMINISTRATOR).await;
     assert_eq!(status, 401, "{body}");
     let message = body["error"]["message"].as_str().unwrap();
     for words in [
@@ -319,7 +305,7 @@ async fn an_admin_without_a_phishing_resistant_method_is_told_what_to_register_a
     assert_eq!(cannot.as_array().unwrap().len(), 1, "{report}");
     assert_eq!(cannot[0]["user"]["userPrincipalName"], "adele@example.test");
     assert!(cannot[0]["advice"].as_str().unwrap().contains("passkey"));
-    let (status, _) = get(env, preflight, tokens["access_token"].as_str().unwrap()).await;
+    let (status, _) = get(env, preflight, &token).await;
     assert_eq!(status, 403);
 
     // An administrator issues a one-time pass (one at a time); with it she registers a passkey.
@@ -336,13 +322,7 @@ async fn an_admin_without_a_phishing_resistant_method_is_told_what_to_register_a
     let pass = issued["temporaryAccessPass"].as_str().unwrap().to_string();
     let (status, _) = post(env, passes, &admin, json!({})).await;
     assert_eq!(status, 400, "a second usable pass");
-    let (status, _) = post(
-        env,
-        passes,
-        tokens["access_token"].as_str().unwrap(),
-        json!({}),
-    )
-    .await;
+    let (status, _) = post(env, passes, &token, json!({})).await;
     assert_eq!(status, 403, "only an administrator issues passes");
     let (_, listed) = get(env, passes, &admin).await;
     assert!(
@@ -422,17 +402,8 @@ async fn a_role_with_a_context_and_approval_waits_for_the_approver_after_its_ste
         .unwrap();
     env.policies(context_policy("c1", json!({ "operator": "OR", "authenticationStrength": { "id": "00000000-0000-0000-0000-000000000004" } }))).await;
     let b = Browser::new(env);
-    let (verifier, tx, _) = authorize(&b, "adele@example.test", &[]).await;
-    let done = b
-        .post(&format!("/signin/{tx}/password"), &[("password", PASSWORD)])
-        .await;
-    let tokens = redeem(env, &b, &done, &verifier).await;
-    let (status, _, body) = activate(
-        env,
-        tokens["access_token"].as_str().unwrap(),
-        GLOBAL_ADMINISTRATOR,
-    )
-    .await;
+    let token = password_access_token(env, &b, "adele@example.test").await;
+    let (status, _, body) = activate(env, &token, GLOBAL_ADMINISTRATOR).await;
     assert_eq!(status, 401, "{body}");
     let (request_id, claims) = challenge_of(&body);
 

@@ -60,17 +60,8 @@ async fn account_with(b: &Browser, env: &Env, upn: &str, totp: Option<&[u8]>) ->
 /// `key`; returns the activation's status and body.
 async fn activate_with_key(env: &Env, key: &mut SoftPasskey) -> (u16, Value) {
     let b = Browser::new(env);
-    let (verifier, tx, _) = authorize(&b, "adele@example.test", &[]).await;
-    let done = b
-        .post(&format!("/signin/{tx}/password"), &[("password", PASSWORD)])
-        .await;
-    let tokens = redeem(env, &b, &done, &verifier).await;
-    let (status, _, body) = activate(
-        env,
-        tokens["access_token"].as_str().unwrap(),
-        GLOBAL_ADMINISTRATOR,
-    )
-    .await;
+    let token = password_access_token(env, &b, "adele@example.test").await;
+    let (status, _, body) = activate(env, &token, GLOBAL_ADMINISTRATOR).await;
     assert_eq!(status, 401, "{body}");
     let (request_id, claims) = challenge_of(&body);
     let (verifier, tx, page) = step_up(&b, "adele@example.test", &claims, &request_id).await;
