@@ -8,23 +8,19 @@
 mod common;
 
 use chrono::Duration;
-use common::graph::{administrator, assign, call, get, patch, post, signed_in, PASSWORD};
-use common::{password_tokens, Browser, Env};
+use common::graph::{
+    administrator, assign, call, get, patch, post, rule_path, signed_in, single_user, token,
+    APPROVALS, SECURITY_READER, WAITING_FOR_ME,
+};
+use common::Env;
 use policy::directory::AssignmentStatus;
 use serde_json::{json, Value};
 
-const SECURITY_READER: &str = "5d6b6bb7-de71-4623-b4af-96380a352509";
 const CA_ADMINISTRATOR: &str = "b1be1c3e-b65d-4f19-8427-f6fa0d97feb9";
 const POLICIES: &str = "/v1.0/identity/conditionalAccess/policies";
 const REQUESTS: &str = "/v1.0/roleManagement/directory/roleAssignmentScheduleRequests";
 const ELIGIBILITY_REQUESTS: &str = "/v1.0/roleManagement/directory/roleEligibilityScheduleRequests";
-const APPROVALS: &str = "/v1.0/roleManagement/directory/roleAssignmentApprovals";
-const WAITING_FOR_ME: &str = "filterByCurrentUser(on='approver')";
 const APPROVAL_RULE: &str = "#microsoft.graph.unifiedRoleManagementPolicyApprovalRule";
-
-fn rule_path(rule: &str) -> String {
-    format!("/v1.0/policies/roleManagementPolicies/DirectoryRole_{SECURITY_READER}/rules/{rule}")
-}
 
 fn passes(user: &store::User) -> String {
     format!(
@@ -64,16 +60,6 @@ fn assert_refused(status: u16, body: &Value, expected: u16, mentions: &[&str], w
     for m in mentions {
         assert!(message.contains(m), "{what}: '{m}' not in '{message}'");
     }
-}
-
-/// A fresh access token for `upn` (the user exists), e.g. after the clock moved.
-async fn token(env: &Env, upn: &str) -> String {
-    let tokens = password_tokens(env, &Browser::new(env), "app", upn, PASSWORD).await;
-    tokens["access_token"].as_str().unwrap().to_string()
-}
-
-fn single_user(id: &str) -> Value {
-    json!({ "@odata.type": "#microsoft.graph.singleUser", "userId": id })
 }
 
 fn approval(days: Value, minutes: Value, primary: &str, escalation: &str) -> Value {

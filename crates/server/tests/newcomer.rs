@@ -120,6 +120,26 @@ async fn the_demo_signs_alice_in_and_steps_up(env: &Env) {
     );
 }
 
+/// Signs `user` in at the demo page with the password and the TOTP code, as the README says;
+/// returns the demo page with the tokens.
+async fn demo_sign_in(env: &Env, b: &Browser, user: &server::demo::DemoUser) -> Landing {
+    let page = b.get("/demo/start").await;
+    let tx = transaction_of(page.html());
+    b.post(
+        &format!("/signin/{tx}/username"),
+        &[("username", &user.user_principal_name)],
+    )
+    .await;
+    b.post(
+        &format!("/signin/{tx}/password"),
+        &[("password", &user.password)],
+    )
+    .await;
+    let code = server::demo::totp_code(user.totp_secret.as_deref().unwrap(), env.now()).unwrap();
+    b.post(&format!("/signin/{tx}/totp"), &[("code", &code)])
+        .await
+}
+
 /// The raw access token the demo page shows.
 fn raw_access_token(page: &Landing) -> String {
     let html = page.html();
@@ -138,22 +158,7 @@ async fn adele_is_challenged_for_c1_and_told_what_to_register(env: &Env) {
         .expect("first seeding");
     let adele = creds.user("adele@demo.portcullis.test").unwrap().clone();
     let b = Browser::new(env);
-    let page = b.get("/demo/start").await;
-    let tx = transaction_of(page.html());
-    b.post(
-        &format!("/signin/{tx}/username"),
-        &[("username", &adele.user_principal_name)],
-    )
-    .await;
-    b.post(
-        &format!("/signin/{tx}/password"),
-        &[("password", &adele.password)],
-    )
-    .await;
-    let code = server::demo::totp_code(adele.totp_secret.as_deref().unwrap(), env.now()).unwrap();
-    let shown = b
-        .post(&format!("/signin/{tx}/totp"), &[("code", &code)])
-        .await;
+    let shown = demo_sign_in(env, &b, &adele).await;
     let token = raw_access_token(&shown);
     let r = reqwest::Client::new()
         .post(format!(
@@ -248,22 +253,7 @@ async fn the_readme_walk_through_activates_adele_with_a_passkey_onboarded_by_a_p
     // 2. The demo page, password and TOTP code (in another browser: this one is still signed
     // in with the pass): the access token.
     let b = Browser::new(env);
-    let page = b.get("/demo/start").await;
-    let tx = transaction_of(page.html());
-    b.post(
-        &format!("/signin/{tx}/username"),
-        &[("username", &adele.user_principal_name)],
-    )
-    .await;
-    b.post(
-        &format!("/signin/{tx}/password"),
-        &[("password", &adele.password)],
-    )
-    .await;
-    let code = server::demo::totp_code(adele.totp_secret.as_deref().unwrap(), env.now()).unwrap();
-    let shown = b
-        .post(&format!("/signin/{tx}/totp"), &[("code", &code)])
-        .await;
+    let shown = demo_sign_in(env, &b, &adele).await;
     let token = raw_access_token(&shown);
 
     // 3. The activation is challenged, naming the page to go to.

@@ -8,19 +8,15 @@
 mod common;
 
 use chrono::Duration;
-use common::graph::{administrator, assign, get, patch, post, signed_in, PASSWORD};
-use common::{password_tokens, Browser, Env};
+use common::graph::{
+    administrator, assign, get, patch, post, rule_path, signed_in, single_user, token, APPROVALS,
+    SECURITY_READER, WAITING_FOR_ME,
+};
+use common::Env;
 use policy::directory::AssignmentStatus;
 use serde_json::{json, Value};
 
-const SECURITY_READER: &str = "5d6b6bb7-de71-4623-b4af-96380a352509";
 const REQUESTS: &str = "/v1.0/roleManagement/directory/roleAssignmentScheduleRequests";
-const APPROVALS: &str = "/v1.0/roleManagement/directory/roleAssignmentApprovals";
-const WAITING_FOR_ME: &str = "filterByCurrentUser(on='approver')";
-
-fn rule_path(rule: &str) -> String {
-    format!("/v1.0/policies/roleManagementPolicies/DirectoryRole_{SECURITY_READER}/rules/{rule}")
-}
 
 fn activation(principal: &str) -> Value {
     json!({
@@ -43,12 +39,6 @@ fn deactivation() -> Value {
 
 fn decision(result: &str, justification: &str) -> Value {
     json!({ "reviewResult": result, "justification": justification })
-}
-
-/// A fresh access token for `upn` (the user exists).
-async fn token(env: &Env, upn: &str) -> String {
-    let tokens = password_tokens(env, &Browser::new(env), "app", upn, PASSWORD).await;
-    tokens["access_token"].as_str().unwrap().to_string()
 }
 
 /// The Security Reader role's settings, set by an active administrator through the API: a
@@ -93,10 +83,6 @@ async fn settings(env: &Env, admin_token: &str, approvers: Option<Value>) {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-}
-
-fn single_user(id: &str) -> Value {
-    json!({ "@odata.type": "#microsoft.graph.singleUser", "userId": id })
 }
 
 fn group_members(id: &str) -> Value {

@@ -97,3 +97,27 @@ pub async fn administrator(env: &Env, upn: &str) -> (store::User, String) {
     .await;
     (user, token)
 }
+
+/// The Security Reader role: the role the request tests activate (not privileged, so its
+/// settings can be anything).
+pub const SECURITY_READER: &str = "5d6b6bb7-de71-4623-b4af-96380a352509";
+/// The approvals collection.
+pub const APPROVALS: &str = "/v1.0/roleManagement/directory/roleAssignmentApprovals";
+/// The approvals waiting for the caller.
+pub const WAITING_FOR_ME: &str = "filterByCurrentUser(on='approver')";
+
+/// The path of one rule of the Security Reader role's settings.
+pub fn rule_path(rule: &str) -> String {
+    format!("/v1.0/policies/roleManagementPolicies/DirectoryRole_{SECURITY_READER}/rules/{rule}")
+}
+
+/// A fresh access token for `upn` (the user exists), e.g. after the clock moved.
+pub async fn token(env: &Env, upn: &str) -> String {
+    let tokens = password_tokens(env, &Browser::new(env), "app", upn, PASSWORD).await;
+    tokens["access_token"].as_str().unwrap().to_string()
+}
+
+/// A Graph `singleUser` subject set.
+pub fn single_user(id: &str) -> Value {
+    serde_json::json!({ "@odata.type": "#microsoft.graph.singleUser", "userId": id })
+}
