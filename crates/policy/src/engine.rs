@@ -46,6 +46,8 @@ pub struct Engine {
     groups: HashSet<String>,
     member_of: HashMap<String, Vec<String>>,
     active_roles: HashMap<String, Vec<String>>,
+    /// Principals (users, groups; lower-case) holding or eligible for any role.
+    role_holders: HashSet<String>,
     strengths: HashMap<String, AuthenticationStrengthPolicy>,
     locations: HashMap<String, usize>,
     index: PolicyIndex,
@@ -98,6 +100,12 @@ impl Engine {
                     .push(lower(&g.id));
             }
         }
+        // Principals holding or eligible for any role, for the provenance rule.
+        let role_holders: HashSet<String> = tenant
+            .role_assignments
+            .iter()
+            .map(|a| lower(&a.principal_id))
+            .collect();
         let mut active_roles: HashMap<String, Vec<String>> = HashMap::new();
         for a in &tenant.role_assignments {
             if a.status == AssignmentStatus::Active {
@@ -140,6 +148,7 @@ impl Engine {
             groups,
             member_of,
             active_roles,
+            role_holders,
             strengths,
             locations,
             index,
@@ -193,12 +202,11 @@ impl Engine {
     /// the users whose phishing-resistant credentials must have a vouching provenance
     /// (DESIGN §8.5).
     pub fn is_privileged(&self, user_id: &str) -> bool {
-        let mut principals = self.transitive_groups(user_id);
-        principals.insert(lower(user_id));
-        self.tenant
-            .role_assignments
-            .iter()
-            .any(|a| principals.contains(lower_cow(&a.principal_id).as_ref()))
+        self.role_holders.contains(lower_cow(user_id).as_ref())
+            || self
+                .transitive_groups(user_id)
+                .iter()
+                .any(|g| self.role_holders.contains(g))
     }
 
     /// Roles (template ids, lower-case) the user holds actively, directly or through a group.

@@ -63,7 +63,8 @@ impl RegistrationProof {
             Self::TemporaryAccessPass => "a temporary access pass issued by an administrator",
             Self::PhishingResistant => "a phishing-resistant credential",
             Self::Unrecorded | Self::Unknown(_) => {
-                "an unrecorded proof (registered before provenance was kept)"
+                "an unrecorded proof (registered before provenance was kept, or set up by an \
+                 administrator)"
             }
         }
     }

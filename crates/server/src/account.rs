@@ -452,9 +452,14 @@ impl Change<'_> {
         if let Err(e) = state.store.append_signin(&record).await {
             tracing::error!(error = %e, "sign-in log entry of a security-info change not written");
         }
+        let preposition = match self.verb {
+            "added" => "to",
+            "removed" => "from",
+            _ => "on",
+        };
         let message = format!(
-            "Portcullis: {} was {} to your account {} on {} UTC from {}. If this was not you, \
-             tell your administrator now.",
+            "Portcullis: {} was {} {preposition} your account {} on {} UTC from {}. If this was \
+             not you, tell your administrator now.",
             self.what,
             self.verb,
             self.user.user_principal_name,

@@ -1,5 +1,5 @@
 //! What every browser-facing answer gets: the security headers (a strict Content-Security-Policy
-//! with no inline script, no framing, no referrer, no sniffing, no caching), the same-origin
+//! with no inline script, no framing, no referrer to other sites, no sniffing, no caching), the same-origin
 //! check on every state-changing request of the pages, the pages' static script and style, and
 //! the way from `127.0.0.1` to the `localhost` issuer.
 //!
@@ -166,7 +166,10 @@ fn secure(headers: &mut HeaderMap) {
         CONTENT_SECURITY_POLICY,
     );
     set(headers, header::X_FRAME_OPTIONS, "DENY");
-    set(headers, header::REFERRER_POLICY, "no-referrer");
+    // Not `no-referrer`: under it browsers send `Origin: null` with a form's POST, and the
+    // same-origin check could not tell the service's own forms from anyone's. `same-origin`
+    // still sends nothing (no sign-in URL, no code) to another site.
+    set(headers, header::REFERRER_POLICY, "same-origin");
     set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     if !headers.contains_key(header::CACHE_CONTROL) {
         set(headers, header::CACHE_CONTROL, "no-store");

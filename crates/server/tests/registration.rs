@@ -456,12 +456,15 @@ async fn forms_from_other_origins_and_frames_are_refused(env: &Env) {
         assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"));
         assert_eq!(h["x-frame-options"], "DENY", "{path}");
         assert_eq!(h["x-content-type-options"], "nosniff");
-        assert_eq!(h["referrer-policy"], "no-referrer");
+        // Not no-referrer: a browser would then send `Origin: null` with the pages' own forms.
+        assert_eq!(h["referrer-policy"], "same-origin");
         assert_eq!(h["cache-control"], "no-store", "{path}");
     }
-    // Nor does any page carry an inline script any more.
+    // Nor does any page carry an inline script any more, or a referrer policy that would make
+    // the browser hide the origin of the pages' own forms.
     let page = b.get(&format!("/signin/{tx}")).await;
     assert!(!page.html().contains("<script>"), "{}", page.html());
+    assert!(!page.html().contains("no-referrer"), "{}", page.html());
 }
 
 async fn security_info_refuses_malformed_json(env: &Env) {
