@@ -168,6 +168,15 @@ fn http_client(base: &str, cookies: bool) -> reqwest::Client {
     let port = Url::parse(base).unwrap().port().unwrap();
     reqwest::Client::builder()
         .cookie_store(cookies)
+        // As a browser does: the pages refuse a POST that does not name their origin.
+        .default_headers(
+            [(
+                reqwest::header::ORIGIN,
+                reqwest::header::HeaderValue::from_str(base).unwrap(),
+            )]
+            .into_iter()
+            .collect(),
+        )
         .redirect(reqwest::redirect::Policy::none())
         .user_agent("Mozilla/5.0 (X11; Linux x86_64) PortcullisBench")
         .resolve(

@@ -73,6 +73,15 @@ fn print(name: &str, s: &Stats) {
 async fn begin(base: &str) -> (reqwest::Client, String) {
     let http = reqwest::Client::builder()
         .cookie_store(true)
+        // As a browser does: the pages refuse a POST that does not name their origin.
+        .default_headers(
+            [(
+                reqwest::header::ORIGIN,
+                reqwest::header::HeaderValue::from_str(base).unwrap(),
+            )]
+            .into_iter()
+            .collect(),
+        )
         .redirect(reqwest::redirect::Policy::none())
         .user_agent("Mozilla/5.0 (X11; Linux x86_64) PortcullisBench")
         .build()
