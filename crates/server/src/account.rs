@@ -931,6 +931,40 @@ async fn remove_method(
         Ok(m) => m,
         Err(r) => return Ok(r.into_response()),
     };
+    // A key that counts for phishing-resistant access is removed only under a proof as strong
+    // (such a key, or an administrator's pass): a relayed password and code must not be able to
+    // take an administrator's key away.
+    let counts = method.method.is_phishing_resistant()
+        && method
+            .registration()
+            .is_some_and(|r| r.vouches_for_phishing_resistance());
+    if counts && !proof_of(&fresh.proof).vouches_for_phishing_resistance() {
+        let entry = AuditEntry::new(
+            "UserManagement",
+            "User deleted security info",
+            "Delete",
+            state.now(),
+        )
+        .by_user(&fresh.user.id, Some(&fresh.user.user_principal_name))
+        .target(
+            "User",
+            &fresh.user.id,
+            Some(&fresh.user.user_principal_name),
+        )
+        .detail("method", &method.label)
+        .detail("proofMethods", &proof_modes(&fresh.proof).join(","))
+        .failed(
+            "a phishing-resistant key is removed only under a phishing-resistant proof or a pass",
+        );
+        if let Err(e) = state.store.append_audit(&entry).await {
+            tracing::error!(error = %e, "audit entry of a refused removal not written");
+        }
+        return Ok(refusal(
+            StatusCode::FORBIDDEN,
+            "This key counts for phishing-resistant access: to remove it, sign in again with one \
+             of your keys that count, or with a temporary access pass from an administrator.",
+        ));
+    }
     let change = Change {
         user: &fresh.user,
         verb: "removed",

@@ -221,6 +221,27 @@ async fn a_relayed_password_and_code_add_a_key_that_never_passes_the_gate(env: &
     );
     assert!(active_assignments(env, &adele).await.is_empty());
 
+    // Nor can the relayed password and code take away a key that counts (onboarded with a pass).
+    let onboarded = common::passkey(env, &adele).await;
+    drop(onboarded);
+    let strong = registrations(env, &adele)
+        .await
+        .into_iter()
+        .find(|m| m.registration() == Some(RegistrationProof::TemporaryAccessPass))
+        .unwrap();
+    let (status, body) = post_json(
+        &attacker,
+        env,
+        &format!("/account/methods/{}/remove", strong.id),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(registrations(env, &adele).await.contains(&strong));
+    let refused = audit_entries(env, "User deleted security info").await;
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].entry.result, store::AuditResult::Failure);
+
     // The tenant may relax the rule (audited, and lint flags it); then the key counts.
     env.state
         .store
@@ -282,7 +303,7 @@ async fn an_old_session_gets_a_prompt_not_a_form(env: &Env) {
 async fn the_password_alone_removes_nothing(env: &Env) {
     let adele = env.user("adele@example.test", PASSWORD).await;
     let secret = env.totp(&adele).await;
-    let _key = common::passkey(env, &adele).await;
+    let mut key = common::passkey(env, &adele).await;
     let before = registrations(env, &adele).await;
     assert_eq!(before.len(), 2);
     let attacker = Browser::new(env);
@@ -311,30 +332,59 @@ async fn the_password_alone_removes_nothing(env: &Env) {
     // Adele herself, with her app, renames and removes; each change is audited and told.
     let b = Browser::new(env);
     account_with(&b, env, "adele@example.test", Some(&secret)).await;
-    let key = before
+    let record = before
         .iter()
         .find(|m| m.method != policy::method::AuthenticationMethodMode::SoftwareOath)
         .unwrap();
     let (status, body) = post_json(
         &b,
         env,
-        &format!("/account/methods/{}/rename", key.id),
+        &format!("/account/methods/{}/rename", record.id),
         &json!({"name": "Blue key"}),
     )
     .await;
     assert_eq!(status, 200, "{body}");
+    // Her app does not take away the key that counts for phishing-resistant access; the key
+    // itself (or a pass) does.
     let (status, body) = post_json(
         &b,
         env,
-        &format!("/account/methods/{}/remove", key.id),
+        &format!("/account/methods/{}/remove", record.id),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    let page = b.get("/account").await;
+    assert!(page.html().contains("id=\"methods\""), "{}", page.html());
+    let with_key = Browser::new(env);
+    let page = with_key.get("/account").await;
+    let tx = transaction_of(page.html());
+    with_key
+        .post(
+            &format!("/signin/{tx}/username"),
+            &[("username", "adele@example.test")],
+        )
+        .await;
+    let page = use_passkey(env, &with_key, &tx, &mut key).await;
+    assert!(page.html().contains("id=\"methods\""), "{}", page.html());
+    let (status, body) = post_json(
+        &with_key,
+        env,
+        &format!("/account/methods/{}/remove", record.id),
         &json!({}),
     )
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(registrations(env, &adele).await.len(), 1);
+    let removals: Vec<store::AuditResult> = audit_entries(env, "User deleted security info")
+        .await
+        .into_iter()
+        .map(|r| r.entry.result)
+        .collect();
+    // Newest first: the removal with the key, then the refusal under the app.
     assert_eq!(
-        audit_entries(env, "User deleted security info").await.len(),
-        1
+        removals,
+        [store::AuditResult::Success, store::AuditResult::Failure]
     );
     assert_eq!(
         audit_entries(env, "User renamed security info").await.len(),
