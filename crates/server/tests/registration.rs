@@ -162,11 +162,28 @@ async fn a_password_only_attacker_adds_a_key_that_never_passes_the_gate(env: &En
         "the registration is not in the sign-in log"
     );
 
-    // The key does not satisfy the phishing-resistant step-up: nothing is activated.
+    // The challenge says the key does not count, and what to do.
+    let b = Browser::new(env);
+    let token = password_access_token(env, &b, "adele@example.test").await;
+    let (status, _, body) = activate(env, &token, GLOBAL_ADMINISTRATOR).await;
+    assert_eq!(status, 401, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("temporary access pass to register a key that counts"),
+        "{message}"
+    );
+
+    // The key does not satisfy the phishing-resistant step-up, the page says why: nothing is
+    // activated.
     let (status, body) = activate_with_key(env, &mut key).await;
     assert_eq!(
         status, 0,
         "the weakly registered key activated the role: {body}"
+    );
+    let page = body.as_str().unwrap();
+    assert!(
+        page.contains("was registered with a password only and does not count"),
+        "{page}"
     );
     assert!(active_assignments(env, &adele).await.is_empty());
 
