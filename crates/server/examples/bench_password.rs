@@ -84,6 +84,14 @@ async fn begin(base: &str) -> (reqwest::Client, String) {
         )
         .redirect(reqwest::redirect::Policy::none())
         .user_agent("Mozilla/5.0 (X11; Linux x86_64) PortcullisBench")
+        // `localhost` on 127.0.0.1, without a name lookup per connection.
+        .resolve(
+            "localhost",
+            std::net::SocketAddr::from((
+                [127, 0, 0, 1],
+                url::Url::parse(base).unwrap().port().unwrap(),
+            )),
+        )
         .build()
         .unwrap();
     let verifier = format!(
@@ -253,7 +261,9 @@ async fn main() {
         .await
         .unwrap();
     let state = server.state();
-    let base = format!("http://127.0.0.1:{}", server.local_addr().unwrap().port());
+    // The issuer's own address (`http://localhost:PORT`): the pages send browsers on 127.0.0.1
+    // there, and refuse a form whose origin is not the issuer's.
+    let base = state.issuer.clone();
     let now = state.now();
     state
         .store
