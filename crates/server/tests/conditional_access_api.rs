@@ -41,17 +41,6 @@ fn export() -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-async fn policy_audits(env: &Env) -> Vec<store::AuditRecord> {
-    env.state
-        .store
-        .query_audits(&store::AuditQuery {
-            category: Some("Policy".into()),
-            ..store::AuditQuery::default()
-        })
-        .await
-        .unwrap()
-}
-
 async fn an_entra_export_is_posted_unchanged_and_only_administrators_change_it(env: &Env) {
     let (_, admin) = holder(env, "caadmin@example.test", CA_ADMINISTRATOR).await;
     let (_, reader) = holder(env, "reader@example.test", SECURITY_READER).await;
@@ -156,7 +145,7 @@ async fn an_entra_export_is_posted_unchanged_and_only_administrators_change_it(e
     assert!(all["value"].as_array().unwrap().is_empty());
 
     // Audited: add, update, delete, and the refused change with mfa and a strength.
-    let audits = policy_audits(env).await;
+    let audits = common::audits_in(env, Some("Policy")).await;
     let names: Vec<(&str, store::AuditResult)> = audits
         .iter()
         .map(|a| (a.entry.activity_display_name.as_str(), a.entry.result))
@@ -300,7 +289,7 @@ async fn enabling_a_policy_that_locks_out_every_global_administrator_is_refused_
     assert_eq!(status, 409, "{body}");
     let (status, body) = post(env, &format!("{POLICIES}?force=true"), &admin, strict).await;
     assert_eq!(status, 201, "{body}");
-    let audits = policy_audits(env).await;
+    let audits = common::audits_in(env, Some("Policy")).await;
     assert!(audits
         .iter()
         .any(|a| a.entry.result == store::AuditResult::Success

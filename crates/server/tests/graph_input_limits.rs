@@ -470,15 +470,8 @@ async fn conditional_access_writes_refuse_values_graph_does_not_define(env: &Env
         "a refused policy was created"
     );
     // Refusals are audited like any other refused change.
-    let refusals = env
-        .state
-        .store
-        .query_audits(&store::AuditQuery {
-            category: Some("Policy".into()),
-            ..store::AuditQuery::default()
-        })
+    let refusals = common::audits_in(env, Some("Policy"))
         .await
-        .unwrap()
         .into_iter()
         .filter(|a| a.entry.result == store::AuditResult::Failure)
         .count();

@@ -36,17 +36,6 @@ fn two_hours() -> Value {
     })
 }
 
-async fn audits(env: &Env) -> Vec<store::AuditRecord> {
-    env.state
-        .store
-        .query_audits(&store::AuditQuery {
-            category: Some("RoleManagement".into()),
-            ..store::AuditQuery::default()
-        })
-        .await
-        .unwrap()
-}
-
 fn by(record: &store::AuditRecord) -> &str {
     record.entry.initiated_by["user"]["id"]
         .as_str()
@@ -134,7 +123,7 @@ async fn an_active_role_administrator_changes_a_rule_and_it_is_audited(env: &Env
     let (_, after) = get(env, &rule, &token).await;
     assert_eq!(after["maximumDuration"], "PT2H");
 
-    let changes: Vec<_> = audits(env)
+    let changes: Vec<_> = common::audits_in(env, Some("RoleManagement"))
         .await
         .into_iter()
         .filter(|a| a.entry.activity_display_name == "Update role setting in PIM")
@@ -214,7 +203,7 @@ async fn an_eligible_administrator_must_activate_before_changing_settings(env: &
         .await
         .unwrap()
         .is_none());
-    let refusals: Vec<_> = audits(env)
+    let refusals: Vec<_> = common::audits_in(env, Some("RoleManagement"))
         .await
         .into_iter()
         .filter(|a| a.entry.result == store::AuditResult::Failure && by(a) == user.id)
@@ -352,7 +341,7 @@ async fn malformed_rule_changes_are_refused_and_change_nothing(env: &Env) {
         .await
         .unwrap()
         .is_none());
-    assert!(!audits(env)
+    assert!(!common::audits_in(env, Some("RoleManagement"))
         .await
         .iter()
         .any(|a| a.entry.result == store::AuditResult::Success));
@@ -610,7 +599,7 @@ async fn admin_assign_makes_a_user_eligible_and_admin_remove_ends_it(env: &Env) 
         .unwrap();
     assert_eq!(scheduled.assignment.status, AssignmentStatus::Eligible);
     assert_eq!(scheduled.request_id.as_deref(), Some(&*request_id));
-    let audited: Vec<_> = audits(env)
+    let audited: Vec<_> = common::audits_in(env, Some("RoleManagement"))
         .await
         .into_iter()
         .filter(|a| a.entry.correlation_id.as_deref() == Some(&*request_id))
@@ -963,7 +952,7 @@ async fn concurrent_rule_changes_lose_nothing(env: &Env) {
             }
         }
     }
-    let successes = audits(env)
+    let successes = common::audits_in(env, Some("RoleManagement"))
         .await
         .into_iter()
         .filter(|a| a.entry.result == store::AuditResult::Success)

@@ -112,17 +112,6 @@ async fn active(env: &Env, user: &store::User) -> Vec<store::ScheduledAssignment
         .unwrap()
 }
 
-async fn audit_activities(env: &Env) -> Vec<store::AuditRecord> {
-    env.state
-        .store
-        .query_audits(&store::AuditQuery {
-            category: Some("RoleManagement".into()),
-            ..store::AuditQuery::default()
-        })
-        .await
-        .unwrap()
-}
-
 fn step_path(id: &str, step: &str) -> String {
     format!("{APPROVALS}/{id}/steps/{step}")
 }
@@ -272,7 +261,7 @@ async fn approval_required_the_request_waits_the_requester_cannot_approve_and_ap
     );
 
     // Audited: the refused self-approval, and the approval by Bob that activated the role.
-    let audits = audit_activities(env).await;
+    let audits = common::audits_in(env, Some("RoleManagement")).await;
     assert!(audits.iter().any(
         |a| a.entry.activity_display_name == "Approval decision refused"
             && a.entry.initiated_by["user"]["id"] == adele.id.as_str()
@@ -415,7 +404,7 @@ async fn requests_that_wait_too_long_fail(env: &Env) {
     )
     .await;
     assert_eq!(status, 400);
-    assert!(audit_activities(env)
+    assert!(common::audits_in(env, Some("RoleManagement"))
         .await
         .iter()
         .any(|a| a.entry.result == store::AuditResult::Timeout

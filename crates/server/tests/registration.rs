@@ -93,17 +93,6 @@ async fn registrations(env: &Env, user: &store::User) -> Vec<store::MethodSummar
         .collect()
 }
 
-async fn audit_entries(env: &Env, activity: &str) -> Vec<store::AuditRecord> {
-    env.state
-        .store
-        .query_audits(&store::AuditQuery::default())
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|r| r.entry.activity_display_name == activity)
-        .collect()
-}
-
 async fn outbox_to(env: &Env, recipient: &str) -> Vec<String> {
     env.state
         .store
@@ -139,7 +128,7 @@ async fn a_password_only_attacker_adds_a_key_that_never_passes_the_gate(env: &En
         "{}",
         page.html()
     );
-    let audits = audit_entries(env, "User registered security info").await;
+    let audits = common::audits_named(env, "User registered security info").await;
     assert_eq!(audits.len(), 1);
     let details = serde_json::to_string(&audits[0].entry.additional_details).unwrap();
     assert!(details.contains("passwordOnly"), "{details}");
@@ -255,7 +244,7 @@ async fn a_relayed_password_and_code_add_a_key_that_never_passes_the_gate(env: &
     .await;
     assert_eq!(status, 403, "{body}");
     assert!(registrations(env, &adele).await.contains(&strong));
-    let refused = audit_entries(env, "User deleted security info").await;
+    let refused = common::audits_named(env, "User deleted security info").await;
     assert_eq!(refused.len(), 1);
     assert_eq!(refused[0].entry.result, store::AuditResult::Failure);
 
@@ -393,7 +382,7 @@ async fn the_password_alone_removes_nothing(env: &Env) {
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(registrations(env, &adele).await.len(), 1);
-    let removals: Vec<store::AuditResult> = audit_entries(env, "User deleted security info")
+    let removals: Vec<store::AuditResult> = common::audits_named(env, "User deleted security info")
         .await
         .into_iter()
         .map(|r| r.entry.result)
@@ -404,7 +393,9 @@ async fn the_password_alone_removes_nothing(env: &Env) {
         [store::AuditResult::Success, store::AuditResult::Failure]
     );
     assert_eq!(
-        audit_entries(env, "User renamed security info").await.len(),
+        common::audits_named(env, "User renamed security info")
+            .await
+            .len(),
         1
     );
     let told = outbox_to(env, "adele@example.test").await;

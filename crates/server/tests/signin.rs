@@ -363,18 +363,6 @@ async fn guess(b: &Browser, upn: &str, password: &str, times: usize) -> Landing 
     page
 }
 
-/// The audit entries of sign-in locks with activity `activity`.
-async fn lock_audits(env: &Env, activity: &str) -> Vec<store::AuditRecord> {
-    env.state
-        .store
-        .query_audits(&store::AuditQuery::default())
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|a| a.entry.activity_display_name == activity)
-        .collect()
-}
-
 /// The `additionalDetails` value of `key`.
 fn detail(record: &store::AuditRecord, key: &str) -> String {
     record
@@ -430,7 +418,7 @@ async fn five_wrong_passwords_lock_that_address_out_of_the_account(env: &Env) {
     assert!(p.html().contains("locked until"), "{}", p.html());
     assert!(p.html().contains("password-form"), "{}", p.html());
     // The lock is audited once, naming the account and the address.
-    let locked = lock_audits(env, "Sign-in locked out after repeated failures").await;
+    let locked = common::audits_named(env, "Sign-in locked out after repeated failures").await;
     assert_eq!(locked.len(), 1, "{locked:?}");
     assert_eq!(locked[0].entry.target_resources[0]["type"], "User");
     assert_eq!(detail(&locked[0], "ipAddress"), "127.0.0.2");
@@ -512,7 +500,7 @@ async fn a_flood_from_other_addresses_does_not_keep_the_owner_out(env: &Env) {
         .unwrap()
         .unwrap();
     assert_eq!(account.failures, 20);
-    let throttled = lock_audits(
+    let throttled = common::audits_named(
         env,
         "Sign-in throttled for unrecognised devices after repeated failures",
     )
@@ -523,7 +511,7 @@ async fn a_flood_from_other_addresses_does_not_keep_the_owner_out(env: &Env) {
         breakglass.id.as_str()
     );
     assert_eq!(
-        lock_audits(env, "Sign-in locked out after repeated failures")
+        common::audits_named(env, "Sign-in locked out after repeated failures")
             .await
             .len(),
         4,

@@ -533,3 +533,24 @@ pub async fn passkey_registered_under(
         .unwrap();
     key
 }
+
+/// The audit log, newest first; only category `category` when given.
+pub async fn audits_in(env: &Env, category: Option<&str>) -> Vec<store::AuditRecord> {
+    env.state
+        .store
+        .query_audits(&store::AuditQuery {
+            category: category.map(str::to_string),
+            ..store::AuditQuery::default()
+        })
+        .await
+        .unwrap()
+}
+
+/// The audit entries of activity `activity`, newest first.
+pub async fn audits_named(env: &Env, activity: &str) -> Vec<store::AuditRecord> {
+    audits_in(env, None)
+        .await
+        .into_iter()
+        .filter(|a| a.entry.activity_display_name == activity)
+        .collect()
+}
