@@ -588,30 +588,20 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?
             {
-                removed = Some(match Channel::from_column(&row.text("kind")?)? {
-                    Channel::Sms => AuthenticationMethodMode::Sms,
-                    Channel::Voice => AuthenticationMethodMode::Voice,
-                    Channel::Email => AuthenticationMethodMode::Email,
-                });
+                removed = Some(channel_mode(Channel::from_column(&row.text("kind")?)?));
             }
         }
         if removed.is_none() {
-            if let Some(row) = sqlx::query(
-                "DELETE FROM webauthn_credentials WHERE id = $1 AND user_id = $2 \
-                 RETURNING attachment, user_verified",
-            )
+            if let Some(row) = sqlx::query(concat!(
+                "DELETE FROM webauthn_credentials WHERE id = $1 AND user_id = $2 RETURNING ",
+                webauthn_columns!()
+            ))
             .bind(id)
             .bind(user_id)
             .fetch_optional(&mut *tx)
             .await?
             {
-                let platform =
-                    Attachment::from_column(&row.text("attachment")?)? == Attachment::Platform;
-                removed = Some(if platform && row.flag("user_verified")? {
-                    AuthenticationMethodMode::WindowsHelloForBusiness
-                } else {
-                    AuthenticationMethodMode::Fido2
-                });
+                removed = Some(webauthn_from_row(&row)?.mode());
             }
         }
         let Some(removed) = removed else {
@@ -797,11 +787,7 @@ impl Store {
                 .await?
                 .into_iter()
                 .map(|c| MethodSummary {
-                    method: match c.kind {
-                        Channel::Sms => AuthenticationMethodMode::Sms,
-                        Channel::Voice => AuthenticationMethodMode::Voice,
-                        Channel::Email => AuthenticationMethodMode::Email,
-                    },
+                    method: channel_mode(c.kind),
                     id: c.id,
                     label: c.address,
                     aaguid: None,
@@ -840,6 +826,15 @@ impl Store {
                 }),
         );
         Ok(methods)
+    }
+}
+
+/// The Graph method mode of codes sent over `channel`.
+fn channel_mode(channel: Channel) -> AuthenticationMethodMode {
+    match channel {
+        Channel::Sms => AuthenticationMethodMode::Sms,
+        Channel::Voice => AuthenticationMethodMode::Voice,
+        Channel::Email => AuthenticationMethodMode::Email,
     }
 }
 
