@@ -8,7 +8,7 @@
 mod common;
 
 use common::account::{account_with_pass, register};
-use common::graph::{administrator, get, post};
+use common::graph::{administrator, get, issue_pass, post};
 use common::{passkey, totp_code, Browser, Env, Landing};
 use policy::directory::{GLOBAL_ADMINISTRATOR, PRIVILEGED_ROLE_ADMINISTRATOR};
 use serde_json::{json, Value};
@@ -310,14 +310,7 @@ async fn an_admin_without_a_phishing_resistant_method_is_told_what_to_register_a
 
     // An administrator issues a one-time pass (one at a time); with it she registers a passkey.
     let passes = "/v1.0/users/adele@example.test/authentication/temporaryAccessPassMethods";
-    let (status, issued) = post(
-        env,
-        passes,
-        &admin,
-        json!({ "lifetimeInMinutes": 60, "isUsableOnce": true }),
-    )
-    .await;
-    assert_eq!(status, 201, "{issued}");
+    let issued = issue_pass(env, &admin, "adele@example.test").await;
     assert_eq!(issued["isUsable"], true);
     let pass = issued["temporaryAccessPass"].as_str().unwrap().to_string();
     let (status, _) = post(env, passes, &admin, json!({})).await;

@@ -9,7 +9,7 @@
 mod common;
 
 use common::account::{account_with_pass, post_json, register};
-use common::graph::{administrator, post};
+use common::graph::{administrator, issue_pass};
 use common::pim::*;
 use common::{passkey_registered_under, totp_code, transaction_of, Browser, Env};
 use policy::directory::GLOBAL_ADMINISTRATOR;
@@ -419,15 +419,7 @@ async fn a_pass_onboards_a_key_that_counts_once(env: &Env) {
     let adele = tier0(env).await;
     env.totp(&adele).await;
     let (_, admin) = administrator(env, "pra@example.test").await;
-    let passes = "/v1.0/users/adele@example.test/authentication/temporaryAccessPassMethods";
-    let (status, issued) = post(
-        env,
-        passes,
-        &admin,
-        json!({ "lifetimeInMinutes": 60, "isUsableOnce": true }),
-    )
-    .await;
-    assert_eq!(status, 201, "{issued}");
+    let issued = issue_pass(env, &admin, "adele@example.test").await;
     let pass = issued["temporaryAccessPass"].as_str().unwrap().to_string();
     let b = Browser::new(env);
     let page = account_with_pass(&b, "adele@example.test", &pass).await;

@@ -121,3 +121,17 @@ pub async fn token(env: &Env, upn: &str) -> String {
 pub fn single_user(id: &str) -> Value {
     serde_json::json!({ "@odata.type": "#microsoft.graph.singleUser", "userId": id })
 }
+
+/// An administrator (`admin_token`) issues `upn` a one-time temporary access pass valid an
+/// hour; returns the `201` answer (with the pass, shown this once).
+pub async fn issue_pass(env: &Env, admin_token: &str, upn: &str) -> Value {
+    let (status, issued) = post(
+        env,
+        &format!("/v1.0/users/{upn}/authentication/temporaryAccessPassMethods"),
+        admin_token,
+        serde_json::json!({ "lifetimeInMinutes": 60, "isUsableOnce": true }),
+    )
+    .await;
+    assert_eq!(status, 201, "{issued}");
+    issued
+}
