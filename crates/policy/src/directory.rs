@@ -149,6 +149,7 @@ fn active() -> AssignmentStatus {
 }
 
 /// Role template id of Global Administrator.
-pub const GLOBAL_ADMINISTRATOR: &str = "62e90394-69f5-4237-9190-012177145e10";
+pub const GLOBAL_ADMINISTRATOR: &str = crate::roles::BuiltInRole::GlobalAdministrator.template_id();
 /// Role template id of Privileged Role Administrator.
-pub const PRIVILEGED_ROLE_ADMINISTRATOR: &str = "e8611ab8-c189-46e8-94e1-60213ab1f814";
+pub const PRIVILEGED_ROLE_ADMINISTRATOR: &str =
+    crate::roles::BuiltInRole::PrivilegedRoleAdministrator.template_id();

@@ -18,20 +18,6 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use store::{RoleDefinition, Store, StoreError};
 
-/// Built-in roles Entra marks privileged (`isPrivileged`) among those the store knows: a role of
-/// these whose activation requires no authentication at all is an error, not a warning. The two
-/// readers are not among them.
-pub const PRIVILEGED_ROLES: &[&str] = &[
-    "62e90394-69f5-4237-9190-012177145e10", // Global Administrator
-    "e8611ab8-c189-46e8-94e1-60213ab1f814", // Privileged Role Administrator
-    "b1be1c3e-b65d-4f19-8427-f6fa0d97feb9", // Conditional Access Administrator
-    "194ae4cb-b126-40b2-bd5b-6091b380977d", // Security Administrator
-    "0526716b-113d-4c15-b2c8-68e3c22b9f80", // Authentication Policy Administrator
-    "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3", // Application Administrator
-    "fe930be7-5e62-47db-91af-98c3a49a38b1", // User Administrator
-    "729827e3-9c14-49f7-bb1b-9608f156bbb8", // Helpdesk Administrator
-];
-
 /// Why a posture check could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum PostureError {
@@ -134,9 +120,8 @@ impl RoleSettings {
         RoleRef {
             id: self.definition.id.clone(),
             display_name: Some(self.definition.display_name.clone()),
-            is_privileged: PRIVILEGED_ROLES
-                .iter()
-                .any(|r| r.eq_ignore_ascii_case(&self.definition.id)),
+            is_privileged: policy::roles::BuiltInRole::from_id(&self.definition.id)
+                .is_some_and(|r| r.is_privileged()),
         }
     }
 

@@ -4,42 +4,19 @@
 use crate::config::Config;
 use crate::error::ServeError;
 use crate::metrics::Metrics;
+use app::Core;
 use authn::webauthn::{Webauthn, WebauthnConfig};
 use chrono::{DateTime, Duration, Utc};
-use policy::engine::Engine;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 use store::Store;
 use tokens::keys::{KeySet, SigningKey};
 
-/// How long a built engine is reused before the tenant is read again. Writes made through this
-/// process mark it stale at once ([`AppState::tenant_changed`], [`AppState::roles_changed`]);
-/// this bounds how late a change made by another process (the CLI, another node) is seen.
-const ENGINE_TTL: Duration = Duration::seconds(5);
-
-/// The service clock: the system clock plus an offset that tests move forward.
-#[derive(Debug, Clone, Default)]
-pub struct Clock {
-    offset_ms: Arc<AtomicI64>,
-}
-
-impl Clock {
-    /// The current time.
-    pub fn now(&self) -> DateTime<Utc> {
-        Utc::now() + Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed))
-    }
-
-    /// Moves the clock forward (tests of expiry and sign-in frequency).
-    pub fn advance(&self, by: Duration) {
-        self.offset_ms
-            .fetch_add(by.num_milliseconds(), Ordering::Relaxed);
-    }
-}
+pub use app::Clock;
 
 /// The shared state of the service.
 pub struct AppState {
-    /// Persistence.
-    pub store: Store,
+    /// The application core (the store, the clock, the engine); [`AppState`] derefs to it.
+    pub core: Core,
     /// The configuration it was started with.
     pub config: Config,
     /// The issuer URL, without a trailing slash.
@@ -50,8 +27,6 @@ pub struct AppState {
     /// when the issuer cannot be one (plain `http` on a host other than `localhost`, an IP
     /// address), in which case security keys and passkeys are not offered.
     pub webauthn: Option<Webauthn>,
-    /// The clock.
-    pub clock: Clock,
     /// Prometheus metrics.
     pub metrics: Metrics,
     /// Delivers one-time codes (by default: the outbox table).
@@ -59,23 +34,13 @@ pub struct AppState {
     /// The HMAC key of one-time codes (shared through the store by every node).
     pub otp_key: authn::otp::OtpKey,
     keys: RwLock<KeySet>,
-    engine: Mutex<Option<CachedEngine>>,
-    /// Raised by [`AppState::tenant_changed`] and [`AppState::roles_changed`]: a cached engine
-    /// built before the change is not used after it.
-    tenant_version: AtomicU64,
-    roles_version: AtomicU64,
-    /// One rebuild at a time: requests that find the engine stale wait for it, not each reload.
-    rebuilding: tokio::sync::Mutex<()>,
 }
 
-/// The engine with what it was built from.
-struct CachedEngine {
-    /// When the tenant was read in full (role-only refreshes keep it, so that a change made by
-    /// another process is still seen within [`ENGINE_TTL`]).
-    built: DateTime<Utc>,
-    tenant_version: u64,
-    roles_version: u64,
-    engine: Arc<Engine>,
+impl std::ops::Deref for AppState {
+    type Target = Core;
+    fn deref(&self) -> &Core {
+        &self.core
+    }
 }
 
 impl std::fmt::Debug for AppState {
@@ -129,26 +94,16 @@ impl AppState {
         let state = AppState {
             sender: Arc::new(crate::outbox::OutboxSender::new(store.clone())),
             otp_key,
-            store,
+            core: Core::new(store, clock),
             secure_cookies: url.scheme() == "https",
             config,
             issuer,
             webauthn,
-            clock,
             metrics: Metrics::default(),
             keys: RwLock::new(KeySet::default()),
-            engine: Mutex::new(None),
-            tenant_version: AtomicU64::new(0),
-            roles_version: AtomicU64::new(0),
-            rebuilding: tokio::sync::Mutex::new(()),
         };
         state.refresh_keys().await?;
         Ok(state)
-    }
-
-    /// The current time.
-    pub fn now(&self) -> DateTime<Utc> {
-        self.clock.now()
     }
 
     /// The longest any token lives: a retired key keeps verifying this long.
@@ -206,77 +161,5 @@ impl AppState {
     /// The signing keys (active first).
     pub fn keys(&self) -> std::sync::RwLockReadGuard<'_, KeySet> {
         self.keys.read().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// The Conditional Access engine over the tenant as it stands.
-    pub async fn engine(&self) -> Result<Arc<Engine>, ServeError> {
-        if let Some(engine) = self.fresh_engine() {
-            return Ok(engine);
-        }
-        let _one = self.rebuilding.lock().await;
-        // Another request may have rebuilt it while this one waited.
-        if let Some(engine) = self.fresh_engine() {
-            return Ok(engine);
-        }
-        let now = self.now();
-        // The versions are read before the store: a change committed during the read raises
-        // them, so what is built now is not taken for newer than it is.
-        let tenant_version = self.tenant_version.load(Ordering::SeqCst);
-        let roles_version = self.roles_version.load(Ordering::SeqCst);
-        let reusable = self.cached().filter(|(version, built, _)| {
-            *version == tenant_version && Self::within_ttl(*built, now)
-        });
-        let (built, tenant) = match reusable {
-            // Only role assignments changed (an activation, an expiry): read just those.
-            Some((_, built, engine)) => {
-                let mut tenant = engine.tenant().clone();
-                tenant.role_assignments = self.store.load_role_assignments(now).await?;
-                (built, tenant)
-            }
-            None => (now, self.store.load_tenant(now).await?),
-        };
-        let engine = Arc::new(Engine::new(tenant));
-        *self.engine.lock().unwrap_or_else(PoisonError::into_inner) = Some(CachedEngine {
-            built,
-            tenant_version,
-            roles_version,
-            engine: engine.clone(),
-        });
-        Ok(engine)
-    }
-
-    fn within_ttl(built: DateTime<Utc>, now: DateTime<Utc>) -> bool {
-        now - built < ENGINE_TTL && now >= built
-    }
-
-    /// The cached engine, if it is current.
-    fn fresh_engine(&self) -> Option<Arc<Engine>> {
-        let now = self.now();
-        let guard = self.engine.lock().unwrap_or_else(PoisonError::into_inner);
-        let c = guard.as_ref()?;
-        (c.tenant_version == self.tenant_version.load(Ordering::SeqCst)
-            && c.roles_version == self.roles_version.load(Ordering::SeqCst)
-            && Self::within_ttl(c.built, now))
-        .then(|| c.engine.clone())
-    }
-
-    /// The cached engine, current or not, with its tenant version and full-read time.
-    fn cached(&self) -> Option<(u64, DateTime<Utc>, Arc<Engine>)> {
-        let guard = self.engine.lock().unwrap_or_else(PoisonError::into_inner);
-        guard
-            .as_ref()
-            .map(|c| (c.tenant_version, c.built, c.engine.clone()))
-    }
-
-    /// Marks the cached engine stale after a change to the tenant (users, groups, policies…).
-    pub fn tenant_changed(&self) {
-        self.tenant_version.fetch_add(1, Ordering::SeqCst);
-    }
-
-    /// Marks the cached engine stale after a change to role assignments only (an activation, a
-    /// deactivation, an expiry, an administrator's assignment): the next use reads just the
-    /// role assignments in force, not the whole tenant.
-    pub fn roles_changed(&self) {
-        self.roles_version.fetch_add(1, Ordering::SeqCst);
     }
 }

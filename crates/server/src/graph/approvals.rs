@@ -10,13 +10,14 @@
 //! activates the role: decision, request status, assignment and audit entry in one transaction.
 
 use crate::graph::activation::{activated_entry, audit, holdings, refuse, role_policy};
-use crate::graph::admin::{is_role_admin, ADMINISTRATOR_ROLES};
+use crate::graph::admin::is_role_admin;
 use crate::graph::auth::{caller, Caller};
 use crate::graph::body::JsonBody;
 use crate::graph::eligibility::{new_schedule, violation_error};
 use crate::graph::error::GraphError;
 use crate::graph::schedules::filter_by_current_user_on;
 use crate::state::AppState;
+use app::Permission;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
@@ -68,7 +69,10 @@ fn admin_stage() -> ApprovalStage {
 async fn role_administrators(state: &AppState) -> Result<BTreeSet<String>, GraphError> {
     let now = state.now();
     let mut ids = BTreeSet::new();
-    for role in ADMINISTRATOR_ROLES {
+    for role in app::authz::ManageRoles::ROLES
+        .iter()
+        .map(|r| r.template_id())
+    {
         for s in state
             .store
             .list_scheduled_assignments(&AssignmentQuery {

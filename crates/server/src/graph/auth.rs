@@ -1,22 +1,72 @@
 //! Who calls the API: a bearer access token this provider issued (ES256, `typ: at+jwt`,
 //! audience the issuer), whose browser session is still live and whose user is enabled.
+//!
+//! [`Caller`] is an axum extractor: a handler that takes one cannot run for an unauthenticated
+//! request, and one that needs a permission gets it from [`Caller::authorize`] — the services
+//! of `app` take the resulting [`app::Authorized`] value, so a forgotten check does not compile.
 
 use crate::access_token::{jwt_type, Refusal};
 use crate::graph::error::GraphError;
 use crate::state::AppState;
+use app::authz::AuthorizeError;
+use app::{Authorized, Permission};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
-use store::User;
+use std::sync::Arc;
 use tokens::AccessTokenClaims;
 
-/// An authenticated caller.
+/// An authenticated caller of the API: the user (as the application core knows callers) and the
+/// access token that authenticated them.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    /// The user.
-    pub user: User,
+    /// The caller as the services take it.
+    pub caller: app::Caller,
     /// The access token's claims.
     pub claims: AccessTokenClaims,
     /// The raw token (a step-up proof is the token itself).
     pub token: String,
+}
+
+impl std::ops::Deref for Caller {
+    type Target = app::Caller;
+    fn deref(&self) -> &app::Caller {
+        &self.caller
+    }
+}
+
+impl Caller {
+    /// The permission `P`, if the caller actively holds a role that grants it now; otherwise
+    /// `403 Authorization_RequestDenied` saying which roles are needed.
+    pub async fn authorize<P: Permission>(
+        &self,
+        state: &AppState,
+    ) -> Result<Authorized<P>, GraphError> {
+        state
+            .core
+            .authorize::<P>(&self.caller)
+            .await
+            .map_err(denied)
+    }
+}
+
+/// The Graph error for a failed authorization check.
+pub fn denied(e: AuthorizeError) -> GraphError {
+    match e {
+        AuthorizeError::Denied(d) => GraphError::forbidden(d.message),
+        AuthorizeError::Store(e) => e.into(),
+    }
+}
+
+impl FromRequestParts<Arc<AppState>> for Caller {
+    type Rejection = GraphError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        caller(state, &parts.headers).await
+    }
 }
 
 fn unauthorized(message: &str) -> GraphError {
@@ -66,7 +116,7 @@ pub async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, Gra
         Err(Refusal::Server(e)) => return Err(e.into()),
     };
     Ok(Caller {
-        user,
+        caller: app::Caller::new(user),
         claims,
         token,
     })

@@ -18,20 +18,22 @@
 //! request says `?force=true`. The check and the write are tied by the configuration's
 //! generation: a change that landed in between makes the write retry against the new state.
 
-use crate::graph::admin::{entry, holds_active_role, refused};
-use crate::graph::auth::{caller, Caller};
+use crate::graph::admin::{entry, refused};
+use crate::graph::auth::Caller;
 use crate::graph::body::JsonBody;
 use crate::graph::error::GraphError;
 use crate::graph::odata::QueryError;
 use crate::posture::{methods_of, role_settings};
 use crate::state::AppState;
+use app::authz::{ManageConditionalAccess, ReadConditionalAccess};
+use app::Authorized;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use policy::api_write::write_violations;
 use policy::conditional_access::ConditionalAccessPolicy;
-use policy::directory::{GLOBAL_ADMINISTRATOR, PRIVILEGED_ROLE_ADMINISTRATOR};
+use policy::directory::GLOBAL_ADMINISTRATOR;
 use policy::engine::Engine;
 use policy::posture::{eligible_users, preflight_activation};
 use policy::{Severity, Tenant};
@@ -40,57 +42,11 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use store::ConfigKind;
 
-/// Conditional Access Administrator.
-pub const CONDITIONAL_ACCESS_ADMINISTRATOR: &str = "b1be1c3e-b65d-4f19-8427-f6fa0d97feb9";
-/// Security Administrator.
-pub const SECURITY_ADMINISTRATOR: &str = "194ae4cb-b126-40b2-bd5b-6091b380977d";
-/// Security Reader.
-pub const SECURITY_READER: &str = "5d6b6bb7-de71-4623-b4af-96380a352509";
-/// Global Reader.
-pub const GLOBAL_READER: &str = "f2ef992c-3afb-46b9-b7cf-a126ee74c451";
-
-/// Who may read policies (active assignments).
-pub const READERS: [&str; 6] = [
-    GLOBAL_ADMINISTRATOR,
-    CONDITIONAL_ACCESS_ADMINISTRATOR,
-    SECURITY_ADMINISTRATOR,
-    PRIVILEGED_ROLE_ADMINISTRATOR,
-    SECURITY_READER,
-    GLOBAL_READER,
-];
-/// Who may change policies (active assignments).
-pub const WRITERS: [&str; 3] = [
-    GLOBAL_ADMINISTRATOR,
-    CONDITIONAL_ACCESS_ADMINISTRATOR,
-    SECURITY_ADMINISTRATOR,
-];
-
 /// What a write's body is, for errors.
 const POLICY: &str = "a conditionalAccessPolicy";
 
 /// How often a write is tried again when another change lands between its check and its write.
 const ATTEMPTS: usize = 3;
-
-async fn require(
-    state: &AppState,
-    caller: &Caller,
-    roles: &[&str],
-    what: &str,
-) -> Result<(), GraphError> {
-    if holds_active_role(state, &caller.user.id, roles).await? {
-        return Ok(());
-    }
-    let names = if roles.len() == WRITERS.len() {
-        "Global, Conditional Access or Security Administrator"
-    } else {
-        "Global, Conditional Access, Security or Privileged Role Administrator, or Security or \
-         Global Reader"
-    };
-    Err(GraphError::forbidden(format!(
-        "{what} requires an active {names} assignment, and the caller has none in force now. An \
-         administrator who is only eligible must activate the role first."
-    )))
-}
 
 fn context(state: &AppState) -> String {
     format!(
@@ -110,16 +66,9 @@ fn unrenderable(e: serde_json::Error) -> GraphError {
 /// `GET /v1.0/identity/conditionalAccess/policies`.
 pub async fn list(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    caller: Caller,
 ) -> Result<Json<Value>, GraphError> {
-    let caller = caller(&state, &headers).await?;
-    require(
-        &state,
-        &caller,
-        &READERS,
-        "Reading Conditional Access policies",
-    )
-    .await?;
+    caller.authorize::<ReadConditionalAccess>(&state).await?;
     let policies: Vec<ConditionalAccessPolicy> =
         state.store.list_config(ConfigKind::Policy).await?;
     let value = policies
@@ -135,17 +84,10 @@ pub async fn list(
 /// `GET …/policies/{id}`.
 pub async fn get(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, GraphError> {
-    let caller = caller(&state, &headers).await?;
-    require(
-        &state,
-        &caller,
-        &READERS,
-        "Reading Conditional Access policies",
-    )
-    .await?;
+    caller.authorize::<ReadConditionalAccess>(&state).await?;
     let policy = stored(&state, &id).await?;
     let mut value = render(&policy).map_err(unrenderable)?;
     value["@odata.context"] = Value::String(format!("{}/$entity", context(&state)));
@@ -328,7 +270,7 @@ enum Change {
 /// delete, `None`).
 async fn write(
     state: &AppState,
-    caller: &Caller,
+    allowed: &Authorized<ManageConditionalAccess>,
     change: Change,
     force: bool,
 ) -> Result<Option<ConditionalAccessPolicy>, GraphError> {
@@ -384,7 +326,11 @@ async fn write(
                 .as_ref()
                 .map(|p| p.display_name.clone())
                 .unwrap_or_default();
-            AuditEntryExt::policy(entry(caller, activity, operation, state), &id, &name)
+            AuditEntryExt::policy(
+                entry(allowed.caller(), activity, operation, state),
+                &id,
+                &name,
+            )
         };
         if let Some(p) = &after_policy {
             let refused_values = new_write_violations(before_policy.as_ref(), p);
@@ -413,7 +359,7 @@ async fn write(
         if enforced_after {
             if let Some(reason) = lockout(state, &before, &after, now).await? {
                 if force {
-                    tracing::warn!(policy = %id, by = %caller.user.user_principal_name, "lockout guard overridden with force=true");
+                    tracing::warn!(policy = %id, by = %allowed.caller().user.user_principal_name, "lockout guard overridden with force=true");
                 } else {
                     let e =
                         GraphError::new(StatusCode::CONFLICT, "ConditionalAccessLockout", reason);
@@ -463,33 +409,27 @@ impl AuditEntryExt for store::AuditEntry {
     }
 }
 
-/// The caller, if they may change policies, and whether the query says `force=true`.
+/// The permission to change policies, if the caller has it, and whether the query says
+/// `force=true`.
 async fn writer(
     state: &AppState,
-    headers: &HeaderMap,
+    caller: &Caller,
     query: Option<&str>,
-) -> Result<(Caller, bool), GraphError> {
-    let caller = caller(state, headers).await?;
-    require(
-        state,
-        &caller,
-        &WRITERS,
-        "Changing Conditional Access policies",
-    )
-    .await?;
-    Ok((caller, forced(query)?))
+) -> Result<(Authorized<ManageConditionalAccess>, bool), GraphError> {
+    let allowed = caller.authorize::<ManageConditionalAccess>(state).await?;
+    Ok((allowed, forced(query)?))
 }
 
 /// `POST …/policies`: `201` with the policy as stored (a fresh id).
 pub async fn create(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    caller: Caller,
     RawQuery(query): RawQuery,
     body: JsonBody,
 ) -> Result<(StatusCode, Json<Value>), GraphError> {
-    let (caller, force) = writer(&state, &headers, query.as_deref()).await?;
+    let (allowed, force) = writer(&state, &caller, query.as_deref()).await?;
     let body = body.object(POLICY)?;
-    let written = write(&state, &caller, Change::Create(body), force).await?;
+    let written = write(&state, &allowed, Change::Create(body), force).await?;
     let value = written
         .as_ref()
         .map(render)
@@ -502,25 +442,25 @@ pub async fn create(
 /// `PATCH …/policies/{id}`: `204`.
 pub async fn update(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    caller: Caller,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
     body: JsonBody,
 ) -> Result<StatusCode, GraphError> {
-    let (caller, force) = writer(&state, &headers, query.as_deref()).await?;
+    let (allowed, force) = writer(&state, &caller, query.as_deref()).await?;
     let patch = body.object(POLICY)?;
-    write(&state, &caller, Change::Patch(id, patch), force).await?;
+    write(&state, &allowed, Change::Patch(id, patch), force).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `DELETE …/policies/{id}`: `204`.
 pub async fn delete(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    caller: Caller,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<StatusCode, GraphError> {
-    let (caller, force) = writer(&state, &headers, query.as_deref()).await?;
-    write(&state, &caller, Change::Delete(id), force).await?;
+    let (allowed, force) = writer(&state, &caller, query.as_deref()).await?;
+    write(&state, &allowed, Change::Delete(id), force).await?;
     Ok(StatusCode::NO_CONTENT)
 }

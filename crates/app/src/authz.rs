@@ -1,0 +1,207 @@
+//! Who calls, and what they may do, as types.
+//!
+//! A [`Caller`] is an authenticated, enabled user: the faces make one from a bearer token or a
+//! browser session. A privileged service takes an [`Authorized<P>`] for its permission `P`; the
+//! only way to get one is [`Core::authorize`], which checks the caller's *active* roles now.
+//! A face that forgets the check does not compile, because it has nothing to pass.
+//!
+//! Eligibility is never enough: administrators use PIM themselves, and activate before they
+//! administer.
+
+use crate::Core;
+use policy::directory::AssignmentStatus;
+use policy::ids::UserId;
+use policy::roles::BuiltInRole;
+use std::marker::PhantomData;
+use store::{AssignmentQuery, AuditEntry, StoreError, User};
+
+/// An authenticated caller whose account is enabled.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The user.
+    pub user: User,
+}
+
+impl Caller {
+    /// The caller as the user the faces authenticated.
+    pub fn new(user: User) -> Caller {
+        Caller { user }
+    }
+
+    /// The caller's id.
+    pub fn id(&self) -> UserId {
+        UserId::trusted(self.user.id.clone())
+    }
+
+    /// An audit entry for something the caller did (category `RoleManagement` unless changed).
+    pub fn audit(
+        &self,
+        category: &str,
+        activity: &str,
+        operation_type: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> AuditEntry {
+        AuditEntry::new(category, activity, operation_type, at)
+            .by_user(&self.user.id, Some(&self.user.user_principal_name))
+    }
+}
+
+/// A permission: the active roles that grant it, and the sentence of a refusal.
+pub trait Permission {
+    /// Roles whose active holders have the permission.
+    const ROLES: &'static [BuiltInRole];
+    /// What the permission allows, as the subject of a sentence ("Administering roles").
+    const WHAT: &'static str;
+    /// The roles in words, for the refusal.
+    const ROLE_NAMES: &'static str;
+}
+
+/// Administering PIM: role settings, eligible and active assignments, decisions on extensions
+/// and renewals, temporary access passes, lint and pre-flight.
+#[derive(Debug, Clone, Copy)]
+pub struct ManageRoles;
+
+impl Permission for ManageRoles {
+    const ROLES: &'static [BuiltInRole] = &[
+        BuiltInRole::PrivilegedRoleAdministrator,
+        BuiltInRole::GlobalAdministrator,
+    ];
+    const WHAT: &'static str = "Administering roles";
+    const ROLE_NAMES: &'static str = "Privileged Role Administrator or Global Administrator";
+}
+
+/// Reading Conditional Access policies.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadConditionalAccess;
+
+impl Permission for ReadConditionalAccess {
+    const ROLES: &'static [BuiltInRole] = &[
+        BuiltInRole::GlobalAdministrator,
+        BuiltInRole::ConditionalAccessAdministrator,
+        BuiltInRole::SecurityAdministrator,
+        BuiltInRole::PrivilegedRoleAdministrator,
+        BuiltInRole::SecurityReader,
+        BuiltInRole::GlobalReader,
+    ];
+    const WHAT: &'static str = "Reading Conditional Access policies";
+    const ROLE_NAMES: &'static str = "Global, Conditional Access, Security or Privileged Role \
+                                      Administrator, or Security or Global Reader";
+}
+
+/// Creating, changing and deleting Conditional Access policies.
+#[derive(Debug, Clone, Copy)]
+pub struct ManageConditionalAccess;
+
+impl Permission for ManageConditionalAccess {
+    const ROLES: &'static [BuiltInRole] = &[
+        BuiltInRole::GlobalAdministrator,
+        BuiltInRole::ConditionalAccessAdministrator,
+        BuiltInRole::SecurityAdministrator,
+    ];
+    const WHAT: &'static str = "Changing Conditional Access policies";
+    const ROLE_NAMES: &'static str = "Global, Conditional Access or Security Administrator";
+}
+
+/// Proof that the caller held a role granting `P` when the check was made. Only
+/// [`Core::authorize`] makes one; it cannot be built, cloned into another permission, or
+/// deserialized elsewhere.
+#[derive(Debug)]
+pub struct Authorized<P: Permission> {
+    caller: Caller,
+    _permission: PhantomData<P>,
+}
+
+impl<P: Permission> Authorized<P> {
+    /// Who was authorized.
+    pub fn caller(&self) -> &Caller {
+        &self.caller
+    }
+}
+
+/// The caller lacks the permission.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Denied {
+    /// The sentence for the caller: which roles are needed, and that an eligible administrator
+    /// must activate first.
+    pub message: String,
+}
+
+/// Why an authorization check did not produce a permission.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthorizeError {
+    /// The caller lacks it.
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    /// The store could not be read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Core {
+    /// Checks that `caller` actively holds, now, one of the roles granting `P` (directly or
+    /// through a group).
+    pub async fn authorize<P: Permission>(
+        &self,
+        caller: &Caller,
+    ) -> Result<Authorized<P>, AuthorizeError> {
+        if self.holds_active_role(&caller.id(), P::ROLES).await? {
+            Ok(Authorized {
+                caller: caller.clone(),
+                _permission: PhantomData,
+            })
+        } else {
+            Err(Denied {
+                message: denial::<P>(),
+            }
+            .into())
+        }
+    }
+
+    /// Whether `caller` would be authorized for `P` (to show or hide what a page offers; a
+    /// change still needs [`Core::authorize`]).
+    pub async fn may<P: Permission>(&self, caller: &Caller) -> Result<bool, StoreError> {
+        self.holds_active_role(&caller.id(), P::ROLES).await
+    }
+
+    /// Whether `user` holds one of `roles` actively now, directly or through a group.
+    pub async fn holds_active_role(
+        &self,
+        user: &UserId,
+        roles: &[BuiltInRole],
+    ) -> Result<bool, StoreError> {
+        let now = self.now();
+        let mut principals = vec![user.as_str().to_string()];
+        principals.extend(self.store.transitive_groups(user.as_str()).await?);
+        for principal in principals {
+            let active = self
+                .store
+                .list_scheduled_assignments(&AssignmentQuery {
+                    principal_id: Some(principal),
+                    status: Some(AssignmentStatus::Active),
+                    in_force_at: Some(now),
+                    ..AssignmentQuery::default()
+                })
+                .await?;
+            if active.iter().any(|s| {
+                BuiltInRole::from_id(&s.assignment.role_definition_id)
+                    .is_some_and(|r| roles.contains(&r))
+            }) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// The refusal's sentence for `P`.
+pub fn denial<P: Permission>() -> String {
+    format!(
+        "{} requires an active {} assignment, and the caller has none in force now. An \
+         administrator who is only eligible for one of these roles must activate it first \
+         (selfActivate at /v1.0/roleManagement/directory/roleAssignmentScheduleRequests), then \
+         send this request again.",
+        P::WHAT,
+        P::ROLE_NAMES
+    )
+}

@@ -1,0 +1,63 @@
+//! Portcullis' application core: the services the faces (the Graph API, the sign-in pages, the
+//! portal, the CLI) call, between the pure domain (`policy`, `pim`) and the store.
+//!
+//! This crate knows no HTTP and no templates: a service takes typed input — a [`Caller`], an
+//! [`authz::Authorized`] permission that only [`Core::authorize`] can produce, parsed ids — and
+//! returns a typed outcome or an error enum of its area. Mapping either to Graph JSON or a page
+//! is the face's job.
+
+pub mod authz;
+mod clock;
+mod engine;
+
+pub use authz::{Authorized, Caller, Denied, Permission};
+pub use clock::Clock;
+
+use chrono::{DateTime, Utc};
+use policy::engine::Engine;
+use std::sync::Arc;
+use store::{Store, StoreError};
+
+/// What every service shares: the store, the clock and the Conditional Access engine built from
+/// the tenant.
+#[derive(Debug)]
+pub struct Core {
+    /// Persistence.
+    pub store: Store,
+    /// The clock.
+    pub clock: Clock,
+    engines: engine::EngineCache,
+}
+
+impl Core {
+    /// A core over an open store.
+    pub fn new(store: Store, clock: Clock) -> Core {
+        Core {
+            store,
+            clock,
+            engines: engine::EngineCache::default(),
+        }
+    }
+
+    /// The current time.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// The Conditional Access engine over the tenant as it stands.
+    pub async fn engine(&self) -> Result<Arc<Engine>, StoreError> {
+        self.engines.engine(&self.store, self.now()).await
+    }
+
+    /// Marks the cached engine stale after a change to the tenant (users, groups, policies…).
+    pub fn tenant_changed(&self) {
+        self.engines.tenant_changed();
+    }
+
+    /// Marks the cached engine stale after a change to role assignments only (an activation, a
+    /// deactivation, an expiry, an administrator's assignment): the next use reads just the
+    /// role assignments in force, not the whole tenant.
+    pub fn roles_changed(&self) {
+        self.engines.roles_changed();
+    }
+}
