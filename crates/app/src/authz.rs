@@ -104,7 +104,23 @@ impl Permission for ManageConditionalAccess {
 
 /// Proof that the caller held a role granting `P` when the check was made. Only
 /// [`Core::authorize`] makes one; it cannot be built, cloned into another permission, or
-/// deserialized elsewhere.
+/// deserialized elsewhere:
+///
+/// ```compile_fail
+/// // A face cannot make a permission without the check: the fields are private.
+/// fn forge(caller: app::Caller) -> app::Authorized<app::authz::ManageRoles> {
+///     app::Authorized { caller, _permission: std::marker::PhantomData }
+/// }
+/// ```
+///
+/// ```compile_fail
+/// // Nor turn one permission into another.
+/// fn widen(
+///     a: app::Authorized<app::authz::ReadConditionalAccess>,
+/// ) -> app::Authorized<app::authz::ManageConditionalAccess> {
+///     a
+/// }
+/// ```
 #[derive(Debug)]
 pub struct Authorized<P: Permission> {
     caller: Caller,
