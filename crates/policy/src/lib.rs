@@ -6,6 +6,7 @@
 
 pub mod amr;
 pub mod api_write;
+pub mod assessment;
 pub mod conditional_access;
 pub mod context;
 pub mod device_filter;
