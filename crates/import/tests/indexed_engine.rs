@@ -6,6 +6,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::fixtures;
 use policy::assessment::applied_policies;
 use policy::conditional_access::{ClientAppType, DevicePlatform, RiskLevel};
 use policy::context::ContextId;
@@ -16,21 +19,6 @@ use policy::tri::Tri;
 use policy::{Engine, PolicyEvaluation, SignIn, Target, Tenant};
 use serde_json::json;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-
-fn fixtures() -> PathBuf {
-    let dir = std::env::var_os("PORTCULLIS_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/entra-exports")
-        });
-    assert!(
-        dir.is_dir(),
-        "fixtures not found at {} (set PORTCULLIS_FIXTURES)",
-        dir.display()
-    );
-    dir
-}
 
 /// The sessions, at ten o'clock (times as the wire spells them: this crate does not depend on a
 /// time library): a password a minute ago, a password and an app code ten hours ago, a key a
