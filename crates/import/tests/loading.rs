@@ -1,23 +1,12 @@
 //! Loading tenants: the real Entra exports in `shared/fixtures`, and every form the loader reads.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::fixtures;
 use import::{load, LoadError};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-
-fn fixtures() -> PathBuf {
-    let dir = std::env::var_os("PORTCULLIS_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/entra-exports")
-        });
-    assert!(
-        dir.is_dir(),
-        "fixtures not found at {} (set PORTCULLIS_FIXTURES)",
-        dir.display()
-    );
-    dir
-}
 
 fn json_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();

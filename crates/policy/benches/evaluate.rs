@@ -15,6 +15,8 @@
 //!   generated policy names, so that only the tenant-wide baselines can apply whatever N is: this
 //!   isolates the cost of the policies that cannot apply.
 //! - `evaluate_all/<N>`: the full What-If scan, N up to 1,000.
+//! - `decide_logged/<N>`: what the sign-in assessment calls, the decision of `decide` with every
+//!   policy's result for the sign-in log, N up to 1,000.
 //! - `principal`: the directory part of every decision (transitive groups and active roles).
 //!
 //! Run with `cargo bench -p policy --bench evaluate`. See BENCHMARKS.md at the repository root.
@@ -658,6 +660,16 @@ fn benches(c: &mut Criterion) {
     for (n, e) in engines.iter().filter(|(n, _)| *n <= 1_000) {
         g.bench_with_input(BenchmarkId::from_parameter(n), e, |b, e| {
             b.iter(|| e.evaluate_all(black_box(&app), black_box(now)).unwrap())
+        });
+    }
+    g.finish();
+
+    // What the sign-in assessment calls: the index's decision with every policy's log entry.
+    let mut g = c.benchmark_group("decide_logged");
+    configure(&mut g);
+    for (n, e) in engines.iter().filter(|(n, _)| *n <= 1_000) {
+        g.bench_with_input(BenchmarkId::from_parameter(n), e, |b, e| {
+            b.iter(|| e.decide_logged(black_box(&app), black_box(now)).unwrap())
         });
     }
     g.finish();

@@ -1,4 +1,5 @@
-//! An index of enforced policies by what they target and whom they include.
+//! An index of policies (the enforced ones, or the report-only ones) by what they target and whom
+//! they include.
 //!
 //! A decision needs only enforced policies that could apply: those whose target (application,
 //! user action or context) and included principals (users, groups, roles, everyone, guests) meet
@@ -26,7 +27,7 @@ struct Bucket {
     principals: HashMap<String, Vec<usize>>,
 }
 
-/// Enforced policies by target and principal.
+/// Policies of some states by target and principal.
 #[derive(Debug, Default)]
 pub(crate) struct PolicyIndex {
     targets: HashMap<TargetKey, Bucket>,
@@ -46,12 +47,33 @@ fn role_key(id: &str) -> String {
 impl PolicyIndex {
     /// Indexes the enforced policies; `groups` are the (lower-case) group ids the tenant holds.
     pub(crate) fn build(policies: &[ConditionalAccessPolicy], groups: &HashSet<String>) -> Self {
+        Self::build_where(policies, groups, |s| {
+            !matches!(
+                s,
+                PolicyState::Disabled | PolicyState::EnabledForReportingButNotEnforced
+            )
+        })
+    }
+
+    /// Indexes the report-only policies: the sign-in log reports on them, the decision does not
+    /// read them.
+    pub(crate) fn build_report_only(
+        policies: &[ConditionalAccessPolicy],
+        groups: &HashSet<String>,
+    ) -> Self {
+        Self::build_where(policies, groups, |s| {
+            matches!(s, PolicyState::EnabledForReportingButNotEnforced)
+        })
+    }
+
+    fn build_where(
+        policies: &[ConditionalAccessPolicy],
+        groups: &HashSet<String>,
+        keep: impl Fn(&PolicyState) -> bool,
+    ) -> Self {
         let mut index = PolicyIndex::default();
         for (i, p) in policies.iter().enumerate() {
-            if matches!(
-                p.state,
-                PolicyState::Disabled | PolicyState::EnabledForReportingButNotEnforced
-            ) {
+            if !keep(&p.state) {
                 continue;
             }
             let targets = target_keys(p);
@@ -72,7 +94,7 @@ impl PolicyIndex {
         index
     }
 
-    /// Enforced policies that may apply to this target and principal, in tenant order.
+    /// Indexed policies that may apply to this target and principal, in tenant order.
     pub(crate) fn candidates(&self, target: &Target, principal: &Principal<'_>) -> Vec<usize> {
         let keys: Vec<TargetKey> = match target {
             Target::Applications(apps) => [TargetKey::AllApps, TargetKey::AppGroups]

@@ -4,7 +4,9 @@
 //! facts they read, and the evaluation that turns a sign-in into per-policy results and a
 //! decision. No I/O and no clock: time comes in as a value.
 
+pub mod amr;
 pub mod api_write;
+pub mod assessment;
 pub mod conditional_access;
 pub mod context;
 pub mod device_filter;

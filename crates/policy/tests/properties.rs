@@ -6,7 +6,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+mod common;
+
+use chrono::Duration;
+use common::{now, pick};
 use policy::tri::Tri;
 use policy::{AppliedResult, Decision, DecisionResult, Engine, EvaluateRequest, SignIn, Tenant};
 use proptest::collection::vec;
@@ -36,17 +39,6 @@ const METHODS: [&str; 7] = [
     "windowsHelloForBusiness",
     "x509CertificateMultiFactor",
 ];
-
-fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).single().unwrap()
-}
-
-fn pick<'a>(names: &[&'a str], idx: &[usize]) -> Vec<&'a str> {
-    let mut out: Vec<&str> = idx.iter().map(|&i| names[i % names.len()]).collect();
-    out.sort_unstable();
-    out.dedup();
-    out
-}
 
 #[derive(Debug, Clone)]
 struct PolicySpec {
@@ -155,28 +147,7 @@ impl PolicySpec {
         if let Some(s) = self.strength {
             grant["authenticationStrength"] = json!({"id": STRENGTHS[s]});
         }
-        let mut p = json!({
-            "id": id,
-            "displayName": format!("Policy {id}"),
-            "state": STATES[self.state],
-            "conditions": conditions,
-            "grantControls": grant
-        });
-        let frequency = match self.frequency {
-            1 => Some(json!({"isEnabled": true, "frequencyInterval": "everyTime",
-                             "authenticationType": "primaryAndSecondaryAuthentication"})),
-            2 => Some(json!({"isEnabled": true, "type": "hours", "value": 1,
-                             "frequencyInterval": "timeBased",
-                             "authenticationType": "primaryAndSecondaryAuthentication"})),
-            3 => Some(json!({"isEnabled": true, "type": "days", "value": 1,
-                             "frequencyInterval": "timeBased",
-                             "authenticationType": "secondaryAuthentication"})),
-            _ => None,
-        };
-        if let Some(f) = frequency {
-            p["sessionControls"] = json!({"signInFrequency": f});
-        }
-        p
+        common::policy_json(id, STATES[self.state], conditions, grant, self.frequency)
     }
 
     /// Whether a fresh phishing-resistant method alone meets the grant controls.

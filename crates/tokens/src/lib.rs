@@ -4,7 +4,9 @@
 //! Pure apart from the operating system's random number generator (key generation); time comes
 //! in as a value.
 
-pub mod amr;
+/// The `amr` values of performed methods (RFC 8176); the mapping lives in `policy`, where the
+/// sign-in assessment reads it too.
+pub use policy::amr;
 pub mod claims;
 pub mod keys;
 

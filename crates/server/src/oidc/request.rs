@@ -52,39 +52,7 @@ pub struct AuthorizeParams {
     pub step_up_request: Option<String>,
 }
 
-/// A requested level of authentication.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", tag = "kind", content = "value")]
-pub enum AcrRequest {
-    /// An authentication context: the policies that target it decide.
-    Context(String),
-    /// Phishing-resistant authentication.
-    PhishingResistant,
-    /// Multifactor authentication.
-    Mfa,
-}
-
-impl AcrRequest {
-    /// Reads one requested value; `None` for values Portcullis does not know.
-    pub fn parse(value: &str) -> Option<AcrRequest> {
-        match value {
-            "phr" | "phrh" => Some(AcrRequest::PhishingResistant),
-            "mfa" => Some(AcrRequest::Mfa),
-            v => ContextId::parse(v)
-                .ok()
-                .map(|c| AcrRequest::Context(c.to_string())),
-        }
-    }
-
-    /// Its `acr` spelling.
-    pub fn as_acr(&self) -> String {
-        match self {
-            AcrRequest::Context(c) => c.clone(),
-            AcrRequest::PhishingResistant => "phr".into(),
-            AcrRequest::Mfa => "mfa".into(),
-        }
-    }
-}
+pub use policy::assessment::AcrRequest;
 
 /// A validated authorization request, as kept in the sign-in transaction.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,6 +1,7 @@
-//! Authentication method references (RFC 8176) for the `amr` claim.
+//! Authentication method references (RFC 8176) for the `amr` claim: pure, so that the sign-in
+//! assessment reads the same `mfa` the tokens carry (`tokens::amr` re-exports this module).
 
-use policy::method::AuthenticationMethodMode as Mode;
+use crate::method::AuthenticationMethodMode as Mode;
 
 /// The RFC 8176 values a method proves.
 ///
