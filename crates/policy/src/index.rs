@@ -19,7 +19,7 @@ enum TargetKey {
     Context(String),
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Bucket {
     everyone: Vec<usize>,
     guests: Vec<usize>,
@@ -27,7 +27,7 @@ struct Bucket {
 }
 
 /// Enforced policies by target and principal.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct PolicyIndex {
     targets: HashMap<TargetKey, Bucket>,
 }

@@ -5,6 +5,7 @@
 //! decision. No I/O and no clock: time comes in as a value.
 
 pub mod api_write;
+pub mod change;
 pub mod conditional_access;
 pub mod context;
 pub mod device_filter;
@@ -27,6 +28,7 @@ pub mod tri;
 pub mod validate;
 pub mod whatif;
 
+pub use change::TenantChange;
 pub use engine::{Engine, EvaluateError};
 pub use enums::Flags;
 pub use outcome::{
