@@ -6,6 +6,10 @@
 //! entry (the audit head is the last lock an audited change takes; the version row comes right
 //! before it, so no two writers take the two in opposite orders). A reader compares its version
 //! with [`Store::tenant_version`] and reads [`Store::tenant_changes_since`] when it moved.
+//!
+//! Readers poll the version today. To be told instead, [`record_change`] is the one place to
+//! announce a change (on PostgreSQL, `pg_notify` with the version, delivered at commit); a
+//! listener then only has to mark its engine stale, and the log says what to read.
 
 use crate::sql::RowExt;
 use crate::tenant::ConfigKind;
