@@ -32,6 +32,7 @@ on_both_backends!(
     load_tenant_sees_assignments_in_force_only,
     tenant_changes_are_logged_in_order,
     one_principals_roles_and_when_they_change,
+    concurrent_writers_leave_no_gap_in_the_change_log,
     conditional_access_documents,
     totp_steps_are_accepted_once,
     temporary_access_passes,
@@ -692,6 +693,27 @@ async fn tenant_changes_are_logged_in_order(ctx: Ctx) {
     let v2 = s.tenant_version().await.unwrap();
     assert!(s.remove_role_assignment("a1").await.is_err());
     assert_eq!(s.tenant_version().await.unwrap(), v2);
+}
+
+async fn concurrent_writers_leave_no_gap_in_the_change_log(ctx: Ctx) {
+    let s = ctx.store.clone();
+    let v0 = s.tenant_version().await.unwrap();
+    let n = std::sync::atomic::AtomicUsize::new(0);
+    let n = std::sync::Arc::new(n);
+    let written = race(8, || {
+        let s = s.clone();
+        let i = n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async move {
+            let user = User::new(&format!("racer{i}@example.test"), "Racer", t(0));
+            s.create_user(&user).await.is_ok()
+        }
+    })
+    .await;
+    assert_eq!(written, 8);
+    let since = s.tenant_changes_since(v0, 100).await.unwrap();
+    assert_eq!(since.version, v0 + 8);
+    let versions: Vec<u64> = since.changes.unwrap().iter().map(|c| c.version).collect();
+    assert_eq!(versions, ((v0 + 1)..=(v0 + 8)).collect::<Vec<_>>());
 }
 
 async fn one_principals_roles_and_when_they_change(ctx: Ctx) {
