@@ -136,6 +136,13 @@ impl Store {
     ) -> Result<ChangesSince, StoreError> {
         let from =
             i64::try_from(version).map_err(|_| StoreError::corrupt("tenant version", version))?;
+        // The common case, nothing changed, is one statement outside a transaction.
+        if self.tenant_version().await? == version {
+            return Ok(ChangesSince {
+                version,
+                changes: Some(Vec::new()),
+            });
+        }
         let mut tx = self.begin_read().await?;
         let now = version_of(
             sqlx::query("SELECT value FROM tenant_version WHERE id = 1")
