@@ -12,6 +12,7 @@ mod engine;
 
 pub use authz::{Authorized, Caller, Denied, Permission};
 pub use clock::Clock;
+pub use engine::EngineObserver;
 
 use chrono::{DateTime, Utc};
 use policy::engine::Engine;
@@ -39,6 +40,16 @@ impl Core {
         }
     }
 
+    /// A core whose engine cache tells `observer` how each catch-up with the store went
+    /// (`built`, `followed` or `unchanged`), for the service's metrics.
+    pub fn observed(store: Store, clock: Clock, observer: EngineObserver) -> Core {
+        Core {
+            store,
+            clock,
+            engines: engine::EngineCache::observed_by(observer),
+        }
+    }
+
     /// The current time.
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
@@ -49,15 +60,16 @@ impl Core {
         self.engines.engine(&self.store, self.now()).await
     }
 
-    /// Marks the cached engine stale after a change to the tenant (users, groups, policies…).
+    /// Says that this process changed the tenant (users, groups, policies…): the next use of the
+    /// engine follows the store's change log, reading only what changed.
     pub fn tenant_changed(&self) {
-        self.engines.tenant_changed();
+        self.engines.changed();
     }
 
-    /// Marks the cached engine stale after a change to role assignments only (an activation, a
-    /// deactivation, an expiry, an administrator's assignment): the next use reads just the
-    /// role assignments in force, not the whole tenant.
+    /// Says that this process changed role assignments (an activation, a deactivation, an
+    /// expiry, an administrator's assignment): the next use of the engine re-reads only the
+    /// role assignments of the principals the store's change log names.
     pub fn roles_changed(&self) {
-        self.engines.roles_changed();
+        self.engines.changed();
     }
 }

@@ -18,6 +18,9 @@
 //! - `decide_logged/<N>`: what the sign-in assessment calls, the decision of `decide` with every
 //!   policy's result for the sign-in log, N up to 1,000.
 //! - `principal`: the directory part of every decision (transitive groups and active roles).
+//! - `follow/<N>`: following one change (`Engine::apply`) on the 100,000-user engine: a role
+//!   activation then its end (`role_change`), one policy written (`policy_upsert`); and, for
+//!   scale, building the engine afresh (`new`, N = 100 only).
 //!
 //! Run with `cargo bench -p policy --bench evaluate`. See BENCHMARKS.md at the repository root.
 
@@ -31,7 +34,7 @@ use policy::directory::{AssignmentStatus, Group, MemberRef, RoleAssignment, User
 use policy::method::AuthenticationMethodMode;
 use policy::session::{AuthenticationSession, PerformedMethod};
 use policy::signin::{SignInConditions, Target};
-use policy::{Engine, Extra, SignIn, Tenant};
+use policy::{Engine, Extra, SignIn, Tenant, TenantChange};
 use serde_json::{json, Value};
 use std::hint::black_box;
 use std::time::Duration as StdDuration;
@@ -584,7 +587,7 @@ fn benches(c: &mut Criterion) {
     let ctx = context_sign_in();
     let other = app_sign_in(QUIET_USER, OTHER_APP);
     let now = at();
-    let engines: Vec<(usize, Engine)> = sizes
+    let mut engines: Vec<(usize, Engine)> = sizes
         .iter()
         .map(|&n| (n, Engine::new(tenant(&dir, n))))
         .collect();
@@ -685,6 +688,47 @@ fn benches(c: &mut Criterion) {
             let roles = e.active_roles(&uid, &groups);
             (user, groups, roles)
         })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("follow");
+    configure(&mut g);
+    let principal = user_id(QUIET_USER);
+    let activation = TenantChange::RoleAssignmentsOf {
+        principal_id: principal.clone(),
+        assignments: vec![RoleAssignment {
+            id: Some("activation".into()),
+            ..assignment(principal.clone(), ROLES[0], AssignmentStatus::Active)
+        }],
+    };
+    let end = TenantChange::RoleAssignmentsOf {
+        principal_id: principal,
+        assignments: Vec::new(),
+    };
+    for (n, e) in engines.iter_mut().filter(|(n, _)| *n <= 1_000) {
+        g.bench_function(BenchmarkId::new("role_change", *n), |b| {
+            b.iter(|| {
+                e.apply(black_box(activation.clone()));
+                e.apply(black_box(end.clone()));
+            })
+        });
+        let policy = e.tenant().conditional_access_policies[0].clone();
+        g.bench_function(BenchmarkId::new("policy_upsert", *n), |b| {
+            b.iter(|| {
+                e.apply(TenantChange::PolicyUpserted(Box::new(black_box(
+                    policy.clone(),
+                ))))
+            })
+        });
+    }
+    g.sample_size(10);
+    let full = tenant(&dir, 100);
+    g.bench_function(BenchmarkId::new("new", 100), |b| {
+        b.iter_batched(
+            || full.clone(),
+            |t| Engine::new(black_box(t)),
+            criterion::BatchSize::LargeInput,
+        )
     });
     g.finish();
 }

@@ -18,11 +18,13 @@ use crate::outcome::{
 use crate::serde_util::carries_configuration;
 use crate::session::PerformedMethod;
 use crate::signin::{user_action_key, SignIn, Target};
-use crate::strength::{built_in_strengths, AuthenticationStrengthPolicy, MFA_STRENGTH_ID};
+use crate::strength::{AuthenticationStrengthPolicy, MFA_STRENGTH_ID};
 use crate::tenant::Tenant;
 use crate::tri::Tri;
 use chrono::{DateTime, Duration, Utc};
 use std::collections::{HashMap, HashSet};
+
+mod incremental;
 
 /// App group names Graph accepts in `includeApplications`; their members are not known here.
 pub(crate) const APP_GROUPS: &[&str] = &["Office365", "MicrosoftAdminPortals"];
@@ -39,7 +41,9 @@ pub enum EvaluateError {
 }
 
 /// A tenant prepared for evaluation.
-#[derive(Debug)]
+///
+/// [`Engine::apply`] follows a change without building it again; a clone is a full copy.
+#[derive(Debug, Clone)]
 pub struct Engine {
     tenant: Tenant,
     users: HashMap<String, usize>,
@@ -117,32 +121,8 @@ impl Engine {
                     .push(lower(&a.role_definition_id));
             }
         }
-        let mut strengths: HashMap<String, AuthenticationStrengthPolicy> = built_in_strengths()
-            .into_iter()
-            .map(|s| (lower(&s.id), s))
-            .collect();
-        for s in &tenant.authentication_strength_policies {
-            strengths.entry(lower(&s.id)).or_insert_with(|| s.clone());
-        }
-        // An export carries the definition of the strength it requires: use it when the tenant
-        // does not define that id itself.
-        for p in &tenant.conditional_access_policies {
-            if let Some(s) = p
-                .grant_controls
-                .as_ref()
-                .and_then(|g| g.authentication_strength.as_ref())
-            {
-                if s.is_defined() {
-                    strengths.entry(lower(&s.id)).or_insert_with(|| s.clone());
-                }
-            }
-        }
-        let locations = tenant
-            .named_locations
-            .iter()
-            .enumerate()
-            .map(|(i, l)| (lower(&l.id), i))
-            .collect();
+        let strengths = incremental::strengths_of(&tenant);
+        let locations = incremental::locations_of(&tenant);
         let index = PolicyIndex::build(&tenant.conditional_access_policies, &groups);
         let report_only =
             PolicyIndex::build_report_only(&tenant.conditional_access_policies, &groups);

@@ -20,7 +20,7 @@ enum TargetKey {
     Context(String),
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Bucket {
     everyone: Vec<usize>,
     guests: Vec<usize>,
@@ -28,7 +28,7 @@ struct Bucket {
 }
 
 /// Policies of some states by target and principal.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct PolicyIndex {
     targets: HashMap<TargetKey, Bucket>,
 }

@@ -7,6 +7,7 @@
 pub mod amr;
 pub mod api_write;
 pub mod assessment;
+pub mod change;
 pub mod conditional_access;
 pub mod context;
 pub mod device_filter;
@@ -31,6 +32,7 @@ pub mod tri;
 pub mod validate;
 pub mod whatif;
 
+pub use change::TenantChange;
 pub use engine::{Engine, EvaluateError};
 pub use enums::Flags;
 pub use outcome::{

@@ -1426,6 +1426,18 @@ pub fn preflight_activation(
     eligible: &[TargetUser],
     methods_of: &dyn Fn(&str) -> Vec<RegisteredMethod>,
 ) -> Result<ActivationPreflight, PreflightError> {
+    preflight_activation_on(&Engine::new(tenant.clone()), context, eligible, methods_of)
+}
+
+/// [`preflight_activation`] over an engine already built (the service's cached one), rather
+/// than one built over a copy of the tenant at every call.
+pub fn preflight_activation_on(
+    engine: &Engine,
+    context: &str,
+    eligible: &[TargetUser],
+    methods_of: &dyn Fn(&str) -> Vec<RegisteredMethod>,
+) -> Result<ActivationPreflight, PreflightError> {
+    let tenant = engine.tenant();
     let targeting = policies_targeting_context(tenant, context);
     if targeting.is_empty() {
         return Err(PreflightError::ContextNotTargeted(context.to_string()));
@@ -1440,8 +1452,7 @@ pub fn preflight_activation(
             policies: quoted_names(&targeting),
         });
     }
-    let engine = Engine::new(tenant.clone());
-    let dir = Directory::new(&engine);
+    let dir = Directory::new(engine);
     let mut covered: HashSet<String> = HashSet::new();
     let mut policies = Vec::new();
     for p in strong {

@@ -22,6 +22,13 @@ pub struct TokenLabels {
     pub outcome: String,
 }
 
+/// Labels of the engine update counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EngineLabels {
+    /// `built` (the whole tenant read), `followed` (only what changed read) or `unchanged`.
+    pub how: String,
+}
+
 /// The service's metrics.
 pub struct Metrics {
     registry: Mutex<Registry>,
@@ -31,6 +38,8 @@ pub struct Metrics {
     pub tokens: Family<TokenLabels, Counter>,
     /// HTTP requests served.
     pub http_requests: Counter,
+    /// Catch-ups of the Conditional Access engine with the store, by how.
+    pub engine_updates: Family<EngineLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -39,6 +48,7 @@ impl Default for Metrics {
         let sign_ins = Family::<SignInLabels, Counter>::default();
         let tokens = Family::<TokenLabels, Counter>::default();
         let http_requests = Counter::default();
+        let engine_updates = Family::<EngineLabels, Counter>::default();
         registry.register("sign_ins", "Sign-in attempts by result", sign_ins.clone());
         registry.register(
             "token_requests",
@@ -50,11 +60,18 @@ impl Default for Metrics {
             "HTTP requests served",
             http_requests.clone(),
         );
+        registry.register(
+            "engine_updates",
+            "Conditional Access engine catch-ups with the store: built (the whole tenant read), \
+             followed (only what changed read) or unchanged",
+            engine_updates.clone(),
+        );
         Metrics {
             registry: Mutex::new(registry),
             sign_ins,
             tokens,
             http_requests,
+            engine_updates,
         }
     }
 }
@@ -67,6 +84,24 @@ impl Metrics {
                 result: result.to_string(),
             })
             .inc();
+    }
+
+    /// Counts a catch-up of the engine: `built`, `followed` or `unchanged`.
+    pub fn engine_update(&self, how: &str) {
+        self.engine_updates
+            .get_or_create(&EngineLabels {
+                how: how.to_string(),
+            })
+            .inc();
+    }
+
+    /// How many catch-ups of the engine went this way.
+    pub fn engine_updates(&self, how: &str) -> u64 {
+        self.engine_updates
+            .get_or_create(&EngineLabels {
+                how: how.to_string(),
+            })
+            .get()
     }
 
     /// Counts a token request.

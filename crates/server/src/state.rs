@@ -91,15 +91,26 @@ impl AppState {
             }
         };
         let otp_key = otp_key(&store, clock.now()).await?;
+        let metrics = Metrics::default();
+        // The engine cache lives in the core; its catch-ups are counted here.
+        let engine_updates = metrics.engine_updates.clone();
         let state = AppState {
             sender: Arc::new(crate::outbox::OutboxSender::new(store.clone())),
             otp_key,
-            core: Core::new(store, clock),
+            core: Core::observed(
+                store,
+                clock,
+                Box::new(move |how| {
+                    engine_updates
+                        .get_or_create(&crate::metrics::EngineLabels { how: how.into() })
+                        .inc();
+                }),
+            ),
             secure_cookies: url.scheme() == "https",
             config,
             issuer,
             webauthn,
-            metrics: Metrics::default(),
+            metrics,
             keys: RwLock::new(KeySet::default()),
         };
         state.refresh_keys().await?;

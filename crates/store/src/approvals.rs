@@ -3,6 +3,7 @@
 //! `Provisioned` together with the activation it completes — with its audit entry.
 
 use crate::audit::{append_in, AuditEntry};
+use crate::changes::{record_change, ChangeKind};
 use crate::error::on_write;
 use crate::pim::{deactivate_in, insert_assignment_in, target_patch, transition_in};
 use crate::pim_admin::open_schedules;
@@ -88,6 +89,12 @@ impl Store {
         insert_decision(&mut tx, decision).await?;
         if let Some(assignment) = activation {
             insert_assignment_in(&mut tx, record, assignment).await?;
+            record_change(
+                &mut tx,
+                ChangeKind::RoleAssignments,
+                &assignment.principal_id,
+            )
+            .await?;
         }
         append_in(&mut tx, audit).await?;
         tx.commit().await?;
@@ -134,6 +141,12 @@ impl Store {
             deactivate_in(&mut tx, &id, at, &reason).await?;
         }
         insert_assignment_in(&mut tx, record, replacement).await?;
+        record_change(
+            &mut tx,
+            ChangeKind::RoleAssignments,
+            &replacement.principal_id,
+        )
+        .await?;
         append_in(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(outcome)

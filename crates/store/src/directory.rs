@@ -1,5 +1,6 @@
 //! Users, groups (nested), directory role definitions and role assignments.
 
+use crate::changes::{record_change, ChangeKind};
 use crate::error::on_write;
 use crate::sql::{flag, ms, opt_ms, to_json, RowExt};
 use crate::{Store, StoreError};
@@ -186,6 +187,7 @@ impl Store {
     /// Adds a user.
     pub async fn create_user(&self, user: &User) -> Result<(), StoreError> {
         check_upn(&user.user_principal_name)?;
+        let mut tx = self.begin().await?;
         sqlx::query(concat!(
             "INSERT INTO users (",
             user_columns!(),
@@ -199,9 +201,11 @@ impl Store {
         .bind(&user.guest_or_external_user_type)
         .bind(ms(user.created_at))
         .bind(upn_key(&user.user_principal_name))
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
         .map_err(on_write("user"))?;
+        record_change(&mut tx, ChangeKind::User, &user.id).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -250,6 +254,7 @@ impl Store {
     /// Rewrites a user's name, display name, state and type (not its id or creation time).
     pub async fn update_user(&self, user: &User) -> Result<(), StoreError> {
         check_upn(&user.user_principal_name)?;
+        let mut tx = self.begin().await?;
         let done = sqlx::query(
             "UPDATE users SET user_principal_name = $2, upn_key = $3, display_name = $4, \
              account_enabled = $5, user_type = $6, guest_or_external_user_type = $7 WHERE id = $1",
@@ -261,25 +266,30 @@ impl Store {
         .bind(flag(user.account_enabled))
         .bind(&user.user_type)
         .bind(&user.guest_or_external_user_type)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
         .map_err(on_write("user"))?;
         if done.rows_affected() == 0 {
             return Err(StoreError::not_found("user", &user.id));
         }
+        record_change(&mut tx, ChangeKind::User, &user.id).await?;
+        tx.commit().await?;
         Ok(())
     }
 
     /// Enables or disables sign-in for a user.
     pub async fn set_account_enabled(&self, id: &str, enabled: bool) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
         let done = sqlx::query("UPDATE users SET account_enabled = $2 WHERE id = $1")
             .bind(id)
             .bind(flag(enabled))
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::not_found("user", id));
         }
+        record_change(&mut tx, ChangeKind::User, id).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -298,10 +308,15 @@ impl Store {
         id: &str,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        sqlx::query("DELETE FROM group_members WHERE member_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        // The groups it leaves, for the change log.
+        let left: Vec<String> =
+            sqlx::query("DELETE FROM group_members WHERE member_id = $1 RETURNING group_id")
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|row| row.text("group_id"))
+                .collect::<Result<_, _>>()?;
         sqlx::query("DELETE FROM role_assignments WHERE principal_id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -313,12 +328,26 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(StoreError::not_found(what, id));
         }
+        let kind = if table == "users" {
+            ChangeKind::User
+        } else {
+            ChangeKind::Group
+        };
+        record_change(&mut tx, kind, id).await?;
+        record_change(&mut tx, ChangeKind::RoleAssignments, id).await?;
+        let mut left = left;
+        left.sort_unstable();
+        left.dedup();
+        for group in left.iter().filter(|g| *g != id) {
+            record_change(&mut tx, ChangeKind::Group, group).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
 
     /// Adds a group.
     pub async fn create_group(&self, group: &Group) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO directory_groups \
              (id, display_name, is_assignable_to_role, extra_json, created_at) \
@@ -328,9 +357,11 @@ impl Store {
         .bind(&group.display_name)
         .bind(flag(group.is_assignable_to_role))
         .bind(ms(group.created_at))
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
         .map_err(on_write("group"))?;
+        record_change(&mut tx, ChangeKind::Group, &group.id).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -392,20 +423,24 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(on_write("group member"))?;
+        record_change(&mut tx, ChangeKind::Group, group_id).await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// Removes a direct member from a group.
     pub async fn remove_member(&self, group_id: &str, member_id: &str) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
         let done = sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND member_id = $2")
             .bind(group_id)
             .bind(member_id)
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::not_found("group member", member_id));
         }
+        record_change(&mut tx, ChangeKind::Group, group_id).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -478,6 +513,7 @@ impl Store {
 
     /// Records a role assignment (active or eligible).
     pub async fn assign_role(&self, assignment: &RoleAssignment) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
         sqlx::query(concat!(
             "INSERT INTO role_assignments (",
             assignment_columns!(),
@@ -490,9 +526,16 @@ impl Store {
         .bind(status_text(&assignment.status)?)
         .bind(ms(assignment.start_at))
         .bind(opt_ms(assignment.end_at))
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
         .map_err(on_write("role assignment"))?;
+        record_change(
+            &mut tx,
+            ChangeKind::RoleAssignments,
+            &assignment.principal_id,
+        )
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -517,13 +560,16 @@ impl Store {
 
     /// Removes a role assignment.
     pub async fn remove_role_assignment(&self, id: &str) -> Result<(), StoreError> {
-        let done = sqlx::query("DELETE FROM role_assignments WHERE id = $1")
-            .bind(id)
-            .execute(self.pool())
-            .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::not_found("role assignment", id));
-        }
+        let mut tx = self.begin().await?;
+        let principal =
+            sqlx::query("DELETE FROM role_assignments WHERE id = $1 RETURNING principal_id")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| StoreError::not_found("role assignment", id))?
+                .text("principal_id")?;
+        record_change(&mut tx, ChangeKind::RoleAssignments, &principal).await?;
+        tx.commit().await?;
         Ok(())
     }
 }

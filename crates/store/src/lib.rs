@@ -23,6 +23,7 @@
 mod approvals;
 mod audit;
 mod challenges;
+mod changes;
 mod credentials;
 mod directory;
 mod error;
@@ -50,6 +51,7 @@ pub use audit::{
     AuditEntry, AuditQuery, AuditRecord, AuditResult, AuditVerification, GENESIS_HASH,
 };
 pub use challenges::{Ceremony, CeremonyKind, OtpChallenge};
+pub use changes::{ChangeKind, ChangesSince, TenantChangeRecord};
 pub use credentials::{
     registration_of, Attachment, ContactMethod, MethodSummary, NewMethod, PasswordCredential,
     TemporaryAccessPass, TotpCredential, WebauthnCredential,
@@ -63,7 +65,7 @@ pub use pim_admin::AdminOutcome;
 pub use sessions::{Session, SessionAuthEvent};
 pub use settings::{TenantSetting, REGISTRATION_PROVENANCE};
 pub use signins::{SignInQuery, SignInRecord, SignInResult};
-pub use tenant::ConfigKind;
+pub use tenant::{ConfigKind, PrincipalRoles};
 pub use transactions::SignInTransaction;
 
 use chrono::{DateTime, Utc};

@@ -15,6 +15,7 @@
 //! the id of the role assignment it made or changed.
 
 use crate::audit::{append_in, to_i64, AuditEntry, AuditRecord};
+use crate::changes::{record_change, ChangeKind};
 use crate::directory::{assignment_from_row, status_text};
 use crate::error::on_write;
 use crate::sql::{ms, opt_ms, to_json, RowExt};
@@ -882,6 +883,12 @@ impl Store {
             return Ok(outcome);
         };
         insert_assignment_in(&mut tx, record, assignment).await?;
+        record_change(
+            &mut tx,
+            ChangeKind::RoleAssignments,
+            &assignment.principal_id,
+        )
+        .await?;
         append_in(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(outcome)
@@ -924,6 +931,8 @@ impl Store {
             return Ok(outcome);
         };
         check_matches(record, &scheduled.assignment)?;
+        let principal = &scheduled.assignment.principal_id;
+        record_change(&mut tx, ChangeKind::RoleAssignments, principal).await?;
         append_in(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(outcome)
@@ -944,6 +953,7 @@ impl Store {
         let Some(ended) = deactivate_in(&mut tx, assignment_id, at, reason).await? else {
             return Ok(None);
         };
+        record_change(&mut tx, ChangeKind::RoleAssignments, &ended.principal_id).await?;
         append_in(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(Some(ended))
@@ -969,6 +979,7 @@ impl Store {
             return Ok(None);
         };
         check_matches(&record, &ended)?;
+        record_change(&mut tx, ChangeKind::RoleAssignments, &ended.principal_id).await?;
         append_in(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(Some((record, ended)))
@@ -1008,6 +1019,17 @@ impl Store {
                 revoke_request(&mut tx, request_id, now).await?;
             }
             entries.push(expiry_entry(&mut tx, a, now).await?);
+        }
+        // An engine stops counting an activation at its end by itself; recording the closing
+        // too lets one that missed the time (another node's clock) catch up.
+        let mut principals: Vec<&str> = due
+            .iter()
+            .map(|a| a.assignment.principal_id.as_str())
+            .collect();
+        principals.sort_unstable();
+        principals.dedup();
+        for principal in principals {
+            record_change(&mut tx, ChangeKind::RoleAssignments, principal).await?;
         }
         // The audit head last: it is the lock every audited change takes at its end.
         for entry in &entries {

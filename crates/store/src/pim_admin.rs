@@ -8,6 +8,7 @@
 //! assignments, then requests, then the audit head last.
 
 use crate::audit::{append_in, AuditEntry};
+use crate::changes::{record_change, ChangeKind};
 use crate::directory::status_text;
 use crate::pim::{deactivate_in, insert_assignment_in, insert_request_in};
 use crate::sql::{ms, RowExt};
@@ -228,6 +229,12 @@ impl Store {
         )
         .await?;
         insert_assignment_in(&mut tx, &record, assignment).await?;
+        record_change(
+            &mut tx,
+            ChangeKind::RoleAssignments,
+            &assignment.principal_id,
+        )
+        .await?;
         append_in(&mut tx, audit).await?;
         tx.commit().await?;
         changed.push(assignment.clone());
@@ -273,6 +280,7 @@ impl Store {
             return Ok(AdminOutcome::NothingToRemove);
         };
         let record = insert_request(&mut tx, kind, request, Status::Revoked, &first.id, at).await?;
+        record_change(&mut tx, ChangeKind::RoleAssignments, &request.principal_id).await?;
         append_in(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(AdminOutcome::Done {

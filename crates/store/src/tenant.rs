@@ -2,6 +2,7 @@
 //! that the `policy` engine can be fed from the database.
 
 use crate::audit::{append_in, AuditEntry};
+use crate::changes::{record_change, ChangeKind};
 use crate::directory::{assignment_from_row, check_upn, extra_json, status_text, upn_key};
 use crate::error::on_write;
 use crate::sql::{flag, ms, to_json, RowExt};
@@ -40,6 +41,15 @@ impl ConfigKind {
     }
 }
 
+/// One principal's role assignments in force, and when they next change by time alone.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PrincipalRoles {
+    /// Eligible and active, in force at the time asked about, by id.
+    pub assignments: Vec<RoleAssignment>,
+    /// When one of its assignments next starts or ends, if ever.
+    pub next_change: Option<DateTime<Utc>>,
+}
+
 impl Store {
     /// Stores a Conditional Access document under its id, replacing any earlier version.
     pub async fn put_config<T: Serialize>(
@@ -53,6 +63,7 @@ impl Store {
         let mut tx = self.begin().await?;
         put_config(&mut *tx, kind, id, &json, at).await?;
         bump_generation(&mut tx).await?;
+        record_change(&mut tx, ChangeKind::Config(kind), id).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -106,6 +117,7 @@ impl Store {
                 }
             }
         }
+        record_change(&mut tx, ChangeKind::Config(kind), id).await?;
         append_in(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(true)
@@ -153,6 +165,7 @@ impl Store {
             return Err(StoreError::not_found(kind.as_str(), id));
         }
         bump_generation(&mut tx).await?;
+        record_change(&mut tx, ChangeKind::Config(kind), id).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -192,6 +205,7 @@ impl Store {
             put_config_json(&mut tx, ConfigKind::AuthenticationContext, &c.id, c, at).await?;
         }
         bump_generation(&mut tx).await?;
+        record_change(&mut tx, ChangeKind::Everything, "").await?;
         tx.commit().await?;
         Ok(())
     }
@@ -203,6 +217,72 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<Vec<RoleAssignment>, StoreError> {
         role_assignments_in_force(self.pool(), at).await
+    }
+
+    /// The role assignments of one principal in force at `at` (eligible and active, as
+    /// [`Store::load_tenant`] reads them), and when its assignments in force next change by time
+    /// alone (one starts or ends): what following a role change needs, without the others.
+    pub async fn role_assignments_of(
+        &self,
+        principal_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<PrincipalRoles, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, principal_id, role_definition_id, directory_scope_id, status, start_at, \
+             end_at, extra_json FROM role_assignments \
+             WHERE principal_id = $1 AND (end_at IS NULL OR end_at > $2) ORDER BY id",
+        )
+        .bind(principal_id)
+        .bind(ms(at))
+        .fetch_all(self.pool())
+        .await?;
+        let mut roles = PrincipalRoles::default();
+        for row in &rows {
+            let a = assignment_from_row(row)?;
+            roles.next_change = earliest(roles.next_change, next_change(&a, at));
+            if a.in_force_at(at) {
+                roles.assignments.push(policy_assignment(row, a)?);
+            }
+        }
+        Ok(roles)
+    }
+
+    /// Each principal whose assignments in force change after `at` by time alone (one starts or
+    /// ends), with the first such time: when an engine built at `at` must read them again.
+    pub async fn role_schedule_changes(
+        &self,
+        at: DateTime<Utc>,
+    ) -> Result<BTreeMap<String, DateTime<Utc>>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, principal_id, role_definition_id, directory_scope_id, status, start_at, \
+             end_at FROM role_assignments WHERE start_at > $1 OR end_at > $1",
+        )
+        .bind(ms(at))
+        .fetch_all(self.pool())
+        .await?;
+        let mut out: BTreeMap<String, DateTime<Utc>> = BTreeMap::new();
+        for row in &rows {
+            let a = assignment_from_row(row)?;
+            if let Some(t) = next_change(&a, at) {
+                let first = out.entry(a.principal_id).or_insert(t);
+                *first = (*first).min(t);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A user as Conditional Access sees it (as [`Store::load_tenant`] reads it), or `None`.
+    pub async fn tenant_user(&self, id: &str) -> Result<Option<User>, StoreError> {
+        sqlx::query(
+            "SELECT id, user_principal_name, display_name, account_enabled, user_type, \
+             guest_or_external_user_type, extra_json FROM users WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?
+        .as_ref()
+        .map(policy_user)
+        .transpose()
     }
 
     /// The tenant as Conditional Access sees it at `at`: every user and group, the role
@@ -327,18 +407,39 @@ where
     .fetch_all(executor)
     .await?
     .iter()
-    .map(|row| {
-        let a = assignment_from_row(row)?;
-        Ok(RoleAssignment {
-            id: Some(a.id),
-            principal_id: a.principal_id,
-            role_definition_id: a.role_definition_id,
-            directory_scope_id: Some(a.directory_scope_id),
-            status: a.status,
-            extra: row.json("extra_json")?,
-        })
-    })
+    .map(|row| policy_assignment(row, assignment_from_row(row)?))
     .collect()
+}
+
+/// A stored assignment as Conditional Access sees it (`row` carries its `extra_json`).
+fn policy_assignment(
+    row: &AnyRow,
+    a: crate::directory::RoleAssignment,
+) -> Result<RoleAssignment, StoreError> {
+    Ok(RoleAssignment {
+        id: Some(a.id),
+        principal_id: a.principal_id,
+        role_definition_id: a.role_definition_id,
+        directory_scope_id: Some(a.directory_scope_id),
+        status: a.status,
+        extra: row.json("extra_json")?,
+    })
+}
+
+/// When the assignment next comes into force or leaves it after `at`, if ever.
+fn next_change(a: &crate::directory::RoleAssignment, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    if a.start_at > at {
+        Some(a.start_at)
+    } else {
+        a.end_at.filter(|end| *end > at)
+    }
+}
+
+fn earliest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// Raises the configuration's generation by one (see [`Store::config_generation`]).

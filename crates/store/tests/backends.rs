@@ -30,6 +30,9 @@ on_both_backends!(
     tenant_import_round_trips_unknown_fields,
     failed_import_leaves_nothing_behind,
     load_tenant_sees_assignments_in_force_only,
+    tenant_changes_are_logged_in_order,
+    one_principals_roles_and_when_they_change,
+    concurrent_writers_leave_no_gap_in_the_change_log,
     conditional_access_documents,
     totp_steps_are_accepted_once,
     temporary_access_passes,
@@ -603,6 +606,176 @@ async fn load_tenant_sees_assignments_in_force_only(ctx: Ctx) {
         vec![Some("activation".to_string())]
     );
     assert!(ids(&s.load_tenant(t(200)).await.unwrap()).is_empty());
+}
+
+async fn tenant_changes_are_logged_in_order(ctx: Ctx) {
+    let s = &ctx.store;
+    let v0 = s.tenant_version().await.unwrap();
+    // Nothing changed: no changes, the same version.
+    let none = s.tenant_changes_since(v0, 100).await.unwrap();
+    assert_eq!((none.version, none.changes), (v0, Some(Vec::new())));
+
+    let alice = user(s, "alice@example.test").await;
+    let group = Group::new("Admins", t(0));
+    s.create_group(&group).await.unwrap();
+    s.add_member(&group.id, &alice.id).await.unwrap();
+    let assignment = RoleAssignment {
+        id: "a1".into(),
+        principal_id: alice.id.clone(),
+        role_definition_id: policy::directory::GLOBAL_ADMINISTRATOR.into(),
+        directory_scope_id: "/".into(),
+        status: AssignmentStatus::Eligible,
+        start_at: t(0),
+        end_at: None,
+    };
+    s.assign_role(&assignment).await.unwrap();
+    s.put_config(ConfigKind::Policy, "p1", &json!({"id": "p1"}), t(1))
+        .await
+        .unwrap();
+    s.remove_role_assignment("a1").await.unwrap();
+    s.import_tenant(&policy::Tenant::default(), t(2))
+        .await
+        .unwrap();
+
+    let since = s.tenant_changes_since(v0, 100).await.unwrap();
+    let changes = since.changes.unwrap();
+    let seen: Vec<(ChangeKind, String)> = changes
+        .iter()
+        .map(|c| (c.kind.clone(), c.subject_id.clone()))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (ChangeKind::User, alice.id.clone()),
+            (ChangeKind::Group, group.id.clone()),
+            (ChangeKind::Group, group.id.clone()),
+            (ChangeKind::RoleAssignments, alice.id.clone()),
+            (ChangeKind::Config(ConfigKind::Policy), "p1".into()),
+            (ChangeKind::RoleAssignments, alice.id.clone()),
+            (ChangeKind::Everything, String::new()),
+        ]
+    );
+    let versions: Vec<u64> = changes.iter().map(|c| c.version).collect();
+    assert_eq!(versions, ((v0 + 1)..=(v0 + 7)).collect::<Vec<_>>());
+    assert_eq!(since.version, v0 + 7);
+    assert_eq!(s.tenant_version().await.unwrap(), v0 + 7);
+    // From the middle: only what came after.
+    let later = s.tenant_changes_since(v0 + 5, 100).await.unwrap();
+    assert_eq!(later.changes.unwrap().len(), 2);
+    // More than the reader takes, or a version the store has not reached: read everything.
+    assert_eq!(s.tenant_changes_since(v0, 3).await.unwrap().changes, None);
+    assert_eq!(
+        s.tenant_changes_since(v0 + 99, 100).await.unwrap().changes,
+        None
+    );
+
+    // Deleting a user records the user, its roles and the groups it left.
+    let v1 = s.tenant_version().await.unwrap();
+    s.delete_user(&alice.id).await.unwrap();
+    let kinds: Vec<ChangeKind> = s
+        .tenant_changes_since(v1, 100)
+        .await
+        .unwrap()
+        .changes
+        .unwrap()
+        .into_iter()
+        .map(|c| c.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ChangeKind::User,
+            ChangeKind::RoleAssignments,
+            ChangeKind::Group
+        ]
+    );
+    // A failed write records nothing.
+    let v2 = s.tenant_version().await.unwrap();
+    assert!(s.remove_role_assignment("a1").await.is_err());
+    assert_eq!(s.tenant_version().await.unwrap(), v2);
+}
+
+async fn concurrent_writers_leave_no_gap_in_the_change_log(ctx: Ctx) {
+    let s = ctx.store.clone();
+    let v0 = s.tenant_version().await.unwrap();
+    let n = std::sync::atomic::AtomicUsize::new(0);
+    let n = std::sync::Arc::new(n);
+    let written = race(8, || {
+        let s = s.clone();
+        let i = n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async move {
+            let user = User::new(&format!("racer{i}@example.test"), "Racer", t(0));
+            s.create_user(&user).await.is_ok()
+        }
+    })
+    .await;
+    assert_eq!(written, 8);
+    let since = s.tenant_changes_since(v0, 100).await.unwrap();
+    assert_eq!(since.version, v0 + 8);
+    let versions: Vec<u64> = since.changes.unwrap().iter().map(|c| c.version).collect();
+    assert_eq!(versions, ((v0 + 1)..=(v0 + 8)).collect::<Vec<_>>());
+}
+
+async fn one_principals_roles_and_when_they_change(ctx: Ctx) {
+    let s = &ctx.store;
+    let alice = user(s, "alice@example.test").await;
+    let bob = user(s, "bob@example.test").await;
+    let assignment = |id: &str, who: &User, status, start, end: Option<i64>| RoleAssignment {
+        id: id.into(),
+        principal_id: who.id.clone(),
+        role_definition_id: policy::directory::GLOBAL_ADMINISTRATOR.into(),
+        directory_scope_id: "/".into(),
+        status,
+        start_at: t(start),
+        end_at: end.map(t),
+    };
+    for a in [
+        assignment("eligible", &alice, AssignmentStatus::Eligible, 0, None),
+        assignment("now", &alice, AssignmentStatus::Active, 50, Some(200)),
+        assignment("later", &alice, AssignmentStatus::Active, 300, Some(400)),
+        assignment("past", &alice, AssignmentStatus::Active, 0, Some(20)),
+        assignment("bob", &bob, AssignmentStatus::Active, 0, Some(150)),
+    ] {
+        s.assign_role(&a).await.unwrap();
+    }
+    let roles = s.role_assignments_of(&alice.id, t(100)).await.unwrap();
+    let ids: Vec<Option<String>> = roles.assignments.iter().map(|a| a.id.clone()).collect();
+    assert_eq!(ids, vec![Some("eligible".into()), Some("now".into())]);
+    assert_eq!(roles.next_change, Some(t(200)));
+    // As the whole tenant's read sees them.
+    let tenant = s.load_tenant(t(100)).await.unwrap();
+    let of_alice: Vec<_> = tenant
+        .role_assignments
+        .iter()
+        .filter(|a| a.principal_id == alice.id)
+        .cloned()
+        .collect();
+    assert_eq!(of_alice, roles.assignments);
+    assert_eq!(
+        s.role_assignments_of(&alice.id, t(250))
+            .await
+            .unwrap()
+            .next_change,
+        Some(t(300))
+    );
+    assert_eq!(
+        s.role_assignments_of(&alice.id, t(400)).await.unwrap(),
+        PrincipalRoles {
+            assignments: s
+                .role_assignments_of(&alice.id, t(400))
+                .await
+                .unwrap()
+                .assignments,
+            next_change: None
+        }
+    );
+    let changes = s.role_schedule_changes(t(100)).await.unwrap();
+    assert_eq!(changes.get(&alice.id), Some(&t(200)));
+    assert_eq!(changes.get(&bob.id), Some(&t(150)));
+    assert_eq!(
+        s.role_schedule_changes(t(160)).await.unwrap().get(&bob.id),
+        None
+    );
 }
 
 async fn conditional_access_documents(ctx: Ctx) {

@@ -189,7 +189,7 @@ async fn lacking_methods(
             .map_err(|e| crate::error::ServeError::Internal(format!("{e:?}")))?;
     // No strength on the context (an MFA fallback or check): nothing to register for.
     let Ok(preflight) =
-        policy::posture::preflight_activation(engine.tenant(), context, &[me], &|id| {
+        policy::posture::preflight_activation_on(engine.as_ref(), context, &[me], &|id| {
             methods.get(id).cloned().unwrap_or_default()
         })
     else {
