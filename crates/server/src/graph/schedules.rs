@@ -10,13 +10,14 @@
 //! in the administrators' view every row is shown as held, `memberType: Direct`.
 
 use crate::error::ServeError;
-use crate::graph::admin::{is_role_admin, require_role_admin};
-use crate::graph::auth::{caller, Caller};
+use crate::graph::auth::Caller;
 use crate::graph::error::GraphError;
-use crate::graph::odata::{self, Accepts, Options, QueryError};
+use crate::graph::odata::{self, Accepts, Options};
+use crate::graph::pim_map::filter_by_current_user;
 use crate::state::AppState;
+use app::authz::ManageRoles;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, Uri};
+use axum::http::Uri;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use pim::request::{ExpirationPattern, ExpirationType, RequestSchedule};
@@ -335,13 +336,12 @@ fn context(state: &AppState, collection: Collection) -> String {
 async fn list(
     state: &AppState,
     collection: Collection,
-    headers: &HeaderMap,
+    caller: &Caller,
     uri: &Uri,
     query: Option<&str>,
 ) -> Result<Json<Value>, GraphError> {
-    let caller = caller(state, headers).await?;
     let options = odata::parse(query, &accepts(collection))?;
-    require_role_admin(state, &caller).await?;
+    caller.authorize::<ManageRoles>(state).await?;
     let rows = rows(state, collection, None).await?;
     let items = render_all(state, collection, &rows, &options).await?;
     Ok(Json(odata::collection(
@@ -353,51 +353,18 @@ async fn list(
     )))
 }
 
-/// Whether a path segment is `filterByCurrentUser(on='…')`: `Some(Ok)` for `on='principal'`,
-/// `Some(Err)` for another `on`, `None` when the segment is something else (an id).
-pub fn filter_by_current_user(segment: &str) -> Option<Result<(), QueryError>> {
-    filter_by_current_user_on(segment, "principal")
-}
-
-/// [`filter_by_current_user`] for the one `on` value a collection supports (`principal`,
-/// `approver`).
-pub fn filter_by_current_user_on(segment: &str, supported: &str) -> Option<Result<(), QueryError>> {
-    const NAME: &str = "filterByCurrentUser";
-    let head = segment.get(..NAME.len())?;
-    if !head.eq_ignore_ascii_case(NAME) {
-        return None;
-    }
-    let args = segment[NAME.len()..].trim();
-    let on = args
-        .strip_prefix('(')
-        .and_then(|a| a.strip_suffix(')'))
-        .and_then(|a| a.split_once('='))
-        .filter(|(k, _)| k.trim().eq_ignore_ascii_case("on"))
-        .map(|(_, v)| v.trim().trim_matches('\'').to_string());
-    Some(match on {
-        Some(on) if on.eq_ignore_ascii_case(supported) => Ok(()),
-        Some(on) => Err(QueryError(format!(
-            "filterByCurrentUser supports on='{supported}' only here, not on='{on}'."
-        ))),
-        None => Err(QueryError(format!(
-            "Call filterByCurrentUser as filterByCurrentUser(on='{supported}')."
-        ))),
-    })
-}
-
 async fn item(
     state: &AppState,
     collection: Collection,
-    headers: &HeaderMap,
+    caller: &Caller,
     uri: &Uri,
     segment: &str,
     query: Option<&str>,
 ) -> Result<Json<Value>, GraphError> {
-    let caller = caller(state, headers).await?;
     if let Some(valid) = filter_by_current_user(segment) {
         valid?;
         let options = odata::parse(query, &accepts(collection))?;
-        let rows = rows(state, collection, Some(&caller)).await?;
+        let rows = rows(state, collection, Some(caller)).await?;
         let items = render_all(state, collection, &rows, &options).await?;
         return Ok(Json(odata::collection(
             context(state, collection),
@@ -409,10 +376,10 @@ async fn item(
     }
     odata::parse(query, &Accepts::default())?;
     // Administrators see any; others their own (directly or through a group).
-    let own = if is_role_admin(state, &caller.user.id).await? {
+    let own = if state.may::<ManageRoles>(caller).await? {
         None
     } else {
-        Some(&caller)
+        Some(caller)
     };
     let rows: Vec<Shown> = rows(state, collection, own)
         .await?
@@ -436,22 +403,22 @@ macro_rules! handlers {
             #[doc = concat!("`GET …/", stringify!($list), "`: every one (active role administrators only).")]
             pub async fn $list(
                 State(state): State<Arc<AppState>>,
-                headers: HeaderMap,
+                caller: Caller,
                 uri: Uri,
                 RawQuery(query): RawQuery,
             ) -> Result<Json<Value>, GraphError> {
-                list(&state, $collection, &headers, &uri, query.as_deref()).await
+                list(&state, $collection, &caller, &uri, query.as_deref()).await
             }
 
             #[doc = "`GET …/filterByCurrentUser(on='principal')`, or one by id."]
             pub async fn $item(
                 State(state): State<Arc<AppState>>,
-                headers: HeaderMap,
+                caller: Caller,
                 uri: Uri,
                 Path(segment): Path<String>,
                 RawQuery(query): RawQuery,
             ) -> Result<Json<Value>, GraphError> {
-                item(&state, $collection, &headers, &uri, &segment, query.as_deref()).await
+                item(&state, $collection, &caller, &uri, &segment, query.as_deref()).await
             }
         )+
     };
@@ -462,32 +429,4 @@ handlers! {
     list_assignment_schedules, assignment_schedule => Collection::AssignmentSchedules;
     list_eligibility_instances, eligibility_instance => Collection::EligibilityInstances;
     list_assignment_instances, assignment_instance => Collection::AssignmentInstances;
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
-
-    use super::*;
-
-    #[test]
-    fn recognises_filter_by_current_user() {
-        assert!(
-            filter_by_current_user("filterByCurrentUser(on='principal')")
-                .unwrap()
-                .is_ok()
-        );
-        assert!(
-            filter_by_current_user("filterbycurrentuser(on='Principal')")
-                .unwrap()
-                .is_ok()
-        );
-        assert!(filter_by_current_user("filterByCurrentUser(on='approver')")
-            .unwrap()
-            .is_err());
-        assert!(filter_by_current_user("filterByCurrentUser")
-            .unwrap()
-            .is_err());
-        assert!(filter_by_current_user("0b1c9a3e-0000-0000-0000-000000000000").is_none());
-    }
 }

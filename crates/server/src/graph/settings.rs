@@ -9,13 +9,13 @@
 
 use crate::error::ServeError;
 use crate::graph::admin::{entry, refused, require_role_admin};
-use crate::graph::auth::caller;
+use crate::graph::auth::Caller;
 use crate::graph::body::JsonBody;
 use crate::graph::error::GraphError;
 use crate::graph::odata::{self, Accepts};
 use crate::state::AppState;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{StatusCode, Uri};
 use axum::Json;
 use pim::{
     Identity, PolicyRuleError, RoleManagementPolicy, RoleManagementPolicyAssignment, RuleId,
@@ -52,15 +52,8 @@ pub async fn load_policy(
     state: &AppState,
     role_definition_id: &str,
 ) -> Result<(RoleManagementPolicy, u64), GraphError> {
-    Ok(
-        match state.store.get_role_policy(role_definition_id).await? {
-            Some(stored) => (stored.policy, stored.version),
-            None => (
-                RoleManagementPolicy::default_for(role_definition_id, state.now()),
-                0,
-            ),
-        },
-    )
+    let settings = state.role_settings(role_definition_id).await?;
+    Ok((settings.policy, settings.version))
 }
 
 /// Every role with its settings.
@@ -96,11 +89,10 @@ fn to_value<T: serde::Serialize>(value: &T) -> Result<Value, ServeError> {
 /// `GET /v1.0/policies/roleManagementPolicies` (`$filter` on scope, `$expand=rules`).
 pub async fn list_policies(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    _caller: Caller,
     uri: Uri,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, GraphError> {
-    caller(&state, &headers).await?;
     let options = odata::parse(
         query.as_deref(),
         &Accepts {
@@ -132,11 +124,10 @@ pub async fn list_policies(
 /// accepted).
 pub async fn get_policy(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    _caller: Caller,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, GraphError> {
-    caller(&state, &headers).await?;
     odata::parse(
         query.as_deref(),
         &Accepts {
@@ -158,11 +149,10 @@ pub async fn get_policy(
 /// `GET /v1.0/policies/roleManagementPolicies/{id}/rules`.
 pub async fn list_rules(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    _caller: Caller,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, GraphError> {
-    caller(&state, &headers).await?;
     odata::parse(query.as_deref(), &Accepts::default())?;
     let role = role_of_policy(&state, &id).await?;
     let (policy, _) = load_policy(&state, &role.id).await?;
@@ -178,10 +168,9 @@ pub async fn list_rules(
 /// `GET /v1.0/policies/roleManagementPolicies/{id}/rules/{ruleId}`.
 pub async fn get_rule(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    _caller: Caller,
     Path((id, rule_id)): Path<(String, String)>,
 ) -> Result<Json<Value>, GraphError> {
-    caller(&state, &headers).await?;
     let role = role_of_policy(&state, &id).await?;
     let (policy, _) = load_policy(&state, &role.id).await?;
     let rule = policy
@@ -219,11 +208,10 @@ fn rule_error(e: &PolicyRuleError, rule_id: &str) -> GraphError {
 /// administrators only. Answers `200` with the rule as it now is.
 pub async fn patch_rule(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    caller: Caller,
     Path((id, rule_id)): Path<(String, String)>,
     body: JsonBody,
 ) -> Result<Json<Value>, GraphError> {
-    let caller = caller(&state, &headers).await?;
     let role = role_of_policy(&state, &id).await?;
     let audit = |activity: &str| {
         entry(&caller, activity, "Update", &state)
@@ -301,11 +289,10 @@ fn assignment_value(
 /// 'DirectoryRole' and roleDefinitionId eq '…'` (`$expand=policy` embeds the settings).
 pub async fn list_policy_assignments(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    _caller: Caller,
     uri: Uri,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, GraphError> {
-    caller(&state, &headers).await?;
     let options = odata::parse(
         query.as_deref(),
         &Accepts {
@@ -337,11 +324,10 @@ pub async fn list_policy_assignments(
 /// `GET /v1.0/policies/roleManagementPolicyAssignments/{id}` (`{policyId}_{roleDefinitionId}`).
 pub async fn get_policy_assignment(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    _caller: Caller,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, GraphError> {
-    caller(&state, &headers).await?;
     let options = odata::parse(
         query.as_deref(),
         &Accepts {
