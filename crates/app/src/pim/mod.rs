@@ -15,6 +15,7 @@ mod error;
 pub mod extension;
 mod facts;
 pub mod jobs;
+pub mod settings;
 
 pub use error::{ErrorCode, Refusal, RefusalKind};
 pub use facts::{new_schedule, RoleSettings};

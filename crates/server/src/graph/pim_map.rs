@@ -12,6 +12,7 @@ use app::pim::activation::ActivationError;
 use app::pim::admin::{AdminError, AdminRequestOutcome};
 use app::pim::approvals::ApprovalError;
 use app::pim::extension::{ExtensionError, ExtensionOutcome};
+use app::pim::settings::SettingsError;
 use app::pim::{Refusal, RefusalKind};
 use axum::http::{StatusCode, Uri};
 use axum::Json;
@@ -46,7 +47,13 @@ macro_rules! from_area_error {
     };
 }
 
-from_area_error!(ActivationError, ApprovalError, ExtensionError, AdminError);
+from_area_error!(
+    ActivationError,
+    ApprovalError,
+    ExtensionError,
+    AdminError,
+    SettingsError
+);
 
 /// A value as JSON (serializing a request cannot fail in practice; if it does, it is an
 /// internal error, not a panic).
