@@ -15,6 +15,7 @@ mod error;
 pub mod extension;
 mod facts;
 pub mod jobs;
+pub mod schedules;
 pub mod settings;
 
 pub use error::{ErrorCode, Refusal, RefusalKind};
