@@ -16,8 +16,8 @@ use crate::{Caller, Core};
 use chrono::{DateTime, Utc};
 use pim::step_up::{PendingRequest, ProofRefusal, StepUpProof};
 use pim::{
-    Action, ActivationFacts, Decision, Event, Progress, RequestFlow, RoleManagementPolicy,
-    ScheduleKind, ScheduleRequest, Status,
+    ActivationFacts, Decision, Event, Progress, RequestFlow, RoleManagementPolicy, ScheduleKind,
+    ScheduleRequest, Status,
 };
 use policy::ids::{RequestId, RoleId};
 use serde_json::json;
@@ -564,9 +564,4 @@ pub async fn cancel(
         )
         .into()),
     }
-}
-
-/// Whether `action` is one this module serves.
-pub fn is_self_service(action: &Action) -> bool {
-    matches!(action, Action::SelfActivate | Action::SelfDeactivate)
 }
