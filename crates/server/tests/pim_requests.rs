@@ -700,15 +700,13 @@ async fn an_approval_cannot_activate_a_role_the_requester_lost_meanwhile(env: &E
         .is_empty());
 }
 
-async fn an_ended_assignment_is_renewed_by_an_administrators_decision(env: &Env) {
-    administrator(env, "pra@example.test").await;
-    let (dave, _) = signed_in(env, "dave@example.test").await;
-    // An active assignment that ended two days ago.
+/// Gives `principal` an active Security Reader assignment that ended two days ago.
+async fn ended_two_days_ago(env: &Env, principal: &str) {
     env.state
         .store
         .assign_role(&store::RoleAssignment {
             id: store::new_id(),
-            principal_id: dave.id.clone(),
+            principal_id: principal.to_string(),
             role_definition_id: SECURITY_READER.into(),
             directory_scope_id: "/".into(),
             status: AssignmentStatus::Active,
@@ -717,6 +715,13 @@ async fn an_ended_assignment_is_renewed_by_an_administrators_decision(env: &Env)
         })
         .await
         .unwrap();
+}
+
+async fn an_ended_assignment_is_renewed_by_an_administrators_decision(env: &Env) {
+    administrator(env, "pra@example.test").await;
+    let (dave, _) = signed_in(env, "dave@example.test").await;
+    // An active assignment that ended two days ago.
+    ended_two_days_ago(env, &dave.id).await;
     let renew = |action: &str| {
         json!({
             "action": action,
@@ -840,19 +845,7 @@ async fn a_request_waiting_for_an_administrator_can_be_withdrawn(env: &Env) {
     administrator(env, "pra@example.test").await;
     let (dave, _) = signed_in(env, "dave@example.test").await;
     // An active assignment that ended two days ago: its renewal waits for an administrator.
-    env.state
-        .store
-        .assign_role(&store::RoleAssignment {
-            id: store::new_id(),
-            principal_id: dave.id.clone(),
-            role_definition_id: SECURITY_READER.into(),
-            directory_scope_id: "/".into(),
-            status: AssignmentStatus::Active,
-            start_at: env.now() - Duration::days(9),
-            end_at: Some(env.now() - Duration::days(2)),
-        })
-        .await
-        .unwrap();
+    ended_two_days_ago(env, &dave.id).await;
     let dave_token = token(env, "dave@example.test").await;
     let renew = json!({
         "action": "selfRenew",

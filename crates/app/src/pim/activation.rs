@@ -286,6 +286,15 @@ pub async fn activate(
         plan.start,
         plan.end,
     );
+    let completed = |request_id: &str| {
+        let entry = audit(
+            caller,
+            "Add member to role completed (PIM activation)",
+            &role,
+            now,
+        );
+        activated_entry(entry, &assignment, request_id)
+    };
     let record = match proof {
         // The step-up was verified: the pending request moves on, consuming the proof.
         Some((proof, pending)) => {
@@ -316,16 +325,7 @@ pub async fn activate(
                     .transition_schedule_request_with(&t, Some(&entry))
                     .await?
             } else {
-                let entry = activated_entry(
-                    audit(
-                        caller,
-                        "Add member to role completed (PIM activation)",
-                        &role,
-                        now,
-                    ),
-                    &assignment,
-                    pending.id(),
-                );
+                let entry = completed(pending.id());
                 core.store.activate_with(&t, &assignment, &entry).await?
             };
             match outcome {
@@ -367,16 +367,7 @@ pub async fn activate(
                 .transition(&granted, &Event::Provisioned)
                 .map_err(transition_failed)?;
             let t = RequestTransition::new(created.id(), granted.status, next.status, now);
-            let entry = activated_entry(
-                audit(
-                    caller,
-                    "Add member to role completed (PIM activation)",
-                    &role,
-                    now,
-                ),
-                &assignment,
-                created.id(),
-            );
+            let entry = completed(created.id());
             core.store
                 .activate_with(&t, &assignment, &entry)
                 .await?
