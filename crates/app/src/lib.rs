@@ -9,6 +9,7 @@
 pub mod authz;
 mod clock;
 mod engine;
+pub mod pim;
 
 pub use authz::{Authorized, Caller, Denied, Permission};
 pub use clock::Clock;

@@ -6,8 +6,8 @@
 //! `unifiedRoleEligibilityScheduleRequest`: [`ScheduleRequest`]) are checked against the settings
 //! and the facts the server gathered ([`validate`]); a request's life is a state machine
 //! ([`state`]) in which a role that requires an authentication context waits in
-//! `PendingStepUp` until a fresh, request-bound step-up is verified. The lint ([`lint`]) flags
-//! settings whose activation is weaker than it looks.
+//! `PendingStepUp` until a fresh, request-bound step-up proof passes [`step_up::check`]. The lint
+//! ([`lint`]) flags settings whose activation is weaker than it looks.
 //!
 //! No I/O and no clock: time comes in as a value. Names and JSON follow Microsoft Graph v1.0;
 //! values Portcullis does not know are kept.
@@ -26,6 +26,7 @@ mod rules;
 pub mod schedule;
 mod serde_util;
 pub mod state;
+pub mod step_up;
 mod target;
 pub mod validate;
 
@@ -51,6 +52,7 @@ pub use rules::{
 pub use state::{
     transition, Decision, Event, FailureReason, InvalidTransition, Progress, RequestFlow,
 };
+pub use step_up::{PendingRequest, ProofRefusal, StepUpProof, PROOF_LIFETIME};
 pub use target::{Caller, Level, Operation, RuleTarget};
 pub use validate::{
     graph_error, validate_activation, validate_admin_request, validate_deactivation,

@@ -700,15 +700,13 @@ async fn an_approval_cannot_activate_a_role_the_requester_lost_meanwhile(env: &E
         .is_empty());
 }
 
-async fn an_ended_assignment_is_renewed_by_an_administrators_decision(env: &Env) {
-    administrator(env, "pra@example.test").await;
-    let (dave, _) = signed_in(env, "dave@example.test").await;
-    // An active assignment that ended two days ago.
+/// Gives `principal` an active Security Reader assignment that ended two days ago.
+async fn ended_two_days_ago(env: &Env, principal: &str) {
     env.state
         .store
         .assign_role(&store::RoleAssignment {
             id: store::new_id(),
-            principal_id: dave.id.clone(),
+            principal_id: principal.to_string(),
             role_definition_id: SECURITY_READER.into(),
             directory_scope_id: "/".into(),
             status: AssignmentStatus::Active,
@@ -717,6 +715,13 @@ async fn an_ended_assignment_is_renewed_by_an_administrators_decision(env: &Env)
         })
         .await
         .unwrap();
+}
+
+async fn an_ended_assignment_is_renewed_by_an_administrators_decision(env: &Env) {
+    administrator(env, "pra@example.test").await;
+    let (dave, _) = signed_in(env, "dave@example.test").await;
+    // An active assignment that ended two days ago.
+    ended_two_days_ago(env, &dave.id).await;
     let renew = |action: &str| {
         json!({
             "action": action,
@@ -836,6 +841,51 @@ async fn an_undecided_stage_escalates_to_its_escalation_approvers(env: &Env) {
     assert_eq!(active(env, &adele).await.len(), 1);
 }
 
+async fn a_request_waiting_for_an_administrator_can_be_withdrawn(env: &Env) {
+    administrator(env, "pra@example.test").await;
+    let (dave, _) = signed_in(env, "dave@example.test").await;
+    // An active assignment that ended two days ago: its renewal waits for an administrator.
+    ended_two_days_ago(env, &dave.id).await;
+    let dave_token = token(env, "dave@example.test").await;
+    let renew = json!({
+        "action": "selfRenew",
+        "roleDefinitionId": SECURITY_READER,
+        "directoryScopeId": "/",
+        "justification": "the review runs another week",
+        "scheduleInfo": { "expiration": { "type": "afterDuration", "duration": "P7D" } }
+    });
+    let (status, request) = post(env, REQUESTS, &dave_token, renew).await;
+    assert_eq!(status, 201, "{request}");
+    assert_eq!(request["status"], "PendingAdminDecision");
+    let id = request["id"].as_str().unwrap().to_string();
+
+    // The state machine lets the requester cancel a request that waits for a decision, of
+    // approvers or of an administrator alike; an administrator cannot.
+    let admin = token(env, "pra@example.test").await;
+    let cancel = format!("{REQUESTS}/{id}/cancel");
+    let (status, _) = post(env, &cancel, &admin, json!({})).await;
+    assert_eq!(status, 404, "not the administrator's request to cancel");
+    let (status, body) = post(env, &cancel, &dave_token, json!({})).await;
+    assert_eq!(status, 204, "{body}");
+    let (_, canceled) = get(env, &format!("{REQUESTS}/{id}"), &dave_token).await;
+    assert_eq!(canceled["status"], "Canceled");
+
+    // Nothing is left to decide.
+    let (status, body) = patch(
+        env,
+        &step_path(&id, "1"),
+        &admin,
+        decision("Approve", "fine"),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("InvalidRequestState")),
+        "{body}"
+    );
+    assert!(active(env, &dave).await.is_empty());
+}
+
 on_both_backends!(
     approval_required_the_request_waits_the_requester_cannot_approve_and_approval_activates,
     a_denied_request_never_activates_and_a_canceled_one_cannot_be_approved,
@@ -845,4 +895,5 @@ on_both_backends!(
     an_approval_cannot_activate_a_role_the_requester_lost_meanwhile,
     an_ended_assignment_is_renewed_by_an_administrators_decision,
     an_undecided_stage_escalates_to_its_escalation_approvers,
+    a_request_waiting_for_an_administrator_can_be_withdrawn,
 );

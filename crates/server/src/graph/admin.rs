@@ -7,18 +7,7 @@ use crate::graph::error::GraphError;
 use crate::state::AppState;
 use app::authz::ManageRoles;
 use app::Authorized;
-use app::Permission;
-use policy::ids::UserId;
 use store::AuditEntry;
-
-/// Whether `user_id` holds an administrator role actively now, directly or through a group
-/// (to widen what a caller sees; changes need [`require_role_admin`]).
-pub async fn is_role_admin(state: &AppState, user_id: &str) -> Result<bool, GraphError> {
-    Ok(state
-        .core
-        .holds_active_role(&UserId::trusted(user_id), ManageRoles::ROLES)
-        .await?)
-}
 
 /// The permission to administer roles, if the caller has it; otherwise `403
 /// Authorization_RequestDenied` saying which roles are needed and that an eligible

@@ -74,6 +74,13 @@ impl From<crate::error::ServeError> for GraphError {
     }
 }
 
+/// Small helpers return their error boxed (a `GraphError` is large); `?` unboxes it.
+impl From<Box<GraphError>> for GraphError {
+    fn from(e: Box<GraphError>) -> Self {
+        *e
+    }
+}
+
 impl From<store::StoreError> for GraphError {
     fn from(e: store::StoreError) -> Self {
         crate::error::ServeError::from(e).into()

@@ -5,14 +5,14 @@
 //! `portcullis lint --json` and `portcullis preflight --json`. Active role administrators only:
 //! they name users and the methods they have registered.
 
-use crate::graph::admin::require_role_admin;
-use crate::graph::auth::caller;
+use crate::graph::auth::Caller;
 use crate::graph::error::GraphError;
 use crate::graph::odata::QueryError;
 use crate::posture::{lint as lint_posture, preflight as run_preflight, PostureError, Subject};
 use crate::state::AppState;
+use app::authz::ManageRoles;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::Json;
 use serde_json::Value;
 use std::sync::Arc;
@@ -77,11 +77,10 @@ fn posture_error(e: PostureError) -> GraphError {
 /// `GET /v1.0/portcullis/lint[?breakGlass=…]`.
 pub async fn lint(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    caller: Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, GraphError> {
-    let caller = caller(&state, &headers).await?;
-    require_role_admin(&state, &caller).await?;
+    caller.authorize::<ManageRoles>(&state).await?;
     let p = params(query.as_deref(), &["breakGlass"])?;
     let report = lint_posture(&state.store, &p.break_glass, state.now())
         .await
@@ -92,11 +91,10 @@ pub async fn lint(
 /// `GET /v1.0/portcullis/preflight?role=…|policy=…[&breakGlass=…]`.
 pub async fn preflight(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    caller: Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, GraphError> {
-    let caller = caller(&state, &headers).await?;
-    require_role_admin(&state, &caller).await?;
+    caller.authorize::<ManageRoles>(&state).await?;
     let p = params(query.as_deref(), &["role", "policy", "breakGlass"])?;
     let subject =
         match (&p.role, &p.policy) {

@@ -1,10 +1,9 @@
 //! `roleDefinitions`: the directory roles.
 
-use crate::graph::auth::caller;
+use crate::graph::auth::Caller;
 use crate::graph::error::GraphError;
 use crate::state::AppState;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::Json;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -23,9 +22,8 @@ fn definition(d: &store::RoleDefinition) -> Value {
 /// `GET /v1.0/roleManagement/directory/roleDefinitions`.
 pub async fn list_definitions(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    _caller: Caller,
 ) -> Result<Json<Value>, GraphError> {
-    caller(&state, &headers).await?;
     let defs = state.store.list_role_definitions().await?;
     Ok(Json(json!({
         "@odata.context": format!("{}/v1.0/$metadata#roleManagement/directory/roleDefinitions", state.issuer),
@@ -36,10 +34,9 @@ pub async fn list_definitions(
 /// `GET /v1.0/roleManagement/directory/roleDefinitions/{id}`.
 pub async fn get_definition(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    _caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, GraphError> {
-    caller(&state, &headers).await?;
     let defs = state.store.list_role_definitions().await?;
     defs.iter()
         .find(|d| d.id.eq_ignore_ascii_case(&id))

@@ -1,32 +1,26 @@
 //! Schedules and their instances: `roleEligibilitySchedules`, `roleAssignmentSchedules`,
 //! `roleEligibilityScheduleInstances`, `roleAssignmentScheduleInstances`, each listed whole
 //! (active role administrators only), as `filterByCurrentUser(on='principal')` (the caller's
-//! own, directly or through groups), or one by id.
-//!
-//! Each role assignment row is one schedule (its id is the schedule's id) and, while in force,
-//! one instance. Schedules are listed while in force or planned (not ended); instances while in
-//! force. In the caller's own view, what the caller holds through a group is shown with the
-//! caller as `principalId` and `memberType: Group` (what a client activates is the caller's);
-//! in the administrators' view every row is shown as held, `memberType: Direct`.
+//! own, directly or through groups), or one by id. Which rows, and how each is held, is
+//! [`app::pim::schedules`]'s to say; this face renders them in Graph's shape.
 
 use crate::error::ServeError;
-use crate::graph::admin::{is_role_admin, require_role_admin};
-use crate::graph::auth::{caller, Caller};
+use crate::graph::auth::Caller;
 use crate::graph::error::GraphError;
-use crate::graph::odata::{self, Accepts, Options, QueryError};
+use crate::graph::odata::{self, Accepts, Options};
+use crate::graph::pim_map::filter_by_current_user;
 use crate::state::AppState;
+use app::authz::ManageRoles;
+use app::pim::schedules::{self, Rows, Shown};
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, Uri};
+use axum::http::Uri;
 use axum::Json;
-use chrono::{DateTime, Utc};
 use pim::request::{ExpirationPattern, ExpirationType, RequestSchedule};
-use pim::schedule::{AssignmentType, MemberType, RoleSchedule, RoleScheduleInstance};
-use pim::{Action, Status};
+use pim::schedule::{RoleSchedule, RoleScheduleInstance};
+use pim::Status;
 use policy::directory::AssignmentStatus;
 use serde_json::Value;
-use std::collections::HashMap;
 use std::sync::Arc;
-use store::{AssignmentQuery, ScheduledAssignment};
 
 /// One of the four collections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,109 +117,12 @@ impl Collection {
         }
     }
 
-    /// Whether a row is listed at `now`: instances while in force, schedules until they end.
-    fn lists(self, s: &ScheduledAssignment, now: DateTime<Utc>) -> bool {
-        if self.is_instance() {
-            s.assignment.in_force_at(now)
-        } else {
-            s.closed_at.is_none() && s.assignment.end_at.is_none_or(|end| end > now)
+    /// The rows the collection shows.
+    fn rows(self) -> Rows {
+        Rows {
+            status: self.status(),
+            instances: self.is_instance(),
         }
-    }
-}
-
-/// A row and how it is shown.
-struct Shown {
-    scheduled: ScheduledAssignment,
-    principal_id: String,
-    member_type: MemberType,
-}
-
-/// The rows of `collection` listed now: everyone's, or those the caller holds (directly or
-/// through groups).
-async fn rows(
-    state: &AppState,
-    collection: Collection,
-    own: Option<&Caller>,
-) -> Result<Vec<Shown>, GraphError> {
-    let now = state.now();
-    let query = |principal: Option<String>| AssignmentQuery {
-        principal_id: principal,
-        status: Some(collection.status()),
-        ..AssignmentQuery::default()
-    };
-    let mut out = Vec::new();
-    match own {
-        None => {
-            for s in state.store.list_scheduled_assignments(&query(None)).await? {
-                out.push(Shown {
-                    principal_id: s.assignment.principal_id.clone(),
-                    member_type: MemberType::Direct,
-                    scheduled: s,
-                });
-            }
-        }
-        Some(caller) => {
-            let user = caller.user.id.clone();
-            let mut principals = vec![user.clone()];
-            principals.extend(state.store.transitive_groups(&user).await?);
-            for principal in principals {
-                let member_type = if principal == user {
-                    MemberType::Direct
-                } else {
-                    MemberType::Group
-                };
-                for s in state
-                    .store
-                    .list_scheduled_assignments(&query(Some(principal)))
-                    .await?
-                {
-                    out.push(Shown {
-                        principal_id: user.clone(),
-                        member_type: member_type.clone(),
-                        scheduled: s,
-                    });
-                }
-            }
-        }
-    }
-    out.retain(|s| collection.lists(&s.scheduled, now));
-    Ok(out)
-}
-
-/// What is known of the requests behind rows: creation time and action.
-type Requests = HashMap<String, Option<(DateTime<Utc>, Action)>>;
-
-async fn requests_of(state: &AppState, rows: &[Shown]) -> Result<Requests, GraphError> {
-    let mut known = Requests::new();
-    for id in rows.iter().filter_map(|r| r.scheduled.request_id.as_ref()) {
-        if known.contains_key(id) {
-            continue;
-        }
-        let found = match state.store.get_schedule_request(id).await {
-            Ok(r) => r
-                .request
-                .created_date_time
-                .map(|created| (created, r.request.action())),
-            Err(e) if e.is_not_found() => None,
-            Err(e) => return Err(e.into()),
-        };
-        known.insert(id.clone(), found);
-    }
-    Ok(known)
-}
-
-fn assignment_type(row: &Shown, requests: &Requests) -> AssignmentType {
-    let activated = row
-        .scheduled
-        .request_id
-        .as_ref()
-        .and_then(|id| requests.get(id))
-        .and_then(Option::as_ref)
-        .is_some_and(|(_, action)| action.is_self());
-    if activated {
-        AssignmentType::Activated
-    } else {
-        AssignmentType::Assigned
     }
 }
 
@@ -233,11 +130,11 @@ fn to_value<T: serde::Serialize>(value: &T) -> Result<Value, ServeError> {
     serde_json::to_value(value).map_err(|e| ServeError::Internal(format!("serializing: {e}")))
 }
 
-fn render(collection: Collection, row: &Shown, requests: &Requests) -> Result<Value, ServeError> {
+fn render(collection: Collection, row: &Shown) -> Result<Value, ServeError> {
     let a = &row.scheduled.assignment;
     let assignment_type = collection
         .is_assignment()
-        .then(|| assignment_type(row, requests));
+        .then(|| row.assignment_type.clone());
     if collection.is_instance() {
         let (eligibility, assignment) = if collection.is_assignment() {
             (None, Some(a.id.clone()))
@@ -260,13 +157,7 @@ fn render(collection: Collection, row: &Shown, requests: &Requests) -> Result<Va
             extra: Default::default(),
         });
     }
-    let created = row
-        .scheduled
-        .request_id
-        .as_ref()
-        .and_then(|id| requests.get(id))
-        .and_then(Option::as_ref)
-        .map(|(created, _)| *created);
+    let created = row.created;
     let expiration = match a.end_at {
         Some(end) => ExpirationPattern {
             kind: Some(ExpirationType::AfterDateTime),
@@ -299,16 +190,14 @@ fn render(collection: Collection, row: &Shown, requests: &Requests) -> Result<Va
     })
 }
 
-async fn render_all(
-    state: &AppState,
+fn render_all(
     collection: Collection,
     rows: &[Shown],
     options: &Options,
-) -> Result<Vec<Value>, GraphError> {
-    let requests = requests_of(state, rows).await?;
+) -> Result<Vec<Value>, ServeError> {
     let mut items = Vec::new();
     for row in rows {
-        let item = render(collection, row, &requests)?;
+        let item = render(collection, row)?;
         if options.keeps(&item) {
             items.push(item);
         }
@@ -335,15 +224,14 @@ fn context(state: &AppState, collection: Collection) -> String {
 async fn list(
     state: &AppState,
     collection: Collection,
-    headers: &HeaderMap,
+    caller: &Caller,
     uri: &Uri,
     query: Option<&str>,
 ) -> Result<Json<Value>, GraphError> {
-    let caller = caller(state, headers).await?;
     let options = odata::parse(query, &accepts(collection))?;
-    require_role_admin(state, &caller).await?;
-    let rows = rows(state, collection, None).await?;
-    let items = render_all(state, collection, &rows, &options).await?;
+    let admin = caller.authorize::<ManageRoles>(state).await?;
+    let rows = schedules::everyone(state, &admin, &collection.rows()).await?;
+    let items = render_all(collection, &rows, &options)?;
     Ok(Json(odata::collection(
         context(state, collection),
         items,
@@ -353,52 +241,19 @@ async fn list(
     )))
 }
 
-/// Whether a path segment is `filterByCurrentUser(on='…')`: `Some(Ok)` for `on='principal'`,
-/// `Some(Err)` for another `on`, `None` when the segment is something else (an id).
-pub fn filter_by_current_user(segment: &str) -> Option<Result<(), QueryError>> {
-    filter_by_current_user_on(segment, "principal")
-}
-
-/// [`filter_by_current_user`] for the one `on` value a collection supports (`principal`,
-/// `approver`).
-pub fn filter_by_current_user_on(segment: &str, supported: &str) -> Option<Result<(), QueryError>> {
-    const NAME: &str = "filterByCurrentUser";
-    let head = segment.get(..NAME.len())?;
-    if !head.eq_ignore_ascii_case(NAME) {
-        return None;
-    }
-    let args = segment[NAME.len()..].trim();
-    let on = args
-        .strip_prefix('(')
-        .and_then(|a| a.strip_suffix(')'))
-        .and_then(|a| a.split_once('='))
-        .filter(|(k, _)| k.trim().eq_ignore_ascii_case("on"))
-        .map(|(_, v)| v.trim().trim_matches('\'').to_string());
-    Some(match on {
-        Some(on) if on.eq_ignore_ascii_case(supported) => Ok(()),
-        Some(on) => Err(QueryError(format!(
-            "filterByCurrentUser supports on='{supported}' only here, not on='{on}'."
-        ))),
-        None => Err(QueryError(format!(
-            "Call filterByCurrentUser as filterByCurrentUser(on='{supported}')."
-        ))),
-    })
-}
-
 async fn item(
     state: &AppState,
     collection: Collection,
-    headers: &HeaderMap,
+    caller: &Caller,
     uri: &Uri,
     segment: &str,
     query: Option<&str>,
 ) -> Result<Json<Value>, GraphError> {
-    let caller = caller(state, headers).await?;
     if let Some(valid) = filter_by_current_user(segment) {
         valid?;
         let options = odata::parse(query, &accepts(collection))?;
-        let rows = rows(state, collection, Some(&caller)).await?;
-        let items = render_all(state, collection, &rows, &options).await?;
+        let rows = schedules::own(state, caller, &collection.rows()).await?;
+        let items = render_all(collection, &rows, &options)?;
         return Ok(Json(odata::collection(
             context(state, collection),
             items,
@@ -409,21 +264,9 @@ async fn item(
     }
     odata::parse(query, &Accepts::default())?;
     // Administrators see any; others their own (directly or through a group).
-    let own = if is_role_admin(state, &caller.user.id).await? {
-        None
-    } else {
-        Some(&caller)
-    };
-    let rows: Vec<Shown> = rows(state, collection, own)
-        .await?
-        .into_iter()
-        .filter(|r| r.scheduled.assignment.id.eq_ignore_ascii_case(segment))
-        .take(1)
-        .collect();
-    let requests = requests_of(state, &rows).await?;
-    match rows.first() {
+    match schedules::one(state, caller, &collection.rows(), segment).await? {
         Some(row) => Ok(Json(odata::entity(
-            render(collection, row, &requests)?,
+            render(collection, &row)?,
             format!("{}/$entity", context(state, collection)),
         ))),
         None => Err(GraphError::not_found(collection.what(), segment)),
@@ -436,22 +279,22 @@ macro_rules! handlers {
             #[doc = concat!("`GET …/", stringify!($list), "`: every one (active role administrators only).")]
             pub async fn $list(
                 State(state): State<Arc<AppState>>,
-                headers: HeaderMap,
+                caller: Caller,
                 uri: Uri,
                 RawQuery(query): RawQuery,
             ) -> Result<Json<Value>, GraphError> {
-                list(&state, $collection, &headers, &uri, query.as_deref()).await
+                list(&state, $collection, &caller, &uri, query.as_deref()).await
             }
 
             #[doc = "`GET …/filterByCurrentUser(on='principal')`, or one by id."]
             pub async fn $item(
                 State(state): State<Arc<AppState>>,
-                headers: HeaderMap,
+                caller: Caller,
                 uri: Uri,
                 Path(segment): Path<String>,
                 RawQuery(query): RawQuery,
             ) -> Result<Json<Value>, GraphError> {
-                item(&state, $collection, &headers, &uri, &segment, query.as_deref()).await
+                item(&state, $collection, &caller, &uri, &segment, query.as_deref()).await
             }
         )+
     };
@@ -462,32 +305,4 @@ handlers! {
     list_assignment_schedules, assignment_schedule => Collection::AssignmentSchedules;
     list_eligibility_instances, eligibility_instance => Collection::EligibilityInstances;
     list_assignment_instances, assignment_instance => Collection::AssignmentInstances;
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
-
-    use super::*;
-
-    #[test]
-    fn recognises_filter_by_current_user() {
-        assert!(
-            filter_by_current_user("filterByCurrentUser(on='principal')")
-                .unwrap()
-                .is_ok()
-        );
-        assert!(
-            filter_by_current_user("filterbycurrentuser(on='Principal')")
-                .unwrap()
-                .is_ok()
-        );
-        assert!(filter_by_current_user("filterByCurrentUser(on='approver')")
-            .unwrap()
-            .is_err());
-        assert!(filter_by_current_user("filterByCurrentUser")
-            .unwrap()
-            .is_err());
-        assert!(filter_by_current_user("0b1c9a3e-0000-0000-0000-000000000000").is_none());
-    }
 }

@@ -1,92 +1,31 @@
 //! Role settings: `/v1.0/policies/roleManagementPolicies` (one `unifiedRoleManagementPolicy`
 //! per role, id `DirectoryRole_{roleDefinitionId}`, with its 17 rules), its rules one by one
 //! (read by anyone signed in; changed by an active role administrator only), and
-//! `/v1.0/policies/roleManagementPolicyAssignments` (which policy governs which role).
-//!
-//! A rule change is optimistic: the settings are read with their version and written naming it;
-//! if another change came in between, the change is made again once on the new settings, then
-//! the caller is told to retry (`409`). The change and its audit entry are stored together.
+//! `/v1.0/policies/roleManagementPolicyAssignments` (which policy governs which role). The
+//! rules of a change (optimistic, audited, `409` when it keeps losing to another) live in
+//! [`app::pim::settings`].
 
 use crate::error::ServeError;
-use crate::graph::admin::{entry, refused, require_role_admin};
-use crate::graph::auth::caller;
+use crate::graph::auth::Caller;
 use crate::graph::body::JsonBody;
 use crate::graph::error::GraphError;
 use crate::graph::odata::{self, Accepts};
 use crate::state::AppState;
+use app::pim::settings;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::Uri;
 use axum::Json;
-use pim::{
-    Identity, PolicyRuleError, RoleManagementPolicy, RoleManagementPolicyAssignment, RuleId,
-    DIRECTORY_ROLE,
-};
+use pim::{RoleManagementPolicy, RoleManagementPolicyAssignment, RuleId};
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::sync::Arc;
-use store::{RoleDefinition, StoreError};
+use store::RoleDefinition;
 
 const POLICY_FILTER: &[&str] = &["id", "scopeId", "scopeType"];
 const ASSIGNMENT_FILTER: &[&str] = &["id", "policyId", "roleDefinitionId", "scopeId", "scopeType"];
 
-/// The role a policy id names, if it is `DirectoryRole_{roleDefinitionId}` of an existing role.
+/// The role a policy id names (`404` when none).
 async fn role_of_policy(state: &AppState, policy_id: &str) -> Result<RoleDefinition, GraphError> {
-    let not_found = || GraphError::not_found("Role management policy", policy_id);
-    let prefix = format!("{DIRECTORY_ROLE}_");
-    let role = policy_id
-        .get(..prefix.len())
-        .filter(|p| p.eq_ignore_ascii_case(&prefix))
-        .map(|_| &policy_id[prefix.len()..])
-        .ok_or_else(not_found)?;
-    state
-        .store
-        .list_role_definitions()
-        .await?
-        .into_iter()
-        .find(|d| d.id.eq_ignore_ascii_case(role))
-        .ok_or_else(not_found)
-}
-
-/// The role's settings (stored, or the defaults) and their version (0: none stored).
-pub async fn load_policy(
-    state: &AppState,
-    role_definition_id: &str,
-) -> Result<(RoleManagementPolicy, u64), GraphError> {
-    Ok(
-        match state.store.get_role_policy(role_definition_id).await? {
-            Some(stored) => (stored.policy, stored.version),
-            None => (
-                RoleManagementPolicy::default_for(role_definition_id, state.now()),
-                0,
-            ),
-        },
-    )
-}
-
-/// Every role with its settings.
-async fn all_policies(
-    state: &AppState,
-) -> Result<Vec<(RoleDefinition, RoleManagementPolicy)>, GraphError> {
-    let mut stored: HashMap<String, RoleManagementPolicy> = state
-        .store
-        .list_role_policies()
-        .await?
-        .into_iter()
-        .map(|p| (p.role_definition_id.to_ascii_lowercase(), p.policy))
-        .collect();
-    let now = state.now();
-    Ok(state
-        .store
-        .list_role_definitions()
-        .await?
-        .into_iter()
-        .map(|d| {
-            let policy = stored
-                .remove(&d.id.to_ascii_lowercase())
-                .unwrap_or_else(|| RoleManagementPolicy::default_for(&d.id, now));
-            (d, policy)
-        })
-        .collect())
+    Ok(settings::role_of_policy(state, policy_id).await?)
 }
 
 fn to_value<T: serde::Serialize>(value: &T) -> Result<Value, ServeError> {
@@ -96,11 +35,10 @@ fn to_value<T: serde::Serialize>(value: &T) -> Result<Value, ServeError> {
 /// `GET /v1.0/policies/roleManagementPolicies` (`$filter` on scope, `$expand=rules`).
 pub async fn list_policies(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    _caller: Caller,
     uri: Uri,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, GraphError> {
-    caller(&state, &headers).await?;
     let options = odata::parse(
         query.as_deref(),
         &Accepts {
@@ -110,7 +48,7 @@ pub async fn list_policies(
         },
     )?;
     let mut items = Vec::new();
-    for (_, policy) in all_policies(&state).await? {
+    for (_, policy) in settings::all(&state).await? {
         let item = to_value(&policy)?;
         if options.keeps(&item) {
             items.push(item);
@@ -132,11 +70,10 @@ pub async fn list_policies(
 /// accepted).
 pub async fn get_policy(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    _caller: Caller,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, GraphError> {
-    caller(&state, &headers).await?;
     odata::parse(
         query.as_deref(),
         &Accepts {
@@ -145,7 +82,7 @@ pub async fn get_policy(
         },
     )?;
     let role = role_of_policy(&state, &id).await?;
-    let (policy, _) = load_policy(&state, &role.id).await?;
+    let policy = state.role_settings(&role.id).await?.policy;
     Ok(Json(odata::entity(
         to_value(&policy)?,
         format!(
@@ -158,14 +95,13 @@ pub async fn get_policy(
 /// `GET /v1.0/policies/roleManagementPolicies/{id}/rules`.
 pub async fn list_rules(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    _caller: Caller,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, GraphError> {
-    caller(&state, &headers).await?;
     odata::parse(query.as_deref(), &Accepts::default())?;
     let role = role_of_policy(&state, &id).await?;
-    let (policy, _) = load_policy(&state, &role.id).await?;
+    let policy = state.role_settings(&role.id).await?.policy;
     Ok(Json(json!({
         "@odata.context": format!(
             "{}/v1.0/$metadata#policies/roleManagementPolicies('{}')/rules",
@@ -178,12 +114,11 @@ pub async fn list_rules(
 /// `GET /v1.0/policies/roleManagementPolicies/{id}/rules/{ruleId}`.
 pub async fn get_rule(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    _caller: Caller,
     Path((id, rule_id)): Path<(String, String)>,
 ) -> Result<Json<Value>, GraphError> {
-    caller(&state, &headers).await?;
     let role = role_of_policy(&state, &id).await?;
-    let (policy, _) = load_policy(&state, &role.id).await?;
+    let policy = state.role_settings(&role.id).await?.policy;
     let rule = policy
         .rule(&RuleId::parse(&rule_id))
         .ok_or_else(|| GraphError::not_found("Role management policy rule", &rule_id))?;
@@ -196,91 +131,19 @@ pub async fn get_rule(
     )))
 }
 
-/// The Graph error for a refused rule update: an unknown rule is `404`, anything else `400`
-/// with the error's code and sentence.
-fn rule_error(e: &PolicyRuleError, rule_id: &str) -> GraphError {
-    if matches!(e, PolicyRuleError::RuleNotFound { .. }) {
-        return GraphError::new(
-            StatusCode::NOT_FOUND,
-            e.code(),
-            format!("Role management policy rule '{rule_id}' does not exist: {e}."),
-        );
-    }
-    let text = e.to_string();
-    let mut chars = text.chars();
-    let sentence = match chars.next() {
-        Some(first) => format!("{}{}", first.to_uppercase(), chars.as_str()),
-        None => text,
-    };
-    GraphError::bad_request(e.code(), sentence)
-}
-
 /// `PATCH /v1.0/policies/roleManagementPolicies/{id}/rules/{ruleId}`: active role
 /// administrators only. Answers `200` with the rule as it now is.
 pub async fn patch_rule(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    caller: Caller,
     Path((id, rule_id)): Path<(String, String)>,
     body: JsonBody,
 ) -> Result<Json<Value>, GraphError> {
-    let caller = caller(&state, &headers).await?;
     let role = role_of_policy(&state, &id).await?;
-    let audit = |activity: &str| {
-        entry(&caller, activity, "Update", &state)
-            .target("Role", &role.id, Some(&role.display_name))
-            .detail("RuleId", &rule_id)
-    };
-    if let Err(e) = require_role_admin(&state, &caller).await {
-        return Err(refused(&state, audit("Update role setting in PIM"), e).await);
-    }
+    let admin = settings::authorize_change(&state, &caller, &role, &rule_id).await?;
     let body: Value = body.parse("JSON describing a unifiedRoleManagementPolicyRule")?;
-    let by = Identity {
-        id: Some(caller.user.id.clone()),
-        display_name: Some(caller.user.display_name.clone()),
-        extra: Default::default(),
-    };
-    for attempt in 0..2 {
-        let (mut policy, version) = load_policy(&state, &role.id).await?;
-        let rule = match policy.patch_rule(&rule_id, &body, state.now(), Some(by.clone())) {
-            Ok(rule) => rule.clone(),
-            Err(e) => {
-                return Err(refused(
-                    &state,
-                    audit("Update role setting in PIM"),
-                    rule_error(&e, &rule_id),
-                )
-                .await)
-            }
-        };
-        let rule_json = to_value(&rule)?;
-        let done = audit("Update role setting in PIM")
-            .target("Policy", &policy.id, None)
-            .detail("Rule", &rule_json.to_string());
-        match state
-            .store
-            .put_role_policy_audited(&policy, version, &done)
-            .await
-        {
-            Ok(_) => {
-                tracing::info!(
-                    user = %caller.user.user_principal_name,
-                    role = %role.id,
-                    rule = %rule.id(),
-                    "role setting changed"
-                );
-                return Ok(Json(rule_json));
-            }
-            Err(StoreError::Conflict { .. }) if attempt == 0 => continue,
-            Err(StoreError::Conflict { .. }) => break,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(GraphError::new(
-        StatusCode::CONFLICT,
-        "Conflict",
-        "The role's settings were changed by someone else while this change was being made; \
-         read them again and retry.",
-    ))
+    let rule = settings::patch_rule(&state, &admin, &role, &rule_id, &body).await?;
+    Ok(Json(to_value(&rule)?))
 }
 
 fn assignment_value(
@@ -301,11 +164,10 @@ fn assignment_value(
 /// 'DirectoryRole' and roleDefinitionId eq '…'` (`$expand=policy` embeds the settings).
 pub async fn list_policy_assignments(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    _caller: Caller,
     uri: Uri,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, GraphError> {
-    caller(&state, &headers).await?;
     let options = odata::parse(
         query.as_deref(),
         &Accepts {
@@ -316,7 +178,7 @@ pub async fn list_policy_assignments(
     )?;
     let expand = options.expands("policy");
     let mut items = Vec::new();
-    for (role, policy) in all_policies(&state).await? {
+    for (role, policy) in settings::all(&state).await? {
         let item = assignment_value(&policy, &role, expand)?;
         if options.keeps(&item) {
             items.push(item);
@@ -337,11 +199,10 @@ pub async fn list_policy_assignments(
 /// `GET /v1.0/policies/roleManagementPolicyAssignments/{id}` (`{policyId}_{roleDefinitionId}`).
 pub async fn get_policy_assignment(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
+    _caller: Caller,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, GraphError> {
-    caller(&state, &headers).await?;
     let options = odata::parse(
         query.as_deref(),
         &Accepts {
@@ -349,7 +210,7 @@ pub async fn get_policy_assignment(
             ..Accepts::default()
         },
     )?;
-    for (role, policy) in all_policies(&state).await? {
+    for (role, policy) in settings::all(&state).await? {
         let item = assignment_value(&policy, &role, options.expands("policy"))?;
         if item["id"]
             .as_str()

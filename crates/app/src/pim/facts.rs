@@ -1,0 +1,196 @@
+//! What the services read before they decide: a role's settings, what a principal holds of a
+//! role now, the role definitions.
+
+use crate::pim::Refusal;
+use crate::Core;
+use chrono::{DateTime, Utc};
+use pim::validate::{ActiveAssignment, ActiveKind, Window};
+use pim::{RoleManagementPolicy, ScheduleKind};
+use policy::directory::AssignmentStatus;
+use policy::ids::{RoleId, UserId};
+use store::{AssignmentQuery, RoleAssignment, RoleDefinition, StoreError};
+
+/// A role's settings and the version a change must name (0: none stored, the defaults).
+#[derive(Debug, Clone)]
+pub struct RoleSettings {
+    /// The settings.
+    pub policy: RoleManagementPolicy,
+    /// Their version.
+    pub version: u64,
+}
+
+impl Core {
+    /// The role's settings: stored, or the defaults.
+    pub async fn role_settings(&self, role: &str) -> Result<RoleSettings, StoreError> {
+        Ok(match self.store.get_role_policy(role).await? {
+            Some(stored) => RoleSettings {
+                policy: stored.policy,
+                version: stored.version,
+            },
+            None => RoleSettings {
+                policy: RoleManagementPolicy::default_for(role, self.now()),
+                version: 0,
+            },
+        })
+    }
+
+    /// The role definition `role` names, with its id as defined (the store keys settings and
+    /// assignments by that spelling); a `404` refusal if there is none.
+    pub async fn role_definition<E>(&self, role: &RoleId) -> Result<RoleDefinition, E>
+    where
+        E: From<Refusal> + From<StoreError>,
+    {
+        self.store
+            .list_role_definitions()
+            .await?
+            .into_iter()
+            .find(|d| role.is(&d.id))
+            .ok_or_else(|| Refusal::not_found("Role definition", role.as_str()).into())
+    }
+}
+
+/// What the store says about a principal and a role at one instant.
+pub(crate) struct Holdings {
+    /// The eligible window (direct or through a group); the longest-lasting one.
+    pub eligibility: Option<Window>,
+    /// The active assignment, with its id.
+    pub active: Option<(ActiveAssignment, String)>,
+}
+
+/// Whether window `w` lasts longer than `than` (no end lasts longest).
+fn lasts_longer(w: &Window, than: Option<&Window>) -> bool {
+    match (than.map(|t| t.end), w.end) {
+        (None, _) => true,
+        (Some(_), None) => true,
+        (Some(None), Some(_)) => false,
+        (Some(Some(a)), Some(b)) => b > a,
+    }
+}
+
+/// The principal's eligible window for the role (direct or through a group) and its active
+/// assignment, at `now`.
+pub(crate) async fn holdings(
+    core: &Core,
+    user: &UserId,
+    role: &str,
+    now: DateTime<Utc>,
+) -> Result<Holdings, StoreError> {
+    let mut principals = vec![user.as_str().to_string()];
+    principals.extend(core.store.transitive_groups(user.as_str()).await?);
+    let mut eligibility: Option<Window> = None;
+    for p in &principals {
+        for s in core
+            .store
+            .list_scheduled_assignments(&AssignmentQuery {
+                principal_id: Some(p.clone()),
+                role_definition_id: Some(role.to_string()),
+                status: Some(AssignmentStatus::Eligible),
+                in_force_at: Some(now),
+                request_id: None,
+            })
+            .await?
+        {
+            let w = Window {
+                start: s.assignment.start_at,
+                end: s.assignment.end_at,
+            };
+            // The longest-lasting eligibility counts.
+            if lasts_longer(&w, eligibility.as_ref()) {
+                eligibility = Some(w);
+            }
+        }
+    }
+    let active = core
+        .store
+        .list_scheduled_assignments(&AssignmentQuery {
+            principal_id: Some(user.as_str().to_string()),
+            role_definition_id: Some(role.to_string()),
+            status: Some(AssignmentStatus::Active),
+            in_force_at: Some(now),
+            request_id: None,
+        })
+        .await?
+        .into_iter()
+        .next()
+        .map(|s| {
+            let active = ActiveAssignment {
+                window: Window {
+                    start: s.assignment.start_at,
+                    end: s.assignment.end_at,
+                },
+                assignment_type: if s.request_id.is_some() {
+                    ActiveKind::Activated
+                } else {
+                    ActiveKind::Assigned
+                },
+            };
+            (active, s.assignment.id)
+        });
+    Ok(Holdings {
+        eligibility,
+        active,
+    })
+}
+
+/// The principal's schedule of `kind` for the role that has not ended (the longest-lasting
+/// one); for a renewal (`ended`), the one that ended last.
+pub(crate) async fn existing(
+    core: &Core,
+    kind: ScheduleKind,
+    principal_id: &str,
+    role: &str,
+    ended: bool,
+) -> Result<Option<Window>, StoreError> {
+    let now = core.now();
+    let mut found: Option<Window> = None;
+    for s in core
+        .store
+        .list_scheduled_assignments(&AssignmentQuery {
+            principal_id: Some(principal_id.to_string()),
+            role_definition_id: Some(role.to_string()),
+            status: Some(status_of(kind)),
+            ..AssignmentQuery::default()
+        })
+        .await?
+    {
+        let a = &s.assignment;
+        let has_ended = s.closed_at.is_some() || a.end_at.is_some_and(|end| end <= now);
+        if has_ended != ended {
+            continue;
+        }
+        let w = Window {
+            start: a.start_at,
+            end: a.end_at,
+        };
+        if lasts_longer(&w, found.as_ref()) {
+            found = Some(w);
+        }
+    }
+    Ok(found)
+}
+
+fn status_of(kind: ScheduleKind) -> AssignmentStatus {
+    match kind {
+        ScheduleKind::Eligibility => AssignmentStatus::Eligible,
+        ScheduleKind::Assignment => AssignmentStatus::Active,
+    }
+}
+
+/// A new schedule of `kind` (an eligible or an active assignment) for `principal` and `role`.
+pub fn new_schedule(
+    kind: ScheduleKind,
+    principal: &str,
+    role: &str,
+    start: DateTime<Utc>,
+    end: Option<DateTime<Utc>>,
+) -> RoleAssignment {
+    RoleAssignment {
+        id: store::new_id(),
+        principal_id: principal.to_string(),
+        role_definition_id: role.to_string(),
+        directory_scope_id: "/".into(),
+        status: status_of(kind),
+        start_at: start,
+        end_at: end,
+    }
+}

@@ -1,0 +1,164 @@
+//! Role settings: one `unifiedRoleManagementPolicy` per role (id `DirectoryRole_{roleId}`),
+//! read by anyone signed in, changed rule by rule by an active role administrator.
+//!
+//! A rule change is optimistic: the settings are read with their version and written naming it;
+//! if another change came in between, the change is made again once on the new settings, then
+//! the caller is told to retry. The change and its audit entry are stored together.
+
+use crate::authz::{AuthorizeError, ManageRoles};
+use crate::pim::{capitalise, refuse, ErrorCode, Refusal, RefusalKind};
+use crate::{Authorized, Caller, Core};
+use pim::{Identity, PolicyRuleError, RoleManagementPolicy, Rule, DIRECTORY_ROLE};
+use serde_json::Value;
+use std::collections::HashMap;
+use store::{AuditEntry, RoleDefinition, StoreError};
+
+crate::pim::area_error! {
+    /// Why role settings could not be read or changed.
+    SettingsError
+}
+
+/// The role a policy id names, if it is `DirectoryRole_{roleDefinitionId}` of an existing role.
+pub async fn role_of_policy(core: &Core, policy_id: &str) -> Result<RoleDefinition, SettingsError> {
+    let not_found = || Refusal::not_found("Role management policy", policy_id);
+    let prefix = format!("{DIRECTORY_ROLE}_");
+    let role = policy_id
+        .get(..prefix.len())
+        .filter(|p| p.eq_ignore_ascii_case(&prefix))
+        .and_then(|_| policy_id.get(prefix.len()..))
+        .ok_or_else(not_found)?;
+    Ok(core
+        .store
+        .list_role_definitions()
+        .await?
+        .into_iter()
+        .find(|d| d.id.eq_ignore_ascii_case(role))
+        .ok_or_else(not_found)?)
+}
+
+/// Every role with its settings (stored, or the defaults).
+pub async fn all(core: &Core) -> Result<Vec<(RoleDefinition, RoleManagementPolicy)>, StoreError> {
+    let mut stored: HashMap<String, RoleManagementPolicy> = core
+        .store
+        .list_role_policies()
+        .await?
+        .into_iter()
+        .map(|p| (p.role_definition_id.to_ascii_lowercase(), p.policy))
+        .collect();
+    let now = core.now();
+    Ok(core
+        .store
+        .list_role_definitions()
+        .await?
+        .into_iter()
+        .map(|d| {
+            let policy = stored
+                .remove(&d.id.to_ascii_lowercase())
+                .unwrap_or_else(|| RoleManagementPolicy::default_for(&d.id, now));
+            (d, policy)
+        })
+        .collect())
+}
+
+fn entry(caller: &Caller, core: &Core, role: &RoleDefinition, rule_id: &str) -> AuditEntry {
+    caller
+        .audit(
+            "RoleManagement",
+            "Update role setting in PIM",
+            "Update",
+            core.now(),
+        )
+        .target("Role", &role.id, Some(&role.display_name))
+        .detail("RuleId", rule_id)
+}
+
+/// The permission to change `role`'s rule `rule_id`: held by an active role administrator. A
+/// denial is audited.
+pub async fn authorize_change(
+    core: &Core,
+    caller: &Caller,
+    role: &RoleDefinition,
+    rule_id: &str,
+) -> Result<Authorized<ManageRoles>, SettingsError> {
+    match core.authorize::<ManageRoles>(caller).await {
+        Ok(authorized) => Ok(authorized),
+        Err(AuthorizeError::Store(e)) => Err(e.into()),
+        Err(AuthorizeError::Denied(denied)) => {
+            let audit = entry(caller, core, role, rule_id);
+            Err(refuse(core, audit, Refusal::forbidden(denied.message))
+                .await
+                .into())
+        }
+    }
+}
+
+/// The refusal of a rule change: an unknown rule is not found, anything else invalid, with
+/// the domain's code and sentence.
+fn rule_refusal(e: &PolicyRuleError, rule_id: &str) -> Refusal {
+    let code = ErrorCode::from_code(e.code());
+    if matches!(e, PolicyRuleError::RuleNotFound { .. }) {
+        return Refusal::new(
+            RefusalKind::NotFound,
+            code,
+            format!("Role management policy rule '{rule_id}' does not exist: {e}."),
+        );
+    }
+    Refusal::invalid(code, capitalise(&e.to_string()))
+}
+
+/// Changes rule `rule_id` of `role`'s settings by the JSON `body` (a merge of the rule's
+/// properties), audited; returns the rule as it now is. Refused changes are audited too.
+pub async fn patch_rule(
+    core: &Core,
+    admin: &Authorized<ManageRoles>,
+    role: &RoleDefinition,
+    rule_id: &str,
+    body: &Value,
+) -> Result<Rule, SettingsError> {
+    let caller = admin.caller();
+    let by = Identity {
+        id: Some(caller.user.id.clone()),
+        display_name: Some(caller.user.display_name.clone()),
+        extra: Default::default(),
+    };
+    for attempt in 0..2 {
+        let settings = core.role_settings(&role.id).await?;
+        let mut policy = settings.policy;
+        let rule = match policy.patch_rule(rule_id, body, core.now(), Some(by.clone())) {
+            Ok(rule) => rule.clone(),
+            Err(e) => {
+                let audit = entry(caller, core, role, rule_id);
+                return Err(refuse(core, audit, rule_refusal(&e, rule_id)).await.into());
+            }
+        };
+        let rule_json = serde_json::to_value(&rule)
+            .map_err(|e| SettingsError::Internal(format!("serializing a rule: {e}")))?;
+        let done = entry(caller, core, role, rule_id)
+            .target("Policy", &policy.id, None)
+            .detail("Rule", &rule_json.to_string());
+        match core
+            .store
+            .put_role_policy_audited(&policy, settings.version, &done)
+            .await
+        {
+            Ok(_) => {
+                tracing::info!(
+                    user = %caller.user.user_principal_name,
+                    role = %role.id,
+                    rule = %rule.id(),
+                    "role setting changed"
+                );
+                return Ok(rule);
+            }
+            Err(StoreError::Conflict { .. }) if attempt == 0 => continue,
+            Err(StoreError::Conflict { .. }) => break,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(Refusal::conflict(
+        ErrorCode::Conflict,
+        "The role's settings were changed by someone else while this change was being made; \
+         read them again and retry.",
+    )
+    .into())
+}
