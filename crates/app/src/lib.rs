@@ -8,10 +8,14 @@
 
 pub mod authz;
 mod clock;
+pub mod code;
+pub mod conditional_access;
 mod engine;
+pub mod posture;
 
 pub use authz::{Authorized, Caller, Denied, Permission};
 pub use clock::Clock;
+pub use code::ErrorCode;
 
 use chrono::{DateTime, Utc};
 use policy::engine::Engine;
