@@ -6,6 +6,7 @@
 //! returns a typed outcome or an error enum of its area. Mapping either to Graph JSON or a page
 //! is the face's job.
 
+pub mod access_pass;
 pub mod authz;
 mod clock;
 pub mod code;

@@ -930,55 +930,40 @@ pub async fn onboarding_pass(state: &AppState) -> Result<Option<OnboardingPass>,
     if counts {
         return Ok(None);
     }
-    let entry = |activity: &str| {
-        store::AuditEntry::new("UserManagement", activity, "Add", now)
-            .by_user(&admin.id, Some(&admin.user_principal_name))
-            .target("User", &adele.id, Some(&adele.user_principal_name))
-            .detail(
-                "reason",
-                "portcullis demo: onboarding a passkey for context c1",
-            )
+    // The demo's administrator issues the pass through the same service as the API, so it
+    // needs the same permission: an active role administrator (as the demo seeds her).
+    let allowed = match state
+        .core
+        .authorize::<app::authz::ManageRoles>(&app::Caller::new(admin))
+        .await
+    {
+        Ok(allowed) => allowed,
+        Err(app::authz::AuthorizeError::Denied(d)) => {
+            tracing::warn!(reason = %d, "the demo's administrator cannot issue an onboarding pass");
+            return Ok(None);
+        }
+        Err(app::authz::AuthorizeError::Store(e)) => return Err(e.into()),
     };
-    for old in store.list_taps(&adele.id).await? {
-        store
-            .delete_tap_audited(
-                &adele.id,
-                &old.id,
-                &entry("Admin deleted temporary access pass method for user"),
-            )
-            .await?;
-    }
-    let issued = authn::tap::issue_tap(
-        &authn::tap::TapPolicy::default(),
-        now,
-        None,
-        Some(chrono::Duration::hours(8)),
-        true,
-    )
-    .map_err(|e| ServeError::Internal(format!("demo temporary access pass: {e}")))?;
-    let pass = store::TemporaryAccessPass {
-        id: store::new_id(),
-        user_id: adele.id.clone(),
-        pass_hash: issued.pass_hash.clone(),
-        is_usable_once: true,
-        starts_at: issued.starts_at,
-        expires_at: issued.expires_at,
-        used_at: None,
-        created_by: admin.id.clone(),
-        created_at: now,
-    };
-    store
-        .issue_tap_audited(
-            &pass,
-            &entry("Admin registered temporary access pass method for user")
-                .detail("methodId", &pass.id),
+    let issued = state
+        .core
+        .issue_access_pass(
+            &allowed,
+            &adele.id,
+            app::access_pass::PassRequest {
+                lifetime_minutes: Some(8 * 60),
+                usable_once: Some(true),
+                replace: true,
+                reason: Some("portcullis demo: onboarding a passkey for context c1".into()),
+                ..app::access_pass::PassRequest::default()
+            },
         )
-        .await?;
+        .await
+        .map_err(|e| ServeError::Internal(format!("demo temporary access pass: {e}")))?;
     Ok(Some(OnboardingPass {
-        user_principal_name: adele.user_principal_name,
+        user_principal_name: issued.user.user_principal_name,
         pass: issued.pass,
-        expires_at: issued.expires_at,
-        issued_by: admin.user_principal_name,
+        expires_at: issued.method.expires_at,
+        issued_by: allowed.caller().user.user_principal_name.clone(),
     }))
 }
 
