@@ -13,6 +13,7 @@ pub mod code;
 pub mod conditional_access;
 mod engine;
 pub mod posture;
+pub mod session;
 
 pub use authz::{Authorized, Caller, Denied, Permission};
 pub use clock::Clock;

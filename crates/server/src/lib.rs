@@ -17,6 +17,7 @@ pub mod graph;
 pub mod metrics;
 pub mod oidc;
 pub mod outbox;
+pub mod session;
 pub mod signin;
 pub mod state;
 pub mod web;
