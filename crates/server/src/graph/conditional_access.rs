@@ -48,13 +48,13 @@ fn context(state: &AppState) -> String {
     )
 }
 
-fn render(policy: &ConditionalAccessPolicy) -> Result<Value, GraphError> {
-    serde_json::to_value(policy).map_err(|e| PolicyError::Unrenderable(e).into())
+fn render(policy: &ConditionalAccessPolicy) -> Result<Value, PolicyError> {
+    serde_json::to_value(policy).map_err(PolicyError::Unrenderable)
 }
 
 /// The policy id of a path.
-fn policy_id(id: &str) -> Result<PolicyId, GraphError> {
-    PolicyId::parse(id).map_err(|e| GraphError::bad_request("BadRequest", format!("{e}.")))
+fn policy_id(id: &str) -> Result<PolicyId, QueryError> {
+    PolicyId::parse(id).map_err(|e| QueryError(format!("{e}.")))
 }
 
 /// `GET /v1.0/identity/conditionalAccess/policies`.
