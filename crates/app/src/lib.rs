@@ -12,6 +12,7 @@ mod clock;
 pub mod code;
 pub mod conditional_access;
 mod engine;
+pub mod lockout;
 pub mod posture;
 pub mod session;
 

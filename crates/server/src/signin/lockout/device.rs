@@ -14,7 +14,7 @@ pub async fn signed_in(
     jar: &CookieJar,
 ) -> Result<Option<Cookie<'static>>, ServeError> {
     let now = state.now();
-    let attempt = Attempt::new(state, user_id, ip, jar).await?;
+    let attempt = attempt(state, user_id, ip, jar).await?;
     // The address's counter for this account goes too: a sign-in from there just completed. A
     // read is cheaper than a write that waits for the disk: reset only a counter that exists.
     let mut counters = vec![(

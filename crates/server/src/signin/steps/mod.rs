@@ -86,7 +86,7 @@ impl Step {
     /// The attempt on the named user from this browser and address.
     async fn attempt(&self) -> Result<Attempt, PageError> {
         let user_id = self.user_id()?;
-        Ok(Attempt::new(&self.state, &user_id, self.circumstances.ip, &self.jar).await?)
+        Ok(lockout::attempt(&self.state, &user_id, self.circumstances.ip, &self.jar).await?)
     }
 
     /// Refuses an attempt of `method` under `lock` without checking anything: the refusal is in
