@@ -15,10 +15,10 @@ use crate::error::{PageError, ServeError};
 use crate::graph::body::{BodyError, JsonBody};
 use crate::oidc::authorize::open_transaction;
 use crate::oidc::request::AuthorizationRequest;
-use crate::session::BrowserSession;
+use crate::session::{session_token, BrowserSession};
 use crate::signin::flow::REGISTER_SECURITY_INFO;
 use crate::state::AppState;
-use crate::web::{token_hash, SESSION_COOKIE};
+use crate::web::token_hash;
 use askama::Template;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::StatusCode;
@@ -253,9 +253,10 @@ async fn callback(
         .store
         .consume_code(&token_hash(&code), state.now())
         .await?;
-    let session = jar
-        .get(SESSION_COOKIE)
-        .map(|c| token_hash(c.value()))
+    // The code must name this browser's session; whether that session is still live is the
+    // page's to check when it is opened (the redirect goes there).
+    let session = session_token(&jar)
+        .map(|t| token_hash(&t))
         .unwrap_or_default();
     match redeemed {
         Some(c) if c.client_id == PORTAL_CLIENT_ID && crate::web::same(&c.session_id, &session) => {

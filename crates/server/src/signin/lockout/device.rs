@@ -7,7 +7,7 @@ use super::*;
 /// failures of this account from this client, and remembers the browser as a known device of
 /// the account (a new token in the device cookie, or, for a device already known, a later
 /// expiry). Returns the device cookie to set, if it changed.
-pub async fn signed_in(
+pub async fn sign_in_completed(
     state: &AppState,
     user_id: &str,
     ip: Option<IpAddr>,

@@ -35,7 +35,7 @@ pub use app::lockout::{
     logged_failure, refusal, Attempt, Counters, Lock, ACCOUNT_THROTTLE, CLIENT_LOCKOUT,
     RECOGNITION, SOURCE_LOCKOUT,
 };
-pub use device::signed_in;
+pub use device::sign_in_completed;
 use device::*;
 
 /// Name of the device cookie: the browser's known-device tokens, one per account, `.`-joined.

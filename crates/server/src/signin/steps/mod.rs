@@ -243,7 +243,7 @@ pub async fn record_method(
     }
     // No failure counter is reset here: one method is not a sign-in, and resetting on it would
     // let someone who knows the password reopen guessing of the second factor. Counters are
-    // reset when the sign-in completes (`lockout::signed_in`).
+    // reset when the sign-in completes (`lockout::sign_in_completed`).
     let max_age = i64::from(state.config.lifetimes.session_hours) * 3600;
     Ok(jar.add(cookie(SESSION_COOKIE, token, state.secure_cookies, max_age)))
 }
