@@ -3,9 +3,6 @@
 
 use super::*;
 
-// ---------------------------------------------------------------------------------------------
-// Request parsing and client authentication
-
 /// Reads an `application/x-www-form-urlencoded` body into its parameters. Parameters without a
 /// value count as omitted (RFC 6749 §3.1); a parameter sent twice is an error naming it (RFC
 /// 6749 §3.1, §3.2).

@@ -2,9 +2,6 @@
 
 use super::*;
 
-// ---------------------------------------------------------------------------------------------
-// Issuance
-
 /// What the tokens of one issuance say.
 pub(super) struct Issue<'a> {
     pub(super) client_id: &'a str,

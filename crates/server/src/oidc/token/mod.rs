@@ -9,6 +9,9 @@
 //!   the grant. A refresh needs the browser session still live and Conditional Access still
 //!   granting the application.
 //! - **Errors** are RFC 6749 §5.2 JSON; nothing here panics on a malformed request.
+//!
+//! Clients are authenticated in `client`, codes redeemed in `code`, refresh tokens rotated in
+//! `refresh`, tokens signed in `issue`; this module routes a request to its grant.
 
 use crate::error::{OAuthError, ServeError};
 use crate::oidc::clients::hash_secret;
@@ -107,9 +110,6 @@ async fn exchange(
     .await;
     (grant_type, outcome)
 }
-
-// ---------------------------------------------------------------------------------------------
-// Grants
 
 /// The authentication a grant carries, as kept in a refresh token's `claims`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
