@@ -10,23 +10,22 @@
 //! authentication context, checked against the methods each has registered), while before it
 //! some could, is refused unless the caller overrides the guard. The check and the write are
 //! tied by the configuration's generation: a change that landed in between makes the write
-//! retry against the new state.
+//! retry against the new state. The guard itself is in `guard`.
 
 use crate::authz::{ManageConditionalAccess, ReadConditionalAccess};
 use crate::code::ErrorCode;
-use crate::posture::{methods_of, role_settings, PostureError};
+use crate::posture::PostureError;
 use crate::{Authorized, Core};
-use chrono::{DateTime, Utc};
 use policy::api_write::write_violations;
 use policy::conditional_access::ConditionalAccessPolicy;
-use policy::directory::GLOBAL_ADMINISTRATOR;
 use policy::engine::Engine;
 use policy::ids::PolicyId;
-use policy::posture::{eligible_users, preflight_activation};
 use policy::{Severity, Tenant};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use store::{AuditEntry, ConfigKind, StoreError};
+
+mod guard;
 
 /// How often a write is tried again when another change lands between its check and its write.
 const ATTEMPTS: usize = 3;
@@ -232,7 +231,7 @@ impl Core {
                 .as_ref()
                 .is_some_and(policy::posture::is_enforced);
             if enforced_after {
-                if let Some(lockout) = self.lockout(&before, &after, now).await? {
+                if let Some(lockout) = self.admin_lockout(&before, &after, now).await? {
                     match guard {
                         LockoutGuard::Override => {
                             tracing::warn!(policy = %id, by = %allowed.caller().user.user_principal_name, "lockout guard overridden with force=true");
@@ -276,76 +275,6 @@ impl Core {
             tracing::error!(error = %e, "audit entry for a refusal not written");
         }
         error
-    }
-
-    /// The users eligible for Global Administrator who could activate it under `tenant`, and
-    /// who cannot satisfy what: all of them when its context has no strength to check.
-    async fn able_global_admins(
-        &self,
-        tenant: &Tenant,
-        context: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(BTreeSet<String>, Vec<String>), PolicyError> {
-        let eligible = eligible_users(tenant, GLOBAL_ADMINISTRATOR, &[]);
-        let methods = methods_of(&self.store, &eligible, &|_| true, now).await?;
-        let all: BTreeSet<String> = eligible.iter().map(|u| u.id.clone()).collect();
-        let Ok(preflight) = preflight_activation(tenant, context, &eligible, &|id| {
-            methods.get(id).cloned().unwrap_or_default()
-        }) else {
-            return Ok((all, Vec::new()));
-        };
-        let unable = preflight.unable_users();
-        let lacking = preflight
-            .policies
-            .iter()
-            .flat_map(|p| {
-                p.report
-                    .cannot
-                    .iter()
-                    .chain(&p.report.break_glass)
-                    .filter(|r| !r.is_ready())
-                    .map(move |r| {
-                        format!(
-                            "{} cannot satisfy '{}' of policy '{}' ({})",
-                            r.user.user_principal_name,
-                            p.report.strength_name,
-                            p.policy_name,
-                            r.advice
-                                .as_deref()
-                                .unwrap_or("no registrable method satisfies it")
-                        )
-                    })
-            })
-            .collect();
-        Ok((all.difference(&unable).cloned().collect(), lacking))
-    }
-
-    /// The lockout the change from `before` to `after` would cause, if it would lock every
-    /// Global Administrator out of activation while before it some could activate.
-    async fn lockout(
-        &self,
-        before: &Tenant,
-        after: &Tenant,
-        now: DateTime<Utc>,
-    ) -> Result<Option<PolicyError>, PolicyError> {
-        let roles = role_settings(&self.store, now).await?;
-        let Some(context) = roles
-            .iter()
-            .find(|r| r.definition.id.eq_ignore_ascii_case(GLOBAL_ADMINISTRATOR))
-            .and_then(|r| r.required_context())
-            .map(|c| c.to_string())
-        else {
-            return Ok(None);
-        };
-        let (able_after, lacking) = self.able_global_admins(after, &context, now).await?;
-        if !able_after.is_empty() {
-            return Ok(None);
-        }
-        let (able_before, _) = self.able_global_admins(before, &context, now).await?;
-        if able_before.is_empty() {
-            return Ok(None);
-        }
-        Ok(Some(PolicyError::Lockout { context, lacking }))
     }
 }
 
