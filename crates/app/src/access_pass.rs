@@ -286,13 +286,9 @@ impl Core {
         }
     }
 
-    /// Records a refused issue (`entry`, marked failed with the error's sentence), then returns
-    /// the error.
+    /// Records a refused issue in the audit log, then returns the refusal.
     async fn refused_pass(&self, entry: AuditEntry, error: PassError) -> PassError {
-        let entry = entry.failed(&error.to_string());
-        if let Err(e) = self.store.append_audit(&entry).await {
-            tracing::error!(error = %e, "audit entry for a refusal not written");
-        }
+        self.audit_refusal(entry, &error).await;
         error
     }
 }

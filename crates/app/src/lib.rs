@@ -67,4 +67,14 @@ impl Core {
     pub fn roles_changed(&self) {
         self.engines.roles_changed();
     }
+
+    /// Records a refused operation in the audit log: `entry`, marked failed with the refusal's
+    /// sentence. A failure to write it is logged, not returned: the caller still gets the
+    /// refusal, not an internal error.
+    pub async fn audit_refusal(&self, entry: store::AuditEntry, refusal: &impl std::fmt::Display) {
+        let entry = entry.failed(&refusal.to_string());
+        if let Err(e) = self.store.append_audit(&entry).await {
+            tracing::error!(error = %e, "audit entry for a refusal not written");
+        }
+    }
 }

@@ -267,13 +267,9 @@ impl Core {
         Err(PolicyError::ConcurrentChange)
     }
 
-    /// Records a refused write (`entry`, marked failed with the error's sentence) in the audit
-    /// log, then returns the error.
+    /// Records a refused write in the audit log, then returns the refusal.
     async fn refused(&self, entry: AuditEntry, error: PolicyError) -> PolicyError {
-        let entry = entry.failed(&error.to_string());
-        if let Err(e) = self.store.append_audit(&entry).await {
-            tracing::error!(error = %e, "audit entry for a refusal not written");
-        }
+        self.audit_refusal(entry, &error).await;
         error
     }
 }
