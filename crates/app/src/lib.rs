@@ -6,13 +6,20 @@
 //! returns a typed outcome or an error enum of its area. Mapping either to Graph JSON or a page
 //! is the face's job.
 
+pub mod access_pass;
 pub mod authz;
 mod clock;
+pub mod code;
+pub mod conditional_access;
 mod engine;
+pub mod lockout;
 pub mod pim;
+pub mod posture;
+pub mod session;
 
 pub use authz::{Authorized, Caller, Denied, Permission};
 pub use clock::Clock;
+pub use code::ErrorCode;
 pub use engine::EngineObserver;
 
 use chrono::{DateTime, Utc};
@@ -72,5 +79,15 @@ impl Core {
     /// role assignments of the principals the store's change log names.
     pub fn roles_changed(&self) {
         self.engines.changed();
+    }
+
+    /// Records a refused operation in the audit log: `entry`, marked failed with the refusal's
+    /// sentence. A failure to write it is logged, not returned: the caller still gets the
+    /// refusal, not an internal error.
+    pub async fn audit_refusal(&self, entry: store::AuditEntry, refusal: &impl std::fmt::Display) {
+        let entry = entry.failed(&refusal.to_string());
+        if let Err(e) = self.store.append_audit(&entry).await {
+            tracing::error!(error = %e, "audit entry for a refusal not written");
+        }
     }
 }

@@ -17,10 +17,14 @@ pub mod graph;
 pub mod metrics;
 pub mod oidc;
 pub mod outbox;
-pub mod posture;
+pub mod session;
 pub mod signin;
 pub mod state;
 pub mod web;
+
+/// The posture checks (lint, pre-flight) live in the application core; this path is kept for
+/// the CLI and the tests.
+pub use app::posture;
 
 use crate::config::Config;
 use crate::error::ServeError;

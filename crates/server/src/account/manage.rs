@@ -27,11 +27,11 @@ pub(super) fn managed<'m>(fresh: &'m Fresh, id: &str) -> Result<&'m MethodSummar
 pub(super) async fn rename_method(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    jar: CookieJar,
+    session: Option<BrowserSession>,
     Path(id): Path<String>,
     body: JsonBody,
 ) -> Result<Response, PageError> {
-    let (fresh, body): (Fresh, Rename) = match fresh_request(&state, &jar, &body).await? {
+    let (fresh, body): (Fresh, Rename) = match fresh_request(&state, session, &body).await? {
         Ok(r) => r,
         Err(r) => return Ok(r),
     };
@@ -77,10 +77,10 @@ pub(super) async fn rename_method(
 pub(super) async fn remove_method(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    jar: CookieJar,
+    session: Option<BrowserSession>,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    let fresh = match fresh_user(&state, &jar).await? {
+    let fresh = match fresh_user(&state, session).await? {
         Ok(f) => f,
         Err(r) => return Ok(r),
     };

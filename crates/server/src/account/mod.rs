@@ -15,9 +15,10 @@ use crate::error::{PageError, ServeError};
 use crate::graph::body::{BodyError, JsonBody};
 use crate::oidc::authorize::open_transaction;
 use crate::oidc::request::AuthorizationRequest;
+use crate::session::{session_token, BrowserSession};
 use crate::signin::flow::REGISTER_SECURITY_INFO;
 use crate::state::AppState;
-use crate::web::{token_hash, SESSION_COOKIE};
+use crate::web::token_hash;
 use askama::Template;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::StatusCode;
@@ -120,22 +121,21 @@ struct Visitor {
     proof: Option<Vec<ProofMethod>>,
 }
 
-/// The user and session behind the cookie, and the fresh proof they hold, if it meets the floor.
-async fn signed_in(state: &AppState, jar: &CookieJar) -> Result<Option<Visitor>, ServeError> {
-    let Some(cookie) = jar.get(SESSION_COOKIE) else {
+/// The signed-in user of `session`, and the fresh proof the session holds, if it meets the
+/// floor.
+async fn visitor(
+    state: &AppState,
+    session: Option<BrowserSession>,
+) -> Result<Option<Visitor>, ServeError> {
+    let Some(BrowserSession {
+        session,
+        caller: app::Caller { user },
+        ..
+    }) = session
+    else {
         return Ok(None);
     };
     let now = state.now();
-    let session = match state.store.get_session(&token_hash(cookie.value())).await {
-        Ok(s) if s.is_live_at(now) => s,
-        Ok(_) => return Ok(None),
-        Err(e) if e.is_not_found() => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
-    let user = state.store.get_user(&session.user_id).await?;
-    if !user.account_enabled {
-        return Ok(None);
-    }
     let events: Vec<ProofMethod> = state
         .store
         .session_events(&session.id)
@@ -173,8 +173,12 @@ struct AccountPage {
     webauthn: bool,
 }
 
-async fn page(State(state): State<Arc<AppState>>, jar: CookieJar) -> Result<Response, PageError> {
-    match signed_in(&state, &jar).await? {
+async fn page(
+    State(state): State<Arc<AppState>>,
+    jar: CookieJar,
+    session: Option<BrowserSession>,
+) -> Result<Response, PageError> {
+    match visitor(&state, session).await? {
         Some(Visitor {
             user,
             methods,
@@ -249,9 +253,10 @@ async fn callback(
         .store
         .consume_code(&token_hash(&code), state.now())
         .await?;
-    let session = jar
-        .get(SESSION_COOKIE)
-        .map(|c| token_hash(c.value()))
+    // The code must name this browser's session; whether that session is still live is the
+    // page's to check when it is opened (the redirect goes there).
+    let session = session_token(&jar)
+        .map(|t| token_hash(&t))
         .unwrap_or_default();
     match redeemed {
         Some(c) if c.client_id == PORTAL_CLIENT_ID && crate::web::same(&c.session_id, &session) => {

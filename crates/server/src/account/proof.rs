@@ -7,9 +7,9 @@ use super::*;
 /// The user, when the session holds a fresh proof that meets the floor; `Err` is the refusal.
 pub(super) async fn fresh_user(
     state: &AppState,
-    jar: &CookieJar,
+    session: Option<BrowserSession>,
 ) -> Result<Result<Fresh, Response>, ServeError> {
-    Ok(match signed_in(state, jar).await? {
+    Ok(match visitor(state, session).await? {
         Some(Visitor {
             user,
             methods,
@@ -35,14 +35,14 @@ pub(super) async fn fresh_user(
 /// a malformed body's first.
 pub(super) async fn fresh_request<T: serde::de::DeserializeOwned>(
     state: &AppState,
-    jar: &CookieJar,
+    session: Option<BrowserSession>,
     body: &JsonBody,
 ) -> Result<Result<(Fresh, T), Response>, ServeError> {
     let body = match parse_body(body) {
         Ok(b) => b,
         Err(r) => return Ok(Err(r.into_response())),
     };
-    Ok(fresh_user(state, jar).await?.map(|fresh| (fresh, body)))
+    Ok(fresh_user(state, session).await?.map(|fresh| (fresh, body)))
 }
 
 /// A user allowed to change security info now, with the proof that allows it.

@@ -15,10 +15,10 @@ pub(super) struct RegisterOptions {
 
 pub(super) async fn webauthn_options(
     State(state): State<Arc<AppState>>,
-    jar: CookieJar,
+    session: Option<BrowserSession>,
     body: JsonBody,
 ) -> Result<Response, PageError> {
-    let user = match fresh_user(&state, &jar).await? {
+    let user = match fresh_user(&state, session).await? {
         Ok(f) => f.user,
         Err(r) => return Ok(r),
     };
@@ -140,10 +140,11 @@ pub(super) async fn take_registration(
 pub(super) async fn webauthn_finish(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    jar: CookieJar,
+    session: Option<BrowserSession>,
     body: JsonBody,
 ) -> Result<Response, PageError> {
-    let (fresh, body): (Fresh, RegisterFinish) = match fresh_request(&state, &jar, &body).await? {
+    let (fresh, body): (Fresh, RegisterFinish) = match fresh_request(&state, session, &body).await?
+    {
         Ok(r) => r,
         Err(r) => return Ok(r),
     };
@@ -227,9 +228,9 @@ pub(super) async fn webauthn_finish(
 
 pub(super) async fn totp_start(
     State(state): State<Arc<AppState>>,
-    jar: CookieJar,
+    session: Option<BrowserSession>,
 ) -> Result<Response, PageError> {
-    let user = match fresh_user(&state, &jar).await? {
+    let user = match fresh_user(&state, session).await? {
         Ok(f) => f.user,
         Err(r) => return Ok(r),
     };
@@ -274,10 +275,10 @@ pub(super) struct TotpFinish {
 pub(super) async fn totp_finish(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    jar: CookieJar,
+    session: Option<BrowserSession>,
     body: JsonBody,
 ) -> Result<Response, PageError> {
-    let (fresh, body): (Fresh, TotpFinish) = match fresh_request(&state, &jar, &body).await? {
+    let (fresh, body): (Fresh, TotpFinish) = match fresh_request(&state, session, &body).await? {
         Ok(r) => r,
         Err(r) => return Ok(r),
     };

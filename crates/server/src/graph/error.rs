@@ -55,11 +55,59 @@ impl GraphError {
         )
     }
 
+    /// The error for a service's refusal: `code`'s status, `code` and the service's sentence.
+    pub fn refusal(code: app::ErrorCode, message: impl Into<String>) -> Self {
+        use app::ErrorCode as C;
+        let status = match code {
+            C::ResourceNotFound | C::RuleNotFound => StatusCode::NOT_FOUND,
+            C::AuthorizationDenied
+            | C::SelfApprovalNotAllowed
+            | C::NotAnApprover
+            | C::NotTheRequester => StatusCode::FORBIDDEN,
+            C::ConditionalAccessLockout
+            | C::ConcurrentChange
+            | C::Conflict
+            | C::InvalidRequestState => StatusCode::CONFLICT,
+            C::BadRequest
+            | C::AcrsValidationFailed
+            | C::PolicyValidationFailed
+            | C::RoleAssignmentDoesNotExist
+            | C::RoleAssignmentExists
+            | C::ActiveDurationTooShort
+            | C::JustificationRequired
+            | C::InvalidPolicy
+            | C::InvalidPolicyRule
+            | C::Other(_) => StatusCode::BAD_REQUEST,
+        };
+        Self::new(status, code.as_str(), message)
+    }
+
+    /// A service's failure: its refusal when the caller made a mistake (`code` is `Some`),
+    /// otherwise `500` with a reference (the cause is logged, never sent).
+    pub fn from_service<E: std::error::Error>(code: Option<app::ErrorCode>, error: E) -> Self {
+        match code {
+            Some(code) => Self::refusal(code, error.to_string()),
+            None => crate::error::ServeError::Internal(error_chain(&error)).into(),
+        }
+    }
+
     /// Adds `innerError` members.
     pub fn with_inner(mut self, inner: Value) -> Self {
         self.inner = Some(inner);
         self
     }
+}
+
+/// An error with its causes, for the log.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 impl From<crate::error::ServeError> for GraphError {

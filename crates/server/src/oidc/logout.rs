@@ -14,8 +14,9 @@
 
 use crate::error::PageError;
 use crate::oidc::token::{form_params, is_form};
+use crate::session::live_session;
 use crate::state::AppState;
-use crate::web::{removal, same, token_hash, SESSION_COOKIE};
+use crate::web::{removal, same, SESSION_COOKIE};
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -79,7 +80,7 @@ pub async fn end_session(
         .ok()
         .and_then(|p| p.get("id_token_hint"))
         .map(|hint| verified_hint(&state, hint, now));
-    if let Some((session, cookie)) = live_session(&state, &jar, now).await? {
+    if let Some((session, cookie)) = live_session(&state, &jar).await? {
         let empty = BTreeMap::new();
         let read = params.as_ref().unwrap_or(&empty);
         let hinted = hint.as_ref().is_some_and(|claims| {
@@ -123,24 +124,6 @@ pub async fn end_session(
         Err(note) => page(Some(&note))?,
     };
     Ok((jar, response).into_response())
-}
-
-/// The browser's live session and its cookie's token, if it has one.
-async fn live_session(
-    state: &AppState,
-    jar: &CookieJar,
-    now: DateTime<Utc>,
-) -> Result<Option<(Session, String)>, PageError> {
-    let Some(cookie) = jar.get(SESSION_COOKIE) else {
-        return Ok(None);
-    };
-    match state.store.get_session(&token_hash(cookie.value())).await {
-        Ok(s) if s.is_live_at(now) => Ok(Some((s, cookie.value().to_string()))),
-        // Ended already, or rotated away: nothing left to end, nothing to confirm.
-        Ok(_) => Ok(None),
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// The confirmation form's token for the session whose cookie's token is `cookie`. Derived

@@ -4,7 +4,7 @@
 use crate::error::{PageError, ServeError};
 use crate::oidc::request::AuthorizationRequest;
 use crate::state::AppState;
-use crate::web::{token_hash, BROWSER_COOKIE, SESSION_COOKIE};
+use crate::web::{token_hash, BROWSER_COOKIE};
 use axum::http::StatusCode;
 use axum_extra::extract::cookie::CookieJar;
 use store::{Session, SessionAuthEvent, SignInTransaction, User};
@@ -61,15 +61,10 @@ impl SignInContext {
         }
         let request: AuthorizationRequest = serde_json::from_value(transaction.request.clone())
             .map_err(|e| ServeError::Internal(format!("stored authorization request: {e}")))?;
-        let mut session = match jar.get(SESSION_COOKIE) {
-            Some(c) => match state.store.get_session(&token_hash(c.value())).await {
-                Ok(s) if s.is_live_at(now) => Some(s),
-                Ok(_) => None,
-                Err(e) if e.is_not_found() => None,
-                Err(e) => return Err(e.into()),
-            },
-            None => None,
-        };
+        // The session alone: whether its user may sign in is this sign-in's to decide.
+        let mut session = crate::session::live_session(state, jar)
+            .await?
+            .map(|(s, _)| s);
         let mut transaction = transaction;
         match (&transaction.user_id, &session) {
             (Some(u), Some(s)) if &s.user_id != u => session = None,

@@ -271,7 +271,7 @@ async fn complete(
     // This browser (and address) now counts as known to the account: a flood of failures
     // elsewhere does not keep it out. The code is issued already: a store failure here costs
     // the browser its recognition, not the sign-in.
-    let jar = match lockout::signed_in(state, &user.id, circumstances.ip, &jar).await {
+    let jar = match lockout::sign_in_completed(state, &user.id, circumstances.ip, &jar).await {
         Ok(Some(device)) => jar.add(device),
         Ok(None) => jar,
         Err(e) => {

@@ -143,7 +143,7 @@ pub async fn finish(
         let user_id = user_id.clone();
         let jar = jar.clone();
         async move {
-            let attempt = lockout::Attempt::new(&state, &user_id, circumstances.ip, &jar).await?;
+            let attempt = lockout::attempt(&state, &user_id, circumstances.ip, &jar).await?;
             let started = lockout::count_failure(&state, &attempt).await?;
             let logged = lockout::logged_failure(format!("WebAuthn: {reason}"), &started);
             log_signin(

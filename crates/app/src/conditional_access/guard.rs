@@ -1,0 +1,85 @@
+//! The lockout guard: whether a change would leave every user eligible for Global
+//! Administrator unable to satisfy what activating it requires (the strengths of the enabled
+//! policies on its authentication context, checked against the methods each has registered),
+//! while before it some could.
+
+use super::PolicyError;
+use crate::posture::{methods_of, role_settings};
+use crate::Core;
+use chrono::{DateTime, Utc};
+use policy::directory::GLOBAL_ADMINISTRATOR;
+use policy::posture::{eligible_users, preflight_activation};
+use policy::Tenant;
+use std::collections::BTreeSet;
+
+impl Core {
+    /// The users eligible for Global Administrator who could activate it under `tenant`, and
+    /// who cannot satisfy what: all of them when its context has no strength to check.
+    async fn able_global_admins(
+        &self,
+        tenant: &Tenant,
+        context: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(BTreeSet<String>, Vec<String>), PolicyError> {
+        let eligible = eligible_users(tenant, GLOBAL_ADMINISTRATOR, &[]);
+        let methods = methods_of(&self.store, &eligible, &|_| true, now).await?;
+        let all: BTreeSet<String> = eligible.iter().map(|u| u.id.clone()).collect();
+        let Ok(preflight) = preflight_activation(tenant, context, &eligible, &|id| {
+            methods.get(id).cloned().unwrap_or_default()
+        }) else {
+            return Ok((all, Vec::new()));
+        };
+        let unable = preflight.unable_users();
+        let lacking = preflight
+            .policies
+            .iter()
+            .flat_map(|p| {
+                p.report
+                    .cannot
+                    .iter()
+                    .chain(&p.report.break_glass)
+                    .filter(|r| !r.is_ready())
+                    .map(move |r| {
+                        format!(
+                            "{} cannot satisfy '{}' of policy '{}' ({})",
+                            r.user.user_principal_name,
+                            p.report.strength_name,
+                            p.policy_name,
+                            r.advice
+                                .as_deref()
+                                .unwrap_or("no registrable method satisfies it")
+                        )
+                    })
+            })
+            .collect();
+        Ok((all.difference(&unable).cloned().collect(), lacking))
+    }
+
+    /// The lockout the change from `before` to `after` would cause, if it would lock every
+    /// Global Administrator out of activation while before it some could activate.
+    pub(super) async fn admin_lockout(
+        &self,
+        before: &Tenant,
+        after: &Tenant,
+        now: DateTime<Utc>,
+    ) -> Result<Option<PolicyError>, PolicyError> {
+        let roles = role_settings(&self.store, now).await?;
+        let Some(context) = roles
+            .iter()
+            .find(|r| r.definition.id.eq_ignore_ascii_case(GLOBAL_ADMINISTRATOR))
+            .and_then(|r| r.required_context())
+            .map(|c| c.to_string())
+        else {
+            return Ok(None);
+        };
+        let (able_after, lacking) = self.able_global_admins(after, &context, now).await?;
+        if !able_after.is_empty() {
+            return Ok(None);
+        }
+        let (able_before, _) = self.able_global_admins(before, &context, now).await?;
+        if able_before.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(PolicyError::Lockout { context, lacking }))
+    }
+}

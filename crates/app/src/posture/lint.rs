@@ -1,0 +1,179 @@
+//! The lint of the whole posture: every role's settings, Conditional Access, and registering
+//! security info.
+
+use super::*;
+
+/// The contexts role activation requires, with the roles requiring each.
+pub(super) fn context_uses(roles: &[RoleSettings]) -> Vec<ContextUse> {
+    let mut uses: Vec<ContextUse> = Vec::new();
+    for r in roles {
+        let Some(context) = r.required_context().map(|c| c.to_string()) else {
+            continue;
+        };
+        let name = r.definition.display_name.clone();
+        match uses.iter_mut().find(|u| u.context == context) {
+            Some(u) => u.roles.push(name),
+            None => uses.push(ContextUse {
+                context,
+                roles: vec![name],
+            }),
+        }
+    }
+    uses
+}
+
+/// The lint of the whole posture.
+#[derive(Debug, Clone)]
+pub struct LintReport {
+    /// Every role with its settings.
+    pub roles: Vec<RoleSettings>,
+    /// The findings of each role's settings, in the order of `roles`.
+    pub role_findings: Vec<Vec<pim::Finding>>,
+    /// The findings on Conditional Access.
+    pub ca_findings: Vec<PostureFinding>,
+    /// The findings on registering security info (provenance, the policy on registration).
+    pub registration_findings: Vec<PostureFinding>,
+    /// The break-glass accounts and groups, by id.
+    pub break_glass: Vec<String>,
+    /// How many policies, contexts the tenant holds.
+    pub policies: usize,
+    /// How many authentication contexts the tenant defines.
+    pub contexts: usize,
+}
+
+impl LintReport {
+    /// How many findings there are of each severity: errors, warnings, not enforced.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let (mut errors, mut warnings, mut not_enforced) = (0, 0, 0);
+        let severities = self
+            .role_findings
+            .iter()
+            .flatten()
+            .map(|f| f.severity)
+            .chain(self.ca_findings.iter().map(|f| f.severity))
+            .chain(self.registration_findings.iter().map(|f| f.severity));
+        for s in severities {
+            match s {
+                Severity::Error => errors += 1,
+                Severity::Warning => warnings += 1,
+                Severity::NotEnforced => not_enforced += 1,
+            }
+        }
+        (errors, warnings, not_enforced)
+    }
+
+    /// The report as JSON (`portcullis lint --json`, the API).
+    pub fn to_json(&self) -> Value {
+        let roles: Vec<Value> = self
+            .roles
+            .iter()
+            .zip(&self.role_findings)
+            .map(|(r, findings)| {
+                json!({
+                    "roleDefinitionId": r.definition.id,
+                    "displayName": r.definition.display_name,
+                    "settings": if r.stored { "stored" } else { "default" },
+                    "activation": {
+                        "authenticationContext": r.required_context().map(|c| c.to_string()),
+                        "multiFactorAuthentication": r.requires_mfa(),
+                    },
+                    "findings": findings,
+                })
+            })
+            .collect();
+        let (errors, warnings, not_enforced) = self.counts();
+        json!({
+            "roles": roles,
+            "conditionalAccess": self.ca_findings,
+            "registration": self.registration_findings,
+            "breakGlass": self.break_glass,
+            "errors": errors,
+            "warnings": warnings,
+            "notEnforced": not_enforced,
+        })
+    }
+}
+
+/// Lints every role's settings and the tenant's Conditional Access, with `break_glass` (sign-in
+/// names or ids) as the break-glass accounts.
+pub async fn lint(
+    store: &Store,
+    break_glass: &[String],
+    now: DateTime<Utc>,
+) -> Result<LintReport, PostureError> {
+    let roles = role_settings(store, now).await?;
+    let tenant = store.load_tenant(now).await.map_err(read("the tenant"))?;
+    let break_glass = resolve_break_glass(&tenant, break_glass)?;
+    let uses = context_uses(&roles);
+    let role_findings = roles
+        .iter()
+        .map(|r| lint_role_policy(&r.role_ref(), &r.policy))
+        .collect();
+    let ca_findings = lint_conditional_access(&tenant, &break_glass, &uses);
+    let registration_findings = lint_registration(
+        &tenant,
+        store
+            .registration_provenance_relaxed()
+            .await
+            .map_err(read("the tenant settings"))?,
+        &weakly_registered(store, &tenant, now).await?,
+    );
+    Ok(LintReport {
+        roles,
+        role_findings,
+        ca_findings,
+        registration_findings,
+        break_glass,
+        policies: tenant.conditional_access_policies.len(),
+        contexts: tenant.authentication_context_class_references.len(),
+    })
+}
+
+/// The privileged users (holding or eligible for a directory role) whose phishing-resistant
+/// credentials all have a provenance that does not vouch for them. The rule itself, not the
+/// tenant's relaxation of it: the lint reports both.
+pub(super) async fn weakly_registered(
+    store: &Store,
+    tenant: &Tenant,
+    now: DateTime<Utc>,
+) -> Result<Vec<WeaklyRegistered>, PostureError> {
+    let engine = policy::Engine::new(tenant.clone());
+    let mut found = Vec::new();
+    for user in tenant
+        .users
+        .iter()
+        .filter(|u| u.account_enabled != Some(false) && engine.is_privileged(&u.id))
+    {
+        let methods = store
+            .list_methods(&user.id, now)
+            .await
+            .map_err(read("a user's registered methods"))?;
+        let strong: Vec<&store::MethodSummary> = methods
+            .iter()
+            .filter(|m| m.method.is_phishing_resistant())
+            .collect();
+        let weak: Vec<&&store::MethodSummary> = strong
+            .iter()
+            .filter(|m| weaker_than_its_kind(&m.method, m.registration().as_ref(), true, false))
+            .collect();
+        if !strong.is_empty() && weak.len() == strong.len() {
+            found.push(WeaklyRegistered {
+                user_principal_name: user
+                    .user_principal_name
+                    .clone()
+                    .unwrap_or_else(|| user.id.clone()),
+                credentials: weak
+                    .iter()
+                    .map(|m| {
+                        let how = m.provenance.as_ref().map_or_else(
+                            || "registered before provenance was kept".to_string(),
+                            policy::registration::Provenance::describe,
+                        );
+                        format!("'{}' ({how})", m.label)
+                    })
+                    .collect(),
+            });
+        }
+    }
+    Ok(found)
+}

@@ -1,0 +1,102 @@
+//! Issuance: signing the access and ID tokens of a grant, and the answer that carries them.
+
+use super::*;
+
+/// What the tokens of one issuance say.
+pub(super) struct Issue<'a> {
+    pub(super) client_id: &'a str,
+    pub(super) user: &'a User,
+    pub(super) sid: &'a str,
+    pub(super) scope: &'a str,
+    pub(super) nonce: Option<&'a str>,
+    pub(super) authentication: &'a Authentication,
+    /// The PIM request a step-up code proves (code grants only).
+    pub(super) step_up_request: Option<&'a str>,
+}
+
+/// Signs the access token and, when the scope has `openid`, the ID token.
+pub(super) fn sign_tokens(
+    state: &AppState,
+    issue: &Issue<'_>,
+    now: DateTime<Utc>,
+) -> Result<(String, Option<String>), ServeError> {
+    let iat = now.timestamp();
+    let exp = (now + state.max_token_lifetime()).timestamp();
+    let auth = issue.authentication;
+    let access = AccessTokenClaims {
+        iss: state.issuer.clone(),
+        sub: issue.user.id.clone(),
+        aud: state.issuer.clone(),
+        client_id: issue.client_id.to_string(),
+        exp,
+        iat,
+        jti: random_token()?,
+        scope: issue.scope.to_string(),
+        auth_time: auth.auth_time,
+        acr: auth.acr.clone(),
+        amr: auth.amr.clone(),
+        acrs: auth.acrs.clone(),
+        sid: issue.sid.to_string(),
+        cnf: None,
+        step_up_request: issue.step_up_request.map(str::to_string),
+    };
+    let profile = has_scope(issue.scope, "profile");
+    let id = has_scope(issue.scope, "openid").then(|| IdTokenClaims {
+        iss: state.issuer.clone(),
+        sub: issue.user.id.clone(),
+        aud: issue.client_id.to_string(),
+        exp,
+        iat,
+        auth_time: auth.auth_time,
+        nonce: issue.nonce.map(str::to_string),
+        acr: auth.acr.clone(),
+        amr: auth.amr.clone(),
+        acrs: auth.acrs.clone(),
+        sid: issue.sid.to_string(),
+        preferred_username: profile.then(|| issue.user.user_principal_name.clone()),
+        name: profile.then(|| issue.user.display_name.clone()),
+    });
+    // Synchronous: the read guard never lives across an await.
+    let keys = state.keys();
+    let access = keys.sign(&access, "at+jwt")?;
+    let id = id.map(|claims| keys.sign(&claims, "JWT")).transpose()?;
+    Ok((access, id))
+}
+
+pub(super) fn claims_json(
+    authentication: &Authentication,
+) -> Result<serde_json::Value, ServeError> {
+    serde_json::to_value(authentication)
+        .map_err(|e| ServeError::Internal(format!("refresh token claims: {e}")))
+}
+
+pub(super) fn refresh_expiry(state: &AppState, now: DateTime<Utc>) -> DateTime<Utc> {
+    now + Duration::hours(i64::from(state.config.lifetimes.refresh_token_hours))
+}
+
+/// A successful token response (RFC 6749 §5.1), never cached.
+#[derive(Debug, Serialize)]
+pub(super) struct Issued {
+    pub(super) access_token: String,
+    pub(super) token_type: &'static str,
+    pub(super) expires_in: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) id_token: Option<String>,
+    pub(super) scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) refresh_token: Option<String>,
+}
+
+impl IntoResponse for Issued {
+    fn into_response(self) -> Response {
+        (
+            StatusCode::OK,
+            [
+                (header::CACHE_CONTROL, "no-store"),
+                (header::PRAGMA, "no-cache"),
+            ],
+            Json(self),
+        )
+            .into_response()
+    }
+}
