@@ -16,6 +16,7 @@ pub mod lockout;
 pub mod pim;
 pub mod posture;
 pub mod session;
+pub mod signin;
 
 pub use authz::{Authorized, Caller, Denied, Permission};
 pub use clock::Clock;
