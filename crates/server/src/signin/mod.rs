@@ -189,7 +189,10 @@ pub async fn proceed(
             // A key that was used and did not count: say why, and what to do.
             let mut error = error;
             if error.is_none() {
-                let discounted = flow::discounted_keys(state, &user.id, &events).await?;
+                let discounted = state
+                    .discounted_keys(&user.id, &events)
+                    .await
+                    .map_err(flow::internal)?;
                 if let Some((id, proof)) = discounted.first() {
                     let label = registered
                         .iter()
