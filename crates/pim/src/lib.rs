@@ -52,7 +52,9 @@ pub use rules::{
 pub use state::{
     transition, Decision, Event, FailureReason, InvalidTransition, Progress, RequestFlow,
 };
-pub use step_up::{PendingRequest, ProofRefusal, StepUpProof, PROOF_LIFETIME};
+pub use step_up::{
+    PendingRequest, ProofRefusal, StepUp, StepUpProof, VerifiedStepUp, PROOF_LIFETIME,
+};
 pub use target::{Caller, Level, Operation, RuleTarget};
 pub use validate::{
     graph_error, validate_activation, validate_admin_request, validate_deactivation,

@@ -37,6 +37,53 @@ pub struct StepUpProof {
     pub once_id: String,
 }
 
+/// A step-up proof that passed [`check`] for one request. Only [`check`] makes one (the field is
+/// private), and [`crate::validate::ActivationFacts`] takes one as the sole way to say that the
+/// step-up happened: an activation cannot be told "verified" without the check having run.
+///
+/// ```compile_fail
+/// // Outside this module a verified step-up cannot be made up.
+/// let forged = pim::step_up::VerifiedStepUp { request_id: "req".into() };
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedStepUp {
+    request_id: String,
+}
+
+impl VerifiedStepUp {
+    /// The request the proof was checked against.
+    pub fn request_id(&self) -> &str {
+        &self.request_id
+    }
+}
+
+/// Where a request stands with its step-up, as the activation rules read it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum StepUp {
+    /// No proof was presented with this request.
+    #[default]
+    NotPresented,
+    /// A proof presented with this request passed [`check`].
+    Verified(VerifiedStepUp),
+    /// The request went past its step-up earlier: it waits at an approval stage, which the
+    /// state machine reaches only through `StepUpVerified` when the role asked for a step-up
+    /// (the last approval re-checks the request against the settings of that moment).
+    PassedEarlier,
+}
+
+impl StepUp {
+    /// [`StepUp::PassedEarlier`] for a request in `status`, if that status lies past the
+    /// step-up (waiting for an approval); `None` otherwise.
+    pub fn passed_earlier(status: &Status) -> Option<StepUp> {
+        matches!(status, Status::PendingApproval).then_some(StepUp::PassedEarlier)
+    }
+
+    /// Whether the step-up is done (verified now, or passed earlier).
+    pub fn is_done(&self) -> bool {
+        !matches!(self, StepUp::NotPresented)
+    }
+}
+
 /// One authentication of a browser session: a method performed at a time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Authentication {
@@ -223,7 +270,7 @@ pub fn check(
     pending: Option<&PendingRequest<'_>>,
     required_context: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<(), ProofRefusal> {
+) -> Result<VerifiedStepUp, ProofRefusal> {
     let request = proof.request_id.clone();
     let Some(pending) = pending else {
         return Err(ProofRefusal::UnknownRequest { request });
@@ -266,7 +313,9 @@ pub fn check(
             });
         }
     }
-    Ok(())
+    Ok(VerifiedStepUp {
+        request_id: request,
+    })
 }
 
 #[cfg(test)]
@@ -307,7 +356,9 @@ mod tests {
         r: Option<&PendingRequest<'_>>,
         now: DateTime<Utc>,
     ) -> Result<(), ProofRefusal> {
-        check(p, "alice", "role-a", r, Some("c1"), now)
+        check(p, "alice", "role-a", r, Some("c1"), now).map(|verified| {
+            assert_eq!(verified.request_id(), p.request_id);
+        })
     }
 
     #[test]
@@ -315,24 +366,19 @@ mod tests {
         let s = Status::PendingStepUp;
         let now = t0() + Duration::minutes(1);
         assert_eq!(run(&proof(), Some(&pending(&s)), now), Ok(()));
-        assert_eq!(
-            check(
-                &proof(),
-                "ALICE",
-                "ROLE-A",
-                Some(&pending(&s)),
-                Some("C1"),
-                now
-            ),
-            Ok(())
-        );
+        assert!(check(
+            &proof(),
+            "ALICE",
+            "ROLE-A",
+            Some(&pending(&s)),
+            Some("C1"),
+            now
+        )
+        .is_ok());
         // No context required: any proof bound to the request will do.
         let mut p = proof();
         p.acrs.clear();
-        assert_eq!(
-            check(&p, "alice", "role-a", Some(&pending(&s)), None, now),
-            Ok(())
-        );
+        assert!(check(&p, "alice", "role-a", Some(&pending(&s)), None, now).is_ok());
     }
 
     #[test]

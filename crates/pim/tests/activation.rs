@@ -6,8 +6,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use pim::state::{Decision, Event, InvalidTransition, RequestFlow};
+use pim::step_up::StepUp;
 use pim::validate::{ActiveAssignment, ActiveKind, Window};
 use pim::{
     graph_error, lint_role_policy, validate_activation, ActivationFacts, FindingKind,
@@ -73,7 +76,7 @@ fn eligible_alice(mfa_claim: bool) -> ActivationFacts {
         }),
         active: None,
         session_has_mfa_claim: mfa_claim,
-        step_up_verified: false,
+        step_up: StepUp::NotPresented,
     }
 }
 
@@ -168,7 +171,7 @@ fn context_role_waits_in_pending_step_up_whatever_the_session_already_did() {
 
     // Checked again once the server verified the step-up proof bound to this request.
     let facts = ActivationFacts {
-        step_up_verified: true,
+        step_up: support::verified_step_up(ALICE, GLOBAL_ADMINISTRATOR, now()),
         ..eligible_alice(false)
     };
     let plan = validate_activation(&policy, &activation(json!({})), &facts, now()).unwrap();
@@ -217,7 +220,7 @@ fn approval_required_the_request_waits_and_the_requester_cannot_approve_it() {
                         {"@odata.type": "#microsoft.graph.groupMembers", "groupId": APPROVERS}]}]}}),
     );
     let facts = ActivationFacts {
-        step_up_verified: true,
+        step_up: support::verified_step_up(ALICE, GLOBAL_ADMINISTRATOR, now()),
         ..eligible_alice(false)
     };
     let plan = validate_activation(&policy, &activation(json!({})), &facts, now()).unwrap();

@@ -10,6 +10,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use pim::iso8601::{format_duration, parse_duration};
 use pim::state::{Decision, Event, InvalidTransition, RequestFlow};
@@ -209,7 +211,11 @@ proptest! {
             }),
             active: None,
             session_has_mfa_claim: mfa,
-            step_up_verified: step_up,
+            step_up: if step_up {
+                support::verified_step_up("alice", "role", now())
+            } else {
+                pim::step_up::StepUp::NotPresented
+            },
         };
         let r = request(start_offset, expiration.map(|(kind, delta)| (kind, max_minutes + delta)));
         if let Ok(plan) = validate_activation(&p, &r, &facts, now()) {

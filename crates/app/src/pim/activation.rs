@@ -14,7 +14,7 @@ use crate::pim::{
 };
 use crate::{Caller, Core};
 use chrono::{DateTime, Utc};
-use pim::step_up::{PendingRequest, ProofRefusal, StepUpProof};
+use pim::step_up::{PendingRequest, ProofRefusal, StepUp, StepUpProof, VerifiedStepUp};
 use pim::{
     ActivationFacts, Decision, Event, Progress, RequestFlow, RoleManagementPolicy, ScheduleKind,
     ScheduleRequest, Status,
@@ -131,7 +131,7 @@ async fn checked_proof(
     role: &str,
     policy: &RoleManagementPolicy,
     now: DateTime<Utc>,
-) -> Result<Option<(StepUpProof, ScheduleRequestRecord)>, ActivationError> {
+) -> Result<Option<(VerifiedStepUp, StepUpProof, ScheduleRequestRecord)>, ActivationError> {
     let Some(step_up) = &presented.step_up else {
         return Ok(None);
     };
@@ -172,9 +172,9 @@ async fn checked_proof(
         ),
         record,
     ) {
-        (Ok(()), Some(record)) => Ok(Some((proof, record))),
+        (Ok(verified), Some(record)) => Ok(Some((verified, proof, record))),
         (Err(refusal), _) => Err(proof_refusal(core, entry, &refusal).await.into()),
-        (Ok(()), None) => Err(proof_refusal(
+        (Ok(_), None) => Err(proof_refusal(
             core,
             entry,
             &ProofRefusal::UnknownRequest {
@@ -232,7 +232,11 @@ pub async fn activate(
         eligibility: held.eligibility,
         active: held.active.map(|(a, _)| a),
         session_has_mfa_claim: presented.mfa_claim,
-        step_up_verified: proof.is_some(),
+        step_up: proof
+            .as_ref()
+            .map_or(StepUp::NotPresented, |(verified, ..)| {
+                StepUp::Verified(verified.clone())
+            }),
     };
     let plan = match pim::validate_activation(&policy, &request, &facts, now) {
         Ok(plan) => plan,
@@ -297,7 +301,7 @@ pub async fn activate(
     };
     let record = match proof {
         // The step-up was verified: the pending request moves on, consuming the proof.
-        Some((proof, pending)) => {
+        Some((_, proof, pending)) => {
             let stepped = RequestFlow {
                 needs_step_up: true,
                 ..flow

@@ -610,12 +610,13 @@ async fn granted_assignment(
     let requester = policy::ids::UserId::trusted(request.principal_id.clone());
     let held = holdings(core, &requester, role, now).await?;
     let again = from_now(request, now);
-    // What was checked when the request was made (its MFA claim, its step-up) stays checked.
+    // What was checked when the request was made (its MFA claim, its step-up) stays checked:
+    // a request waiting at an approval stage went past its step-up (the state machine's order).
     let facts = ActivationFacts {
         eligibility: held.eligibility,
         active: held.active.map(|(a, _)| a),
         session_has_mfa_claim: true,
-        step_up_verified: true,
+        step_up: pim::step_up::StepUp::passed_earlier(&record.status()).unwrap_or_default(),
     };
     Ok(
         match pim::validate_activation(&policy, &again, &facts, now) {

@@ -9,6 +9,7 @@ use crate::request::{Action, ScheduleKind, ScheduleRequest, Status};
 use crate::rule_check::check_rule;
 use crate::rule_id::RuleId;
 use crate::rules::{ApprovalRule, AuthenticationContextRule, EnabledRule, Rule};
+use crate::step_up::StepUp;
 use crate::RoleManagementPolicy;
 use chrono::{DateTime, TimeDelta, Utc};
 use policy::context::ContextId;
@@ -44,7 +45,7 @@ pub enum ActiveKind {
 }
 
 /// What the server knows about the principal and this request, gathered before the check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ActivationFacts {
     /// The principal's eligible assignment of the role (direct or through a group), if any.
     pub eligibility: Option<Window>,
@@ -53,9 +54,10 @@ pub struct ActivationFacts {
     /// Whether the caller's session carries an MFA claim (`amr` contains `mfa`), however old:
     /// this is what the `MultiFactorAuthentication` rule checks.
     pub session_has_mfa_claim: bool,
-    /// Whether a step-up proof for the required context, made after this request was recorded
-    /// and bound to it, has been presented and verified by the server.
-    pub step_up_verified: bool,
+    /// Where the request stands with its step-up: a proof for the required context, made after
+    /// this request was recorded and bound to it, can only be [`StepUp::Verified`] by
+    /// [`crate::step_up::check`].
+    pub step_up: StepUp,
 }
 
 /// The approval stages a request must pass.
@@ -263,7 +265,7 @@ pub fn validate_activation(
             needs_approval: approval
                 .filter(|_| approval_required)
                 .map(|a| ApprovalStages(a.setting.approval_stages.clone())),
-            needs_step_up: required_context.filter(|_| !facts.step_up_verified),
+            needs_step_up: required_context.filter(|_| !facts.step_up.is_done()),
             mfa_claim_check,
         }),
         _ => Err(out),
