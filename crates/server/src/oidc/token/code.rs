@@ -119,18 +119,14 @@ pub(super) async fn redeem_code(
     } else {
         None
     };
-    tracing::info!(
-        client_id = %client.client_id,
-        user_id = %user.id,
-        grant_type = "authorization_code",
-        "tokens issued"
-    );
-    Ok(Issued {
-        access_token,
-        token_type: "Bearer",
-        expires_in: state.max_token_lifetime().num_seconds(),
-        id_token,
-        scope: code.scope,
+    Ok(Issued::logged(
+        state,
+        (&client.client_id, &user.id, "authorization_code"),
+        Signed {
+            access_token,
+            id_token,
+        },
+        code.scope,
         refresh_token,
-    })
+    ))
 }

@@ -87,6 +87,34 @@ pub(super) struct Issued {
     pub(super) refresh_token: Option<String>,
 }
 
+/// Tokens signed for a grant: the access token and, with `openid`, the ID token.
+pub(super) struct Signed {
+    pub(super) access_token: String,
+    pub(super) id_token: Option<String>,
+}
+
+impl Issued {
+    /// The response for tokens just issued by `grant_type` to `client_id` for `user_id`,
+    /// logged once; the access token lives the service's token lifetime.
+    pub(super) fn logged(
+        state: &AppState,
+        (client_id, user_id, grant_type): (&str, &str, &'static str),
+        signed: Signed,
+        scope: String,
+        refresh_token: Option<String>,
+    ) -> Issued {
+        tracing::info!(client_id, user_id, grant_type, "tokens issued");
+        Issued {
+            access_token: signed.access_token,
+            token_type: "Bearer",
+            expires_in: state.max_token_lifetime().num_seconds(),
+            id_token: signed.id_token,
+            scope,
+            refresh_token,
+        }
+    }
+}
+
 impl IntoResponse for Issued {
     fn into_response(self) -> Response {
         (

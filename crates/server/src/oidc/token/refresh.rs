@@ -97,20 +97,16 @@ pub(super) async fn refresh(
         },
         now,
     )?;
-    tracing::info!(
-        client_id = %client.client_id,
-        user_id = %user.id,
-        grant_type = "refresh_token",
-        "tokens issued"
-    );
-    Ok(Issued {
-        access_token,
-        token_type: "Bearer",
-        expires_in: state.max_token_lifetime().num_seconds(),
-        id_token,
+    Ok(Issued::logged(
+        state,
+        (&client.client_id, &user.id, "refresh_token"),
+        Signed {
+            access_token,
+            id_token,
+        },
         scope,
-        refresh_token: Some(next_token),
-    })
+        Some(next_token),
+    ))
 }
 
 pub(super) fn reused(client: &OidcClient, user_id: &str, revoked: Option<u64>) -> OAuthError {
