@@ -25,6 +25,8 @@ mod audit;
 mod challenges;
 mod changes;
 mod credentials;
+// `assignment_columns!` is read by the tenant queries too.
+#[macro_use]
 mod directory;
 mod error;
 mod lockouts;

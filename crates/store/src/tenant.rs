@@ -210,15 +210,6 @@ impl Store {
         Ok(())
     }
 
-    /// The role assignments in force at `at` (eligible and active), as [`Store::load_tenant`]
-    /// reads them: for refreshing a tenant whose other parts did not change.
-    pub async fn load_role_assignments(
-        &self,
-        at: DateTime<Utc>,
-    ) -> Result<Vec<RoleAssignment>, StoreError> {
-        role_assignments_in_force(self.pool(), at).await
-    }
-
     /// The role assignments of one principal in force at `at` (eligible and active, as
     /// [`Store::load_tenant`] reads them), and when its assignments in force next change by time
     /// alone (one starts or ends): what following a role change needs, without the others.
@@ -227,11 +218,12 @@ impl Store {
         principal_id: &str,
         at: DateTime<Utc>,
     ) -> Result<PrincipalRoles, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, principal_id, role_definition_id, directory_scope_id, status, start_at, \
-             end_at, extra_json FROM role_assignments \
-             WHERE principal_id = $1 AND (end_at IS NULL OR end_at > $2) ORDER BY id",
-        )
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            assignment_columns!(),
+            ", extra_json FROM role_assignments \
+             WHERE principal_id = $1 AND (end_at IS NULL OR end_at > $2) ORDER BY id"
+        ))
         .bind(principal_id)
         .bind(ms(at))
         .fetch_all(self.pool())
@@ -253,10 +245,11 @@ impl Store {
         &self,
         at: DateTime<Utc>,
     ) -> Result<BTreeMap<String, DateTime<Utc>>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, principal_id, role_definition_id, directory_scope_id, status, start_at, \
-             end_at FROM role_assignments WHERE start_at > $1 OR end_at > $1",
-        )
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            assignment_columns!(),
+            " FROM role_assignments WHERE start_at > $1 OR end_at > $1"
+        ))
         .bind(ms(at))
         .fetch_all(self.pool())
         .await?;
@@ -398,11 +391,12 @@ async fn role_assignments_in_force<'e, E>(
 where
     E: sqlx::Executor<'e, Database = Any>,
 {
-    sqlx::query(
-        "SELECT id, principal_id, role_definition_id, directory_scope_id, status, start_at, \
-             end_at, extra_json FROM role_assignments \
-             WHERE start_at <= $1 AND (end_at IS NULL OR end_at > $1) ORDER BY id",
-    )
+    sqlx::query(concat!(
+        "SELECT ",
+        assignment_columns!(),
+        ", extra_json FROM role_assignments \
+         WHERE start_at <= $1 AND (end_at IS NULL OR end_at > $1) ORDER BY id"
+    ))
     .bind(ms(at))
     .fetch_all(executor)
     .await?

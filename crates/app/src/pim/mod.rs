@@ -58,10 +58,7 @@ pub(crate) fn audit(caller: &Caller, activity: &str, role: &str, at: DateTime<Ut
 /// then returns it: a refusal that is not written is logged, never lost silently, and does not
 /// turn into an internal error for the caller.
 pub(crate) async fn refuse(core: &Core, entry: AuditEntry, refusal: Refusal) -> Refusal {
-    let entry = entry.failed(&refusal.message);
-    if let Err(e) = core.store.append_audit(&entry).await {
-        tracing::error!(error = %e, "audit entry for a refusal not written");
-    }
+    core.audit_refusal(entry, &refusal).await;
     refusal
 }
 

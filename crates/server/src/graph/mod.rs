@@ -2,7 +2,6 @@
 //! bearer access tokens from this provider.
 
 pub mod activation;
-pub mod admin;
 pub mod approvals;
 pub mod auth;
 pub mod body;

@@ -10,12 +10,12 @@
 //! duration. The rules and the audit are the service's ([`app::access_pass`]); this face parses
 //! the request and renders Graph JSON.
 
-use crate::graph::admin::require_role_admin;
 use crate::graph::auth::Caller;
 use crate::graph::body::JsonBody;
 use crate::graph::error::GraphError;
 use crate::state::AppState;
 use app::access_pass::{PassError, PassRequest, Usability};
+use app::authz::ManageRoles;
 use authn::secrecy::ExposeSecret;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -69,7 +69,7 @@ pub async fn issue(
     Path(id): Path<String>,
     body: JsonBody,
 ) -> Result<(StatusCode, Json<Value>), GraphError> {
-    let allowed = require_role_admin(&state, &caller).await?;
+    let allowed = caller.authorize::<ManageRoles>(&state).await?;
     let request: IssueRequest = body
         .parse_optional(
             "a temporaryAccessPassAuthenticationMethod (startDateTime, lifetimeInMinutes, \
@@ -94,7 +94,7 @@ pub async fn list(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, GraphError> {
-    let allowed = require_role_admin(&state, &caller).await?;
+    let allowed = caller.authorize::<ManageRoles>(&state).await?;
     let (target, passes) = state.core.access_passes(&allowed, &id).await?;
     let now = state.now();
     Ok(Json(json!({
@@ -109,7 +109,7 @@ pub async fn delete(
     caller: Caller,
     Path((id, pass_id)): Path<(String, String)>,
 ) -> Result<StatusCode, GraphError> {
-    let allowed = require_role_admin(&state, &caller).await?;
+    let allowed = caller.authorize::<ManageRoles>(&state).await?;
     state
         .core
         .delete_access_pass(&allowed, &id, &pass_id)
