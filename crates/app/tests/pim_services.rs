@@ -39,17 +39,7 @@ async fn core() -> (Core, Caller) {
     let mut settings = core.role_settings(role()).await.unwrap();
     settings
         .policy
-        .patch_rule(
-            "AuthenticationContext_EndUser_Assignment",
-            &json!({
-                "@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyAuthenticationContextRule",
-                "id": "AuthenticationContext_EndUser_Assignment",
-                "isEnabled": true,
-                "claimValue": CONTEXT
-            }),
-            core.now(),
-            None,
-        )
+        .require_authentication_context(CONTEXT, core.now(), None)
         .unwrap();
     core.store
         .put_role_policy(&settings.policy, settings.version)

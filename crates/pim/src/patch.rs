@@ -57,6 +57,25 @@ fn kind_keys(kind: RuleKind) -> &'static [&'static str] {
 }
 
 impl RoleManagementPolicy {
+    /// Requires authentication context `context` to activate the role (the end-user
+    /// assignment's authentication-context rule, enabled, through [`Self::patch_rule`] with its
+    /// checks), recording who changed the policy and when.
+    pub fn require_authentication_context(
+        &mut self,
+        context: &str,
+        now: DateTime<Utc>,
+        by: Option<Identity>,
+    ) -> Result<&Rule, PolicyRuleError> {
+        let rule = "AuthenticationContext_EndUser_Assignment";
+        let body = serde_json::json!({
+            ODATA_TYPE: "#microsoft.graph.unifiedRoleManagementPolicyAuthenticationContextRule",
+            "id": rule,
+            "isEnabled": true,
+            "claimValue": context,
+        });
+        self.patch_rule(rule, &body, now, by)
+    }
+
     /// Applies a Graph PATCH body to the rule `rule_id`, records who changed the policy and
     /// when, and returns the updated rule. On error the policy is unchanged.
     pub fn patch_rule(

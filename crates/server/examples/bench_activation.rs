@@ -209,17 +209,7 @@ async fn eligible(env: &Env, user: &store::User) {
 async fn require_context(env: &Env) {
     let mut policy = pim::RoleManagementPolicy::default_for(GLOBAL_ADMINISTRATOR, env.now());
     policy
-        .patch_rule(
-            "AuthenticationContext_EndUser_Assignment",
-            &json!({
-                "@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyAuthenticationContextRule",
-                "id": "AuthenticationContext_EndUser_Assignment",
-                "isEnabled": true,
-                "claimValue": CONTEXT
-            }),
-            env.now(),
-            None,
-        )
+        .require_authentication_context(CONTEXT, env.now(), None)
         .unwrap();
     env.state.store.put_role_policy(&policy, 0).await.unwrap();
 }

@@ -153,17 +153,7 @@ pub(super) async fn require_c1_for_privileged_roles(
             None => (pim::RoleManagementPolicy::default_for(role, now), 0),
         };
         settings
-            .patch_rule(
-                "AuthenticationContext_EndUser_Assignment",
-                &json!({
-                    "@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyAuthenticationContextRule",
-                    "id": "AuthenticationContext_EndUser_Assignment",
-                    "isEnabled": true,
-                    "claimValue": "c1"
-                }),
-                now,
-                None,
-            )
+            .require_authentication_context("c1", now, None)
             .map_err(|e| ServeError::Internal(format!("demo role settings: {e}")))?;
         store.put_role_policy(&settings, version).await?;
     }

@@ -31,17 +31,7 @@ pub async fn eligible(env: &Env, user: &store::User, role: &str) {
 pub async fn require_context(env: &Env, role: &str, context: &str) {
     let mut policy = pim::RoleManagementPolicy::default_for(role, env.now());
     policy
-        .patch_rule(
-            "AuthenticationContext_EndUser_Assignment",
-            &json!({
-                "@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyAuthenticationContextRule",
-                "id": "AuthenticationContext_EndUser_Assignment",
-                "isEnabled": true,
-                "claimValue": context
-            }),
-            env.now(),
-            None,
-        )
+        .require_authentication_context(context, env.now(), None)
         .unwrap();
     env.state.store.put_role_policy(&policy, 0).await.unwrap();
 }
