@@ -200,7 +200,7 @@ impl Core {
                 })
                 .await?;
             if active.iter().any(|s| {
-                BuiltInRole::from_id(&s.assignment.role_definition_id)
+                BuiltInRole::from_id(s.assignment.role_definition_id.as_str())
                     .is_some_and(|r| roles.contains(&r))
             }) {
                 return Ok(true);

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use policy::engine::Engine;
+use policy::ids::PrincipalId;
 use policy::TenantChange;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -221,7 +222,7 @@ impl EngineCache {
                 None => schedule.remove(&principal_id),
             };
             changes.push(TenantChange::RoleAssignmentsOf {
-                principal_id,
+                principal_id: PrincipalId::trusted(principal_id),
                 assignments: roles.assignments,
             });
         }

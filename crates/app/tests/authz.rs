@@ -38,8 +38,8 @@ async fn give(
     core.store
         .assign_role(&RoleAssignment {
             id: store::new_id(),
-            principal_id: principal.to_string(),
-            role_definition_id: role.to_string(),
+            principal_id: policy::ids::PrincipalId::trusted(principal),
+            role_definition_id: policy::ids::RoleId::trusted(role),
             directory_scope_id: "/".into(),
             status,
             start_at: core.now() - Duration::hours(1),

@@ -27,8 +27,8 @@ async fn core() -> (Core, Caller) {
     core.store
         .assign_role(&RoleAssignment {
             id: store::new_id(),
-            principal_id: user.id.clone(),
-            role_definition_id: role().into(),
+            principal_id: policy::ids::PrincipalId::trusted(user.id.clone()),
+            role_definition_id: policy::ids::RoleId::trusted(role()),
             directory_scope_id: "/".into(),
             status: AssignmentStatus::Eligible,
             start_at: core.now() - Duration::days(1),

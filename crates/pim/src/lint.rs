@@ -9,7 +9,7 @@ use crate::rule_id::RuleId;
 use crate::rules::{EnabledRule, Rule};
 use crate::RoleManagementPolicy;
 use chrono::TimeDelta;
-use policy::directory::{GLOBAL_ADMINISTRATOR, PRIVILEGED_ROLE_ADMINISTRATOR};
+use policy::roles::BuiltInRole;
 use policy::Severity;
 use serde::Serialize;
 
@@ -32,24 +32,16 @@ impl RoleRef {
     /// A role known only by its id; Global Administrator and Privileged Role Administrator are
     /// recognised and named.
     pub fn from_id(id: &str) -> Self {
-        let display_name = if id.eq_ignore_ascii_case(GLOBAL_ADMINISTRATOR) {
-            Some("Global Administrator".to_string())
-        } else if id.eq_ignore_ascii_case(PRIVILEGED_ROLE_ADMINISTRATOR) {
-            Some("Privileged Role Administrator".to_string())
-        } else {
-            None
-        };
         RoleRef {
             id: id.to_string(),
-            display_name,
+            display_name: BuiltInRole::tier0(id).map(|r| r.display_name().to_string()),
             is_privileged: false,
         }
     }
 
     /// Whether the role is one of the two that can take over the tenant.
     pub fn is_tier0(&self) -> bool {
-        self.id.eq_ignore_ascii_case(GLOBAL_ADMINISTRATOR)
-            || self.id.eq_ignore_ascii_case(PRIVILEGED_ROLE_ADMINISTRATOR)
+        BuiltInRole::tier0(&self.id).is_some()
     }
 
     fn privileged(&self) -> bool {
@@ -238,6 +230,7 @@ mod tests {
 
     use super::*;
     use chrono::{TimeZone, Utc};
+    use policy::directory::GLOBAL_ADMINISTRATOR;
 
     fn policy(role: &str) -> RoleManagementPolicy {
         RoleManagementPolicy::default_for(role, Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap())

@@ -13,9 +13,10 @@
 //!
 //! The requester can never decide their own request, and only a primary approver of the current
 //! stage (the server resolves group members into the stage's set) can approve or deny at it.
-//! Ids are compared without regard to case, as Graph's GUIDs are.
+//! Ids are [`UserId`]s, which compare without regard to case, as Graph's GUIDs do.
 
 use crate::request::Status;
+use policy::ids::UserId;
 use std::collections::BTreeSet;
 
 /// Something that happens to a request.
@@ -26,17 +27,17 @@ pub enum Event {
     /// An approver (or administrator, for a pending admin decision) approved.
     Approved {
         /// Who.
-        by: String,
+        by: UserId,
     },
     /// An approver (or administrator) denied.
     Denied {
         /// Who.
-        by: String,
+        by: UserId,
     },
     /// Someone asked to cancel.
     Cancel {
         /// Who.
-        by: String,
+        by: UserId,
     },
     /// The step-up or decision was not made in time.
     Expired,
@@ -71,16 +72,16 @@ pub enum Decision {
     Automatic,
     /// Approval stages, in order; each a set of resolved approver ids (users, and members of
     /// approver groups). An empty set can never approve: the request waits until it expires.
-    Approval(Vec<BTreeSet<String>>),
+    Approval(Vec<BTreeSet<UserId>>),
     /// An administrator (for `selfExtend`, `selfRenew`): the resolved set of those who may decide.
-    Admin(BTreeSet<String>),
+    Admin(BTreeSet<UserId>),
 }
 
 /// What a request's life depends on, fixed when it is recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestFlow {
     /// The principal who asked.
-    pub requester: String,
+    pub requester: UserId,
     /// Whether a fresh step-up is needed first.
     pub needs_step_up: bool,
     /// Who decides after that.
@@ -169,10 +170,6 @@ impl InvalidTransition {
     }
 }
 
-fn same_id(a: &str, b: &str) -> bool {
-    a.eq_ignore_ascii_case(b)
-}
-
 impl RequestFlow {
     /// The status a new request is recorded with.
     pub fn start(&self) -> Progress {
@@ -193,8 +190,8 @@ impl RequestFlow {
 
     /// Checks that `by` may decide at the current point: not the requester, and one of the
     /// deciders.
-    fn decider(&self, by: &str, from: &Progress) -> Result<(), InvalidTransition> {
-        if same_id(by, &self.requester) {
+    fn decider(&self, by: &UserId, from: &Progress) -> Result<(), InvalidTransition> {
+        if *by == self.requester {
             return Err(InvalidTransition::SelfApproval);
         }
         let deciders = match &self.decision {
@@ -202,7 +199,7 @@ impl RequestFlow {
             Decision::Admin(admins) => Some(admins),
             Decision::Automatic => None,
         };
-        if by.is_empty() || !deciders.is_some_and(|set| set.iter().any(|a| same_id(a, by))) {
+        if !deciders.is_some_and(|set| set.contains(by)) {
             return Err(InvalidTransition::NotAnApprover {
                 by: by.to_string(),
                 stage: from.stage + 1,
@@ -273,10 +270,10 @@ impl RequestFlow {
                 PendingStepUp | PendingApproval | PendingAdminDecision | Granted,
                 Event::Cancel { by },
             ) => {
-                if same_id(by, &self.requester) {
+                if *by == self.requester {
                     Ok(Progress::at(Canceled))
                 } else {
-                    Err(InvalidTransition::NotTheRequester { by: by.clone() })
+                    Err(InvalidTransition::NotTheRequester { by: by.to_string() })
                 }
             }
 
@@ -313,13 +310,17 @@ mod tests {
 
     use super::*;
 
-    fn set(ids: &[&str]) -> BTreeSet<String> {
-        ids.iter().map(|s| s.to_string()).collect()
+    fn set(ids: &[&str]) -> BTreeSet<UserId> {
+        ids.iter().map(|s| UserId::trusted(*s)).collect()
+    }
+
+    fn user(id: &str) -> UserId {
+        UserId::trusted(id)
     }
 
     fn flow(step_up: bool, decision: Decision) -> RequestFlow {
         RequestFlow {
-            requester: "alice".into(),
+            requester: user("alice"),
             needs_step_up: step_up,
             decision,
         }
@@ -334,7 +335,7 @@ mod tests {
     }
 
     fn approved(by: &str) -> Event {
-        Event::Approved { by: by.into() }
+        Event::Approved { by: user(by) }
     }
 
     #[test]
@@ -393,7 +394,7 @@ mod tests {
         assert_eq!(
             run(&f, &[approved("carol")]),
             Err(InvalidTransition::NotAnApprover {
-                by: "carol".into(),
+                by: "carol".to_string(),
                 stage: 1
             })
         );
@@ -402,7 +403,7 @@ mod tests {
         assert_eq!(
             run(&f, &[approved("bob"), approved("bob")]),
             Err(InvalidTransition::NotAnApprover {
-                by: "bob".into(),
+                by: "bob".to_string(),
                 stage: 2
             })
         );
@@ -413,7 +414,7 @@ mod tests {
             Status::Granted
         );
         assert_eq!(
-            run(&f, &[approved("bob"), Event::Denied { by: "carol".into() }])
+            run(&f, &[approved("bob"), Event::Denied { by: user("carol") }])
                 .unwrap()
                 .status,
             Status::Denied
@@ -424,10 +425,12 @@ mod tests {
     fn only_the_requester_cancels_and_final_states_stay_final() {
         let f = flow(false, Decision::Approval(vec![set(&["bob"])]));
         assert_eq!(
-            run(&f, &[Event::Cancel { by: "bob".into() }]),
-            Err(InvalidTransition::NotTheRequester { by: "bob".into() })
+            run(&f, &[Event::Cancel { by: user("bob") }]),
+            Err(InvalidTransition::NotTheRequester {
+                by: "bob".to_string()
+            })
         );
-        let p = run(&f, &[Event::Cancel { by: "alice".into() }]).unwrap();
+        let p = run(&f, &[Event::Cancel { by: user("alice") }]).unwrap();
         assert_eq!(p.status, Status::Canceled);
         assert_eq!(
             f.transition(&p, &approved("bob")),
@@ -444,7 +447,7 @@ mod tests {
         let f = flow(false, Decision::Automatic);
         let p = run(&f, &[Event::Provisioned]).unwrap();
         assert!(matches!(
-            f.transition(&p, &Event::Cancel { by: "alice".into() }),
+            f.transition(&p, &Event::Cancel { by: user("alice") }),
             Err(InvalidTransition::NotAllowed { .. })
         ));
         assert_eq!(

@@ -10,6 +10,7 @@
 
 use crate::request::Status;
 use chrono::{DateTime, Duration, Utc};
+use policy::ids::{ContextId, PrincipalId, RequestId, RoleId};
 
 /// A proof is accepted this long after it was issued.
 pub const PROOF_LIFETIME: Duration = Duration::minutes(5);
@@ -22,9 +23,9 @@ pub const AUTH_TIME_TOLERANCE: Duration = Duration::seconds(1);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StepUpProof {
     /// The request whose step-up it proves.
-    pub request_id: String,
+    pub request_id: RequestId,
     /// Who authenticated.
-    pub principal_id: String,
+    pub principal_id: PrincipalId,
     /// When the proof was issued.
     pub issued_at: DateTime<Utc>,
     /// When the (earliest counted) authentication of the step-up happened.
@@ -43,16 +44,18 @@ pub struct StepUpProof {
 ///
 /// ```compile_fail
 /// // Outside this module a verified step-up cannot be made up.
-/// let forged = pim::step_up::VerifiedStepUp { request_id: "req".into() };
+/// let forged = pim::step_up::VerifiedStepUp {
+///     request_id: policy::ids::RequestId::trusted("req"),
+/// };
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedStepUp {
-    request_id: String,
+    request_id: RequestId,
 }
 
 impl VerifiedStepUp {
     /// The request the proof was checked against.
-    pub fn request_id(&self) -> &str {
+    pub fn request_id(&self) -> &RequestId {
         &self.request_id
     }
 }
@@ -97,11 +100,11 @@ pub struct Authentication {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingRequest<'a> {
     /// Its id.
-    pub id: &'a str,
+    pub id: RequestId,
     /// Who asked.
-    pub principal_id: &'a str,
+    pub principal_id: PrincipalId,
     /// For which role.
-    pub role_definition_id: &'a str,
+    pub role_definition_id: RoleId,
     /// Its status now.
     pub status: &'a Status,
     /// When it was recorded.
@@ -199,9 +202,7 @@ impl StepUpProof {
         if once_id.trim().is_empty() {
             return Err(malformed("it has no one-time id"));
         }
-        if request_id.trim().is_empty() {
-            return Err(malformed("it names no request"));
-        }
+        let (request_id, principal_id) = ids(request_id, principal_id)?;
         let mut methods: Vec<String> = Vec::new();
         for a in authentications {
             if !methods.contains(&a.method) {
@@ -209,8 +210,8 @@ impl StepUpProof {
             }
         }
         Ok(StepUpProof {
-            request_id: request_id.to_string(),
-            principal_id: principal_id.to_string(),
+            request_id,
+            principal_id,
             issued_at,
             authenticated_at,
             acrs,
@@ -240,14 +241,10 @@ impl StepUpProof {
                 what: "it has no one-time id".into(),
             });
         }
-        if request_id.trim().is_empty() {
-            return Err(ProofRefusal::Malformed {
-                what: "it names no request".into(),
-            });
-        }
+        let (request_id, principal_id) = ids(request_id, subject)?;
         Ok(StepUpProof {
-            request_id: request_id.to_string(),
-            principal_id: subject.to_string(),
+            request_id,
+            principal_id,
             issued_at: time(issued_at, "issue time")?,
             authenticated_at: time(auth_time, "authentication time")?,
             acrs: acrs.to_vec(),
@@ -257,29 +254,41 @@ impl StepUpProof {
     }
 }
 
+/// The request and the principal a proof names, parsed: a proof naming no request, or ids that
+/// no request or principal could have, is malformed.
+fn ids(request_id: &str, principal_id: &str) -> Result<(RequestId, PrincipalId), ProofRefusal> {
+    let malformed = |what: String| ProofRefusal::Malformed { what };
+    if request_id.trim().is_empty() {
+        return Err(malformed("it names no request".into()));
+    }
+    let request = RequestId::parse(request_id).map_err(|e| malformed(e.to_string()))?;
+    let principal = PrincipalId::parse(principal_id).map_err(|e| malformed(e.to_string()))?;
+    Ok((request, principal))
+}
+
 /// Checks `proof`, presented by `principal_id` to activate `role_definition_id`, against the
 /// request it names as stored (`pending`, `None` if there is none) and the context the role
-/// requires, at `now`. Ids are compared without regard to case, as Graph's GUIDs are.
+/// requires, at `now`. Ids compare without regard to case, as Graph's GUIDs do (the id types
+/// see to it).
 ///
 /// Whether the proof was used before is the store's to say, when it consumes
 /// [`StepUpProof::once_id`] with the activation.
 pub fn check(
     proof: &StepUpProof,
-    principal_id: &str,
-    role_definition_id: &str,
+    principal_id: &PrincipalId,
+    role_definition_id: &RoleId,
     pending: Option<&PendingRequest<'_>>,
-    required_context: Option<&str>,
+    required_context: Option<&ContextId>,
     now: DateTime<Utc>,
 ) -> Result<VerifiedStepUp, ProofRefusal> {
-    let request = proof.request_id.clone();
+    let request = proof.request_id.to_string();
     let Some(pending) = pending else {
         return Err(ProofRefusal::UnknownRequest { request });
     };
-    let same = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
-    if !same(pending.id, &proof.request_id)
-        || !same(pending.principal_id, principal_id)
-        || !same(&proof.principal_id, principal_id)
-        || !same(pending.role_definition_id, role_definition_id)
+    if pending.id != proof.request_id
+        || pending.principal_id != *principal_id
+        || proof.principal_id != *principal_id
+        || pending.role_definition_id != *role_definition_id
     {
         return Err(ProofRefusal::NotThisRequest { request });
     }
@@ -306,7 +315,11 @@ pub fn check(
         return Err(ProofRefusal::AuthenticatedBefore { request });
     }
     if let Some(context) = required_context {
-        if !proof.acrs.iter().any(|c| same(c, context)) {
+        if !proof
+            .acrs
+            .iter()
+            .any(|c| ContextId::parse(c).is_ok_and(|c| c == *context))
+        {
             return Err(ProofRefusal::ContextNotMet {
                 request,
                 context: context.to_string(),
@@ -314,7 +327,7 @@ pub fn check(
         }
     }
     Ok(VerifiedStepUp {
-        request_id: request,
+        request_id: proof.request_id.clone(),
     })
 }
 
@@ -331,8 +344,8 @@ mod tests {
 
     fn proof() -> StepUpProof {
         StepUpProof {
-            request_id: "req-1".into(),
-            principal_id: "alice".into(),
+            request_id: RequestId::trusted("req-1"),
+            principal_id: PrincipalId::trusted("alice"),
             issued_at: t0() + Duration::seconds(30),
             authenticated_at: t0() + Duration::seconds(20),
             acrs: vec!["c1".into()],
@@ -343,12 +356,24 @@ mod tests {
 
     fn pending(status: &Status) -> PendingRequest<'_> {
         PendingRequest {
-            id: "req-1",
-            principal_id: "alice",
-            role_definition_id: "role-a",
+            id: RequestId::trusted("req-1"),
+            principal_id: PrincipalId::trusted("alice"),
+            role_definition_id: RoleId::trusted("role-a"),
             status,
             created_at: t0(),
         }
+    }
+
+    fn principal(id: &str) -> PrincipalId {
+        PrincipalId::trusted(id)
+    }
+
+    fn role(id: &str) -> RoleId {
+        RoleId::trusted(id)
+    }
+
+    fn context(id: &str) -> ContextId {
+        ContextId::parse(id).unwrap()
     }
 
     fn run(
@@ -356,8 +381,16 @@ mod tests {
         r: Option<&PendingRequest<'_>>,
         now: DateTime<Utc>,
     ) -> Result<(), ProofRefusal> {
-        check(p, "alice", "role-a", r, Some("c1"), now).map(|verified| {
-            assert_eq!(verified.request_id(), p.request_id);
+        check(
+            p,
+            &principal("alice"),
+            &role("role-a"),
+            r,
+            Some(&context("c1")),
+            now,
+        )
+        .map(|verified| {
+            assert_eq!(*verified.request_id(), p.request_id);
         })
     }
 
@@ -368,17 +401,25 @@ mod tests {
         assert_eq!(run(&proof(), Some(&pending(&s)), now), Ok(()));
         assert!(check(
             &proof(),
-            "ALICE",
-            "ROLE-A",
+            &principal("ALICE"),
+            &role("ROLE-A"),
             Some(&pending(&s)),
-            Some("C1"),
+            Some(&context("c1")),
             now
         )
         .is_ok());
         // No context required: any proof bound to the request will do.
         let mut p = proof();
         p.acrs.clear();
-        assert!(check(&p, "alice", "role-a", Some(&pending(&s)), None, now).is_ok());
+        assert!(check(
+            &p,
+            &principal("alice"),
+            &role("role-a"),
+            Some(&pending(&s)),
+            None,
+            now
+        )
+        .is_ok());
     }
 
     #[test]
@@ -394,15 +435,15 @@ mod tests {
         let s = Status::PendingStepUp;
         let now = t0() + Duration::minutes(1);
         let other_request = PendingRequest {
-            id: "req-2",
+            id: RequestId::trusted("req-2"),
             ..pending(&s)
         };
         let other_role = PendingRequest {
-            role_definition_id: "role-b",
+            role_definition_id: role("role-b"),
             ..pending(&s)
         };
         let other_principal = PendingRequest {
-            principal_id: "mallory",
+            principal_id: principal("mallory"),
             ..pending(&s)
         };
         for r in [other_request, other_role, other_principal] {
@@ -415,13 +456,13 @@ mod tests {
         assert!(matches!(
             check(
                 &proof(),
-                "mallory",
-                "role-a",
+                &principal("mallory"),
+                &role("role-a"),
                 Some(&PendingRequest {
-                    principal_id: "mallory",
+                    principal_id: principal("mallory"),
                     ..pending(&s)
                 }),
-                Some("c1"),
+                Some(&context("c1")),
                 now
             ),
             Err(ProofRefusal::NotThisRequest { .. })
@@ -596,12 +637,12 @@ mod tests {
 
         /// A proof never activates a request of another principal or role, whatever the ids.
         #[test]
-        fn never_binds_to_another_principal_or_role(principal in "[a-z]{1,8}", role in "[a-z-]{1,8}") {
+        fn never_binds_to_another_principal_or_role(p in "[a-z]{1,8}", r in "[a-z-]{1,8}") {
             let s = Status::PendingStepUp;
-            let r = PendingRequest { principal_id: &principal, role_definition_id: &role, ..pending(&s) };
-            let bound = principal == "alice" && role == "role-a";
+            let req = PendingRequest { principal_id: principal(&p), role_definition_id: role(&r), ..pending(&s) };
+            let bound = p == "alice" && r == "role-a";
             prop_assert_eq!(
-                run(&proof(), Some(&r), t0() + Duration::minutes(1)).is_ok(),
+                run(&proof(), Some(&req), t0() + Duration::minutes(1)).is_ok(),
                 bound
             );
         }

@@ -17,6 +17,7 @@ use pim::{
     RoleManagementPolicy, RoleRef, RuleId, RuleViolation, ScheduleRequest, Status, SubjectSet,
 };
 use policy::directory::GLOBAL_ADMINISTRATOR;
+use policy::ids::UserId;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
@@ -80,9 +81,9 @@ fn eligible_alice(mfa_claim: bool) -> ActivationFacts {
     }
 }
 
-fn flow(plan: &pim::ActivationPlan, approver_stages: Vec<BTreeSet<String>>) -> RequestFlow {
+fn flow(plan: &pim::ActivationPlan, approver_stages: Vec<BTreeSet<UserId>>) -> RequestFlow {
     RequestFlow {
-        requester: ALICE.to_string(),
+        requester: UserId::trusted(ALICE),
         needs_step_up: plan.needs_step_up.is_some(),
         decision: if plan.needs_approval.is_some() {
             Decision::Approval(approver_stages)
@@ -161,7 +162,12 @@ fn context_role_waits_in_pending_step_up_whatever_the_session_already_did() {
     let recorded = f.start();
     assert_eq!(recorded.status, Status::PendingStepUp);
     // Nothing but the verified step-up moves it forward.
-    for e in [Event::Provisioned, Event::Approved { by: BOB.into() }] {
+    for e in [
+        Event::Provisioned,
+        Event::Approved {
+            by: UserId::trusted(BOB),
+        },
+    ] {
         assert!(f.transition(&recorded, &e).is_err(), "{e:?}");
     }
     let granted = f.transition(&recorded, &Event::StepUpVerified).unwrap();
@@ -233,18 +239,29 @@ fn approval_required_the_request_waits_and_the_requester_cannot_approve_it() {
     assert_eq!(plan.initial_status(), Status::PendingApproval);
 
     // The server resolved the group: Alice herself and Bob are members.
-    let members: BTreeSet<String> = [ALICE.to_uppercase(), BOB.to_string()]
+    let members: BTreeSet<UserId> = [ALICE.to_uppercase(), BOB.to_string()]
         .into_iter()
+        .map(UserId::trusted)
         .collect();
     let f = flow(&plan, vec![members]);
     let waiting = f.start();
     assert_eq!(waiting.status, Status::PendingApproval);
     assert_eq!(
-        f.transition(&waiting, &Event::Approved { by: ALICE.into() }),
+        f.transition(
+            &waiting,
+            &Event::Approved {
+                by: UserId::trusted(ALICE)
+            }
+        ),
         Err(InvalidTransition::SelfApproval)
     );
     let granted = f
-        .transition(&waiting, &Event::Approved { by: BOB.into() })
+        .transition(
+            &waiting,
+            &Event::Approved {
+                by: UserId::trusted(BOB),
+            },
+        )
         .unwrap();
     assert_eq!(granted.status, Status::Granted);
 }

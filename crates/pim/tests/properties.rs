@@ -18,6 +18,7 @@ use pim::state::{Decision, Event, InvalidTransition, RequestFlow};
 use pim::validate::Window;
 use pim::{validate_activation, ActivationFacts, RoleManagementPolicy, ScheduleRequest, Status};
 use policy::directory::GLOBAL_ADMINISTRATOR;
+use policy::ids::UserId;
 use proptest::collection::{btree_set, vec};
 use proptest::prelude::*;
 use serde_json::json;
@@ -27,8 +28,8 @@ const REQUESTER: &str = "alice";
 /// Ids events are made by; the requester appears in several spellings.
 const PEOPLE: [&str; 6] = ["alice", "ALICE", "Alice", "bob", "carol", "dave"];
 
-fn person() -> impl Strategy<Value = String> {
-    prop::sample::select(&PEOPLE[..]).prop_map(str::to_string)
+fn person() -> impl Strategy<Value = UserId> {
+    prop::sample::select(&PEOPLE[..]).prop_map(UserId::trusted)
 }
 
 fn event() -> impl Strategy<Value = Event> {
@@ -44,7 +45,7 @@ fn event() -> impl Strategy<Value = Event> {
     ]
 }
 
-fn approver_set() -> impl Strategy<Value = BTreeSet<String>> {
+fn approver_set() -> impl Strategy<Value = BTreeSet<UserId>> {
     btree_set(person(), 0..4)
 }
 
@@ -58,7 +59,7 @@ fn decision() -> impl Strategy<Value = Decision> {
 
 fn flow(needs_step_up: impl Strategy<Value = bool>) -> impl Strategy<Value = RequestFlow> {
     (needs_step_up, decision()).prop_map(|(needs_step_up, decision)| RequestFlow {
-        requester: REQUESTER.to_string(),
+        requester: UserId::trusted(REQUESTER),
         needs_step_up,
         decision,
     })
@@ -98,18 +99,18 @@ proptest! {
             let result = f.transition(&p, e);
             if let Event::Approved { by } | Event::Denied { by } = e {
                 let deciding = matches!(p.status, Status::PendingApproval | Status::PendingAdminDecision);
-                if by.eq_ignore_ascii_case(REQUESTER) && deciding {
+                if by.as_str().eq_ignore_ascii_case(REQUESTER) && deciding {
                     prop_assert_eq!(result.clone(), Err(InvalidTransition::SelfApproval));
                 }
                 if result.is_ok() {
-                    prop_assert!(!by.eq_ignore_ascii_case(REQUESTER));
+                    prop_assert!(!by.as_str().eq_ignore_ascii_case(REQUESTER));
                     let deciders = match &f.decision {
                         Decision::Approval(stages) => stages.get(p.stage).cloned(),
                         Decision::Admin(admins) => Some(admins.clone()),
                         Decision::Automatic => None,
                     };
                     let deciders = deciders.unwrap_or_default();
-                    prop_assert!(deciders.iter().any(|d| d.eq_ignore_ascii_case(by)));
+                    prop_assert!(deciders.iter().any(|d| d.as_str().eq_ignore_ascii_case(by.as_str())));
                 }
             }
             if let Ok(next) = result {

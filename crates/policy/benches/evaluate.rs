@@ -269,14 +269,14 @@ fn benches(c: &mut Criterion) {
     configure(&mut g);
     let principal = user_id(QUIET_USER);
     let activation = TenantChange::RoleAssignmentsOf {
-        principal_id: principal.clone(),
+        principal_id: policy::ids::PrincipalId::trusted(principal.clone()),
         assignments: vec![RoleAssignment {
             id: Some("activation".into()),
             ..assignment(principal.clone(), ROLES[0], AssignmentStatus::Active)
         }],
     };
     let end = TenantChange::RoleAssignmentsOf {
-        principal_id: principal,
+        principal_id: policy::ids::PrincipalId::trusted(principal),
         assignments: Vec::new(),
     };
     for (n, e) in engines.iter_mut().filter(|(n, _)| *n <= 1_000) {

@@ -11,6 +11,7 @@
 use crate::conditional_access::ConditionalAccessPolicy;
 use crate::context::AuthenticationContextClassReference;
 use crate::directory::{Group, RoleAssignment, User};
+use crate::ids::PrincipalId;
 use crate::location::NamedLocation;
 use crate::strength::AuthenticationStrengthPolicy;
 use crate::tenant::Tenant;
@@ -23,7 +24,7 @@ pub enum TenantChange {
     /// principal are ignored.
     RoleAssignmentsOf {
         /// The user or group.
-        principal_id: String,
+        principal_id: PrincipalId,
         /// Its assignments in force.
         assignments: Vec<RoleAssignment>,
     },
@@ -136,14 +137,14 @@ pub(crate) fn delete<T>(items: &mut Vec<T>, id: &str, id_of: impl Fn(&T) -> &Str
 /// where its id sorts.
 pub(crate) fn set_assignments_of(
     all: &mut Vec<RoleAssignment>,
-    principal_id: &str,
+    principal_id: &PrincipalId,
     assignments: Vec<RoleAssignment>,
 ) {
     // One pass over the assignments (not the users): the tenant keeps them in one list.
-    all.retain(|a| !a.principal_id.eq_ignore_ascii_case(principal_id));
+    all.retain(|a| a.principal_id != *principal_id);
     for a in assignments
         .into_iter()
-        .filter(|a| a.principal_id.eq_ignore_ascii_case(principal_id))
+        .filter(|a| a.principal_id == *principal_id)
     {
         let at = all.partition_point(|b| b.id < a.id);
         all.insert(at, a);

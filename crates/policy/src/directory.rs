@@ -1,6 +1,7 @@
 //! Users, groups (nested) and directory role assignments, as Graph shapes them.
 
 use crate::enums::graph_enum;
+use crate::ids::{PrincipalId, RoleId};
 use crate::serde_util::{nullable, Extra};
 use serde::{Deserialize, Serialize};
 
@@ -129,9 +130,9 @@ pub struct RoleAssignment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// The user or (role-assignable) group.
-    pub principal_id: String,
+    pub principal_id: PrincipalId,
     /// The role's template id.
-    pub role_definition_id: String,
+    pub role_definition_id: RoleId,
     /// Scope; `/` for the tenant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub directory_scope_id: Option<String>,

@@ -110,15 +110,15 @@ impl Engine {
         let role_holders: HashSet<String> = tenant
             .role_assignments
             .iter()
-            .map(|a| lower(&a.principal_id))
+            .map(|a| a.principal_id.canonical())
             .collect();
         let mut active_roles: HashMap<String, Vec<String>> = HashMap::new();
         for a in &tenant.role_assignments {
             if a.status == AssignmentStatus::Active {
                 active_roles
-                    .entry(lower(&a.principal_id))
+                    .entry(a.principal_id.canonical())
                     .or_default()
-                    .push(lower(&a.role_definition_id));
+                    .push(a.role_definition_id.canonical());
             }
         }
         let strengths = incremental::strengths_of(&tenant);

@@ -1,4 +1,5 @@
-//! Directory object ids as types: a user id cannot be passed where a role id is expected, and
+//! Directory object ids as types (authentication contexts, `c1`…`c99`, have their own stricter
+//! [`ContextId`], re-exported here): a user id cannot be passed where a role id is expected, and
 //! the case-insensitivity of Graph ids is built into equality, hashing and ordering instead of
 //! being remembered at every comparison (`eq_ignore_ascii_case` at each call site let an
 //! upper-case role id read the default settings once).
@@ -6,6 +7,7 @@
 //! An id keeps the spelling it was given ([`UserId::as_str`]): the store keys rows by the id as
 //! defined, and Graph answers echo what the client sent. Only comparisons fold case.
 
+pub use crate::context::ContextId;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::cmp::Ordering;
 use std::hash::{Hash, Hasher};
@@ -112,6 +114,24 @@ macro_rules! graph_id {
             }
         }
 
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                self.0.eq_ignore_ascii_case(other)
+            }
+        }
+
+        impl PartialEq<$name> for str {
+            fn eq(&self, other: &$name) -> bool {
+                self.eq_ignore_ascii_case(&other.0)
+            }
+        }
+
+        impl PartialEq<$name> for String {
+            fn eq(&self, other: &$name) -> bool {
+                self.eq_ignore_ascii_case(&other.0)
+            }
+        }
+
         impl Hash for $name {
             fn hash<H: Hasher>(&self, state: &mut H) {
                 for b in self.0.bytes() {
@@ -152,6 +172,12 @@ macro_rules! graph_id {
             type Err = InvalidId;
             fn from_str(s: &str) -> Result<Self, InvalidId> {
                 Self::parse(s)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
             }
         }
 
@@ -211,6 +237,42 @@ graph_id!(
     LocationId,
     "named location"
 );
+graph_id!(
+    /// The id of a principal that can hold a role: a user or a role-assignable group (Graph's
+    /// `principalId`, a directory object id that does not say which).
+    PrincipalId,
+    "principal"
+);
+
+impl From<UserId> for PrincipalId {
+    fn from(u: UserId) -> Self {
+        PrincipalId(u.0)
+    }
+}
+
+impl From<&UserId> for PrincipalId {
+    fn from(u: &UserId) -> Self {
+        PrincipalId(u.0.clone())
+    }
+}
+
+impl From<GroupId> for PrincipalId {
+    fn from(g: GroupId) -> Self {
+        PrincipalId(g.0)
+    }
+}
+
+impl PartialEq<UserId> for PrincipalId {
+    fn eq(&self, other: &UserId) -> bool {
+        self.0.eq_ignore_ascii_case(&other.0)
+    }
+}
+
+impl PartialEq<PrincipalId> for UserId {
+    fn eq(&self, other: &PrincipalId) -> bool {
+        self.0.eq_ignore_ascii_case(&other.0)
+    }
+}
 
 #[cfg(test)]
 mod tests {

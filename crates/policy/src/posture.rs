@@ -20,10 +20,11 @@
 
 use crate::conditional_access::{BuiltInControl, ConditionalAccessPolicy, PolicyState};
 use crate::context::ContextId;
-use crate::directory::{AssignmentStatus, GLOBAL_ADMINISTRATOR, PRIVILEGED_ROLE_ADMINISTRATOR};
+use crate::directory::AssignmentStatus;
 use crate::engine::Engine;
 use crate::method::{AuthenticationMethodMode, MethodCombination};
 use crate::registration::Provenance;
+use crate::roles::BuiltInRole;
 use crate::session::PerformedMethod;
 use crate::strength::{built_in_strengths, AuthenticationStrengthPolicy};
 use crate::tenant::Tenant;
@@ -569,12 +570,9 @@ pub fn lint_registration(
 }
 
 fn role_name(id: &str) -> String {
-    if id.eq_ignore_ascii_case(GLOBAL_ADMINISTRATOR) {
-        format!("Global Administrator ({id})")
-    } else if id.eq_ignore_ascii_case(PRIVILEGED_ROLE_ADMINISTRATOR) {
-        format!("Privileged Role Administrator ({id})")
-    } else {
-        id.to_string()
+    match BuiltInRole::tier0(id) {
+        Some(role) => format!("{} ({id})", role.display_name()),
+        None => id.to_string(),
     }
 }
 
@@ -608,9 +606,9 @@ impl<'e> Directory<'e> {
         for a in &t.role_assignments {
             if a.status == AssignmentStatus::Eligible {
                 eligible
-                    .entry(a.principal_id.to_ascii_lowercase())
+                    .entry(a.principal_id.canonical())
                     .or_default()
-                    .push(a.role_definition_id.to_ascii_lowercase());
+                    .push(a.role_definition_id.canonical());
             }
         }
         Directory {
@@ -1329,16 +1327,21 @@ pub fn eligible_users(tenant: &Tenant, role_id: &str, break_glass: &[String]) ->
     let engine = Engine::new(tenant.clone());
     let dir = Directory::new(&engine);
     let mut via: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for a in tenant.role_assignments.iter().filter(|a| {
-        a.status == AssignmentStatus::Eligible && a.role_definition_id.eq_ignore_ascii_case(role_id)
-    }) {
-        if dir.is_group(&a.principal_id) {
-            let how = format!("eligible via {}", dir.principal_name(&a.principal_id));
-            for user in dir.member_users(&a.principal_id) {
+    for a in tenant
+        .role_assignments
+        .iter()
+        .filter(|a| a.status == AssignmentStatus::Eligible && a.role_definition_id.is(role_id))
+    {
+        if dir.is_group(a.principal_id.as_str()) {
+            let how = format!(
+                "eligible via {}",
+                dir.principal_name(a.principal_id.as_str())
+            );
+            for user in dir.member_users(a.principal_id.as_str()) {
                 via.entry(user).or_default().push(how.clone());
             }
         } else {
-            via.entry(a.principal_id.to_ascii_lowercase())
+            via.entry(a.principal_id.canonical())
                 .or_default()
                 .push("eligible directly".to_string());
         }
@@ -1548,7 +1551,7 @@ mod tests {
     use crate::strength::{MFA_STRENGTH_ID, PHISHING_RESISTANT_MFA_STRENGTH_ID};
     use serde_json::json;
 
-    const GA: &str = GLOBAL_ADMINISTRATOR;
+    const GA: &str = crate::directory::GLOBAL_ADMINISTRATOR;
     const BG_GROUP: &str = "b0000000-0000-4000-8000-0000000000bb";
 
     /// A demo-like tenant: adele (eligible GA via group "Admins"), bob (eligible GA directly),

@@ -88,6 +88,20 @@ impl BuiltInRole {
         )
     }
 
+    /// Whether the role can take over the tenant on its own (Global Administrator, Privileged
+    /// Role Administrator): the roles the lockout rules and the lint treat as tier 0.
+    pub const fn is_tier0(self) -> bool {
+        matches!(
+            self,
+            BuiltInRole::GlobalAdministrator | BuiltInRole::PrivilegedRoleAdministrator
+        )
+    }
+
+    /// The tier-0 role with this template id (in any case), if it is one.
+    pub fn tier0(id: &str) -> Option<BuiltInRole> {
+        Self::from_id(id).filter(|r| r.is_tier0())
+    }
+
     /// The role's id as a typed id.
     pub fn id(self) -> RoleId {
         RoleId::trusted(self.template_id())
@@ -95,9 +109,8 @@ impl BuiltInRole {
 
     /// The built-in role with this template id (in any case).
     pub fn from_id(id: &str) -> Option<BuiltInRole> {
-        Self::ALL
-            .into_iter()
-            .find(|r| r.template_id().eq_ignore_ascii_case(id))
+        let id = RoleId::parse(id).ok()?;
+        Self::ALL.into_iter().find(|r| r.id() == id)
     }
 }
 

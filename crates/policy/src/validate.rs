@@ -170,7 +170,7 @@ pub fn validate(engine: &Engine) -> Vec<Finding> {
             "roleAssignment ({} → {})",
             a.principal_id, a.role_definition_id
         );
-        let p = a.principal_id.to_ascii_lowercase();
+        let p = a.principal_id.canonical();
         if !user_ids.contains(&p) && !engine.has_group(&p) {
             f.push(
                 Severity::Warning,

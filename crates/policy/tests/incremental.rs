@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use policy::ids::PrincipalId;
 use policy::{Engine, EvaluateRequest, SignIn, Tenant, TenantChange};
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -251,7 +252,7 @@ fn change() -> impl Strategy<Value = TenantChange> {
                     assignments.push(assignment(principal(other), 0, true, 99));
                 }
                 TenantChange::RoleAssignmentsOf {
-                    principal_id: id,
+                    principal_id: PrincipalId::trusted(id),
                     assignments: parse(json!(assignments)),
                 }
             }),
@@ -427,7 +428,7 @@ fn a_role_change_is_seen_at_once() {
         Vec::<String>::new()
     );
     engine.apply(TenantChange::RoleAssignmentsOf {
-        principal_id: "U0".into(),
+        principal_id: PrincipalId::trusted("U0"),
         assignments: parse(json!([assignment("U0", 0, true, 1)])),
     });
     assert!(engine.is_privileged("u0"));
@@ -441,7 +442,7 @@ fn a_role_change_is_seen_at_once() {
         vec!["p0".to_string()]
     );
     engine.apply(TenantChange::RoleAssignmentsOf {
-        principal_id: "u0".into(),
+        principal_id: PrincipalId::trusted("u0"),
         assignments: Vec::new(),
     });
     assert!(!engine.is_privileged("u0"));

@@ -195,8 +195,8 @@ async fn eligible(env: &Env, user: &store::User) {
         .store
         .assign_role(&store::RoleAssignment {
             id: store::new_id(),
-            principal_id: user.id.clone(),
-            role_definition_id: GLOBAL_ADMINISTRATOR.into(),
+            principal_id: policy::ids::PrincipalId::trusted(user.id.clone()),
+            role_definition_id: policy::ids::RoleId::trusted(GLOBAL_ADMINISTRATOR),
             directory_scope_id: "/".into(),
             status: AssignmentStatus::Eligible,
             start_at: env.now() - chrono::Duration::days(1),

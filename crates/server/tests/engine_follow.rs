@@ -33,8 +33,8 @@ fn assignment(
 ) -> RoleAssignment {
     RoleAssignment {
         id: store::new_id(),
-        principal_id: user.id.clone(),
-        role_definition_id: role.into(),
+        principal_id: policy::ids::PrincipalId::trusted(user.id.clone()),
+        role_definition_id: policy::ids::RoleId::trusted(role),
         directory_scope_id: "/".into(),
         status: AssignmentStatus::Active,
         start_at: start,

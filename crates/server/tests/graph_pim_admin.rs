@@ -665,6 +665,27 @@ async fn admin_assign_makes_a_user_eligible_and_admin_remove_ends_it(env: &Env) 
     .await;
     assert_eq!(status, 200);
     assert_eq!(first["status"], "Revoked");
+    // The request by id: Bob reads his own (with its OData context); a user who neither made
+    // it, nor is its principal, nor administers roles does not find it.
+    let (status, own) = get(
+        env,
+        &format!("{ELIGIBILITY_REQUESTS}/{request_id}"),
+        &bob_token,
+    )
+    .await;
+    assert_eq!((status, own["id"].as_str()), (200, Some(&*request_id)));
+    assert!(own["@odata.context"]
+        .as_str()
+        .is_some_and(|c| c.ends_with("roleEligibilityScheduleRequests/$entity")));
+    let (_, carol_token) = signed_in(env, "carol@example.test").await;
+    let (status, body) = get(
+        env,
+        &format!("{ELIGIBILITY_REQUESTS}/{request_id}"),
+        &carol_token,
+    )
+    .await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["error"]["code"], "Request_ResourceNotFound");
     let (status, body) = post(
         env,
         ELIGIBILITY_REQUESTS,
@@ -751,8 +772,8 @@ async fn group_eligibility_is_listed_with_member_type_group(env: &Env) {
         .store
         .assign_role(&store::RoleAssignment {
             id: store::new_id(),
-            principal_id: carol.id.clone(),
-            role_definition_id: GLOBAL_ADMINISTRATOR.into(),
+            principal_id: policy::ids::PrincipalId::trusted(carol.id.clone()),
+            role_definition_id: policy::ids::RoleId::trusted(GLOBAL_ADMINISTRATOR),
             directory_scope_id: "/".into(),
             status: AssignmentStatus::Eligible,
             start_at: env.now() + Duration::days(2),

@@ -706,8 +706,8 @@ async fn ended_two_days_ago(env: &Env, principal: &str) {
         .store
         .assign_role(&store::RoleAssignment {
             id: store::new_id(),
-            principal_id: principal.to_string(),
-            role_definition_id: SECURITY_READER.into(),
+            principal_id: policy::ids::PrincipalId::trusted(principal),
+            role_definition_id: policy::ids::RoleId::trusted(SECURITY_READER),
             directory_scope_id: "/".into(),
             status: AssignmentStatus::Active,
             start_at: env.now() - Duration::days(9),

@@ -92,7 +92,7 @@ impl Store {
             record_change(
                 &mut tx,
                 ChangeKind::RoleAssignments,
-                &assignment.principal_id,
+                assignment.principal_id.as_str(),
             )
             .await?;
         }
@@ -131,8 +131,8 @@ impl Store {
         let reason = record.request.action().to_string();
         for id in open_schedules(
             &mut tx,
-            &replacement.principal_id,
-            &replacement.role_definition_id,
+            replacement.principal_id.as_str(),
+            replacement.role_definition_id.as_str(),
             &replacement.status,
             at,
         )
@@ -144,7 +144,7 @@ impl Store {
         record_change(
             &mut tx,
             ChangeKind::RoleAssignments,
-            &replacement.principal_id,
+            replacement.principal_id.as_str(),
         )
         .await?;
         append_in(&mut tx, audit).await?;

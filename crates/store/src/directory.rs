@@ -6,6 +6,7 @@ use crate::sql::{flag, ms, opt_ms, to_json, RowExt};
 use crate::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use policy::directory::AssignmentStatus;
+use policy::ids::{PrincipalId, RoleId};
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 
@@ -91,9 +92,9 @@ pub struct RoleAssignment {
     /// Assignment id.
     pub id: String,
     /// The user or role-assignable group.
-    pub principal_id: String,
+    pub principal_id: PrincipalId,
     /// The role's template id.
-    pub role_definition_id: String,
+    pub role_definition_id: RoleId,
     /// Scope; `/` for the tenant.
     pub directory_scope_id: String,
     /// `active` or `eligible`.
@@ -152,8 +153,8 @@ fn group_from_row(row: &AnyRow) -> Result<Group, StoreError> {
 pub(crate) fn assignment_from_row(row: &AnyRow) -> Result<RoleAssignment, StoreError> {
     Ok(RoleAssignment {
         id: row.text("id")?,
-        principal_id: row.text("principal_id")?,
-        role_definition_id: row.text("role_definition_id")?,
+        principal_id: PrincipalId::trusted(row.text("principal_id")?),
+        role_definition_id: RoleId::trusted(row.text("role_definition_id")?),
         directory_scope_id: row.text("directory_scope_id")?,
         status: AssignmentStatus::parse(&row.text("status")?),
         start_at: row.time("start_at")?,
@@ -520,8 +521,8 @@ impl Store {
             ", extra_json) VALUES ($1, $2, $3, $4, $5, $6, $7, '{}')"
         ))
         .bind(&assignment.id)
-        .bind(&assignment.principal_id)
-        .bind(&assignment.role_definition_id)
+        .bind(assignment.principal_id.as_str())
+        .bind(assignment.role_definition_id.as_str())
         .bind(&assignment.directory_scope_id)
         .bind(status_text(&assignment.status)?)
         .bind(ms(assignment.start_at))
@@ -532,7 +533,7 @@ impl Store {
         record_change(
             &mut tx,
             ChangeKind::RoleAssignments,
-            &assignment.principal_id,
+            assignment.principal_id.as_str(),
         )
         .await?;
         tx.commit().await?;

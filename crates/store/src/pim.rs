@@ -472,8 +472,8 @@ pub(crate) async fn insert_request_in(
     .bind(&stored.id)
     .bind(kind_text(kind))
     .bind(action.as_str())
-    .bind(&stored.principal_id)
-    .bind(&stored.role_definition_id)
+    .bind(stored.principal_id.as_str())
+    .bind(stored.role_definition_id.as_str())
     .bind(status.as_str())
     .bind(ms(at))
     .bind(opt_ms(stored.completed_date_time))
@@ -492,12 +492,8 @@ fn check_matches(
     record: &ScheduleRequestRecord,
     assignment: &RoleAssignment,
 ) -> Result<(), StoreError> {
-    if !assignment
-        .principal_id
-        .eq_ignore_ascii_case(&record.request.principal_id)
-        || !assignment
-            .role_definition_id
-            .eq_ignore_ascii_case(&record.request.role_definition_id)
+    if assignment.principal_id != record.request.principal_id
+        || assignment.role_definition_id != record.request.role_definition_id
     {
         return Err(StoreError::Invalid {
             what: "role assignment",
@@ -534,8 +530,8 @@ pub(crate) async fn insert_assignment_in(
          VALUES ($1, $2, $3, $4, $5, $6, $7, '{}', $8)",
     )
     .bind(&assignment.id)
-    .bind(&assignment.principal_id)
-    .bind(&assignment.role_definition_id)
+    .bind(assignment.principal_id.as_str())
+    .bind(assignment.role_definition_id.as_str())
     .bind(&assignment.directory_scope_id)
     .bind(status_text(&assignment.status)?)
     .bind(ms(assignment.start_at))
@@ -604,7 +600,7 @@ async fn expiry_entry(
     now: DateTime<Utc>,
 ) -> Result<AuditEntry, StoreError> {
     let row = sqlx::query("SELECT COUNT(*) AS n FROM users WHERE id = $1")
-        .bind(&a.assignment.principal_id)
+        .bind(a.assignment.principal_id.as_str())
         .fetch_one(&mut **tx)
         .await?;
     let principal_kind = if row.int("n")? > 0 { "User" } else { "Group" };
@@ -619,8 +615,8 @@ async fn expiry_entry(
         .unwrap_or_default();
     let mut entry = AuditEntry::new("RoleManagement", activity, "Delete", now)
         .by_app("Portcullis PIM expiry")
-        .target("Role", &a.assignment.role_definition_id, None)
-        .target(principal_kind, &a.assignment.principal_id, None)
+        .target("Role", a.assignment.role_definition_id.as_str(), None)
+        .target(principal_kind, a.assignment.principal_id.as_str(), None)
         .detail("RoleAssignmentId", &a.assignment.id)
         .detail("EndDateTime", &end);
     if let Some(request_id) = &a.request_id {
@@ -886,7 +882,7 @@ impl Store {
         record_change(
             &mut tx,
             ChangeKind::RoleAssignments,
-            &assignment.principal_id,
+            assignment.principal_id.as_str(),
         )
         .await?;
         append_in(&mut tx, audit).await?;
@@ -931,7 +927,7 @@ impl Store {
             return Ok(outcome);
         };
         check_matches(record, &scheduled.assignment)?;
-        let principal = &scheduled.assignment.principal_id;
+        let principal = scheduled.assignment.principal_id.as_str();
         record_change(&mut tx, ChangeKind::RoleAssignments, principal).await?;
         append_in(&mut tx, audit).await?;
         tx.commit().await?;
@@ -953,7 +949,12 @@ impl Store {
         let Some(ended) = deactivate_in(&mut tx, assignment_id, at, reason).await? else {
             return Ok(None);
         };
-        record_change(&mut tx, ChangeKind::RoleAssignments, &ended.principal_id).await?;
+        record_change(
+            &mut tx,
+            ChangeKind::RoleAssignments,
+            ended.principal_id.as_str(),
+        )
+        .await?;
         append_in(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(Some(ended))
@@ -979,7 +980,12 @@ impl Store {
             return Ok(None);
         };
         check_matches(&record, &ended)?;
-        record_change(&mut tx, ChangeKind::RoleAssignments, &ended.principal_id).await?;
+        record_change(
+            &mut tx,
+            ChangeKind::RoleAssignments,
+            ended.principal_id.as_str(),
+        )
+        .await?;
         append_in(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(Some((record, ended)))

@@ -83,12 +83,8 @@ fn check_assignment(
             status_text(&status_of(kind))?
         )));
     }
-    if !assignment
-        .principal_id
-        .eq_ignore_ascii_case(&request.principal_id)
-        || !assignment
-            .role_definition_id
-            .eq_ignore_ascii_case(&request.role_definition_id)
+    if assignment.principal_id != request.principal_id
+        || assignment.role_definition_id != request.role_definition_id
     {
         return Err(invalid(
             "the assignment is not for the request's principal and role",
@@ -196,11 +192,11 @@ impl Store {
         check_assignment(kind, request, assignment)?;
         let at = crate::at_ms(audit.activity_date_time);
         let mut tx = self.begin().await?;
-        lock_role(&mut tx, &assignment.role_definition_id).await?;
+        lock_role(&mut tx, assignment.role_definition_id.as_str()).await?;
         let open = open_schedules(
             &mut tx,
-            &assignment.principal_id,
-            &assignment.role_definition_id,
+            assignment.principal_id.as_str(),
+            assignment.role_definition_id.as_str(),
             &assignment.status,
             at,
         )
@@ -232,7 +228,7 @@ impl Store {
         record_change(
             &mut tx,
             ChangeKind::RoleAssignments,
-            &assignment.principal_id,
+            assignment.principal_id.as_str(),
         )
         .await?;
         append_in(&mut tx, audit).await?;
@@ -263,8 +259,8 @@ impl Store {
         let mut tx = self.begin().await?;
         let open = open_schedules(
             &mut tx,
-            &request.principal_id,
-            &request.role_definition_id,
+            request.principal_id.as_str(),
+            request.role_definition_id.as_str(),
             &status,
             at,
         )
@@ -280,7 +276,12 @@ impl Store {
             return Ok(AdminOutcome::NothingToRemove);
         };
         let record = insert_request(&mut tx, kind, request, Status::Revoked, &first.id, at).await?;
-        record_change(&mut tx, ChangeKind::RoleAssignments, &request.principal_id).await?;
+        record_change(
+            &mut tx,
+            ChangeKind::RoleAssignments,
+            request.principal_id.as_str(),
+        )
+        .await?;
         append_in(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(AdminOutcome::Done {

@@ -257,7 +257,7 @@ impl Store {
         for row in &rows {
             let a = assignment_from_row(row)?;
             if let Some(t) = next_change(&a, at) {
-                let first = out.entry(a.principal_id).or_insert(t);
+                let first = out.entry(a.principal_id.to_string()).or_insert(t);
                 *first = (*first).min(t);
             }
         }
@@ -570,7 +570,7 @@ async fn import_assignment(
         "INSERT INTO role_definitions (id, display_name, description, is_built_in) \
          VALUES ($1, $1, '', 0) ON CONFLICT (id) DO NOTHING",
     )
-    .bind(&assignment.role_definition_id)
+    .bind(assignment.role_definition_id.as_str())
     .execute(&mut **tx)
     .await
     .map_err(on_write("role definition"))?;
@@ -583,8 +583,8 @@ async fn import_assignment(
          extra_json = excluded.extra_json",
     )
     .bind(id)
-    .bind(&assignment.principal_id)
-    .bind(&assignment.role_definition_id)
+    .bind(assignment.principal_id.as_str())
+    .bind(assignment.role_definition_id.as_str())
     .bind(scope)
     .bind(status)
     .bind(ms(at))

@@ -304,8 +304,8 @@ async fn audited_changes_share_the_chain(ctx: Ctx) {
         .unwrap();
     let assignment = RoleAssignment {
         id: "a".into(),
-        principal_id: alice.id.clone(),
-        role_definition_id: policy::directory::GLOBAL_ADMINISTRATOR.into(),
+        principal_id: policy::ids::PrincipalId::trusted(alice.id.clone()),
+        role_definition_id: policy::ids::RoleId::trusted(policy::directory::GLOBAL_ADMINISTRATOR),
         directory_scope_id: "/".into(),
         status: policy::directory::AssignmentStatus::Active,
         start_at: t(10),

@@ -416,8 +416,8 @@ async fn role_assignments(ctx: Ctx) {
     let alice = user(s, "alice@example.test").await;
     let eligible = RoleAssignment {
         id: new_id(),
-        principal_id: alice.id.clone(),
-        role_definition_id: policy::directory::GLOBAL_ADMINISTRATOR.into(),
+        principal_id: policy::ids::PrincipalId::trusted(alice.id.clone()),
+        role_definition_id: policy::ids::RoleId::trusted(policy::directory::GLOBAL_ADMINISTRATOR),
         directory_scope_id: "/".into(),
         status: AssignmentStatus::Eligible,
         start_at: t(0),
@@ -440,7 +440,7 @@ async fn role_assignments(ctx: Ctx) {
 
     let unknown_role = RoleAssignment {
         id: new_id(),
-        role_definition_id: "00000000-0000-0000-0000-00000000dead".into(),
+        role_definition_id: policy::ids::RoleId::trusted("00000000-0000-0000-0000-00000000dead"),
         ..eligible.clone()
     };
     assert!(s
@@ -589,8 +589,10 @@ async fn load_tenant_sees_assignments_in_force_only(ctx: Ctx) {
     let alice = user(s, "alice@example.test").await;
     let window = RoleAssignment {
         id: "activation".into(),
-        principal_id: alice.id.clone(),
-        role_definition_id: policy::directory::PRIVILEGED_ROLE_ADMINISTRATOR.into(),
+        principal_id: policy::ids::PrincipalId::trusted(alice.id.clone()),
+        role_definition_id: policy::ids::RoleId::trusted(
+            policy::directory::PRIVILEGED_ROLE_ADMINISTRATOR,
+        ),
         directory_scope_id: "/".into(),
         status: AssignmentStatus::Active,
         start_at: t(100),
@@ -621,8 +623,8 @@ async fn tenant_changes_are_logged_in_order(ctx: Ctx) {
     s.add_member(&group.id, &alice.id).await.unwrap();
     let assignment = RoleAssignment {
         id: "a1".into(),
-        principal_id: alice.id.clone(),
-        role_definition_id: policy::directory::GLOBAL_ADMINISTRATOR.into(),
+        principal_id: policy::ids::PrincipalId::trusted(alice.id.clone()),
+        role_definition_id: policy::ids::RoleId::trusted(policy::directory::GLOBAL_ADMINISTRATOR),
         directory_scope_id: "/".into(),
         status: AssignmentStatus::Eligible,
         start_at: t(0),
@@ -722,8 +724,8 @@ async fn one_principals_roles_and_when_they_change(ctx: Ctx) {
     let bob = user(s, "bob@example.test").await;
     let assignment = |id: &str, who: &User, status, start, end: Option<i64>| RoleAssignment {
         id: id.into(),
-        principal_id: who.id.clone(),
-        role_definition_id: policy::directory::GLOBAL_ADMINISTRATOR.into(),
+        principal_id: policy::ids::PrincipalId::trusted(who.id.clone()),
+        role_definition_id: policy::ids::RoleId::trusted(policy::directory::GLOBAL_ADMINISTRATOR),
         directory_scope_id: "/".into(),
         status,
         start_at: t(start),

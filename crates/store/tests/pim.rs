@@ -10,6 +10,7 @@ mod support;
 
 use pim::{Action, RoleManagementPolicy, ScheduleKind, ScheduleRequest, Status};
 use policy::directory::{AssignmentStatus, GLOBAL_ADMINISTRATOR, PRIVILEGED_ROLE_ADMINISTRATOR};
+use policy::ids::{PrincipalId, RoleId};
 use serde_json::json;
 use std::sync::Arc;
 use store::*;
@@ -78,8 +79,8 @@ async fn request(s: &Store, principal: &str, status: Status) -> ScheduleRequestR
 fn active(id: &str, principal: &str, start: i64, end: i64) -> RoleAssignment {
     RoleAssignment {
         id: id.into(),
-        principal_id: principal.into(),
-        role_definition_id: GLOBAL_ADMINISTRATOR.into(),
+        principal_id: PrincipalId::trusted(principal),
+        role_definition_id: RoleId::trusted(GLOBAL_ADMINISTRATOR),
         directory_scope_id: "/".into(),
         status: AssignmentStatus::Active,
         start_at: t(start),
@@ -799,7 +800,7 @@ async fn a_mismatched_activation_changes_nothing(ctx: Ctx) {
         Err(StoreError::Invalid { .. })
     ));
     let mut wrong_role = active("y", &alice.id, 20, 3620);
-    wrong_role.role_definition_id = PRIVILEGED_ROLE_ADMINISTRATOR.into();
+    wrong_role.role_definition_id = RoleId::trusted(PRIVILEGED_ROLE_ADMINISTRATOR);
     assert!(matches!(
         s.activate(r.id(), &wrong_role, &audit).await,
         Err(StoreError::Invalid { .. })
@@ -1064,7 +1065,7 @@ async fn scheduled_assignments_filter(ctx: Ctx) {
         .await
         .unwrap();
     let mut other_role = active("a-bob", &bob.id, 0, 10_000);
-    other_role.role_definition_id = PRIVILEGED_ROLE_ADMINISTRATOR.into();
+    other_role.role_definition_id = RoleId::trusted(PRIVILEGED_ROLE_ADMINISTRATOR);
     s.assign_role(&other_role).await.unwrap();
 
     let ids = |q: AssignmentQuery| async move {

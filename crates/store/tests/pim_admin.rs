@@ -44,8 +44,8 @@ fn request(action: Action, principal: &str, role: &str) -> ScheduleRequest {
 fn eligible(principal: &str, role: &str, start: i64, end: Option<i64>) -> RoleAssignment {
     RoleAssignment {
         id: new_id(),
-        principal_id: principal.into(),
-        role_definition_id: role.into(),
+        principal_id: policy::ids::PrincipalId::trusted(principal),
+        role_definition_id: policy::ids::RoleId::trusted(role),
         directory_scope_id: "/".into(),
         status: AssignmentStatus::Eligible,
         start_at: t(start),

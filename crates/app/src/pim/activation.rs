@@ -19,7 +19,7 @@ use pim::{
     ActivationFacts, Decision, Event, Progress, RequestFlow, RoleManagementPolicy, ScheduleKind,
     ScheduleRequest, Status,
 };
-use policy::ids::{RequestId, RoleId};
+use policy::ids::{ContextId, PrincipalId, RequestId, RoleId};
 use serde_json::json;
 use store::{
     AuditEntry, RequestTransition, RoleAssignment, ScheduleRequestRecord, TransitionOutcome,
@@ -115,11 +115,10 @@ async fn own_self_request(
 }
 
 /// The authentication context the role's activation requires, if any.
-fn required_context(policy: &RoleManagementPolicy) -> Option<String> {
+fn required_context(policy: &RoleManagementPolicy) -> Option<ContextId> {
     policy
         .authentication_context()
         .and_then(|r| r.required_context().ok().flatten())
-        .map(|c| c.to_string())
 }
 
 /// Checks a presented proof against the request it names: `Ok(None)` when none was presented;
@@ -128,7 +127,7 @@ async fn checked_proof(
     core: &Core,
     caller: &Caller,
     presented: &Presented,
-    role: &str,
+    role: &RoleId,
     policy: &RoleManagementPolicy,
     now: DateTime<Utc>,
 ) -> Result<Option<(VerifiedStepUp, StepUpProof, ScheduleRequestRecord)>, ActivationError> {
@@ -138,13 +137,17 @@ async fn checked_proof(
     let proof = match step_up {
         Ok(proof) => proof.clone(),
         Err(refusal) => {
-            let entry = audit(caller, "Step-up proof refused", role, now);
+            let entry = audit(caller, "Step-up proof refused", role.as_str(), now);
             return Err(proof_refusal(core, entry, refusal).await.into());
         }
     };
-    let entry = audit(caller, "Step-up proof refused", role, now)
-        .detail("stepUpRequest", &proof.request_id);
-    let record = match core.store.get_schedule_request(&proof.request_id).await {
+    let entry = audit(caller, "Step-up proof refused", role.as_str(), now)
+        .detail("stepUpRequest", proof.request_id.as_str());
+    let record = match core
+        .store
+        .get_schedule_request(proof.request_id.as_str())
+        .await
+    {
         Ok(r) => Some(r),
         Err(e) if e.is_not_found() => None,
         Err(e) => return Err(e.into()),
@@ -154,9 +157,9 @@ async fn checked_proof(
         .as_ref()
         .zip(status.as_ref())
         .map(|(r, status)| PendingRequest {
-            id: r.id(),
-            principal_id: &r.request.principal_id,
-            role_definition_id: &r.request.role_definition_id,
+            id: RequestId::trusted(r.id()),
+            principal_id: PrincipalId::trusted(r.request.principal_id.as_str()),
+            role_definition_id: RoleId::trusted(r.request.role_definition_id.as_str()),
             status,
             created_at: r.request.created_date_time.unwrap_or(now),
         });
@@ -164,10 +167,10 @@ async fn checked_proof(
     match (
         pim::step_up::check(
             &proof,
-            caller.id().as_str(),
+            &caller.id().into(),
             role,
             pending.as_ref(),
-            context.as_deref(),
+            context.as_ref(),
             now,
         ),
         record,
@@ -178,7 +181,7 @@ async fn checked_proof(
             core,
             entry,
             &ProofRefusal::UnknownRequest {
-                request: proof.request_id.clone(),
+                request: proof.request_id.to_string(),
             },
         )
         .await
@@ -226,7 +229,15 @@ pub async fn activate(
     let mut request = own_self_request(core, caller, request).await?;
     let role = request.role_definition_id.clone();
     let policy = core.role_settings(&role).await?.policy;
-    let proof = checked_proof(core, caller, presented, &role, &policy, now).await?;
+    let proof = checked_proof(
+        core,
+        caller,
+        presented,
+        &RoleId::trusted(role.as_str()),
+        &policy,
+        now,
+    )
+    .await?;
     let held = holdings(core, &caller.id(), &role, now).await?;
     let facts = ActivationFacts {
         eligibility: held.eligibility,
@@ -255,7 +266,7 @@ pub async fn activate(
     // Who approves is resolved when a decision is made; the status only needs to know that
     // someone must.
     let flow = RequestFlow {
-        requester: caller.user.id.clone(),
+        requester: caller.id(),
         needs_step_up: plan.needs_step_up.is_some(),
         decision: if plan.needs_approval.is_some() {
             Decision::Approval(Vec::new())
@@ -422,7 +433,7 @@ pub async fn deactivate(
     // The deactivation is recorded with the status its activation takes when the holder
     // ends it.
     let activation = RequestFlow {
-        requester: caller.user.id.clone(),
+        requester: caller.id(),
         needs_step_up: false,
         decision: Decision::Automatic,
     };
@@ -479,36 +490,36 @@ pub async fn deactivate(
     }
 }
 
-/// One of the caller's activation requests; another's, or one that does not exist, is not
+/// One of the caller's requests of `kind`; another's, or one that does not exist, is not
 /// found.
 pub async fn own_request(
     core: &Core,
     caller: &Caller,
+    kind: ScheduleKind,
     id: &RequestId,
 ) -> Result<ScheduleRequestRecord, ActivationError> {
     match core.store.get_schedule_request(id.as_str()).await {
-        Ok(r) if r.request.principal_id == caller.user.id && r.kind == ScheduleKind::Assignment => {
-            Ok(r)
-        }
+        Ok(r) if caller.id() == r.request.principal_id && r.kind == kind => Ok(r),
         Ok(_) => Err(Refusal::not_found("Request", id.as_str()).into()),
         Err(e) if e.is_not_found() => Err(Refusal::not_found("Request", id.as_str()).into()),
         Err(e) => Err(e.into()),
     }
 }
 
-/// An activation request by id: the caller's own; any, for a caller who may administer roles
+/// A request of `kind` by id: the caller's own; any, for a caller who may administer roles
 /// (`crate::authz::ManageRoles`, checked now). Others are not found.
 pub async fn visible_request(
     core: &Core,
     caller: &Caller,
+    kind: ScheduleKind,
     id: &RequestId,
 ) -> Result<ScheduleRequestRecord, ActivationError> {
-    match own_request(core, caller, id).await {
+    match own_request(core, caller, kind, id).await {
         Err(ActivationError::Refused(not_found))
             if core.may::<crate::authz::ManageRoles>(caller).await? =>
         {
             match core.store.get_schedule_request(id.as_str()).await {
-                Ok(r) if r.kind == ScheduleKind::Assignment => Ok(r),
+                Ok(r) if r.kind == kind => Ok(r),
                 _ => Err(not_found.into()),
             }
         }
@@ -525,16 +536,11 @@ pub async fn cancel(
     id: &RequestId,
 ) -> Result<ScheduleRequestRecord, ActivationError> {
     let now = core.now();
-    let record = own_request(core, caller, id).await?;
+    let record = own_request(core, caller, ScheduleKind::Assignment, id).await?;
     let role = record.request.role_definition_id.clone();
     let entry = audit(caller, "Cancel role request", &role, now).correlation(record.id());
     let from = progress_of(&record);
-    let next = match flow_of(&record).transition(
-        &from,
-        &Event::Cancel {
-            by: caller.user.id.clone(),
-        },
-    ) {
+    let next = match flow_of(&record).transition(&from, &Event::Cancel { by: caller.id() }) {
         Ok(next) => next,
         Err(e) => {
             let message = format!(

@@ -21,7 +21,7 @@ use pim::{
     Rule, RuleId, ScheduleKind, ScheduleRequest, Status, SubjectSet,
 };
 use policy::directory::AssignmentStatus;
-use policy::ids::RequestId;
+use policy::ids::{RequestId, RoleId, UserId};
 use std::collections::{BTreeSet, HashMap};
 use store::{
     ApprovalDecision, AssignmentQuery, RequestTransition, ReviewResult, RoleAssignment,
@@ -62,7 +62,7 @@ fn admin_stage() -> ApprovalStage {
 }
 
 /// The users who hold an administrator role actively now, directly or through a group.
-async fn role_administrators(core: &Core) -> Result<BTreeSet<String>, StoreError> {
+async fn role_administrators(core: &Core) -> Result<BTreeSet<UserId>, StoreError> {
     let now = core.now();
     let mut ids = BTreeSet::new();
     for role in ManageRoles::ROLES.iter().map(|r| r.template_id()) {
@@ -77,11 +77,14 @@ async fn role_administrators(core: &Core) -> Result<BTreeSet<String>, StoreError
             .await?
         {
             let principal = s.assignment.principal_id;
-            let members = core.store.transitive_user_members(&principal).await?;
+            let members = core
+                .store
+                .transitive_user_members(principal.as_str())
+                .await?;
             if members.is_empty() {
-                ids.insert(principal.to_ascii_lowercase());
+                ids.insert(UserId::trusted(principal));
             } else {
-                ids.extend(members.into_iter().map(|m| m.to_ascii_lowercase()));
+                ids.extend(members.into_iter().map(UserId::trusted));
             }
         }
     }
@@ -92,7 +95,7 @@ async fn role_administrators(core: &Core) -> Result<BTreeSet<String>, StoreError
 async fn resolve(
     core: &Core,
     stages: &[ApprovalStage],
-) -> Result<Vec<BTreeSet<String>>, StoreError> {
+) -> Result<Vec<BTreeSet<UserId>>, StoreError> {
     let mut resolved = Vec::with_capacity(stages.len());
     for stage in stages {
         resolved.push(users_of(core, &stage.primary_approvers).await?);
@@ -101,17 +104,22 @@ async fn resolve(
 }
 
 /// The users a list of subject sets names: single users, and the transitive members of groups.
-async fn users_of(core: &Core, subjects: &[SubjectSet]) -> Result<BTreeSet<String>, StoreError> {
+async fn users_of(core: &Core, subjects: &[SubjectSet]) -> Result<BTreeSet<UserId>, StoreError> {
     let mut ids = BTreeSet::new();
     for subject in subjects {
         match subject {
-            SubjectSet::SingleUser(u) if !u.user_id.is_empty() => {
-                ids.insert(u.user_id.to_ascii_lowercase());
+            // An id no user can have (empty, malformed) names nobody.
+            SubjectSet::SingleUser(u) => {
+                ids.extend(UserId::parse(&u.user_id).ok());
             }
             SubjectSet::GroupMembers(g) if !g.group_id.is_empty() => {
-                for member in core.store.transitive_user_members(&g.group_id).await? {
-                    ids.insert(member.to_ascii_lowercase());
-                }
+                ids.extend(
+                    core.store
+                        .transitive_user_members(&g.group_id)
+                        .await?
+                        .into_iter()
+                        .map(UserId::trusted),
+                );
             }
             _ => {}
         }
@@ -166,7 +174,7 @@ pub struct Approval {
     /// The request.
     pub record: ScheduleRequestRecord,
     stages: Vec<ApprovalStage>,
-    approvers: Vec<BTreeSet<String>>,
+    approvers: Vec<BTreeSet<UserId>>,
     decisions: Vec<ApprovalDecision>,
 }
 
@@ -221,22 +229,24 @@ impl Approval {
         Ok(())
     }
 
-    fn is_approver(&self, stage: usize, user_id: &str) -> bool {
+    fn is_approver(&self, stage: usize, user_id: &UserId) -> bool {
         self.approvers
             .get(stage)
-            .is_some_and(|set| set.contains(&user_id.to_ascii_lowercase()))
+            .is_some_and(|set| set.contains(user_id))
+    }
+
+    /// Whether `user_id` made the request.
+    fn is_requester(&self, user_id: &UserId) -> bool {
+        *user_id == self.record.request.principal_id
     }
 
     /// Whether `user_id` may read it: the requester, or an approver of any stage.
-    fn concerns(&self, user_id: &str) -> bool {
-        self.record
-            .request
-            .principal_id
-            .eq_ignore_ascii_case(user_id)
+    fn concerns(&self, user_id: &UserId) -> bool {
+        self.is_requester(user_id)
             || (0..self.approvers.len()).any(|i| self.is_approver(i, user_id))
     }
 
-    fn step(&self, index: usize, caller_id: &str) -> Step<'_> {
+    fn step(&self, index: usize, caller_id: &UserId) -> Step<'_> {
         let current = self.record.approval_stage as usize;
         let decision = self.decisions.iter().find(|d| d.stage as usize == index);
         let status = match (decision, self.record.status()) {
@@ -258,16 +268,12 @@ impl Approval {
             decision,
             assigned_to_me: status == StepStatus::InProgress
                 && self.is_approver(index, caller_id)
-                && !self
-                    .record
-                    .request
-                    .principal_id
-                    .eq_ignore_ascii_case(caller_id),
+                && !self.is_requester(caller_id),
         }
     }
 
     /// Its steps, as `caller_id` sees them.
-    pub fn steps(&self, caller_id: &str) -> Vec<Step<'_>> {
+    pub fn steps(&self, caller_id: &UserId) -> Vec<Step<'_>> {
         let count = self.stages.len().max(
             self.decisions
                 .iter()
@@ -294,7 +300,7 @@ pub async fn visible(
         Err(e) => return Err(e.into()),
     };
     let approval = Approval::load(core, record).await?;
-    if approval.concerns(&caller.user.id) || core.may::<ManageRoles>(caller).await? {
+    if approval.concerns(&caller.id()) || core.may::<ManageRoles>(caller).await? {
         Ok(approval)
     } else {
         Err(not_found().into())
@@ -320,8 +326,8 @@ pub async fn waiting_for(core: &Core, caller: &Caller) -> Result<Vec<Approval>, 
             .created_date_time
             .cmp(&a.request.created_date_time)
     });
-    let mut policies: HashMap<String, (Vec<ApprovalStage>, Vec<BTreeSet<String>>)> = HashMap::new();
-    let mut administrators: Option<BTreeSet<String>> = None;
+    let mut policies: HashMap<RoleId, (Vec<ApprovalStage>, Vec<BTreeSet<UserId>>)> = HashMap::new();
+    let mut administrators: Option<BTreeSet<UserId>> = None;
     let mut mine = Vec::new();
     for record in waiting {
         let (stages, approvers) = if is_admin_decision(&record) {
@@ -333,7 +339,7 @@ pub async fn waiting_for(core: &Core, caller: &Caller) -> Result<Vec<Approval>, 
                 vec![administrators.clone().unwrap_or_default()],
             )
         } else {
-            let role = record.request.role_definition_id.to_ascii_lowercase();
+            let role = RoleId::trusted(record.request.role_definition_id.as_str());
             if !policies.contains_key(&role) {
                 let policy = core
                     .role_settings(&record.request.role_definition_id)
@@ -353,10 +359,8 @@ pub async fn waiting_for(core: &Core, caller: &Caller) -> Result<Vec<Approval>, 
         };
         approval.escalate(core).await?;
         let current = approval.record.approval_stage as usize;
-        let requester = &approval.record.request.principal_id;
-        if approval.is_approver(current, &caller.user.id)
-            && !requester.eq_ignore_ascii_case(&caller.user.id)
-        {
+        let me = caller.id();
+        if approval.is_approver(current, &me) && !approval.is_requester(&me) {
             // The decisions only of the approvals listed.
             approval.decisions = core
                 .store
@@ -421,7 +425,7 @@ pub async fn decide(
         return Err(refuse(core, entry(), refusal).await.into());
     }
     let flow = RequestFlow {
-        requester: record.request.principal_id.clone(),
+        requester: UserId::trusted(record.request.principal_id.as_str()),
         needs_step_up: false,
         decision: if admin_decision {
             Decision::Admin(approval.approvers.first().cloned().unwrap_or_default())
@@ -429,7 +433,7 @@ pub async fn decide(
             Decision::Approval(approval.approvers.clone())
         },
     };
-    let by = caller.user.id.to_ascii_lowercase();
+    let by = caller.id();
     let event = match review.result {
         ReviewResult::Approve => Event::Approved { by },
         ReviewResult::Deny => Event::Denied { by },

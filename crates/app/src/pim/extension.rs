@@ -68,7 +68,7 @@ pub async fn request(
     }
     // An administrator decides: the state machine says where such a request starts.
     let waits = RequestFlow {
-        requester: caller.user.id.clone(),
+        requester: caller.id(),
         needs_step_up: false,
         decision: Decision::Admin(Default::default()),
     }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use pim::validate::{ActiveAssignment, ActiveKind, Window};
 use pim::{RoleManagementPolicy, ScheduleKind};
 use policy::directory::AssignmentStatus;
-use policy::ids::{RoleId, UserId};
+use policy::ids::{PrincipalId, RoleId, UserId};
 use store::{AssignmentQuery, RoleAssignment, RoleDefinition, StoreError};
 
 /// A role's settings and the version a change must name (0: none stored, the defaults).
@@ -186,8 +186,8 @@ pub fn new_schedule(
 ) -> RoleAssignment {
     RoleAssignment {
         id: store::new_id(),
-        principal_id: principal.to_string(),
-        role_definition_id: role.to_string(),
+        principal_id: PrincipalId::trusted(principal),
+        role_definition_id: RoleId::trusted(role),
         directory_scope_id: "/".into(),
         status: status_of(kind),
         start_at: start,

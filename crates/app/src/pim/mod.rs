@@ -24,6 +24,7 @@ pub use facts::{new_schedule, RoleSettings};
 use crate::{Caller, Core};
 use chrono::{DateTime, Utc};
 use pim::{Event, InvalidTransition, Progress, RequestFlow, Status};
+use policy::ids::UserId;
 use store::{AuditEntry, RequestTransition, ScheduleRequestRecord};
 
 /// One error enum per area: a refusal, or the store failing.
@@ -72,7 +73,7 @@ pub(crate) fn flow_of(record: &ScheduleRequestRecord) -> RequestFlow {
         _ => pim::Decision::Automatic,
     };
     RequestFlow {
-        requester: record.request.principal_id.clone(),
+        requester: UserId::trusted(record.request.principal_id.as_str()),
         needs_step_up: record.status() == Status::PendingStepUp,
         decision,
     }

@@ -60,7 +60,7 @@ pub async fn everyone(
         .list_scheduled_assignments(&query(rows, None))
         .await?
     {
-        out.push((s.assignment.principal_id.clone(), MemberType::Direct, s));
+        out.push((s.assignment.principal_id.to_string(), MemberType::Direct, s));
     }
     shown(core, rows, out).await
 }

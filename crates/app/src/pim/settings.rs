@@ -9,6 +9,7 @@ use crate::authz::{AuthorizeError, ManageRoles};
 use crate::pim::{capitalise, refuse, ErrorCode, Refusal, RefusalKind};
 use crate::{Authorized, Caller, Core};
 use pim::{Identity, PolicyRuleError, RoleManagementPolicy, Rule, DIRECTORY_ROLE};
+use policy::ids::RoleId;
 use serde_json::Value;
 use std::collections::HashMap;
 use store::{AuditEntry, RoleDefinition, StoreError};
@@ -32,18 +33,18 @@ pub async fn role_of_policy(core: &Core, policy_id: &str) -> Result<RoleDefiniti
         .list_role_definitions()
         .await?
         .into_iter()
-        .find(|d| d.id.eq_ignore_ascii_case(role))
+        .find(|d| RoleId::trusted(d.id.as_str()) == role)
         .ok_or_else(not_found)?)
 }
 
 /// Every role with its settings (stored, or the defaults).
 pub async fn all(core: &Core) -> Result<Vec<(RoleDefinition, RoleManagementPolicy)>, StoreError> {
-    let mut stored: HashMap<String, RoleManagementPolicy> = core
+    let mut stored: HashMap<RoleId, RoleManagementPolicy> = core
         .store
         .list_role_policies()
         .await?
         .into_iter()
-        .map(|p| (p.role_definition_id.to_ascii_lowercase(), p.policy))
+        .map(|p| (RoleId::trusted(p.role_definition_id), p.policy))
         .collect();
     let now = core.now();
     Ok(core
@@ -53,7 +54,7 @@ pub async fn all(core: &Core) -> Result<Vec<(RoleDefinition, RoleManagementPolic
         .into_iter()
         .map(|d| {
             let policy = stored
-                .remove(&d.id.to_ascii_lowercase())
+                .remove(&RoleId::trusted(d.id.as_str()))
                 .unwrap_or_else(|| RoleManagementPolicy::default_for(&d.id, now));
             (d, policy)
         })

@@ -110,8 +110,8 @@ pub(crate) fn assignment(
 ) -> RoleAssignment {
     RoleAssignment {
         id: None,
-        principal_id: principal,
-        role_definition_id: role.to_string(),
+        principal_id: policy::ids::PrincipalId::trusted(principal),
+        role_definition_id: policy::ids::RoleId::trusted(role),
         directory_scope_id: Some("/".into()),
         status,
         extra: Extra::new(),

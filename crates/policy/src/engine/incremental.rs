@@ -9,6 +9,7 @@
 use super::{lower, Engine};
 use crate::change::{delete, position, set_assignments_of, upsert_last, upsert_sorted};
 use crate::directory::{AssignmentStatus, Group, RoleAssignment, User};
+use crate::ids::PrincipalId;
 use crate::index::PolicyIndex;
 use crate::strength::{built_in_strengths, AuthenticationStrengthPolicy};
 use crate::tenant::Tenant;
@@ -104,14 +105,18 @@ impl Engine {
 
     /// The hot case (an activation, a deactivation, an expiry, an administrator's assignment):
     /// only this principal's entries of the role maps change.
-    fn set_role_assignments(&mut self, principal_id: &str, assignments: Vec<RoleAssignment>) {
-        let key = lower(principal_id);
-        let mine = |a: &&RoleAssignment| a.principal_id.eq_ignore_ascii_case(principal_id);
+    fn set_role_assignments(
+        &mut self,
+        principal_id: &PrincipalId,
+        assignments: Vec<RoleAssignment>,
+    ) {
+        let key = principal_id.canonical();
+        let mine = |a: &&RoleAssignment| a.principal_id == *principal_id;
         let active: Vec<String> = assignments
             .iter()
             .filter(mine)
             .filter(|a| a.status == AssignmentStatus::Active)
-            .map(|a| lower(&a.role_definition_id))
+            .map(|a| a.role_definition_id.canonical())
             .collect();
         let holds_any = assignments.iter().any(|a| mine(&a));
         if active.is_empty() {

@@ -2,6 +2,7 @@
 //! contexts, policies) and the role settings that make activation ask for context c1.
 
 use super::*;
+use policy::ids::{PrincipalId, RoleId};
 
 /// The demo tenant: users (ids in [`USERS`] order), groups, role assignments, authentication
 /// contexts and policies.
@@ -36,8 +37,8 @@ pub(super) fn tenant(
             // None: the store derives the id from principal, role, scope and status, so that
             // a repeated seeding does not duplicate it.
             id: None,
-            principal_id: id.clone(),
-            role_definition_id: role.into(),
+            principal_id: PrincipalId::trusted(id.clone()),
+            role_definition_id: RoleId::trusted(role),
             directory_scope_id: Some("/".into()),
             status,
             extra: policy::Extra::default(),

@@ -14,7 +14,7 @@ use crate::graph::auth::Caller;
 use crate::graph::body::JsonBody;
 use crate::graph::error::GraphError;
 use crate::graph::pim_map::{
-    admin_request, extension_request, filter_by_current_user, requests_listed, to_value,
+    admin_request, extension_request, request_item, requests_list, to_value,
 };
 use crate::state::AppState;
 use app::pim::activation::{self, ActivationOutcome, DeactivationOutcome, Presented};
@@ -224,11 +224,10 @@ pub async fn list(
     uri: Uri,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, GraphError> {
-    caller.authorize::<app::authz::ManageRoles>(&state).await?;
-    requests_listed(
+    requests_list(
         &state,
+        &caller,
         ScheduleKind::Assignment,
-        None,
         &uri,
         query.as_deref(),
     )
@@ -245,20 +244,8 @@ pub async fn get(
     Path(segment): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, GraphError> {
-    if let Some(valid) = filter_by_current_user(&segment) {
-        valid?;
-        return requests_listed(
-            &state,
-            ScheduleKind::Assignment,
-            Some(caller.user.id.clone()),
-            &uri,
-            query.as_deref(),
-        )
-        .await;
-    }
-    let id = request_id(&segment)?;
-    let record = activation::visible_request(&state, &caller, &id).await?;
-    Ok(Json(to_value(&record.request)?))
+    let kind = ScheduleKind::Assignment;
+    request_item(&state, &caller, kind, &uri, &segment, query.as_deref()).await
 }
 
 /// A request id from the path, `404` when the segment cannot be an id (it names no request).

@@ -34,7 +34,7 @@ fn step_value(step: &Step<'_>) -> Value {
 
 fn steps(approval: &Approval, caller: &Caller) -> Vec<Value> {
     approval
-        .steps(&caller.user.id)
+        .steps(&caller.id())
         .iter()
         .map(step_value)
         .collect()

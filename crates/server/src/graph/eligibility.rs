@@ -5,13 +5,8 @@
 use crate::graph::auth::Caller;
 use crate::graph::body::JsonBody;
 use crate::graph::error::GraphError;
-use crate::graph::odata::{self, Accepts};
-use crate::graph::pim_map::{
-    admin_request, extension_request, filter_by_current_user, requests_context, requests_listed,
-    to_value, REQUEST_FILTER,
-};
+use crate::graph::pim_map::{admin_request, extension_request, request_item, requests_list};
 use crate::state::AppState;
-use app::authz::ManageRoles;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, Uri};
 use axum::Json;
@@ -43,16 +38,7 @@ pub async fn list(
     uri: Uri,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, GraphError> {
-    odata::parse(
-        query.as_deref(),
-        &Accepts {
-            filter: REQUEST_FILTER,
-            paging: true,
-            expand: &[],
-        },
-    )?;
-    caller.authorize::<ManageRoles>(&state).await?;
-    requests_listed(&state, KIND, None, &uri, query.as_deref()).await
+    requests_list(&state, &caller, KIND, &uri, query.as_deref()).await
 }
 
 /// `GET …/roleEligibilityScheduleRequests/filterByCurrentUser(on='principal')` (the caller's
@@ -64,29 +50,5 @@ pub async fn item(
     Path(segment): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, GraphError> {
-    if let Some(valid) = filter_by_current_user(&segment) {
-        valid?;
-        return requests_listed(
-            &state,
-            KIND,
-            Some(caller.user.id.clone()),
-            &uri,
-            query.as_deref(),
-        )
-        .await;
-    }
-    odata::parse(query.as_deref(), &Accepts::default())?;
-    let record = match state.store.get_schedule_request(&segment).await {
-        Ok(r) if r.kind == KIND => r,
-        Ok(_) => return Err(GraphError::not_found("Request", &segment)),
-        Err(e) if e.is_not_found() => return Err(GraphError::not_found("Request", &segment)),
-        Err(e) => return Err(e.into()),
-    };
-    if record.request.principal_id != caller.user.id && !state.may::<ManageRoles>(&caller).await? {
-        return Err(GraphError::not_found("Request", &segment));
-    }
-    Ok(Json(odata::entity(
-        to_value(&record.request)?,
-        format!("{}/$entity", requests_context(&state, KIND)),
-    )))
+    request_item(&state, &caller, KIND, &uri, &segment, query.as_deref()).await
 }

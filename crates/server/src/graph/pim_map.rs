@@ -8,6 +8,7 @@ use crate::graph::auth::Caller;
 use crate::graph::error::GraphError;
 use crate::graph::odata::{self, Accepts, QueryError};
 use crate::state::AppState;
+use app::authz::ManageRoles;
 use app::pim::activation::ActivationError;
 use app::pim::admin::{AdminError, AdminRequestOutcome};
 use app::pim::approvals::ApprovalError;
@@ -17,6 +18,7 @@ use app::pim::{Refusal, RefusalKind};
 use axum::http::{StatusCode, Uri};
 use axum::Json;
 use pim::{ScheduleKind, ScheduleRequest};
+use policy::ids::RequestId;
 use serde_json::Value;
 use store::ScheduleRequestQuery;
 
@@ -154,6 +156,43 @@ pub async fn requests_listed(
         &options,
         &state.issuer,
         uri.path(),
+    )))
+}
+
+/// `GET` of the collection of requests of `kind`: every one, newest first, with `$filter` and
+/// `$top` (active role administrators only).
+pub async fn requests_list(
+    state: &AppState,
+    caller: &Caller,
+    kind: ScheduleKind,
+    uri: &Uri,
+    query: Option<&str>,
+) -> Result<Json<Value>, GraphError> {
+    caller.authorize::<ManageRoles>(state).await?;
+    requests_listed(state, kind, None, uri, query).await
+}
+
+/// `GET …/filterByCurrentUser(on='principal')` under the requests of `kind` (the caller's,
+/// newest first), or one request by id: the caller's own; any, for an active role
+/// administrator; otherwise (and for a segment that cannot be an id) `404`.
+pub async fn request_item(
+    state: &AppState,
+    caller: &Caller,
+    kind: ScheduleKind,
+    uri: &Uri,
+    segment: &str,
+    query: Option<&str>,
+) -> Result<Json<Value>, GraphError> {
+    if let Some(valid) = filter_by_current_user(segment) {
+        valid?;
+        return requests_listed(state, kind, Some(caller.user.id.clone()), uri, query).await;
+    }
+    odata::parse(query, &Accepts::default())?;
+    let id = RequestId::parse(segment).map_err(|_| GraphError::not_found("Request", segment))?;
+    let record = app::pim::activation::visible_request(state, caller, kind, &id).await?;
+    Ok(Json(odata::entity(
+        to_value(&record.request)?,
+        format!("{}/$entity", requests_context(state, kind)),
     )))
 }
 

@@ -144,7 +144,7 @@ fn render(collection: Collection, row: &Shown) -> Result<Value, ServeError> {
         return to_value(&RoleScheduleInstance {
             id: a.id.clone(),
             principal_id: row.principal_id.clone(),
-            role_definition_id: a.role_definition_id.clone(),
+            role_definition_id: a.role_definition_id.to_string(),
             directory_scope_id: Some(a.directory_scope_id.clone()),
             app_scope_id: None,
             start_date_time: Some(a.start_at),
@@ -172,7 +172,7 @@ fn render(collection: Collection, row: &Shown) -> Result<Value, ServeError> {
     to_value(&RoleSchedule {
         id: a.id.clone(),
         principal_id: row.principal_id.clone(),
-        role_definition_id: a.role_definition_id.clone(),
+        role_definition_id: a.role_definition_id.to_string(),
         directory_scope_id: Some(a.directory_scope_id.clone()),
         app_scope_id: None,
         created_using: row.scheduled.request_id.clone(),

@@ -73,8 +73,8 @@ pub async fn assign(
         .store
         .assign_role(&store::RoleAssignment {
             id: store::new_id(),
-            principal_id: principal.into(),
-            role_definition_id: role.into(),
+            principal_id: policy::ids::PrincipalId::trusted(principal),
+            role_definition_id: policy::ids::RoleId::trusted(role),
             directory_scope_id: "/".into(),
             status,
             start_at: env.now() - Duration::days(1),

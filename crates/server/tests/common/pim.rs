@@ -16,8 +16,8 @@ pub async fn eligible(env: &Env, user: &store::User, role: &str) {
         .store
         .assign_role(&store::RoleAssignment {
             id: store::new_id(),
-            principal_id: user.id.clone(),
-            role_definition_id: role.into(),
+            principal_id: policy::ids::PrincipalId::trusted(user.id.clone()),
+            role_definition_id: policy::ids::RoleId::trusted(role),
             directory_scope_id: "/".into(),
             status: AssignmentStatus::Eligible,
             start_at: env.now() - chrono::Duration::days(1),

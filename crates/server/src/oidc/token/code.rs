@@ -74,35 +74,23 @@ pub(super) async fn redeem_code(
         amr: code.amr.clone(),
         acrs: code.acrs.clone(),
     };
-    let (access_token, id_token) = sign_tokens(
-        state,
-        &Issue {
-            client_id: &client.client_id,
-            user: &user,
-            sid: &session.sid,
-            scope: &code.scope,
-            nonce: code.nonce.as_deref(),
-            authentication: &authentication,
-            step_up_request: code.step_up_request.as_deref(),
-        },
-        now,
-    )?;
+    let issue = Issue {
+        client_id: &client.client_id,
+        user: &user,
+        sid: &session.sid,
+        scope: &code.scope,
+        nonce: code.nonce.as_deref(),
+        authentication: &authentication,
+        step_up_request: code.step_up_request.as_deref(),
+    };
+    let (access_token, id_token) = sign_tokens(state, &issue, now)?;
     let refresh_token = if has_scope(&code.scope, "offline_access") {
-        let token = random_token()?;
-        let record = RefreshToken {
-            id: store::new_id(),
-            token_hash: token_hash(&token),
+        let grant = RefreshGrant {
             family_id: store::new_id(),
-            client_id: client.client_id.clone(),
-            user_id: user.id.clone(),
-            session_id: Some(code.session_id.clone()),
-            scope: code.scope.clone(),
-            claims: claims_json(&authentication)?,
-            created_at: now,
-            expires_at: refresh_expiry(state, now),
-            consumed_at: None,
-            revoked_at: None,
+            session_id: &code.session_id,
+            scope: &code.scope,
         };
+        let (token, record) = new_refresh_token(state, grant, &issue, now)?;
         if !state
             .store
             .insert_code_refresh_token(&code_hash, &record)

@@ -63,15 +63,42 @@ pub(super) fn sign_tokens(
     Ok((access, id))
 }
 
-pub(super) fn claims_json(
-    authentication: &Authentication,
-) -> Result<serde_json::Value, ServeError> {
-    serde_json::to_value(authentication)
-        .map_err(|e| ServeError::Internal(format!("refresh token claims: {e}")))
+/// Where a new refresh token belongs: its family (a new one for a code grant, the presented
+/// token's for a rotation), the browser session it descends from, and the grant's scope (which
+/// a rotation keeps, whatever the request narrowed: RFC 6749 §6).
+pub(super) struct RefreshGrant<'a> {
+    pub(super) family_id: String,
+    pub(super) session_id: &'a str,
+    pub(super) scope: &'a str,
 }
 
-pub(super) fn refresh_expiry(state: &AppState, now: DateTime<Utc>) -> DateTime<Utc> {
-    now + Duration::hours(i64::from(state.config.lifetimes.refresh_token_hours))
+/// A new refresh token of `grant` for the client, user and authentication of `issue`: the
+/// token to hand out, and the record to store (which holds only its hash), usable for the
+/// configured lifetime from `now`.
+pub(super) fn new_refresh_token(
+    state: &AppState,
+    grant: RefreshGrant<'_>,
+    issue: &Issue<'_>,
+    now: DateTime<Utc>,
+) -> Result<(String, RefreshToken), ServeError> {
+    let token = random_token()?;
+    let claims = serde_json::to_value(issue.authentication)
+        .map_err(|e| ServeError::Internal(format!("refresh token claims: {e}")))?;
+    let record = RefreshToken {
+        id: store::new_id(),
+        token_hash: token_hash(&token),
+        family_id: grant.family_id,
+        client_id: issue.client_id.to_string(),
+        user_id: issue.user.id.clone(),
+        session_id: Some(grant.session_id.to_string()),
+        scope: grant.scope.to_string(),
+        claims,
+        created_at: now,
+        expires_at: now + Duration::hours(i64::from(state.config.lifetimes.refresh_token_hours)),
+        consumed_at: None,
+        revoked_at: None,
+    };
+    Ok((token, record))
 }
 
 /// A successful token response (RFC 6749 §5.1), never cached.

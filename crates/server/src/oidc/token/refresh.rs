@@ -62,41 +62,29 @@ pub(super) async fn refresh(
         }
         Err(reason) => return Err(invalid_grant(reason)),
     }
-    let next_token = random_token()?;
-    let next = RefreshToken {
-        id: store::new_id(),
-        token_hash: token_hash(&next_token),
-        family_id: record.family_id.clone(),
-        client_id: client.client_id.clone(),
-        user_id: user.id.clone(),
-        session_id: Some(session.id.clone()),
-        // The successor keeps the grant's scope, whatever this request narrowed (RFC 6749 §6).
-        scope: record.scope.clone(),
-        claims: claims_json(&authentication)?,
-        created_at: now,
-        expires_at: refresh_expiry(state, now),
-        consumed_at: None,
-        revoked_at: None,
+    let issue = Issue {
+        client_id: &client.client_id,
+        user: &user,
+        sid: &session.sid,
+        scope: &scope,
+        // OIDC Core §12.2: an ID token from a refresh carries no nonce.
+        nonce: None,
+        authentication: &authentication,
+        step_up_request: None,
     };
+    let grant = RefreshGrant {
+        family_id: record.family_id.clone(),
+        session_id: &session.id,
+        // The successor keeps the grant's scope, whatever this request narrowed (RFC 6749 §6).
+        scope: &record.scope,
+    };
+    let (next_token, next) = new_refresh_token(state, grant, &issue, now)?;
     match state.store.rotate_refresh_token(&hash, &next, now).await? {
         Rotation::Rotated { .. } => {}
         Rotation::Reused { .. } => return Err(reused(client, &record.user_id, None)),
         Rotation::Invalid => return Err(invalid()),
     }
-    let (access_token, id_token) = sign_tokens(
-        state,
-        &Issue {
-            client_id: &client.client_id,
-            user: &user,
-            sid: &session.sid,
-            scope: &scope,
-            // OIDC Core §12.2: an ID token from a refresh carries no nonce.
-            nonce: None,
-            authentication: &authentication,
-            step_up_request: None,
-        },
-        now,
-    )?;
+    let (access_token, id_token) = sign_tokens(state, &issue, now)?;
     Ok(Issued::logged(
         state,
         (&client.client_id, &user.id, "refresh_token"),
