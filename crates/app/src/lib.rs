@@ -17,6 +17,7 @@ pub mod pim;
 pub mod posture;
 pub mod session;
 pub mod signin;
+pub mod tenant_import;
 
 pub use authz::{Authorized, Caller, Denied, Permission};
 pub use clock::Clock;

@@ -778,3 +778,85 @@ fn signins_reads_the_log_and_refuses_bad_filters() {
         assert_eq!(stderr.lines().count(), 1, "one clear line: {stderr}");
     }
 }
+
+#[test]
+fn tenant_import_plans_imports_and_refuses_a_partial_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let baseline = fixtures().join("baseline");
+    let baseline = baseline.to_str().unwrap();
+    let stdout = |out: &Output| String::from_utf8_lossy(&out.stdout).to_string();
+    let succeeded = |out: &Output| {
+        assert!(
+            out.status.success(),
+            "exit {:?}\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+
+    // A dry run says what would happen and writes nothing: the second dry run says the same.
+    for _ in 0..2 {
+        let out = run(&[
+            "tenant",
+            "import",
+            baseline,
+            "--dry-run",
+            "--data-dir",
+            data,
+        ]);
+        succeeded(&out);
+        let text = stdout(&out);
+        assert!(text.starts_with("dry run: nothing was written"), "{text}");
+        assert!(
+            text.contains("conditionalAccessPolicies: 36 created, 0 changed"),
+            "{text}"
+        );
+        assert!(text.contains("groups: 34 created"), "{text}");
+    }
+
+    let out = run(&[
+        "tenant",
+        "import",
+        baseline,
+        "--data-dir",
+        data,
+        "--by",
+        "ops",
+    ]);
+    succeeded(&out);
+    let text = stdout(&out);
+    assert!(text.contains("namedLocations: 3 created"), "{text}");
+    assert!(text.contains("audited as 'Import tenant' by ops"), "{text}");
+    let out = run(&["tenant", "import", baseline, "--data-dir", data]);
+    succeeded(&out);
+    let text = stdout(&out);
+    assert!(
+        text.contains("conditionalAccessPolicies: 0 created, 0 changed, 36 unchanged"),
+        "{text}"
+    );
+    assert!(
+        text.contains("groups: 0 created, 0 changed, 34 unchanged"),
+        "{text}"
+    );
+
+    // A folder with a broken file is refused whole, with the file named.
+    let out = run(&[
+        "tenant",
+        "import",
+        fixtures().join("acme-policies").to_str().unwrap(),
+        "--data-dir",
+        data,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("malformed JSON"), "{err}");
+    assert!(err.contains("nothing was imported"), "{err}");
+
+    // Both imports are on record, and the chain holds.
+    let out = run(&["audit", "list", "--data-dir", data]);
+    succeeded(&out);
+    assert_eq!(stdout(&out).matches("Import tenant").count(), 2);
+    let out = run(&["audit", "verify", "--data-dir", data]);
+    succeeded(&out);
+}

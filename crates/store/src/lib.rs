@@ -67,7 +67,7 @@ pub use pim_admin::AdminOutcome;
 pub use sessions::{Session, SessionAuthEvent};
 pub use settings::{TenantSetting, REGISTRATION_PROVENANCE};
 pub use signins::{SignInQuery, SignInRecord, SignInResult};
-pub use tenant::{ConfigKind, PrincipalRoles};
+pub use tenant::{stored_form, ConfigKind, PrincipalRoles};
 pub use transactions::SignInTransaction;
 
 use chrono::{DateTime, Utc};

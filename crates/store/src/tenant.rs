@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// The kinds of Conditional Access document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -92,16 +92,8 @@ impl Store {
         audit: &AuditEntry,
     ) -> Result<bool, StoreError> {
         let json = document.map(|d| to_json(kind.as_str(), d)).transpose()?;
-        let generation = i64::try_from(generation)
-            .map_err(|_| StoreError::corrupt("config generation", generation))?;
         let mut tx = self.begin().await?;
-        let moved = sqlx::query(
-            "UPDATE config_generation SET value = value + 1 WHERE id = 1 AND value = $1",
-        )
-        .bind(generation)
-        .execute(&mut *tx)
-        .await?;
-        if moved.rows_affected() == 0 {
+        if !advance_generation(&mut tx, generation).await? {
             return Ok(false);
         }
         match json {
@@ -176,38 +168,37 @@ impl Store {
     /// A group's member list replaces the stored one. A role assignment without an id gets one
     /// derived from its principal, role, scope and status, so that importing twice does not
     /// duplicate it; a role template the store does not know is added as a custom definition
-    /// named by its id. Imported users without a display name are shown by their sign-in name.
+    /// named by its id. Imported users without a display name are shown by their sign-in name
+    /// (see [`stored_form`]).
     pub async fn import_tenant(
         &self,
         tenant: &Tenant,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        for user in &tenant.users {
-            import_user(&mut tx, user, at).await?;
-        }
-        for group in &tenant.groups {
-            import_group(&mut tx, group, at).await?;
-        }
-        for assignment in &tenant.role_assignments {
-            import_assignment(&mut tx, assignment, at).await?;
-        }
-        for p in &tenant.conditional_access_policies {
-            put_config_json(&mut tx, ConfigKind::Policy, &p.id, p, at).await?;
-        }
-        for l in &tenant.named_locations {
-            put_config_json(&mut tx, ConfigKind::NamedLocation, &l.id, l, at).await?;
-        }
-        for s in &tenant.authentication_strength_policies {
-            put_config_json(&mut tx, ConfigKind::AuthenticationStrength, &s.id, s, at).await?;
-        }
-        for c in &tenant.authentication_context_class_references {
-            put_config_json(&mut tx, ConfigKind::AuthenticationContext, &c.id, c, at).await?;
-        }
         bump_generation(&mut tx).await?;
-        record_change(&mut tx, ChangeKind::Everything, "").await?;
+        import_in(&mut tx, tenant, at).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// [`Store::import_tenant`], with `audit` appended in the same transaction, only if the
+    /// Conditional Access configuration is still at `generation` (what the import was checked
+    /// against); `false`, writing nothing, if it moved on meanwhile.
+    pub async fn import_tenant_checked(
+        &self,
+        tenant: &Tenant,
+        generation: u64,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        if !advance_generation(&mut tx, generation).await? {
+            return Ok(false);
+        }
+        import_in(&mut tx, tenant, audit.activity_date_time).await?;
+        append_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// The role assignments of one principal in force at `at` (eligible and active, as
@@ -302,6 +293,10 @@ impl Store {
                 .entry(row.text("group_id")?)
                 .or_default()
                 .push(MemberRef::Id(row.text("member_id")?));
+        }
+        // In byte order whatever the database's collation, as `stored_form` orders them.
+        for list in members.values_mut() {
+            list.sort_by(|a, b| a.id().cmp(b.id()));
         }
         let groups = sqlx::query(
             "SELECT id, display_name, is_assignable_to_role, extra_json FROM directory_groups \
@@ -437,6 +432,22 @@ fn earliest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTi
 }
 
 /// Raises the configuration's generation by one (see [`Store::config_generation`]).
+/// Moves the configuration's generation on by one if it is still `expected`; `false` (nothing
+/// moved) if another write got there first.
+async fn advance_generation(
+    tx: &mut Transaction<'static, Any>,
+    expected: u64,
+) -> Result<bool, StoreError> {
+    let expected =
+        i64::try_from(expected).map_err(|_| StoreError::corrupt("config generation", expected))?;
+    let moved =
+        sqlx::query("UPDATE config_generation SET value = value + 1 WHERE id = 1 AND value = $1")
+            .bind(expected)
+            .execute(&mut **tx)
+            .await?;
+    Ok(moved.rows_affected() > 0)
+}
+
 async fn bump_generation(tx: &mut Transaction<'static, Any>) -> Result<(), StoreError> {
     sqlx::query("UPDATE config_generation SET value = value + 1 WHERE id = 1")
         .execute(&mut **tx)
@@ -474,6 +485,120 @@ where
     .await
     .map_err(on_write(kind.as_str()))?;
     Ok(())
+}
+
+/// Writes every object of `tenant` in `tx` (see [`Store::import_tenant`]).
+async fn import_in(
+    tx: &mut Transaction<'static, Any>,
+    tenant: &Tenant,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    // Written in the form `stored_form` predicts, so that a dry run's comparison and the
+    // import cannot disagree.
+    let tenant = &stored_form(tenant);
+    for user in &tenant.users {
+        import_user(tx, user, at).await?;
+    }
+    for group in &tenant.groups {
+        import_group(tx, group, at).await?;
+    }
+    for assignment in &tenant.role_assignments {
+        import_assignment(tx, assignment, at).await?;
+    }
+    for p in &tenant.conditional_access_policies {
+        put_config_json(tx, ConfigKind::Policy, &p.id, p, at).await?;
+    }
+    for l in &tenant.named_locations {
+        put_config_json(tx, ConfigKind::NamedLocation, &l.id, l, at).await?;
+    }
+    for s in &tenant.authentication_strength_policies {
+        put_config_json(tx, ConfigKind::AuthenticationStrength, &s.id, s, at).await?;
+    }
+    for c in &tenant.authentication_context_class_references {
+        put_config_json(tx, ConfigKind::AuthenticationContext, &c.id, c, at).await?;
+    }
+    record_change(tx, ChangeKind::Everything, "").await?;
+    Ok(())
+}
+
+/// `tenant` as the store holds it once imported and reads it back ([`Store::load_tenant`]):
+/// defaults filled in (a user's display name is their sign-in name, their type `Member`, their
+/// account enabled; a group's name is its id), group members as bare ids, and each role
+/// assignment with its id (derived when it has none, as the import derives it) and scope. What
+/// an import would change is what differs between this and the stored tenant.
+///
+/// A user or group exported twice (Graph exports hold some objects once per folder they appear
+/// in) is one object: the last entry's fields, and for a group the members of every entry, as
+/// evaluation merges them (`tenant check` warns of it).
+pub fn stored_form(tenant: &Tenant) -> Tenant {
+    let mut t = tenant.clone();
+    t.users = last_of_each_id(std::mem::take(&mut t.users), |u| &u.id, |_, _| {});
+    t.groups = last_of_each_id(
+        std::mem::take(&mut t.groups),
+        |g| &g.id,
+        |merged, earlier| {
+            let mut members = earlier.members;
+            members.append(&mut merged.members);
+            merged.members = members;
+        },
+    );
+    for u in &mut t.users {
+        if u.display_name.is_none() {
+            u.display_name = u.user_principal_name.clone();
+        }
+        u.account_enabled.get_or_insert(true);
+        u.user_type.get_or_insert_with(|| "Member".to_string());
+    }
+    for g in &mut t.groups {
+        if g.display_name.is_none() {
+            g.display_name = Some(g.id.clone());
+        }
+        g.is_assignable_to_role.get_or_insert(false);
+        let mut ids: Vec<String> = g.members.iter().map(|m| m.id().to_string()).collect();
+        ids.sort();
+        ids.dedup();
+        g.members = ids.into_iter().map(MemberRef::Id).collect();
+    }
+    for a in &mut t.role_assignments {
+        let scope = a
+            .directory_scope_id
+            .get_or_insert_with(|| "/".to_string())
+            .clone();
+        if a.id.is_none() {
+            a.id = Some(format!(
+                "import:{}:{}:{}:{}",
+                a.principal_id,
+                a.role_definition_id,
+                scope,
+                a.status.as_str()
+            ));
+        }
+    }
+    t
+}
+
+/// One object per id (in any case), in the order of first appearance: the last entry, into
+/// which `absorb` folds each earlier one.
+fn last_of_each_id<T>(
+    items: Vec<T>,
+    id_of: impl Fn(&T) -> &String,
+    absorb: impl Fn(&mut T, T),
+) -> Vec<T> {
+    let mut out: Vec<T> = Vec::with_capacity(items.len());
+    let mut at: HashMap<String, usize> = HashMap::new();
+    for item in items {
+        match at.get(&id_of(&item).to_ascii_lowercase()) {
+            Some(&i) => {
+                let earlier = std::mem::replace(&mut out[i], item);
+                absorb(&mut out[i], earlier);
+            }
+            None => {
+                at.insert(id_of(&item).to_ascii_lowercase(), out.len());
+                out.push(item);
+            }
+        }
+    }
+    out
 }
 
 async fn import_user(

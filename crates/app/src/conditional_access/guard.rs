@@ -3,12 +3,12 @@
 //! policies on its authentication context, checked against the methods each has registered),
 //! while before it some could.
 
-use super::PolicyError;
-use crate::posture::{methods_of, role_settings};
+use crate::posture::{methods_of, role_settings, PostureError};
 use crate::Core;
 use chrono::{DateTime, Utc};
 use policy::directory::GLOBAL_ADMINISTRATOR;
 use policy::posture::{eligible_users, preflight_activation};
+use policy::roles::BuiltInRole;
 use policy::Tenant;
 use std::collections::BTreeSet;
 
@@ -20,7 +20,7 @@ impl Core {
         tenant: &Tenant,
         context: &str,
         now: DateTime<Utc>,
-    ) -> Result<(BTreeSet<String>, Vec<String>), PolicyError> {
+    ) -> Result<(BTreeSet<String>, Vec<String>), PostureError> {
         let eligible = eligible_users(tenant, GLOBAL_ADMINISTRATOR, &[]);
         let methods = methods_of(&self.store, &eligible, &|_| true, now).await?;
         let all: BTreeSet<String> = eligible.iter().map(|u| u.id.clone()).collect();
@@ -56,17 +56,18 @@ impl Core {
     }
 
     /// The lockout the change from `before` to `after` would cause, if it would lock every
-    /// Global Administrator out of activation while before it some could activate.
-    pub(super) async fn admin_lockout(
+    /// Global Administrator out of activation while before it some could activate. Every write
+    /// that can lock out (a policy, an import) asks this before it writes.
+    pub async fn admin_lockout(
         &self,
         before: &Tenant,
         after: &Tenant,
         now: DateTime<Utc>,
-    ) -> Result<Option<PolicyError>, PolicyError> {
+    ) -> Result<Option<AdminLockout>, PostureError> {
         let roles = role_settings(&self.store, now).await?;
         let Some(context) = roles
             .iter()
-            .find(|r| r.definition.id.eq_ignore_ascii_case(GLOBAL_ADMINISTRATOR))
+            .find(|r| BuiltInRole::GlobalAdministrator.id() == r.definition.id)
             .and_then(|r| r.required_context())
             .map(|c| c.to_string())
         else {
@@ -80,6 +81,15 @@ impl Core {
         if able_before.is_empty() {
             return Ok(None);
         }
-        Ok(Some(PolicyError::Lockout { context, lacking }))
+        Ok(Some(AdminLockout { context, lacking }))
     }
+}
+
+/// A change would leave no user eligible for Global Administrator able to activate it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminLockout {
+    /// The context activating Global Administrator requires.
+    pub context: String,
+    /// Who cannot satisfy what, one sentence each.
+    pub lacking: Vec<String>,
 }

@@ -27,6 +27,8 @@ use store::{AuditEntry, ConfigKind, StoreError};
 
 mod guard;
 
+pub use guard::AdminLockout;
+
 /// How often a write is tried again when another change lands between its check and its write.
 const ATTEMPTS: usize = 3;
 
@@ -232,6 +234,10 @@ impl Core {
                 .is_some_and(policy::posture::is_enforced);
             if enforced_after {
                 if let Some(lockout) = self.admin_lockout(&before, &after, now).await? {
+                    let lockout = PolicyError::Lockout {
+                        context: lockout.context,
+                        lacking: lockout.lacking,
+                    };
                     match guard {
                         LockoutGuard::Override => {
                             tracing::warn!(policy = %id, by = %allowed.caller().user.user_principal_name, "lockout guard overridden with force=true");
