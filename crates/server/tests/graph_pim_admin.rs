@@ -900,6 +900,11 @@ async fn settings_and_eligibility_from_the_api_govern_activation(env: &Env) {
 
 async fn concurrent_rule_changes_lose_nothing(env: &Env) {
     let (_, token) = administrator(env, "pra@example.test").await;
+    // A role may require only a context the tenant defines.
+    env.policies(json!({
+        "authenticationContextClassReferences": [{ "id": "c1", "displayName": "PIM", "isAvailable": true }]
+    }))
+    .await;
     let expiration = |rule: &str, duration: &str| {
         (
             rule.to_string(),

@@ -412,6 +412,10 @@ async fn requests_that_wait_too_long_fail(env: &Env) {
 
     // A step-up asked for and never made: the request fails after fifteen minutes.
     let admin = token(env, "pra@example.test").await;
+    env.policies(json!({
+        "authenticationContextClassReferences": [{ "id": "c1", "displayName": "PIM", "isAvailable": true }]
+    }))
+    .await;
     let (status, body) = patch(
         env,
         &rule_path("AuthenticationContext_EndUser_Assignment"),

@@ -25,6 +25,7 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 use store::{AuditEntry, ConfigKind, StoreError};
 
+pub mod contexts;
 mod guard;
 
 pub use guard::AdminLockout;

@@ -9,10 +9,11 @@ use crate::authz::{AuthorizeError, ManageRoles};
 use crate::pim::{capitalise, refuse, ErrorCode, Refusal, RefusalKind};
 use crate::{Authorized, Caller, Core};
 use pim::{Identity, PolicyRuleError, RoleManagementPolicy, Rule, DIRECTORY_ROLE};
+use policy::context::ContextId;
 use policy::ids::RoleId;
 use serde_json::Value;
 use std::collections::HashMap;
-use store::{AuditEntry, RoleDefinition, StoreError};
+use store::{AuditEntry, ConfigKind, RoleDefinition, StoreError};
 
 crate::pim::area_error! {
     /// Why role settings could not be read or changed.
@@ -107,6 +108,26 @@ fn rule_refusal(e: &PolicyRuleError, rule_id: &str) -> Refusal {
     Refusal::invalid(code, capitalise(&e.to_string()))
 }
 
+/// The context an authentication-context rule requires, if the tenant does not define it: a
+/// role whose activation requires a missing context could never be activated.
+async fn missing_context(core: &Core, rule: &Rule) -> Result<Option<ContextId>, StoreError> {
+    let Rule::AuthenticationContext(r) = rule else {
+        return Ok(None);
+    };
+    let Ok(Some(context)) = r.required_context() else {
+        return Ok(None);
+    };
+    match core
+        .store
+        .get_config::<Value>(ConfigKind::AuthenticationContext, &context.to_string())
+        .await
+    {
+        Ok(_) => Ok(None),
+        Err(e) if e.is_not_found() => Ok(Some(context)),
+        Err(e) => Err(e),
+    }
+}
+
 /// Changes rule `rule_id` of `role`'s settings by the JSON `body` (a merge of the rule's
 /// properties), audited; returns the rule as it now is. Refused changes are audited too.
 pub async fn patch_rule(
@@ -132,6 +153,17 @@ pub async fn patch_rule(
                 return Err(refuse(core, audit, rule_refusal(&e, rule_id)).await.into());
             }
         };
+        if let Some(missing) = missing_context(core, &rule).await? {
+            let audit = entry(caller, core, role, rule_id);
+            let refusal = Refusal::invalid(
+                ErrorCode::InvalidPolicyRule,
+                format!(
+                    "Authentication context '{missing}' does not exist: create it first \
+                     (POST /v1.0/identity/conditionalAccess/authenticationContextClassReferences)."
+                ),
+            );
+            return Err(refuse(core, audit, refusal).await.into());
+        }
         let rule_json = serde_json::to_value(&rule)
             .map_err(|e| SettingsError::Internal(format!("serializing a rule: {e}")))?;
         let done = entry(caller, core, role, rule_id)

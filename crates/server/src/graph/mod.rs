@@ -6,6 +6,7 @@ pub mod approvals;
 pub mod auth;
 pub mod body;
 pub mod conditional_access;
+pub mod contexts;
 pub mod eligibility;
 pub mod error;
 pub mod odata;
@@ -68,6 +69,17 @@ pub fn routes() -> Router<Arc<AppState>> {
             get(conditional_access::get)
                 .patch(conditional_access::update)
                 .delete(conditional_access::delete),
+        )
+        // Authentication contexts (graph/contexts.rs).
+        .route(
+            "/v1.0/identity/conditionalAccess/authenticationContextClassReferences",
+            get(contexts::list).post(contexts::create),
+        )
+        .route(
+            "/v1.0/identity/conditionalAccess/authenticationContextClassReferences/{id}",
+            get(contexts::get)
+                .patch(contexts::upsert)
+                .delete(contexts::delete),
         )
         // Temporary access passes (graph/users.rs).
         .route(

@@ -57,11 +57,7 @@ from_area_error!(
     SettingsError
 );
 
-/// A value as JSON (serializing a request cannot fail in practice; if it does, it is an
-/// internal error, not a panic).
-pub fn to_value<T: serde::Serialize>(value: &T) -> Result<Value, ServeError> {
-    serde_json::to_value(value).map_err(|e| ServeError::Internal(format!("serializing: {e}")))
-}
+pub use odata::to_value;
 
 /// Whether a path segment is `filterByCurrentUser(on='…')`: `Some(Ok)` for `on='principal'`,
 /// `Some(Err)` for another `on`, `None` when the segment is something else (an id).
@@ -143,13 +139,10 @@ pub async fn requests_listed(
             ..ScheduleRequestQuery::default()
         })
         .await?;
-    let mut items = Vec::new();
-    for r in &records {
-        let item = to_value(&r.request)?;
-        if options.keeps(&item) {
-            items.push(item);
-        }
-    }
+    let items = records
+        .iter()
+        .map(|r| to_value(&r.request))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Json(odata::collection(
         requests_context(state, kind),
         items,

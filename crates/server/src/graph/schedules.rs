@@ -7,7 +7,7 @@
 use crate::error::ServeError;
 use crate::graph::auth::Caller;
 use crate::graph::error::GraphError;
-use crate::graph::odata::{self, Accepts, Options};
+use crate::graph::odata::{self, Accepts};
 use crate::graph::pim_map::filter_by_current_user;
 use crate::state::AppState;
 use app::authz::ManageRoles;
@@ -190,19 +190,8 @@ fn render(collection: Collection, row: &Shown) -> Result<Value, ServeError> {
     })
 }
 
-fn render_all(
-    collection: Collection,
-    rows: &[Shown],
-    options: &Options,
-) -> Result<Vec<Value>, ServeError> {
-    let mut items = Vec::new();
-    for row in rows {
-        let item = render(collection, row)?;
-        if options.keeps(&item) {
-            items.push(item);
-        }
-    }
-    Ok(items)
+fn render_all(collection: Collection, rows: &[Shown]) -> Result<Vec<Value>, ServeError> {
+    rows.iter().map(|row| render(collection, row)).collect()
 }
 
 fn accepts(collection: Collection) -> Accepts<'static> {
@@ -231,7 +220,7 @@ async fn list(
     let options = odata::parse(query, &accepts(collection))?;
     let admin = caller.authorize::<ManageRoles>(state).await?;
     let rows = schedules::everyone(state, &admin, &collection.rows()).await?;
-    let items = render_all(collection, &rows, &options)?;
+    let items = render_all(collection, &rows)?;
     Ok(Json(odata::collection(
         context(state, collection),
         items,
@@ -253,7 +242,7 @@ async fn item(
         valid?;
         let options = odata::parse(query, &accepts(collection))?;
         let rows = schedules::own(state, caller, &collection.rows()).await?;
-        let items = render_all(collection, &rows, &options)?;
+        let items = render_all(collection, &rows)?;
         return Ok(Json(odata::collection(
             context(state, collection),
             items,

@@ -28,9 +28,7 @@ async fn role_of_policy(state: &AppState, policy_id: &str) -> Result<RoleDefinit
     Ok(settings::role_of_policy(state, policy_id).await?)
 }
 
-fn to_value<T: serde::Serialize>(value: &T) -> Result<Value, ServeError> {
-    serde_json::to_value(value).map_err(|e| ServeError::Internal(format!("serializing: {e}")))
-}
+use odata::to_value;
 
 /// `GET /v1.0/policies/roleManagementPolicies` (`$filter` on scope, `$expand=rules`).
 pub async fn list_policies(
@@ -47,13 +45,11 @@ pub async fn list_policies(
             expand: &["rules"],
         },
     )?;
-    let mut items = Vec::new();
-    for (_, policy) in settings::all(&state).await? {
-        let item = to_value(&policy)?;
-        if options.keeps(&item) {
-            items.push(item);
-        }
-    }
+    let items = settings::all(&state)
+        .await?
+        .iter()
+        .map(|(_, policy)| to_value(policy))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Json(odata::collection(
         format!(
             "{}/v1.0/$metadata#policies/roleManagementPolicies",
@@ -177,13 +173,11 @@ pub async fn list_policy_assignments(
         },
     )?;
     let expand = options.expands("policy");
-    let mut items = Vec::new();
-    for (role, policy) in settings::all(&state).await? {
-        let item = assignment_value(&policy, &role, expand)?;
-        if options.keeps(&item) {
-            items.push(item);
-        }
-    }
+    let items = settings::all(&state)
+        .await?
+        .iter()
+        .map(|(role, policy)| assignment_value(policy, role, expand))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Json(odata::collection(
         format!(
             "{}/v1.0/$metadata#policies/roleManagementPolicyAssignments",

@@ -1,13 +1,18 @@
-//! `$filter`: `and`-joined `property eq 'value'` terms on the properties an endpoint names.
+//! `$filter`: `and`-joined `property eq 'value'` terms on the properties an endpoint names
+//! (`property eq true|false` for Graph's boolean properties).
 
 use super::*;
+
+/// The boolean properties an endpoint may filter on: compared with `true` or `false`, not a
+/// string.
+const BOOLEANS: &[&str] = &["isAvailable", "accountEnabled", "isAssignableToRole"];
 
 /// One `property eq 'value'` term.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Term {
     /// The property, in its canonical spelling.
     pub property: String,
-    /// The value.
+    /// The value (`true`/`false` for a boolean property).
     pub value: String,
 }
 
@@ -30,10 +35,10 @@ impl Filter {
     /// Whether `item` (a JSON object) satisfies every term: its member is a string equal to the
     /// term's value, regardless of ASCII case.
     pub fn matches(&self, item: &Value) -> bool {
-        self.terms.iter().all(|t| {
-            item.get(&t.property)
-                .and_then(Value::as_str)
-                .is_some_and(|v| v.eq_ignore_ascii_case(&t.value))
+        self.terms.iter().all(|t| match item.get(&t.property) {
+            Some(Value::String(v)) => v.eq_ignore_ascii_case(&t.value),
+            Some(Value::Bool(b)) => b.to_string() == t.value,
+            _ => false,
         })
     }
 }
@@ -149,7 +154,19 @@ pub fn parse_filter(text: &str, allowed: &[&str]) -> Result<Filter, QueryError> 
                 )))
             }
         }
+        let boolean = BOOLEANS.iter().any(|b| b.eq_ignore_ascii_case(&property));
         let value = match it.next() {
+            Some(Token::Word(w))
+                if boolean
+                    && (w.eq_ignore_ascii_case("true") || w.eq_ignore_ascii_case("false")) =>
+            {
+                w.to_ascii_lowercase()
+            }
+            Some(_) if boolean => {
+                return Err(bad(format!(
+                    "Invalid $filter: '{property}' is true or false (unquoted)"
+                )))
+            }
             Some(Token::Text(v)) => v,
             Some(Token::Word(w)) => {
                 return Err(bad(format!(

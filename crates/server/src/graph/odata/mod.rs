@@ -51,6 +51,8 @@ pub struct Options {
     pub top: Option<usize>,
     /// Where the page starts (`$skiptoken`).
     pub skip: usize,
+    /// `$count=true`: the answer says how many items match, over all pages.
+    pub count: bool,
     /// `$expand` items.
     pub expand: Vec<String>,
     /// Every parameter as given (for the next link).
@@ -131,6 +133,13 @@ pub fn parse(raw: Option<&str>, accepts: &Accepts<'_>) -> Result<Options, QueryE
                     })?;
                 options.top = Some(top);
             }
+            "count" if accepts.paging => {
+                options.count = match value.trim().to_ascii_lowercase().as_str() {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(bad(format!("$count is true or false, not '{value}'."))),
+                };
+            }
             "skiptoken" if accepts.paging => {
                 options.skip = value.trim().parse::<usize>().map_err(|_| {
                     bad("The $skiptoken is not one this service issued: follow @odata.nextLink as given.")
@@ -158,7 +167,7 @@ pub fn parse(raw: Option<&str>, accepts: &Accepts<'_>) -> Result<Options, QueryE
                     supported.push("$filter");
                 }
                 if accepts.paging {
-                    supported.extend(["$top", "$skiptoken"]);
+                    supported.extend(["$top", "$skiptoken", "$count"]);
                 }
                 if !accepts.expand.is_empty() {
                     supported.push("$expand");
@@ -179,8 +188,16 @@ pub fn parse(raw: Option<&str>, accepts: &Accepts<'_>) -> Result<Options, QueryE
     Ok(options)
 }
 
-/// A collection answer: the page of `items` that `options` asks for, with `@odata.context`
-/// and, while more remain, `@odata.nextLink` (`base` is the issuer, `path` the request path).
+/// A value in its Graph JSON shape (a failure is internal: the service's own types serialize).
+pub fn to_value<T: serde::Serialize>(value: &T) -> Result<Value, crate::error::ServeError> {
+    serde_json::to_value(value)
+        .map_err(|e| crate::error::ServeError::Internal(format!("serializing: {e}")))
+}
+
+/// A collection answer: of `items`, those `$filter` keeps, and of those the page that `$top`
+/// and `$skiptoken` ask for, with `@odata.context`, `@odata.count` (every item kept) when
+/// asked, and, while more remain, `@odata.nextLink` (`base` is the issuer, `path` the request
+/// path).
 pub fn collection(
     context: String,
     items: Vec<Value>,
@@ -188,6 +205,7 @@ pub fn collection(
     base: &str,
     path: &str,
 ) -> Value {
+    let items: Vec<Value> = items.into_iter().filter(|i| options.keeps(i)).collect();
     let total = items.len();
     let start = options.skip.min(total);
     let end = options
@@ -196,6 +214,9 @@ pub fn collection(
     let page: Vec<Value> = items.into_iter().skip(start).take(end - start).collect();
     let mut body = Map::new();
     body.insert("@odata.context".into(), Value::String(context));
+    if options.count {
+        body.insert("@odata.count".into(), json!(total));
+    }
     if end < total {
         let mut query = url::form_urlencoded::Serializer::new(String::new());
         for (k, v) in &options.pairs {
@@ -264,6 +285,15 @@ mod tests {
         assert!(err("").contains("empty"));
         assert!(err("startswith(scopeId, '/')").contains("unexpected '('"));
         assert!(err("scopeId eq true").contains("quoted string"));
+        // Boolean properties take true or false, unquoted.
+        let f = parse_filter("isAvailable eq TRUE", &["isAvailable"]).unwrap();
+        assert!(f.matches(&serde_json::json!({"isAvailable": true})));
+        assert!(!f.matches(&serde_json::json!({"isAvailable": false})));
+        assert!(!f.matches(&serde_json::json!({})));
+        assert!(parse_filter("isAvailable eq 'true'", &["isAvailable"])
+            .unwrap_err()
+            .0
+            .contains("true or false"));
     }
 
     #[test]
@@ -326,8 +356,24 @@ mod tests {
         assert_eq!(page["value"], json!([{"id": 4}]));
         assert!(page.get("@odata.nextLink").is_none());
         // Without $top: everything, no link.
-        let all = collection("ctx".into(), items, &Options::default(), "http://h", "/x");
+        let all = collection(
+            "ctx".into(),
+            items.clone(),
+            &Options::default(),
+            "http://h",
+            "/x",
+        );
         assert_eq!(all["value"].as_array().unwrap().len(), 5);
         assert!(all.get("@odata.nextLink").is_none());
+        assert!(all.get("@odata.count").is_none());
+        // $count counts every item, not the page; the next link keeps asking for it.
+        let o = parse(Some("$top=2&$count=true"), &accepts).unwrap();
+        let page = collection("ctx".into(), items, &o, "http://h", "/x");
+        assert_eq!(page["@odata.count"], 5);
+        assert!(page["@odata.nextLink"]
+            .as_str()
+            .unwrap()
+            .contains("%24count=true"));
+        assert!(parse(Some("$count=yes"), &accepts).is_err());
     }
 }
