@@ -102,6 +102,22 @@ impl Permission for ManageConditionalAccess {
     const ROLE_NAMES: &'static str = "Global, Conditional Access or Security Administrator";
 }
 
+/// Reading the sign-in log and the audit log.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadAuditLogs;
+
+impl Permission for ReadAuditLogs {
+    const ROLES: &'static [BuiltInRole] = &[
+        BuiltInRole::GlobalAdministrator,
+        BuiltInRole::SecurityAdministrator,
+        BuiltInRole::SecurityReader,
+        BuiltInRole::GlobalReader,
+    ];
+    const WHAT: &'static str = "Reading the sign-in and audit logs";
+    const ROLE_NAMES: &'static str =
+        "Global or Security Administrator, or Security or Global Reader";
+}
+
 /// Proof that the caller held a role granting `P` when the check was made. Only
 /// [`Core::authorize`] makes one; it cannot be built, cloned into another permission, or
 /// deserialized elsewhere:

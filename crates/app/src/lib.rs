@@ -13,6 +13,7 @@ pub mod code;
 pub mod conditional_access;
 mod engine;
 pub mod lockout;
+pub mod logs;
 pub mod pim;
 pub mod posture;
 pub mod session;

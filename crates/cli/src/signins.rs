@@ -57,26 +57,7 @@ pub(crate) fn list(args: &StoreArgs, filters: &Filters<'_>, as_json: bool) -> Re
             .context("cannot read the sign-in log")
     })?;
     if as_json {
-        let value: Vec<serde_json::Value> = records
-            .iter()
-            .map(|r| {
-                serde_json::json!({
-                    "id": r.id,
-                    "createdDateTime": r.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                    "userId": r.user_id,
-                    "userPrincipalName": r.user_principal_name,
-                    "appId": r.client_id,
-                    "ipAddress": r.ip,
-                    "status": {
-                        "result": r.result.as_str(),
-                        "failureReason": r.failure_reason,
-                        "additionalDetails": r.additional_details,
-                    },
-                    "authenticationMethodsUsed": r.methods,
-                    "appliedConditionalAccessPolicies": r.applied_policies,
-                })
-            })
-            .collect();
+        let value: Vec<serde_json::Value> = records.iter().map(|r| r.to_graph()).collect();
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }

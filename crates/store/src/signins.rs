@@ -50,6 +50,27 @@ pub struct SignInRecord {
     pub additional_details: Option<String>,
 }
 
+impl SignInRecord {
+    /// The record in Graph's `signIn` shape.
+    pub fn to_graph(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id,
+            "createdDateTime": self.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "userId": self.user_id,
+            "userPrincipalName": self.user_principal_name,
+            "appId": self.client_id,
+            "ipAddress": self.ip,
+            "status": {
+                "result": self.result.as_str(),
+                "failureReason": self.failure_reason,
+                "additionalDetails": self.additional_details,
+            },
+            "authenticationMethodsUsed": self.methods,
+            "appliedConditionalAccessPolicies": self.applied_policies,
+        })
+    }
+}
+
 /// Which sign-ins to read; every filter set must hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignInQuery {
@@ -115,6 +136,20 @@ impl Store {
         .await
         .map_err(on_write("sign-in"))?;
         Ok(())
+    }
+
+    /// The sign-in with this id.
+    pub async fn get_signin(&self, id: &str) -> Result<SignInRecord, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, created_at, user_id, user_principal_name, client_id, ip, result, \
+             failure_reason, methods_json, applied_policies_json, session_id, additional_details \
+             FROM signins WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?
+        .ok_or_else(|| StoreError::not_found("sign-in", id))?;
+        signin_from_row(&row)
     }
 
     /// Sign-ins matching `query`, newest first.

@@ -9,6 +9,7 @@ pub mod conditional_access;
 pub mod contexts;
 pub mod eligibility;
 pub mod error;
+pub mod logs;
 pub mod odata;
 pub mod pim_map;
 pub mod posture;
@@ -80,6 +81,17 @@ pub fn routes() -> Router<Arc<AppState>> {
             get(contexts::get)
                 .patch(contexts::upsert)
                 .delete(contexts::delete),
+        )
+        // The sign-in and audit logs (graph/logs.rs).
+        .route("/v1.0/auditLogs/signIns", get(logs::sign_ins))
+        .route("/v1.0/auditLogs/signIns/{id}", get(logs::sign_in))
+        .route(
+            "/v1.0/auditLogs/directoryAudits",
+            get(logs::directory_audits),
+        )
+        .route(
+            "/v1.0/auditLogs/directoryAudits/{id}",
+            get(logs::directory_audit),
         )
         // Temporary access passes (graph/users.rs).
         .route(
