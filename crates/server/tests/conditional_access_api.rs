@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::graph::{administrator, assign, call, get, post, signed_in};
+use common::graph::{administrator, assign, call, delete, get, holder, post, signed_in};
 use common::Env;
 use policy::directory::{AssignmentStatus, GLOBAL_ADMINISTRATOR};
 use serde_json::{json, Value};
@@ -19,17 +19,6 @@ const PHISHING_RESISTANT: &str = "00000000-0000-0000-0000-000000000004";
 
 async fn patch(env: &Env, path: &str, token: &str, body: Value) -> (u16, Value) {
     call(env, reqwest::Method::PATCH, path, token, Some(body)).await
-}
-
-async fn delete(env: &Env, path: &str, token: &str) -> (u16, Value) {
-    call(env, reqwest::Method::DELETE, path, token, None).await
-}
-
-/// A signed-in user with an active assignment of `role`.
-async fn holder(env: &Env, upn: &str, role: &str) -> (store::User, String) {
-    let (user, token) = signed_in(env, upn).await;
-    assign(env, &user.id, role, AssignmentStatus::Active, None).await;
-    (user, token)
 }
 
 fn export() -> Value {

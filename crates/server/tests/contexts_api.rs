@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::graph::{administrator, assign, call, get, patch, post, signed_in};
+use common::graph::{administrator, assign, delete, get, holder, patch, post, signed_in};
 use common::Env;
 use policy::directory::{AssignmentStatus, GLOBAL_ADMINISTRATOR};
 use serde_json::{json, Value};
@@ -26,16 +26,6 @@ const SECURITY_READER: &str = "5d6b6bb7-de71-4623-b4af-96380a352509";
 const APPLICATION_ADMINISTRATOR: &str = "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3";
 const PHISHING_RESISTANT: &str = "00000000-0000-0000-0000-000000000004";
 
-async fn holder(env: &Env, upn: &str, role: &str) -> String {
-    let (user, token) = signed_in(env, upn).await;
-    assign(env, &user.id, role, AssignmentStatus::Active, None).await;
-    token
-}
-
-async fn delete(env: &Env, path: &str, token: &str) -> (u16, Value) {
-    call(env, reqwest::Method::DELETE, path, token, None).await
-}
-
 fn ids(list: &Value) -> Vec<&str> {
     list["value"]
         .as_array()
@@ -49,7 +39,7 @@ fn ids(list: &Value) -> Vec<&str> {
 /// the policy; then an eligible Application Administrator's activation is held for a step-up on
 /// that context.
 async fn the_seeds_three_administrator_steps_gate_an_activation(env: &Env) {
-    let ca_admin = holder(env, "caadmin@example.test", CA_ADMINISTRATOR).await;
+    let (_, ca_admin) = holder(env, "caadmin@example.test", CA_ADMINISTRATOR).await;
     let (_, role_admin) = administrator(env, "pra@example.test").await;
     let (dev, _) = signed_in(env, "dev@example.test").await;
     assign(
@@ -129,7 +119,7 @@ async fn the_seeds_three_administrator_steps_gate_an_activation(env: &Env) {
 }
 
 async fn contexts_are_created_read_and_updated(env: &Env) {
-    let admin = holder(env, "caadmin@example.test", CA_ADMINISTRATOR).await;
+    let (_, admin) = holder(env, "caadmin@example.test", CA_ADMINISTRATOR).await;
     let tier0 = json!({
         "id": "c2",
         "displayName": "Tier 0 Role Activation (Sign-in Everytime)",
@@ -215,8 +205,8 @@ async fn contexts_are_created_read_and_updated(env: &Env) {
 }
 
 async fn bad_ids_and_bodies_are_refused_and_only_administrators_write(env: &Env) {
-    let admin = holder(env, "caadmin@example.test", CA_ADMINISTRATOR).await;
-    let reader = holder(env, "reader@example.test", SECURITY_READER).await;
+    let (_, admin) = holder(env, "caadmin@example.test", CA_ADMINISTRATOR).await;
+    let (_, reader) = holder(env, "reader@example.test", SECURITY_READER).await;
     let (_, nobody) = signed_in(env, "nobody@example.test").await;
 
     for (body, words) in [
@@ -277,7 +267,7 @@ async fn bad_ids_and_bodies_are_refused_and_only_administrators_write(env: &Env)
 }
 
 async fn a_context_in_use_cannot_be_deleted_and_role_settings_name_existing_ones(env: &Env) {
-    let admin = holder(env, "caadmin@example.test", CA_ADMINISTRATOR).await;
+    let (_, admin) = holder(env, "caadmin@example.test", CA_ADMINISTRATOR).await;
     let (_, role_admin) = administrator(env, "pra@example.test").await;
     let rule = format!(
         "/v1.0/policies/roleManagementPolicies/DirectoryRole_{GLOBAL_ADMINISTRATOR}/rules/AuthenticationContext_EndUser_Assignment"

@@ -9,8 +9,8 @@ mod common;
 
 use chrono::Duration;
 use common::graph::{
-    administrator, assign, call, get, patch, post, rule_path, signed_in, single_user, token,
-    APPROVALS, SECURITY_READER, WAITING_FOR_ME,
+    administrator, assign, call, get, holder, patch, post, rule_path, signed_in, single_user,
+    token, APPROVALS, SECURITY_READER, WAITING_FOR_ME,
 };
 use common::Env;
 use policy::directory::AssignmentStatus;
@@ -352,13 +352,6 @@ async fn a_stored_out_of_range_escalation_breaks_no_read_or_decision(env: &Env) 
     let (status, body) = get(env, &format!("{APPROVALS}/{id}"), &adele_token).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["steps"][0]["status"], "Expired", "{body}");
-}
-
-/// A signed-in user with an active assignment of `role`.
-async fn holder(env: &Env, upn: &str, role: &str) -> (store::User, String) {
-    let (user, token) = signed_in(env, upn).await;
-    assign(env, &user.id, role, AssignmentStatus::Active, None).await;
-    (user, token)
 }
 
 fn report_only_mfa() -> Value {

@@ -6,9 +6,8 @@
 
 mod common;
 
-use common::graph::{assign, get, post, signed_in};
+use common::graph::{get, holder, post, signed_in};
 use common::Env;
-use policy::directory::AssignmentStatus;
 use serde_json::{json, Value};
 
 on_both_backends!(
@@ -20,13 +19,6 @@ const SIGN_INS: &str = "/v1.0/auditLogs/signIns";
 const AUDITS: &str = "/v1.0/auditLogs/directoryAudits";
 const SECURITY_READER: &str = "5d6b6bb7-de71-4623-b4af-96380a352509";
 const CA_ADMINISTRATOR: &str = "b1be1c3e-b65d-4f19-8427-f6fa0d97feb9";
-
-async fn holder(env: &Env, upn: &str, role: &str) -> String {
-    let (user, _) = signed_in(env, upn).await;
-    assign(env, &user.id, role, AssignmentStatus::Active, None).await;
-    // A token issued once the role is held.
-    common::graph::token(env, upn).await
-}
 
 fn values(list: &Value) -> &Vec<Value> {
     list["value"].as_array().unwrap()
@@ -49,7 +41,7 @@ async fn readers_see_sign_ins_with_their_policies(env: &Env) {
     .await;
     let (_, nobody) = signed_in(env, "nobody@example.test").await;
     signed_in(env, "adele@example.test").await;
-    let reader = holder(env, "reader@example.test", SECURITY_READER).await;
+    let (_, reader) = holder(env, "reader@example.test", SECURITY_READER).await;
 
     let (status, all) = get(env, SIGN_INS, &reader).await;
     assert_eq!(status, 200, "{all}");
@@ -104,8 +96,8 @@ async fn readers_see_sign_ins_with_their_policies(env: &Env) {
 }
 
 async fn readers_see_audit_entries_with_their_chain(env: &Env) {
-    let admin = holder(env, "caadmin@example.test", CA_ADMINISTRATOR).await;
-    let reader = holder(env, "reader@example.test", SECURITY_READER).await;
+    let (_, admin) = holder(env, "caadmin@example.test", CA_ADMINISTRATOR).await;
+    let (_, reader) = holder(env, "reader@example.test", SECURITY_READER).await;
     let (status, _) = post(
         env,
         "/v1.0/identity/conditionalAccess/authenticationContextClassReferences",

@@ -115,13 +115,18 @@ impl Store {
         Ok(true)
     }
 
-    /// The Conditional Access document of this kind and id.
+    /// The Conditional Access document of this kind and id, the id in any ASCII letter case (as
+    /// Graph compares ids; writes keep the spelling first stored).
     pub async fn get_config<T: DeserializeOwned>(
         &self,
         kind: ConfigKind,
         id: &str,
     ) -> Result<T, StoreError> {
-        let row = sqlx::query("SELECT document FROM ca_documents WHERE kind = $1 AND id = $2")
+        // An exact match first (the index), then one in another case.
+        let row = sqlx::query(
+            "SELECT document FROM ca_documents WHERE kind = $1 AND (id = $2 OR LOWER(id) = LOWER($2)) \
+             ORDER BY CASE WHEN id = $2 THEN 0 ELSE 1 END LIMIT 1",
+        )
             .bind(kind.as_str())
             .bind(id)
             .fetch_optional(self.pool())

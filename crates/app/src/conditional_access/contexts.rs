@@ -9,15 +9,13 @@
 
 use crate::authz::{ManageConditionalAccess, ReadConditionalAccess};
 use crate::code::ErrorCode;
+use crate::conditional_access::documents::Decided;
 use crate::{Authorized, Core};
 use policy::context::{AuthenticationContextClassReference, ContextId, InvalidContextId};
 use policy::ids::RoleId;
 use policy::posture::targets_context;
 use serde_json::Value;
 use store::{ConfigKind, StoreError};
-
-/// How often a write is tried again when another change lands between its read and its write.
-const ATTEMPTS: usize = 3;
 
 /// Why a context could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -152,53 +150,54 @@ impl Core {
             }
         }
         let now = self.now();
-        for _ in 0..ATTEMPTS {
-            let generation = self.store.config_generation().await?;
-            let current = self.stored_context(id).await?;
-            if current.is_some() && !upsert {
-                return Err(ContextError::Exists(id.to_string()));
-            }
-            let created = current.is_none();
-            let mut document = match &current {
-                Some(c) => serde_json::to_value(c).map_err(ContextError::NotAContext)?,
-                None => serde_json::json!({}),
-            };
-            policy::merge_patch::merge_patch(&mut document, body);
-            document["id"] = Value::String(id.to_string());
-            if let Some(fields) = document.as_object_mut() {
-                fields.remove("@odata.context");
-            }
-            let context: AuthenticationContextClassReference =
-                serde_json::from_value(document).map_err(ContextError::NotAContext)?;
-            let (activity, operation) = if created {
-                ("Add authentication context", "Add")
-            } else {
-                ("Update authentication context", "Update")
-            };
-            let audit = allowed
-                .caller()
-                .audit("Policy", activity, operation, now)
-                .target(
-                    "AuthenticationContextClassReference",
-                    &context.id,
-                    context.display_name.as_deref(),
-                );
-            if self
-                .store
-                .write_config_checked(
-                    ConfigKind::AuthenticationContext,
-                    &context.id,
-                    Some(&context),
-                    generation,
-                    &audit,
-                )
-                .await?
-            {
-                self.tenant_changed();
-                return Ok(ContextWritten { context, created });
-            }
-        }
-        Err(ContextError::ConcurrentChange)
+        let core = self;
+        let decided = self
+            .write_config_document(
+                ConfigKind::AuthenticationContext,
+                move || async move {
+                    let current = core.stored_context(id).await?;
+                    if current.is_some() && !upsert {
+                        return Err(ContextError::Exists(id.to_string()));
+                    }
+                    let created = current.is_none();
+                    let mut document = match &current {
+                        Some(c) => serde_json::to_value(c).map_err(ContextError::NotAContext)?,
+                        None => serde_json::json!({}),
+                    };
+                    policy::merge_patch::merge_patch(&mut document, body);
+                    document["id"] = Value::String(id.to_string());
+                    if let Some(fields) = document.as_object_mut() {
+                        fields.remove("@odata.context");
+                    }
+                    let context: AuthenticationContextClassReference =
+                        serde_json::from_value(document).map_err(ContextError::NotAContext)?;
+                    let (activity, operation) = if created {
+                        ("Add authentication context", "Add")
+                    } else {
+                        ("Update authentication context", "Update")
+                    };
+                    Ok(Decided {
+                        id: context.id.clone(),
+                        existed: !created,
+                        audit: allowed
+                            .caller()
+                            .audit("Policy", activity, operation, now)
+                            .target(
+                                "AuthenticationContextClassReference",
+                                &context.id,
+                                context.display_name.as_deref(),
+                            ),
+                        document: Some(context),
+                    })
+                },
+                || ContextError::ConcurrentChange,
+            )
+            .await?;
+        let created = !decided.existed;
+        let context = decided
+            .document
+            .ok_or_else(|| ContextError::NotFound(id.to_string()))?;
+        Ok(ContextWritten { context, created })
     }
 
     /// Deletes context `id`, refused (and audited) while a Conditional Access policy targets it
@@ -210,44 +209,41 @@ impl Core {
     ) -> Result<(), ContextError> {
         let id = ContextId::parse(id)?;
         let now = self.now();
-        for _ in 0..ATTEMPTS {
-            let generation = self.store.config_generation().await?;
-            let Some(current) = self.stored_context(id).await? else {
-                return Err(ContextError::NotFound(id.to_string()));
-            };
-            let audit = allowed
-                .caller()
-                .audit("Policy", "Delete authentication context", "Delete", now)
-                .target(
-                    "AuthenticationContextClassReference",
-                    &current.id,
-                    current.display_name.as_deref(),
-                );
-            let users = self.users_of_context(id).await?;
-            if !users.is_empty() {
-                let refused = ContextError::InUse {
-                    id: id.to_string(),
-                    users,
+        let core = self;
+        self.write_config_document::<AuthenticationContextClassReference, _, _>(
+            ConfigKind::AuthenticationContext,
+            move || async move {
+                let Some(current) = core.stored_context(id).await? else {
+                    return Err(ContextError::NotFound(id.to_string()));
                 };
-                self.audit_refusal(audit, &refused).await;
-                return Err(refused);
-            }
-            if self
-                .store
-                .write_config_checked::<AuthenticationContextClassReference>(
-                    ConfigKind::AuthenticationContext,
-                    &current.id,
-                    None,
-                    generation,
-                    &audit,
-                )
-                .await?
-            {
-                self.tenant_changed();
-                return Ok(());
-            }
-        }
-        Err(ContextError::ConcurrentChange)
+                let audit = allowed
+                    .caller()
+                    .audit("Policy", "Delete authentication context", "Delete", now)
+                    .target(
+                        "AuthenticationContextClassReference",
+                        &current.id,
+                        current.display_name.as_deref(),
+                    );
+                let users = core.users_of_context(id).await?;
+                if !users.is_empty() {
+                    let refused = ContextError::InUse {
+                        id: id.to_string(),
+                        users,
+                    };
+                    core.audit_refusal(audit, &refused).await;
+                    return Err(refused);
+                }
+                Ok(Decided {
+                    id: current.id,
+                    document: None,
+                    existed: true,
+                    audit,
+                })
+            },
+            || ContextError::ConcurrentChange,
+        )
+        .await?;
+        Ok(())
     }
 
     /// The policies that target context `id` and the roles whose activation requires it, named

@@ -26,7 +26,9 @@ use std::collections::BTreeSet;
 use store::{AuditEntry, ConfigKind, StoreError};
 
 pub mod contexts;
+mod documents;
 mod guard;
+pub mod locations;
 
 pub use guard::AdminLockout;
 

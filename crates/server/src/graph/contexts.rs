@@ -54,19 +54,14 @@ pub async fn list(
         },
     )?;
     let allowed = caller.authorize::<ReadConditionalAccess>(&state).await?;
-    let items = state
-        .authentication_contexts(&allowed)
-        .await?
-        .iter()
-        .map(to_value)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Json(odata::collection(
+    let contexts = state.authentication_contexts(&allowed).await?;
+    Ok(Json(odata::listed(
         collection_context(&state),
-        items,
+        &contexts,
         &options,
         &state.issuer,
         uri.path(),
-    )))
+    )?))
 }
 
 /// `GET …/authenticationContextClassReferences/{id}`.
@@ -79,10 +74,7 @@ pub async fn get(
     odata::parse(query.as_deref(), &Accepts::default())?;
     let allowed = caller.authorize::<ReadConditionalAccess>(&state).await?;
     let context = state.authentication_context(&allowed, &id).await?;
-    Ok(Json(odata::entity(
-        to_value(&context)?,
-        format!("{}/$entity", collection_context(&state)),
-    )))
+    Ok(Json(odata::one(&collection_context(&state), &context)?))
 }
 
 /// `POST …/authenticationContextClassReferences`: `201` with the context as stored; the body

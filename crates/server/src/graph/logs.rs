@@ -9,7 +9,7 @@
 
 use crate::graph::auth::Caller;
 use crate::graph::error::GraphError;
-use crate::graph::odata::{self, to_value, Accepts};
+use crate::graph::odata::{self, Accepts};
 use crate::state::AppState;
 use app::authz::ReadAuditLogs;
 use axum::extract::{Path, RawQuery, State};
@@ -108,17 +108,13 @@ pub async fn directory_audits(
             },
         )
         .await?;
-    let items = records
-        .iter()
-        .map(to_value)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Json(odata::collection(
+    Ok(Json(odata::listed(
         context(&state, "directoryAudits"),
-        items,
+        &records,
         &options,
         &state.issuer,
         uri.path(),
-    )))
+    )?))
 }
 
 /// `GET /v1.0/auditLogs/directoryAudits/{id}`.
@@ -131,10 +127,7 @@ pub async fn directory_audit(
     odata::parse(query.as_deref(), &Accepts::default())?;
     let allowed = caller.authorize::<ReadAuditLogs>(&state).await?;
     match state.directory_audit(&allowed, &id).await? {
-        Some(r) => Ok(Json(odata::entity(
-            to_value(&r)?,
-            format!("{}/$entity", context(&state, "directoryAudits")),
-        ))),
+        Some(r) => Ok(Json(odata::one(&context(&state, "directoryAudits"), &r)?)),
         None => Err(GraphError::not_found("Audit entry", &id)),
     }
 }

@@ -9,6 +9,7 @@ pub mod conditional_access;
 pub mod contexts;
 pub mod eligibility;
 pub mod error;
+pub mod locations;
 pub mod logs;
 pub mod odata;
 pub mod pim_map;
@@ -81,6 +82,17 @@ pub fn routes() -> Router<Arc<AppState>> {
             get(contexts::get)
                 .patch(contexts::upsert)
                 .delete(contexts::delete),
+        )
+        // Named locations (graph/locations.rs).
+        .route(
+            "/v1.0/identity/conditionalAccess/namedLocations",
+            get(locations::list).post(locations::create),
+        )
+        .route(
+            "/v1.0/identity/conditionalAccess/namedLocations/{id}",
+            get(locations::get)
+                .patch(locations::update)
+                .delete(locations::delete),
         )
         // The sign-in and audit logs (graph/logs.rs).
         .route("/v1.0/auditLogs/signIns", get(logs::sign_ins))

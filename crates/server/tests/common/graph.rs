@@ -43,6 +43,10 @@ pub async fn get(env: &Env, path: &str, token: &str) -> (u16, Value) {
     call(env, reqwest::Method::GET, path, token, None).await
 }
 
+pub async fn delete(env: &Env, path: &str, token: &str) -> (u16, Value) {
+    call(env, reqwest::Method::DELETE, path, token, None).await
+}
+
 pub async fn patch(env: &Env, path: &str, token: &str, body: Value) -> (u16, Value) {
     call(env, reqwest::Method::PATCH, path, token, Some(body)).await
 }
@@ -59,6 +63,13 @@ pub async fn signed_in(env: &Env, upn: &str) -> (store::User, String) {
     let user = env.user(upn, PASSWORD).await;
     let tokens = password_tokens(env, &Browser::new(env), "app", upn, PASSWORD).await;
     (user, tokens["access_token"].as_str().unwrap().to_string())
+}
+
+/// A signed-in user with an active assignment of `role`.
+pub async fn holder(env: &Env, upn: &str, role: &str) -> (store::User, String) {
+    let (user, token) = signed_in(env, upn).await;
+    assign(env, &user.id, role, AssignmentStatus::Active, None).await;
+    (user, token)
 }
 
 /// Gives `principal` `role` with `status` from yesterday until `end` (open-ended if `None`).

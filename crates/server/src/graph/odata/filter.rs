@@ -5,7 +5,12 @@ use super::*;
 
 /// The boolean properties an endpoint may filter on: compared with `true` or `false`, not a
 /// string.
-const BOOLEANS: &[&str] = &["isAvailable", "accountEnabled", "isAssignableToRole"];
+const BOOLEANS: &[&str] = &[
+    "isAvailable",
+    "isTrusted",
+    "accountEnabled",
+    "isAssignableToRole",
+];
 
 /// One `property eq 'value'` term.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -188,6 +188,27 @@ pub fn parse(raw: Option<&str>, accepts: &Accepts<'_>) -> Result<Options, QueryE
     Ok(options)
 }
 
+/// The answer to a `GET` of a collection: `items` in their Graph shape, through
+/// [`collection`] (filtered, counted, paged).
+pub fn listed<T: serde::Serialize>(
+    context: String,
+    items: &[T],
+    options: &Options,
+    base: &str,
+    path: &str,
+) -> Result<Value, crate::error::ServeError> {
+    let items = items.iter().map(to_value).collect::<Result<Vec<_>, _>>()?;
+    Ok(collection(context, items, options, base, path))
+}
+
+/// The answer to a `GET` of one item of the collection whose context is `context`.
+pub fn one<T: serde::Serialize>(
+    context: &str,
+    item: &T,
+) -> Result<Value, crate::error::ServeError> {
+    Ok(entity(to_value(item)?, format!("{context}/$entity")))
+}
+
 /// A value in its Graph JSON shape (a failure is internal: the service's own types serialize).
 pub fn to_value<T: serde::Serialize>(value: &T) -> Result<Value, crate::error::ServeError> {
     serde_json::to_value(value)

@@ -1,0 +1,60 @@
+//! Writing one Conditional Access document (a context, a named location, a strength) tied to
+//! the configuration's generation, so that what a write checked is what it changes.
+
+use crate::Core;
+use serde::Serialize;
+use std::future::Future;
+use store::{AuditEntry, ConfigKind, StoreError};
+
+/// How often a write is tried again when another change lands between its read and its write.
+const ATTEMPTS: usize = 3;
+
+/// What one attempt decided to write: the document's id, the document (`None`: delete it),
+/// whether one was stored before, and the audit entry of the write.
+pub(crate) struct Decided<T> {
+    pub(crate) id: String,
+    pub(crate) document: Option<T>,
+    pub(crate) existed: bool,
+    pub(crate) audit: AuditEntry,
+}
+
+impl Core {
+    /// Runs `decide` (which reads what it needs and says what to write, or refuses) and writes
+    /// its decision if the configuration is still at the generation read before it; otherwise
+    /// decides again, up to three times, then fails with `concurrent()`. The engine cache is
+    /// told of the write. Returns the decision written.
+    ///
+    /// `decide` is a closure returning a future (not an async closure): the futures of the
+    /// Graph handlers that call this must be `Send`, which an async closure's are not provably.
+    pub(crate) async fn write_config_document<T, E, Fut>(
+        &self,
+        kind: ConfigKind,
+        decide: impl Fn() -> Fut,
+        concurrent: impl Fn() -> E,
+    ) -> Result<Decided<T>, E>
+    where
+        T: Serialize,
+        E: From<StoreError>,
+        Fut: Future<Output = Result<Decided<T>, E>>,
+    {
+        for _ in 0..ATTEMPTS {
+            let generation = self.store.config_generation().await?;
+            let decided = decide().await?;
+            if self
+                .store
+                .write_config_checked(
+                    kind,
+                    &decided.id,
+                    decided.document.as_ref(),
+                    generation,
+                    &decided.audit,
+                )
+                .await?
+            {
+                self.tenant_changed();
+                return Ok(decided);
+            }
+        }
+        Err(concurrent())
+    }
+}
