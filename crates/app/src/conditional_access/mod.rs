@@ -29,6 +29,7 @@ pub mod contexts;
 mod documents;
 mod guard;
 pub mod locations;
+pub mod strengths;
 
 pub use guard::AdminLockout;
 

@@ -85,7 +85,7 @@ pub async fn get(
 }
 
 /// `?force=true` (or nothing).
-fn forced(query: Option<&str>) -> Result<LockoutGuard, QueryError> {
+pub(crate) fn forced(query: Option<&str>) -> Result<LockoutGuard, QueryError> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or(""))
         .map_err(|e| QueryError(format!("The query is malformed: {e}")))?;
     let mut guard = LockoutGuard::Enforce;

@@ -17,6 +17,7 @@ pub mod posture;
 pub mod roles;
 pub mod schedules;
 pub mod settings;
+pub mod strengths;
 pub mod users;
 
 use crate::state::AppState;
@@ -82,6 +83,25 @@ pub fn routes() -> Router<Arc<AppState>> {
             get(contexts::get)
                 .patch(contexts::upsert)
                 .delete(contexts::delete),
+        )
+        // Authentication strengths (graph/strengths.rs).
+        .route(
+            "/v1.0/policies/authenticationStrengthPolicies",
+            get(strengths::list).post(strengths::create),
+        )
+        .route(
+            "/v1.0/policies/authenticationStrengthPolicies/{id}",
+            get(strengths::get)
+                .patch(strengths::update)
+                .delete(strengths::delete),
+        )
+        .route(
+            "/v1.0/policies/authenticationStrengthPolicies/{id}/usage",
+            get(strengths::usage),
+        )
+        .route(
+            "/v1.0/policies/authenticationStrengthPolicies/{id}/updateAllowedCombinations",
+            post(strengths::update_allowed_combinations),
         )
         // Named locations (graph/locations.rs).
         .route(

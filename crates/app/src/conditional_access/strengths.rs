@@ -1,0 +1,376 @@
+//! Authentication strengths as a service: the three built-in ones (read only) and the tenant's
+//! custom ones (created, changed, deleted when nothing uses them).
+//!
+//! Changing which combinations a strength allows can leave the administrators who must satisfy
+//! it without a method that counts: such a change goes through the lockout guard, like a
+//! policy write (refused unless overridden, and then audited as forced). A strength that a
+//! Conditional Access policy requires cannot be deleted.
+
+use crate::authz::{ManageConditionalAccess, ReadConditionalAccess};
+use crate::code::ErrorCode;
+use crate::conditional_access::documents::Decided;
+use crate::conditional_access::{AdminLockout, LockoutGuard};
+use crate::posture::PostureError;
+use crate::{Authorized, Core};
+use policy::conditional_access::ConditionalAccessPolicy;
+use policy::ids::StrengthId;
+use policy::strength::{built_in_strengths, AuthenticationStrengthPolicy};
+use policy::TenantChange;
+use serde_json::Value;
+use store::{ConfigKind, StoreError};
+
+/// Why a strength could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StrengthError {
+    /// No strength has this id.
+    #[error("Authentication strength '{0}' does not exist.")]
+    NotFound(String),
+    /// Built-in strengths are Microsoft's: read only.
+    #[error("'{0}' is a built-in authentication strength: it cannot be changed or deleted.")]
+    BuiltIn(String),
+    /// The body is not an authenticationStrengthPolicy.
+    #[error("The body is not an authenticationStrengthPolicy: {0}")]
+    NotAStrength(serde_json::Error),
+    /// What Graph would refuse in it, one sentence each.
+    #[error("The authentication strength cannot be written: {}.", .0.join("; "))]
+    Invalid(Vec<String>),
+    /// A policy requires it.
+    #[error(
+        "Authentication strength '{id}' cannot be deleted: {} require it. Change them first.",
+        .policies.join(", ")
+    )]
+    InUse {
+        /// The strength.
+        id: String,
+        /// The policies that require it, for people.
+        policies: Vec<String>,
+    },
+    /// The change would lock every eligible Global Administrator out of activation.
+    #[error(
+        "After this change no user eligible for Global Administrator could activate it: its \
+         activation requires authentication context {}, and {}. Have them register a method \
+         that satisfies it first, or send the change again with ?force=true.",
+        .0.context,
+        .0.lacking.join("; ")
+    )]
+    Lockout(AdminLockout),
+    /// Other writes kept landing between the read and the write.
+    #[error("The Conditional Access configuration kept changing; send the change again.")]
+    ConcurrentChange,
+    /// The lockout guard could not read what it checks (internal).
+    #[error(transparent)]
+    Posture(#[from] PostureError),
+    /// The store failed (internal).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl StrengthError {
+    /// The Graph error code of a caller's mistake; `None` for an internal failure.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            StrengthError::NotFound(_) => Some(ErrorCode::ResourceNotFound),
+            StrengthError::BuiltIn(_)
+            | StrengthError::NotAStrength(_)
+            | StrengthError::Invalid(_)
+            | StrengthError::InUse { .. } => Some(ErrorCode::BadRequest),
+            StrengthError::Lockout(_) => Some(ErrorCode::ConditionalAccessLockout),
+            StrengthError::ConcurrentChange => Some(ErrorCode::ConcurrentChange),
+            StrengthError::Posture(_) | StrengthError::Store(_) => None,
+        }
+    }
+}
+
+/// Where a strength is required: Graph's `authenticationStrengthUsage` (policies whose grant
+/// is satisfied with MFA, and the others).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct StrengthUsage {
+    /// Policies requiring the strength, when it satisfies MFA.
+    pub mfa: Vec<ConditionalAccessPolicy>,
+    /// Policies requiring it otherwise.
+    pub none: Vec<ConditionalAccessPolicy>,
+}
+
+/// What Graph refuses in a custom strength, one sentence each.
+fn problems(strength: &AuthenticationStrengthPolicy) -> Vec<String> {
+    let mut out = Vec::new();
+    if strength
+        .display_name
+        .as_deref()
+        .is_none_or(|n| n.trim().is_empty())
+    {
+        out.push("displayName is required".to_string());
+    }
+    if strength.allowed_combinations.is_empty() {
+        out.push("allowedCombinations needs at least one combination".into());
+    }
+    for c in &strength.allowed_combinations {
+        if c.is_empty() {
+            out.push("an allowed combination names no method".into());
+        }
+        for m in c.unknown_modes() {
+            out.push(format!(
+                "'{m}' in allowedCombinations is not an authentication method mode"
+            ));
+        }
+    }
+    for config in &strength.combination_configurations {
+        for c in &config.applies_to_combinations {
+            if !strength.allowed_combinations.contains(c) {
+                out.push(format!(
+                    "a combination configuration applies to '{c}', which the strength does not allow"
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Whether `policy` requires strength `id`.
+fn requires(policy: &ConditionalAccessPolicy, id: &StrengthId) -> bool {
+    policy
+        .grant_controls
+        .as_ref()
+        .and_then(|g| g.authentication_strength.as_ref())
+        .is_some_and(|s| id.is(&s.id))
+}
+
+impl Core {
+    /// The built-in strengths, then the custom ones by name.
+    pub async fn authentication_strengths(
+        &self,
+        _allowed: &Authorized<ReadConditionalAccess>,
+    ) -> Result<Vec<AuthenticationStrengthPolicy>, StrengthError> {
+        let mut custom: Vec<AuthenticationStrengthPolicy> = self
+            .store
+            .list_config(ConfigKind::AuthenticationStrength)
+            .await?;
+        custom.sort_by_key(|s| s.name().to_lowercase());
+        let mut all = built_in_strengths();
+        all.extend(custom);
+        Ok(all)
+    }
+
+    /// One strength, built-in or custom.
+    pub async fn authentication_strength(
+        &self,
+        _allowed: &Authorized<ReadConditionalAccess>,
+        id: &StrengthId,
+    ) -> Result<AuthenticationStrengthPolicy, StrengthError> {
+        match built_in_strengths().into_iter().find(|s| id.is(&s.id)) {
+            Some(s) => Ok(s),
+            None => self.custom_strength(id).await,
+        }
+    }
+
+    async fn custom_strength(
+        &self,
+        id: &StrengthId,
+    ) -> Result<AuthenticationStrengthPolicy, StrengthError> {
+        match self
+            .store
+            .get_config(ConfigKind::AuthenticationStrength, id.as_str())
+            .await
+        {
+            Ok(s) => Ok(s),
+            Err(e) if e.is_not_found() => Err(StrengthError::NotFound(id.to_string())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The policies that require strength `id`.
+    pub async fn strength_usage(
+        &self,
+        allowed: &Authorized<ReadConditionalAccess>,
+        id: &StrengthId,
+    ) -> Result<StrengthUsage, StrengthError> {
+        let strength = self.authentication_strength(allowed, id).await?;
+        let policies: Vec<ConditionalAccessPolicy> =
+            self.store.list_config(ConfigKind::Policy).await?;
+        let using: Vec<ConditionalAccessPolicy> =
+            policies.into_iter().filter(|p| requires(p, id)).collect();
+        let mut usage = StrengthUsage::default();
+        if strength.requirements_satisfied.as_deref() == Some("mfa") {
+            usage.mfa = using;
+        } else {
+            usage.none = using;
+        }
+        Ok(usage)
+    }
+
+    /// Creates a custom strength from `body` (a fresh id; `policyType` custom, `requirementsSatisfied`
+    /// mfa, `createdDateTime` set). Audited.
+    pub async fn create_authentication_strength(
+        &self,
+        allowed: &Authorized<ManageConditionalAccess>,
+        body: &Value,
+    ) -> Result<AuthenticationStrengthPolicy, StrengthError> {
+        let now = self.now();
+        let id = store::new_id();
+        let mut document = body.clone();
+        document["id"] = Value::String(id.clone());
+        document["policyType"] = Value::String("custom".into());
+        document["requirementsSatisfied"] = Value::String("mfa".into());
+        document["createdDateTime"] = Value::String(now.to_rfc3339());
+        if let Some(fields) = document.as_object_mut() {
+            fields.remove("modifiedDateTime");
+            fields.remove("@odata.context");
+        }
+        let strength: AuthenticationStrengthPolicy =
+            serde_json::from_value(document).map_err(StrengthError::NotAStrength)?;
+        let refused = problems(&strength);
+        if !refused.is_empty() {
+            return Err(StrengthError::Invalid(refused));
+        }
+        let (id, strength) = (&id, &strength);
+        let decided = self
+            .write_config_document(
+                ConfigKind::AuthenticationStrength,
+                move || async move {
+                    Ok(Decided {
+                        id: id.clone(),
+                        document: Some(strength.clone()),
+                        existed: false,
+                        audit: allowed
+                            .caller()
+                            .audit("Policy", "Add authentication strength", "Add", now)
+                            .target(
+                                "AuthenticationStrengthPolicy",
+                                id,
+                                strength.display_name.as_deref(),
+                            ),
+                    })
+                },
+                || StrengthError::ConcurrentChange,
+            )
+            .await?;
+        decided
+            .document
+            .ok_or_else(|| StrengthError::NotFound(id.clone()))
+    }
+
+    /// Merges `patch` into custom strength `id` (its name, description, allowed combinations
+    /// and their configurations). A change after which no eligible Global Administrator could
+    /// activate is refused unless `guard` overrides it. Audited, also when refused.
+    pub async fn update_authentication_strength(
+        &self,
+        allowed: &Authorized<ManageConditionalAccess>,
+        id: &StrengthId,
+        patch: &Value,
+        guard: LockoutGuard,
+    ) -> Result<AuthenticationStrengthPolicy, StrengthError> {
+        if let Some(b) = built_in_strengths().into_iter().find(|s| id.is(&s.id)) {
+            return Err(StrengthError::BuiltIn(b.name().to_string()));
+        }
+        let now = self.now();
+        let core = self;
+        let decided = self
+            .write_config_document(
+                ConfigKind::AuthenticationStrength,
+                move || async move {
+                    let current = core.custom_strength(id).await?;
+                    let mut document =
+                        serde_json::to_value(&current).map_err(StrengthError::NotAStrength)?;
+                    policy::merge_patch::merge_patch(&mut document, patch);
+                    document["id"] = Value::String(current.id.clone());
+                    document["policyType"] = Value::String("custom".into());
+                    document["modifiedDateTime"] = Value::String(now.to_rfc3339());
+                    let after: AuthenticationStrengthPolicy =
+                        serde_json::from_value(document).map_err(StrengthError::NotAStrength)?;
+                    let refused = problems(&after);
+                    if !refused.is_empty() {
+                        return Err(StrengthError::Invalid(refused));
+                    }
+                    let mut audit = allowed
+                        .caller()
+                        .audit("Policy", "Update authentication strength", "Update", now)
+                        .target(
+                            "AuthenticationStrengthPolicy",
+                            &current.id,
+                            after.display_name.as_deref(),
+                        );
+                    let before = core.store.load_tenant(now).await?;
+                    let mut changed = before.clone();
+                    TenantChange::StrengthUpserted(after.clone()).apply_to(&mut changed);
+                    if let Some(lockout) = core.admin_lockout(&before, &changed, now).await? {
+                        match guard {
+                            LockoutGuard::Enforce => {
+                                let refused = StrengthError::Lockout(lockout);
+                                core.audit_refusal(audit, &refused).await;
+                                return Err(refused);
+                            }
+                            LockoutGuard::Override => {
+                                tracing::warn!(
+                                    strength = %current.id,
+                                    "lockout guard overridden with force=true"
+                                );
+                                audit = audit.detail("force", "true");
+                            }
+                        }
+                    }
+                    Ok(Decided {
+                        id: current.id,
+                        document: Some(after),
+                        existed: true,
+                        audit,
+                    })
+                },
+                || StrengthError::ConcurrentChange,
+            )
+            .await?;
+        decided
+            .document
+            .ok_or_else(|| StrengthError::NotFound(id.to_string()))
+    }
+
+    /// Deletes custom strength `id`, refused (and audited) while a policy requires it.
+    pub async fn delete_authentication_strength(
+        &self,
+        allowed: &Authorized<ManageConditionalAccess>,
+        id: &StrengthId,
+    ) -> Result<(), StrengthError> {
+        if let Some(b) = built_in_strengths().into_iter().find(|s| id.is(&s.id)) {
+            return Err(StrengthError::BuiltIn(b.name().to_string()));
+        }
+        let now = self.now();
+        let core = self;
+        self.write_config_document::<AuthenticationStrengthPolicy, _, _>(
+            ConfigKind::AuthenticationStrength,
+            move || async move {
+                let current = core.custom_strength(id).await?;
+                let audit = allowed
+                    .caller()
+                    .audit("Policy", "Delete authentication strength", "Delete", now)
+                    .target(
+                        "AuthenticationStrengthPolicy",
+                        &current.id,
+                        current.display_name.as_deref(),
+                    );
+                let policies: Vec<ConditionalAccessPolicy> =
+                    core.store.list_config(ConfigKind::Policy).await?;
+                let using: Vec<String> = policies
+                    .iter()
+                    .filter(|p| requires(p, id))
+                    .map(|p| format!("policy '{}' ({})", p.display_name, p.id))
+                    .collect();
+                if !using.is_empty() {
+                    let refused = StrengthError::InUse {
+                        id: current.id.clone(),
+                        policies: using,
+                    };
+                    core.audit_refusal(audit, &refused).await;
+                    return Err(refused);
+                }
+                Ok(Decided {
+                    id: current.id,
+                    document: None,
+                    existed: true,
+                    audit,
+                })
+            },
+            || StrengthError::ConcurrentChange,
+        )
+        .await?;
+        Ok(())
+    }
+}
