@@ -102,6 +102,20 @@ impl Permission for ManageConditionalAccess {
     const ROLE_NAMES: &'static str = "Global, Conditional Access or Security Administrator";
 }
 
+/// Creating, changing and deleting users (changing those who hold or may activate a role
+/// also needs an active Global Administrator: see `crate::users`).
+#[derive(Debug, Clone, Copy)]
+pub struct ManageUsers;
+
+impl Permission for ManageUsers {
+    const ROLES: &'static [BuiltInRole] = &[
+        BuiltInRole::GlobalAdministrator,
+        BuiltInRole::UserAdministrator,
+    ];
+    const WHAT: &'static str = "Managing users";
+    const ROLE_NAMES: &'static str = "Global or User Administrator";
+}
+
 /// Reading the sign-in log and the audit log.
 #[derive(Debug, Clone, Copy)]
 pub struct ReadAuditLogs;

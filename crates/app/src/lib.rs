@@ -19,6 +19,7 @@ pub mod posture;
 pub mod session;
 pub mod signin;
 pub mod tenant_import;
+pub mod users;
 
 pub use authz::{Authorized, Caller, Denied, Permission};
 pub use clock::Clock;

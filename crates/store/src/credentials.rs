@@ -321,18 +321,7 @@ fn tap_from_row(row: &AnyRow) -> Result<TemporaryAccessPass, StoreError> {
 impl Store {
     /// Sets (or replaces) a user's password hash.
     pub async fn set_password(&self, credential: &PasswordCredential) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO password_credentials (user_id, phc, changed_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (user_id) DO UPDATE SET phc = excluded.phc, \
-             changed_at = excluded.changed_at",
-        )
-        .bind(&credential.user_id)
-        .bind(&credential.phc)
-        .bind(ms(credential.changed_at))
-        .execute(self.pool())
-        .await
-        .map_err(on_write("password"))?;
-        Ok(())
+        set_password_in(self.pool(), credential).await
     }
 
     /// A user's password hash, if they have one.
@@ -914,5 +903,28 @@ where
     .execute(executor)
     .await
     .map_err(on_write("temporary access pass"))?;
+    Ok(())
+}
+
+/// Sets (or replaces) a user's password hash through any executor (the pool, or a user's
+/// creation's transaction).
+pub(crate) async fn set_password_in<'e, E>(
+    executor: E,
+    credential: &PasswordCredential,
+) -> Result<(), StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query(
+        "INSERT INTO password_credentials (user_id, phc, changed_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (user_id) DO UPDATE SET phc = excluded.phc, \
+         changed_at = excluded.changed_at",
+    )
+    .bind(&credential.user_id)
+    .bind(&credential.phc)
+    .bind(ms(credential.changed_at))
+    .execute(executor)
+    .await
+    .map_err(on_write("password"))?;
     Ok(())
 }

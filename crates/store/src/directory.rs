@@ -1,14 +1,16 @@
 //! Users, groups (nested), directory role definitions and role assignments.
 
+use crate::audit::append_in;
 use crate::changes::{record_change, ChangeKind};
 use crate::error::on_write;
 use crate::sql::{flag, ms, opt_ms, to_json, RowExt};
-use crate::{Store, StoreError};
+use crate::{AuditEntry, Store, StoreError};
 use chrono::{DateTime, Utc};
 use policy::directory::AssignmentStatus;
 use policy::ids::{PrincipalId, RoleId};
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
+use sqlx::{Any, Transaction};
 
 /// A person or service account that can sign in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -187,25 +189,31 @@ pub(crate) fn check_upn(upn: &str) -> Result<(), StoreError> {
 impl Store {
     /// Adds a user.
     pub async fn create_user(&self, user: &User) -> Result<(), StoreError> {
-        check_upn(&user.user_principal_name)?;
         let mut tx = self.begin().await?;
-        sqlx::query(concat!(
-            "INSERT INTO users (",
-            user_columns!(),
-            ", upn_key, extra_json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '{}')"
-        ))
-        .bind(&user.id)
-        .bind(&user.user_principal_name)
-        .bind(&user.display_name)
-        .bind(flag(user.account_enabled))
-        .bind(&user.user_type)
-        .bind(&user.guest_or_external_user_type)
-        .bind(ms(user.created_at))
-        .bind(upn_key(&user.user_principal_name))
-        .execute(&mut *tx)
-        .await
-        .map_err(on_write("user"))?;
-        record_change(&mut tx, ChangeKind::User, &user.id).await?;
+        insert_user(&mut tx, user).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Creates, rewrites or deletes a user (with its password, for a creation that sets one)
+    /// and appends `audit`, in one transaction: the change and its record land together.
+    pub async fn write_user_audited(
+        &self,
+        change: &UserChange<'_>,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        match change {
+            UserChange::Create { user, password } => {
+                insert_user(&mut tx, user).await?;
+                if let Some(p) = password {
+                    crate::credentials::set_password_in(&mut *tx, p).await?;
+                }
+            }
+            UserChange::Update(user) => rewrite_user(&mut tx, user).await?,
+            UserChange::Delete(id) => delete_principal_in(&mut tx, "users", "user", id).await?,
+        }
+        append_in(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -254,26 +262,8 @@ impl Store {
 
     /// Rewrites a user's name, display name, state and type (not its id or creation time).
     pub async fn update_user(&self, user: &User) -> Result<(), StoreError> {
-        check_upn(&user.user_principal_name)?;
         let mut tx = self.begin().await?;
-        let done = sqlx::query(
-            "UPDATE users SET user_principal_name = $2, upn_key = $3, display_name = $4, \
-             account_enabled = $5, user_type = $6, guest_or_external_user_type = $7 WHERE id = $1",
-        )
-        .bind(&user.id)
-        .bind(&user.user_principal_name)
-        .bind(upn_key(&user.user_principal_name))
-        .bind(&user.display_name)
-        .bind(flag(user.account_enabled))
-        .bind(&user.user_type)
-        .bind(&user.guest_or_external_user_type)
-        .execute(&mut *tx)
-        .await
-        .map_err(on_write("user"))?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::not_found("user", &user.id));
-        }
-        record_change(&mut tx, ChangeKind::User, &user.id).await?;
+        rewrite_user(&mut tx, user).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -300,8 +290,6 @@ impl Store {
     }
 
     /// Deletes a user or a group (`table` is a fixed name, never input) in one transaction.
-    /// Memberships and assignments name the principal without a foreign key (a principal may be
-    /// a user or a group), so they are removed here; everything else cascades.
     async fn delete_principal(
         &self,
         table: &'static str,
@@ -309,39 +297,7 @@ impl Store {
         id: &str,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        // The groups it leaves, for the change log.
-        let left: Vec<String> =
-            sqlx::query("DELETE FROM group_members WHERE member_id = $1 RETURNING group_id")
-                .bind(id)
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(|row| row.text("group_id"))
-                .collect::<Result<_, _>>()?;
-        sqlx::query("DELETE FROM role_assignments WHERE principal_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        let done = sqlx::query(&format!("DELETE FROM {table} WHERE id = $1"))
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::not_found(what, id));
-        }
-        let kind = if table == "users" {
-            ChangeKind::User
-        } else {
-            ChangeKind::Group
-        };
-        record_change(&mut tx, kind, id).await?;
-        record_change(&mut tx, ChangeKind::RoleAssignments, id).await?;
-        let mut left = left;
-        left.sort_unstable();
-        left.dedup();
-        for group in left.iter().filter(|g| *g != id) {
-            record_change(&mut tx, ChangeKind::Group, group).await?;
-        }
+        delete_principal_in(&mut tx, table, what, id).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -578,4 +534,110 @@ impl Store {
 /// The JSON text of a map of extra Graph fields.
 pub(crate) fn extra_json(extra: &policy::Extra) -> Result<String, StoreError> {
     to_json("extra fields", extra)
+}
+
+/// What [`Store::write_user_audited`] does.
+#[derive(Debug, Clone, Copy)]
+pub enum UserChange<'a> {
+    /// A new user, with their password if one is set.
+    Create {
+        /// The user.
+        user: &'a User,
+        /// Their password hash.
+        password: Option<&'a crate::PasswordCredential>,
+    },
+    /// The user's name, display name, state and type rewritten.
+    Update(&'a User),
+    /// The user deleted, with their credentials, sessions, memberships and role assignments.
+    Delete(&'a str),
+}
+
+async fn insert_user(tx: &mut Transaction<'static, Any>, user: &User) -> Result<(), StoreError> {
+    check_upn(&user.user_principal_name)?;
+    sqlx::query(concat!(
+        "INSERT INTO users (",
+        user_columns!(),
+        ", upn_key, extra_json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '{}')"
+    ))
+    .bind(&user.id)
+    .bind(&user.user_principal_name)
+    .bind(&user.display_name)
+    .bind(flag(user.account_enabled))
+    .bind(&user.user_type)
+    .bind(&user.guest_or_external_user_type)
+    .bind(ms(user.created_at))
+    .bind(upn_key(&user.user_principal_name))
+    .execute(&mut **tx)
+    .await
+    .map_err(on_write("user"))?;
+    record_change(tx, ChangeKind::User, &user.id).await?;
+    Ok(())
+}
+
+async fn rewrite_user(tx: &mut Transaction<'static, Any>, user: &User) -> Result<(), StoreError> {
+    check_upn(&user.user_principal_name)?;
+    let done = sqlx::query(
+        "UPDATE users SET user_principal_name = $2, upn_key = $3, display_name = $4, \
+             account_enabled = $5, user_type = $6, guest_or_external_user_type = $7 WHERE id = $1",
+    )
+    .bind(&user.id)
+    .bind(&user.user_principal_name)
+    .bind(upn_key(&user.user_principal_name))
+    .bind(&user.display_name)
+    .bind(flag(user.account_enabled))
+    .bind(&user.user_type)
+    .bind(&user.guest_or_external_user_type)
+    .execute(&mut **tx)
+    .await
+    .map_err(on_write("user"))?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::not_found("user", &user.id));
+    }
+    record_change(tx, ChangeKind::User, &user.id).await?;
+    Ok(())
+}
+
+/// Deletes a user or a group in `tx`. Memberships and assignments name the principal without a
+/// foreign key (a principal may be a user or a group), so they are removed here; everything
+/// else cascades.
+async fn delete_principal_in(
+    tx: &mut Transaction<'static, Any>,
+    table: &'static str,
+    what: &'static str,
+    id: &str,
+) -> Result<(), StoreError> {
+    // The groups it leaves, for the change log.
+    let left: Vec<String> =
+        sqlx::query("DELETE FROM group_members WHERE member_id = $1 RETURNING group_id")
+            .bind(id)
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(|row| row.text("group_id"))
+            .collect::<Result<_, _>>()?;
+    sqlx::query("DELETE FROM role_assignments WHERE principal_id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    let done = sqlx::query(&format!("DELETE FROM {table} WHERE id = $1"))
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::not_found(what, id));
+    }
+    let kind = if table == "users" {
+        ChangeKind::User
+    } else {
+        ChangeKind::Group
+    };
+    record_change(tx, kind, id).await?;
+    record_change(tx, ChangeKind::RoleAssignments, id).await?;
+    let mut left = left;
+    left.sort_unstable();
+    left.dedup();
+    for group in left.iter().filter(|g| *g != id) {
+        record_change(tx, ChangeKind::Group, group).await?;
+    }
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! The Microsoft Graph–compatible API (`/v1.0/…`): JSON in Graph shapes, Graph error bodies,
 //! bearer access tokens from this provider.
 
+pub mod access_passes;
 pub mod activation;
 pub mod approvals;
 pub mod auth;
@@ -84,6 +85,12 @@ pub fn routes() -> Router<Arc<AppState>> {
                 .patch(contexts::upsert)
                 .delete(contexts::delete),
         )
+        // Users (graph/users.rs).
+        .route("/v1.0/users", get(users::list).post(users::create))
+        .route(
+            "/v1.0/users/{id}",
+            get(users::get).patch(users::update).delete(users::delete),
+        )
         // Authentication strengths (graph/strengths.rs).
         .route(
             "/v1.0/policies/authenticationStrengthPolicies",
@@ -125,14 +132,14 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/v1.0/auditLogs/directoryAudits/{id}",
             get(logs::directory_audit),
         )
-        // Temporary access passes (graph/users.rs).
+        // Temporary access passes (graph/access_passes.rs).
         .route(
             "/v1.0/users/{id}/authentication/temporaryAccessPassMethods",
-            get(users::list).post(users::issue),
+            get(access_passes::list).post(access_passes::issue),
         )
         .route(
             "/v1.0/users/{id}/authentication/temporaryAccessPassMethods/{pass_id}",
-            delete(users::delete),
+            delete(access_passes::delete),
         )
         // Lint and pre-flight (graph/posture.rs), Portcullis extensions.
         .route("/v1.0/portcullis/lint", get(posture::lint))

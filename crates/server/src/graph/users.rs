@@ -1,118 +1,197 @@
-//! Temporary access passes issued by an administrator (Graph
-//! `temporaryAccessPassAuthenticationMethod`): `POST`, `GET` and `DELETE`
-//! `/v1.0/users/{id | userPrincipalName}/authentication/temporaryAccessPassMethods[/{id}]`.
-//!
-//! A pass lets a user who has no method yet — or none strong enough — sign in to security info
-//! and register a passkey. Only an active role administrator issues one; the pass is shown once,
-//! in the answer to the `POST`, and only its hash is kept. A user holds one usable pass at a
-//! time, as in Entra. Issuing and deleting are audited in the same transaction. A lifetime
-//! (`lifetimeInMinutes`) is 10 to 480 minutes; any other number is refused before it becomes a
-//! duration. The rules and the audit are the service's ([`app::access_pass`]); this face parses
-//! the request and renders Graph JSON.
+//! `/v1.0/users`: the directory's users in Graph's `user` shape. Anyone signed in reads them;
+//! User and Global Administrators create, change (`displayName`, `accountEnabled`,
+//! `userPrincipalName`, `userType`) and delete them, under the rules of [`app::users`]: only a
+//! Global Administrator touches a user who holds or may activate a role, and disabling or
+//! deleting the last Global Administrators who could activate goes through the lockout guard
+//! (`?force=true`).
 
 use crate::graph::auth::Caller;
 use crate::graph::body::JsonBody;
+use crate::graph::conditional_access::forced;
 use crate::graph::error::GraphError;
+use crate::graph::odata::{self, Accepts};
 use crate::state::AppState;
-use app::access_pass::{PassError, PassRequest, Usability};
-use app::authz::ManageRoles;
-use authn::secrecy::ExposeSecret;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use app::authz::ManageUsers;
+use app::users::{NewUser, UserError};
+use authn::password::hash_password;
+use authn::secrecy::SecretString;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{StatusCode, Uri};
 use axum::Json;
-use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
-use store::TemporaryAccessPass;
+use store::User;
 
-const ODATA_TYPE: &str = "#microsoft.graph.temporaryAccessPassAuthenticationMethod";
+/// What a write's body is, for errors.
+const USER: &str = "a user";
 
-impl From<PassError> for GraphError {
-    fn from(e: PassError) -> Self {
+/// The properties `$filter` may name.
+const FILTER: &[&str] = &[
+    "id",
+    "userPrincipalName",
+    "displayName",
+    "accountEnabled",
+    "userType",
+];
+
+/// The shortest password a new user may be given (Entra's minimum).
+const MIN_PASSWORD: usize = 8;
+
+impl From<UserError> for GraphError {
+    fn from(e: UserError) -> Self {
         GraphError::from_service(e.code(), e)
     }
 }
 
-fn render(pass: &TemporaryAccessPass, now: DateTime<Utc>) -> Value {
-    let usability = Usability::of(pass, now);
+fn collection_context(state: &AppState) -> String {
+    format!("{}/v1.0/$metadata#users", state.issuer)
+}
+
+/// A user in Graph's shape.
+fn render(user: &User) -> Value {
     json!({
-        "@odata.type": ODATA_TYPE,
-        "id": pass.id,
-        "createdDateTime": pass.created_at.to_rfc3339(),
-        "startDateTime": pass.starts_at.to_rfc3339(),
-        "lifetimeInMinutes": (pass.expires_at - pass.starts_at).num_minutes(),
-        "isUsableOnce": pass.is_usable_once,
-        "isUsable": usability.is_usable(),
-        "methodUsabilityReason": usability.as_str(),
+        "id": user.id,
+        "userPrincipalName": user.user_principal_name,
+        "displayName": user.display_name,
+        "accountEnabled": user.account_enabled,
+        "userType": user.user_type,
+        "createdDateTime": user.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     })
 }
 
-/// The body of an issue request (every field optional).
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct IssueRequest {
-    #[serde(default, rename = "@odata.type")]
-    _odata_type: Option<String>,
-    #[serde(default)]
-    start_date_time: Option<DateTime<Utc>>,
-    #[serde(default)]
-    lifetime_in_minutes: Option<i64>,
-    #[serde(default)]
-    is_usable_once: Option<bool>,
-}
-
-/// `POST …/temporaryAccessPassMethods`: `201` with the pass (shown this once).
-pub async fn issue(
-    State(state): State<Arc<AppState>>,
-    caller: Caller,
-    Path(id): Path<String>,
-    body: JsonBody,
-) -> Result<(StatusCode, Json<Value>), GraphError> {
-    let allowed = caller.authorize::<ManageRoles>(&state).await?;
-    let request: IssueRequest = body
-        .parse_optional(
-            "a temporaryAccessPassAuthenticationMethod (startDateTime, lifetimeInMinutes, \
-             isUsableOnce)",
-        )?
-        .unwrap_or_default();
-    let request = PassRequest {
-        starts_at: request.start_date_time,
-        lifetime_minutes: request.lifetime_in_minutes,
-        usable_once: request.is_usable_once,
-        ..PassRequest::default()
-    };
-    let issued = state.core.issue_access_pass(&allowed, &id, request).await?;
-    let mut body = render(&issued.method, state.now());
-    body["temporaryAccessPass"] = Value::String(issued.pass.expose_secret().to_string());
-    Ok((StatusCode::CREATED, Json(body)))
-}
-
-/// `GET …/temporaryAccessPassMethods`: the user's passes (never the pass itself).
+/// `GET /v1.0/users`, with `$filter`, `$top` and `$count`.
 pub async fn list(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    Path(id): Path<String>,
+    uri: Uri,
+    RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, GraphError> {
-    let allowed = caller.authorize::<ManageRoles>(&state).await?;
-    let (target, passes) = state.core.access_passes(&allowed, &id).await?;
-    let now = state.now();
-    Ok(Json(json!({
-        "@odata.context": format!("{}/v1.0/$metadata#users('{}')/authentication/temporaryAccessPassMethods", state.issuer, target.id),
-        "value": passes.iter().map(|p| render(p, now)).collect::<Vec<_>>(),
-    })))
+    let options = odata::parse(
+        query.as_deref(),
+        &Accepts {
+            filter: FILTER,
+            paging: true,
+            expand: &[],
+        },
+    )?;
+    let users = state.users(&caller).await?;
+    Ok(Json(odata::collection(
+        collection_context(&state),
+        users.iter().map(render).collect(),
+        &options,
+        &state.issuer,
+        uri.path(),
+    )))
 }
 
-/// `DELETE …/temporaryAccessPassMethods/{passId}`: `204`.
+/// `GET /v1.0/users/{id | userPrincipalName}`.
+pub async fn get(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(key): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, GraphError> {
+    odata::parse(query.as_deref(), &Accepts::default())?;
+    let user = state.user(&caller, &key).await?;
+    Ok(Json(odata::entity(
+        render(&user),
+        format!("{}/$entity", collection_context(&state)),
+    )))
+}
+
+/// `POST /v1.0/users`: `accountEnabled`, `displayName`, `userPrincipalName` and
+/// `passwordProfile.password` (at least eight characters; stored as an argon2id hash only).
+/// `201` with the user.
+pub async fn create(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    body: JsonBody,
+) -> Result<(StatusCode, Json<Value>), GraphError> {
+    let allowed = caller.authorize::<ManageUsers>(&state).await?;
+    let body = body.object(USER)?;
+    let text = |name: &str| body.get(name).and_then(Value::as_str).map(str::to_string);
+    let mut problems = Vec::new();
+    let upn = text("userPrincipalName").unwrap_or_default();
+    if upn.is_empty() {
+        problems.push("userPrincipalName is required".to_string());
+    }
+    let display_name = text("displayName").unwrap_or_default();
+    let account_enabled = match body.get("accountEnabled") {
+        None => true,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => {
+            problems.push(format!("accountEnabled is true or false, not {other}"));
+            true
+        }
+    };
+    let password = body
+        .get("passwordProfile")
+        .and_then(|p| p.get("password"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    match &password {
+        None => problems.push("passwordProfile.password is required".into()),
+        Some(p) if p.chars().count() < MIN_PASSWORD => problems.push(format!(
+            "passwordProfile.password needs at least {MIN_PASSWORD} characters"
+        )),
+        Some(_) => {}
+    }
+    if !problems.is_empty() {
+        return Err(UserError::Invalid(problems).into());
+    }
+    let password_phc = match password {
+        Some(p) => Some(hashed(&state, p).await?),
+        None => None,
+    };
+    let user = state
+        .create_user(
+            &allowed,
+            NewUser {
+                user_principal_name: upn,
+                display_name,
+                account_enabled,
+                password_phc,
+            },
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(render(&user))))
+}
+
+/// Hashes a new password off the request threads (argon2id is slow on purpose).
+async fn hashed(state: &Arc<AppState>, password: String) -> Result<String, GraphError> {
+    let params = state.config.password;
+    let hash =
+        tokio::task::spawn_blocking(move || hash_password(&params, &SecretString::from(password)))
+            .await
+            .map_err(|e| crate::error::ServeError::Internal(format!("hashing a password: {e}")))?
+            .map_err(|e| crate::error::ServeError::Internal(format!("hashing a password: {e}")))?;
+    Ok(hash.as_str().to_string())
+}
+
+/// `PATCH /v1.0/users/{id | userPrincipalName}[?force=true]`: `204`.
+pub async fn update(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(key): Path<String>,
+    RawQuery(query): RawQuery,
+    body: JsonBody,
+) -> Result<StatusCode, GraphError> {
+    let allowed = caller.authorize::<ManageUsers>(&state).await?;
+    let guard = forced(query.as_deref())?;
+    let patch = body.object(USER)?;
+    state.update_user(&allowed, &key, &patch, guard).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /v1.0/users/{id | userPrincipalName}[?force=true]`: `204`.
 pub async fn delete(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    Path((id, pass_id)): Path<(String, String)>,
+    Path(key): Path<String>,
+    RawQuery(query): RawQuery,
 ) -> Result<StatusCode, GraphError> {
-    let allowed = caller.authorize::<ManageRoles>(&state).await?;
-    state
-        .core
-        .delete_access_pass(&allowed, &id, &pass_id)
-        .await?;
+    let allowed = caller.authorize::<ManageUsers>(&state).await?;
+    let guard = forced(query.as_deref())?;
+    state.delete_user(&allowed, &key, guard).await?;
     Ok(StatusCode::NO_CONTENT)
 }
