@@ -20,6 +20,7 @@ pub mod session;
 pub mod signin;
 pub mod tenant_import;
 pub mod users;
+pub mod what_if;
 
 pub use authz::{Authorized, Caller, Denied, Permission};
 pub use clock::Clock;

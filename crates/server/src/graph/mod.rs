@@ -10,6 +10,7 @@ pub mod conditional_access;
 pub mod contexts;
 pub mod eligibility;
 pub mod error;
+pub mod evaluate;
 pub mod locations;
 pub mod logs;
 pub mod odata;
@@ -73,6 +74,11 @@ pub fn routes() -> Router<Arc<AppState>> {
             get(conditional_access::get)
                 .patch(conditional_access::update)
                 .delete(conditional_access::delete),
+        )
+        // What-If (graph/evaluate.rs).
+        .route(
+            "/v1.0/identity/conditionalAccess/evaluate",
+            post(evaluate::evaluate),
         )
         // Authentication contexts (graph/contexts.rs).
         .route(
