@@ -116,6 +116,21 @@ impl Permission for ManageUsers {
     const ROLE_NAMES: &'static str = "Global or User Administrator";
 }
 
+/// Creating and deleting groups and changing their members (a role-assignable group also takes
+/// [`ManageRoles`]: see `crate::groups`).
+#[derive(Debug, Clone, Copy)]
+pub struct ManageGroups;
+
+impl Permission for ManageGroups {
+    const ROLES: &'static [BuiltInRole] = &[
+        BuiltInRole::GlobalAdministrator,
+        BuiltInRole::UserAdministrator,
+        BuiltInRole::PrivilegedRoleAdministrator,
+    ];
+    const WHAT: &'static str = "Managing groups";
+    const ROLE_NAMES: &'static str = "Global, User or Privileged Role Administrator";
+}
+
 /// Reading the sign-in log and the audit log.
 #[derive(Debug, Clone, Copy)]
 pub struct ReadAuditLogs;

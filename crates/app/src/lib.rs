@@ -12,6 +12,7 @@ mod clock;
 pub mod code;
 pub mod conditional_access;
 mod engine;
+pub mod groups;
 pub mod lockout;
 pub mod logs;
 pub mod pim;

@@ -305,19 +305,34 @@ impl Store {
     /// Adds a group.
     pub async fn create_group(&self, group: &Group) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO directory_groups \
-             (id, display_name, is_assignable_to_role, extra_json, created_at) \
-             VALUES ($1, $2, $3, '{}', $4)",
-        )
-        .bind(&group.id)
-        .bind(&group.display_name)
-        .bind(flag(group.is_assignable_to_role))
-        .bind(ms(group.created_at))
-        .execute(&mut *tx)
-        .await
-        .map_err(on_write("group"))?;
-        record_change(&mut tx, ChangeKind::Group, &group.id).await?;
+        insert_group(&mut tx, group).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Creates or deletes a group, or adds or removes a direct member, and appends `audit`, in
+    /// one transaction.
+    pub async fn write_group_audited(
+        &self,
+        change: &GroupChange<'_>,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        match change {
+            GroupChange::Create(group) => insert_group(&mut tx, group).await?,
+            GroupChange::Delete(id) => {
+                delete_principal_in(&mut tx, "directory_groups", "group", id).await?
+            }
+            GroupChange::AddMember {
+                group_id,
+                member_id,
+            } => add_member_in(&mut tx, group_id, member_id).await?,
+            GroupChange::RemoveMember {
+                group_id,
+                member_id,
+            } => remove_member_in(&mut tx, group_id, member_id).await?,
+        }
+        append_in(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -356,31 +371,7 @@ impl Store {
     /// Makes a user or a group a direct member of a group; adding a member twice is harmless.
     pub async fn add_member(&self, group_id: &str, member_id: &str) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        let exists = sqlx::query(
-            "SELECT (SELECT COUNT(*) FROM directory_groups WHERE id = $1) AS g, \
-             (SELECT COUNT(*) FROM users WHERE id = $2) \
-             + (SELECT COUNT(*) FROM directory_groups WHERE id = $2) AS m",
-        )
-        .bind(group_id)
-        .bind(member_id)
-        .fetch_one(&mut *tx)
-        .await?;
-        if exists.int("g")? == 0 {
-            return Err(StoreError::not_found("group", group_id));
-        }
-        if exists.int("m")? == 0 {
-            return Err(StoreError::not_found("user or group", member_id));
-        }
-        sqlx::query(
-            "INSERT INTO group_members (group_id, member_id) VALUES ($1, $2) \
-             ON CONFLICT (group_id, member_id) DO NOTHING",
-        )
-        .bind(group_id)
-        .bind(member_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(on_write("group member"))?;
-        record_change(&mut tx, ChangeKind::Group, group_id).await?;
+        add_member_in(&mut tx, group_id, member_id).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -388,15 +379,7 @@ impl Store {
     /// Removes a direct member from a group.
     pub async fn remove_member(&self, group_id: &str, member_id: &str) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        let done = sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND member_id = $2")
-            .bind(group_id)
-            .bind(member_id)
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::not_found("group member", member_id));
-        }
-        record_change(&mut tx, ChangeKind::Group, group_id).await?;
+        remove_member_in(&mut tx, group_id, member_id).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -639,5 +622,95 @@ async fn delete_principal_in(
     for group in left.iter().filter(|g| *g != id) {
         record_change(tx, ChangeKind::Group, group).await?;
     }
+    Ok(())
+}
+
+/// What [`Store::write_group_audited`] does.
+#[derive(Debug, Clone, Copy)]
+pub enum GroupChange<'a> {
+    /// A new group.
+    Create(&'a Group),
+    /// The group deleted, with its memberships and role assignments.
+    Delete(&'a str),
+    /// A user or group made a direct member.
+    AddMember {
+        /// The group.
+        group_id: &'a str,
+        /// The new member.
+        member_id: &'a str,
+    },
+    /// A direct member removed.
+    RemoveMember {
+        /// The group.
+        group_id: &'a str,
+        /// The member.
+        member_id: &'a str,
+    },
+}
+
+async fn insert_group(tx: &mut Transaction<'static, Any>, group: &Group) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO directory_groups \
+             (id, display_name, is_assignable_to_role, extra_json, created_at) \
+             VALUES ($1, $2, $3, '{}', $4)",
+    )
+    .bind(&group.id)
+    .bind(&group.display_name)
+    .bind(flag(group.is_assignable_to_role))
+    .bind(ms(group.created_at))
+    .execute(&mut **tx)
+    .await
+    .map_err(on_write("group"))?;
+    record_change(tx, ChangeKind::Group, &group.id).await?;
+    Ok(())
+}
+
+async fn add_member_in(
+    tx: &mut Transaction<'static, Any>,
+    group_id: &str,
+    member_id: &str,
+) -> Result<(), StoreError> {
+    let exists = sqlx::query(
+        "SELECT (SELECT COUNT(*) FROM directory_groups WHERE id = $1) AS g, \
+             (SELECT COUNT(*) FROM users WHERE id = $2) \
+             + (SELECT COUNT(*) FROM directory_groups WHERE id = $2) AS m",
+    )
+    .bind(group_id)
+    .bind(member_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    if exists.int("g")? == 0 {
+        return Err(StoreError::not_found("group", group_id));
+    }
+    if exists.int("m")? == 0 {
+        return Err(StoreError::not_found("user or group", member_id));
+    }
+    sqlx::query(
+        "INSERT INTO group_members (group_id, member_id) VALUES ($1, $2) \
+             ON CONFLICT (group_id, member_id) DO NOTHING",
+    )
+    .bind(group_id)
+    .bind(member_id)
+    .execute(&mut **tx)
+    .await
+    .map_err(on_write("group member"))?;
+    record_change(tx, ChangeKind::Group, group_id).await?;
+    Ok(())
+}
+
+async fn remove_member_in(
+    tx: &mut Transaction<'static, Any>,
+    group_id: &str,
+    member_id: &str,
+) -> Result<(), StoreError> {
+    let done = sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND member_id = $2")
+        .bind(group_id)
+        .bind(member_id)
+        .execute(&mut **tx)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::not_found("group member", member_id));
+    }
+    record_change(tx, ChangeKind::Group, group_id).await?;
     Ok(())
 }

@@ -58,7 +58,7 @@ pub use credentials::{
     registration_of, Attachment, ContactMethod, MethodSummary, NewMethod, PasswordCredential,
     TemporaryAccessPass, TotpCredential, WebauthnCredential,
 };
-pub use directory::{Group, RoleAssignment, RoleDefinition, User, UserChange};
+pub use directory::{Group, GroupChange, RoleAssignment, RoleDefinition, User, UserChange};
 pub use error::StoreError;
 pub use lockouts::{KnownDevice, Lockout, LockoutPolicy, LockoutScope};
 pub use oidc::{AuthorizationCode, OidcClient, RefreshToken, Rotation, SigningKey};

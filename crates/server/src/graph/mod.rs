@@ -11,6 +11,7 @@ pub mod contexts;
 pub mod eligibility;
 pub mod error;
 pub mod evaluate;
+pub mod groups;
 pub mod locations;
 pub mod logs;
 pub mod odata;
@@ -90,6 +91,15 @@ pub fn routes() -> Router<Arc<AppState>> {
             get(contexts::get)
                 .patch(contexts::upsert)
                 .delete(contexts::delete),
+        )
+        // Groups (graph/groups.rs).
+        .route("/v1.0/groups", get(groups::list).post(groups::create))
+        .route("/v1.0/groups/{id}", get(groups::get).delete(groups::delete))
+        .route("/v1.0/groups/{id}/members", get(groups::members))
+        .route("/v1.0/groups/{id}/members/$ref", post(groups::add_member))
+        .route(
+            "/v1.0/groups/{id}/members/{member}/$ref",
+            delete(groups::remove_member),
         )
         // Users (graph/users.rs).
         .route("/v1.0/users", get(users::list).post(users::create))

@@ -1,0 +1,206 @@
+//! `/v1.0/groups`: the directory's groups and their direct members in Graph's shapes. Anyone
+//! signed in reads them; Global, User and Privileged Role Administrators create and delete
+//! groups and change their members (`members/$ref`), and a role-assignable group takes a
+//! Privileged Role or Global Administrator (see [`app::groups`]). Removing a member or deleting a group that would
+//! leave no eligible Global Administrator able to activate goes through the lockout guard
+//! (`?force=true`).
+
+use crate::graph::auth::Caller;
+use crate::graph::body::JsonBody;
+use crate::graph::conditional_access::forced;
+use crate::graph::error::GraphError;
+use crate::graph::odata::{self, Accepts, QueryError};
+use crate::state::AppState;
+use app::authz::ManageGroups;
+use app::groups::{GroupError, Member};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{StatusCode, Uri};
+use axum::Json;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use store::Group;
+
+/// The properties `$filter` may name.
+const FILTER: &[&str] = &["id", "displayName", "isAssignableToRole"];
+
+impl From<GroupError> for GraphError {
+    fn from(e: GroupError) -> Self {
+        GraphError::from_service(e.code(), e)
+    }
+}
+
+fn render(group: &Group) -> Value {
+    json!({
+        "@odata.type": "#microsoft.graph.group",
+        "id": group.id,
+        "displayName": group.display_name,
+        "isAssignableToRole": group.is_assignable_to_role,
+        "securityEnabled": true,
+        "mailEnabled": false,
+        "createdDateTime": group.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    })
+}
+
+fn render_member(member: &Member) -> Value {
+    match member {
+        Member::Group(g) => render(g),
+        Member::User(u) => json!({
+            "@odata.type": "#microsoft.graph.user",
+            "id": u.id,
+            "userPrincipalName": u.user_principal_name,
+            "displayName": u.display_name,
+        }),
+    }
+}
+
+fn accepts() -> Accepts<'static> {
+    Accepts {
+        filter: FILTER,
+        paging: true,
+        expand: &[],
+    }
+}
+
+/// `GET /v1.0/groups`, with `$filter`, `$top` and `$count`.
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    uri: Uri,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, GraphError> {
+    let options = odata::parse(query.as_deref(), &accepts())?;
+    let groups = state.groups(&caller).await?;
+    Ok(Json(odata::collection(
+        format!("{}/v1.0/$metadata#groups", state.issuer),
+        groups.iter().map(render).collect(),
+        &options,
+        &state.issuer,
+        uri.path(),
+    )))
+}
+
+/// `GET /v1.0/groups/{id}`.
+pub async fn get(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, GraphError> {
+    odata::parse(query.as_deref(), &Accepts::default())?;
+    let group = state.group(&caller, &id).await?;
+    Ok(Json(odata::entity(
+        render(&group),
+        format!("{}/v1.0/$metadata#groups/$entity", state.issuer),
+    )))
+}
+
+/// `GET /v1.0/groups/{id}/members`: direct members, users and groups.
+pub async fn members(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    uri: Uri,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, GraphError> {
+    let options = odata::parse(
+        query.as_deref(),
+        &Accepts {
+            filter: &["id", "displayName"],
+            paging: true,
+            expand: &[],
+        },
+    )?;
+    let members = state.group_members(&caller, &id).await?;
+    Ok(Json(odata::collection(
+        format!("{}/v1.0/$metadata#directoryObjects", state.issuer),
+        members.iter().map(render_member).collect(),
+        &options,
+        &state.issuer,
+        uri.path(),
+    )))
+}
+
+/// `POST /v1.0/groups`: `displayName`, `isAssignableToRole`; `201` with the group.
+pub async fn create(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    body: JsonBody,
+) -> Result<(StatusCode, Json<Value>), GraphError> {
+    let allowed = caller.authorize::<ManageGroups>(&state).await?;
+    let body = body.object("a group")?;
+    let name = body
+        .get("displayName")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let assignable = match body.get("isAssignableToRole") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => {
+            return Err(GroupError::Invalid(vec![format!(
+                "isAssignableToRole is true or false, not {other}"
+            )])
+            .into())
+        }
+    };
+    let group = state.create_group(&allowed, name, assignable).await?;
+    Ok((StatusCode::CREATED, Json(render(&group))))
+}
+
+/// `DELETE /v1.0/groups/{id}[?force=true]`: `204`.
+pub async fn delete(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<StatusCode, GraphError> {
+    let allowed = caller.authorize::<ManageGroups>(&state).await?;
+    let guard = forced(query.as_deref())?;
+    state.delete_group(&allowed, &id, guard).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The id a `$ref` body names: `{"@odata.id": ".../directoryObjects/{id}"}` (or `…/users/{id}`,
+/// `…/groups/{id}`), the last path segment.
+fn referenced_id(body: &Value) -> Result<String, QueryError> {
+    body.get("@odata.id")
+        .and_then(Value::as_str)
+        .and_then(|r| r.trim_end_matches('/').rsplit('/').next())
+        .filter(|id| !id.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| {
+            QueryError(
+                "The body needs @odata.id: the URL of the user or group to add, such as \
+                 https://graph.microsoft.com/v1.0/directoryObjects/{id}."
+                    .into(),
+            )
+        })
+}
+
+/// `POST /v1.0/groups/{id}/members/$ref`: `204`.
+pub async fn add_member(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: JsonBody,
+) -> Result<StatusCode, GraphError> {
+    let allowed = caller.authorize::<ManageGroups>(&state).await?;
+    let body = body.object("a reference")?;
+    let member = referenced_id(&body)?;
+    state.add_group_member(&allowed, &id, &member).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /v1.0/groups/{id}/members/{member}/$ref[?force=true]`: `204`.
+pub async fn remove_member(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path((id, member)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> Result<StatusCode, GraphError> {
+    let allowed = caller.authorize::<ManageGroups>(&state).await?;
+    let guard = forced(query.as_deref())?;
+    state
+        .remove_group_member(&allowed, &id, &member, guard)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
