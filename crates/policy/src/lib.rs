@@ -21,6 +21,7 @@ pub mod merge_patch;
 pub mod method;
 pub mod outcome;
 pub mod posture;
+pub mod references;
 pub mod registration;
 pub mod roles;
 mod serde_util;

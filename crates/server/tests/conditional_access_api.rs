@@ -36,8 +36,20 @@ async fn an_entra_export_is_posted_unchanged_and_only_administrators_change_it(e
     let (_, pra) = administrator(env, "pra@example.test").await;
     let (_, dave) = signed_in(env, "dave@example.test").await;
 
-    // Posted as exported: the service gives it an id and keeps what it does not use.
+    // The export excludes a break-glass group: while the directory does not hold it, the
+    // policy is refused, naming it (it would exclude nobody).
     let exported = export();
+    let (status, refused) = post(env, POLICIES, &admin, exported.clone()).await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(refused["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("group '895b3e04-1f55-413d-a3f8-5a23678310ae' (conditions.users.excludeGroups) does not exist"));
+    let mut break_glass = store::Group::new("CA-BreakGlassAccounts - Exclude", env.now());
+    break_glass.id = "895b3e04-1f55-413d-a3f8-5a23678310ae".into();
+    env.state.store.create_group(&break_glass).await.unwrap();
+
+    // Posted as exported: the service gives it an id and keeps what it does not use.
     let (status, created) = post(env, POLICIES, &admin, exported.clone()).await;
     assert_eq!(status, 201, "{created}");
     let id = created["id"].as_str().unwrap().to_string();
@@ -296,4 +308,62 @@ async fn enabling_a_policy_that_locks_out_every_global_administrator_is_refused_
 on_both_backends!(
     an_entra_export_is_posted_unchanged_and_only_administrators_change_it,
     enabling_a_policy_that_locks_out_every_global_administrator_is_refused_unless_forced,
+    a_write_names_only_what_exists_but_is_not_blamed_for_what_an_import_kept,
 );
+
+/// Every reference a write adds must resolve; one an import kept is not held against a later
+/// write that leaves it alone.
+async fn a_write_names_only_what_exists_but_is_not_blamed_for_what_an_import_kept(env: &Env) {
+    let (_, admin) = holder(env, "caadmin@example.test", CA_ADMINISTRATOR).await;
+    let id = "3f1e2d4c-0000-4000-8000-0000000000ab";
+    env.policies(json!({
+        "conditionalAccessPolicies": [{
+            "id": id,
+            "displayName": "Imported, excluding a group it never had",
+            "state": "disabled",
+            "conditions": {
+                "users": { "includeUsers": ["All"], "excludeGroups": ["gone-group"] },
+                "applications": { "includeApplications": ["All"] },
+                "clientAppTypes": ["all"]
+            },
+            "grantControls": { "operator": "OR", "builtInControls": ["mfa"] }
+        }]
+    }))
+    .await;
+    let path = format!("{POLICIES}/{id}");
+    let (status, body) = patch(
+        env,
+        &path,
+        &admin,
+        json!({"state": "enabledForReportingButNotEnforced"}),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    for (change, words) in [
+        (
+            json!({"conditions": {"users": {"includeUsers": ["ghost-user"]}}}),
+            "user 'ghost-user'",
+        ),
+        (
+            json!({"conditions": {"users": {"includeRoles": ["not-a-role"]}}}),
+            "role 'not-a-role'",
+        ),
+        (
+            json!({"conditions": {"locations": {"includeLocations": ["nowhere"]}}}),
+            "named location 'nowhere'",
+        ),
+        (
+            json!({"conditions": {"applications": {"includeApplications": [], "includeAuthenticationContextClassReferences": ["c9"]}}}),
+            "authentication context 'c9'",
+        ),
+    ] {
+        let (status, refused) = patch(env, &path, &admin, change.clone()).await;
+        assert_eq!(status, 400, "{change} → {refused}");
+        let message = refused["error"]["message"].as_str().unwrap();
+        assert!(message.contains(words), "{change}: {message}");
+        assert!(!message.contains("gone-group"), "{message}");
+    }
+    let (_, one) = get(env, &path, &admin).await;
+    assert_eq!(one["state"], "enabledForReportingButNotEnforced");
+    assert_eq!(one["conditions"]["users"]["includeUsers"], json!(["All"]));
+}

@@ -84,6 +84,10 @@ pub enum PolicyError {
     /// Validation errors the tenant did not have before.
     #[error("The policy is not valid: {}.", .0.join("; "))]
     Invalid(Vec<String>),
+    /// The policy names users, groups, roles, named locations or authentication contexts that
+    /// do not exist (ones it named before are not held against it).
+    #[error("The policy names what does not exist: {}.", .0.join("; "))]
+    MissingReferences(Vec<String>),
     /// The change would lock every eligible Global Administrator out of activation.
     #[error(
         "After this change no user eligible for Global Administrator could activate it: its \
@@ -123,7 +127,8 @@ impl PolicyError {
             PolicyError::IdChanged
             | PolicyError::NotAPolicy(_)
             | PolicyError::RefusedValues(_)
-            | PolicyError::Invalid(_) => Some(ErrorCode::BadRequest),
+            | PolicyError::Invalid(_)
+            | PolicyError::MissingReferences(_) => Some(ErrorCode::BadRequest),
             PolicyError::Lockout { .. } => Some(ErrorCode::ConditionalAccessLockout),
             PolicyError::ConcurrentChange => Some(ErrorCode::ConcurrentChange),
             PolicyError::Unrenderable(_) | PolicyError::Posture(_) | PolicyError::Store(_) => None,
@@ -233,6 +238,16 @@ impl Core {
                     .refused(audit_entry(), PolicyError::Invalid(errors))
                     .await);
             }
+            if let Some(p) = &after_policy {
+                let missing = self
+                    .new_missing_references(&before, before_policy.as_ref(), p)
+                    .await?;
+                if !missing.is_empty() {
+                    return Err(self
+                        .refused(audit_entry(), PolicyError::MissingReferences(missing))
+                        .await);
+                }
+            }
             let enforced_after = after_policy
                 .as_ref()
                 .is_some_and(policy::posture::is_enforced);
@@ -275,6 +290,31 @@ impl Core {
             }
         }
         Err(PolicyError::ConcurrentChange)
+    }
+
+    /// What `after` names that `tenant` does not hold, and `before` (the stored policy) did not
+    /// already name: a write is not blamed for what an import put there.
+    async fn new_missing_references(
+        &self,
+        tenant: &Tenant,
+        before: Option<&ConditionalAccessPolicy>,
+        after: &ConditionalAccessPolicy,
+    ) -> Result<Vec<String>, PolicyError> {
+        let roles: BTreeSet<String> = self
+            .store
+            .list_role_definitions()
+            .await?
+            .iter()
+            .map(|d| d.id.to_ascii_lowercase())
+            .collect();
+        let known = |id: &str| roles.contains(&id.to_ascii_lowercase());
+        let old = before
+            .map(|b| policy::references::missing(b, tenant, &known))
+            .unwrap_or_default();
+        Ok(policy::references::missing(after, tenant, &known)
+            .difference(&old)
+            .map(ToString::to_string)
+            .collect())
     }
 
     /// Records a refused write in the audit log, then returns the refusal.
