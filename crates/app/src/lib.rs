@@ -15,6 +15,7 @@ mod engine;
 pub mod groups;
 pub mod lockout;
 pub mod logs;
+pub mod methods;
 pub mod pim;
 pub mod posture;
 pub mod session;

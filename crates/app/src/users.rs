@@ -30,6 +30,9 @@ pub enum UserError {
     /// Another user has this sign-in name.
     #[error("Another user already has the userPrincipalName '{0}'.")]
     Exists(String),
+    /// The caller may not do this (the sentence says what it takes).
+    #[error("{0}")]
+    Denied(String),
     /// The user holds or may activate a role, and the caller is not a Global Administrator.
     #[error(
         "'{0}' holds or is eligible for a directory role: only an active Global Administrator \
@@ -60,7 +63,9 @@ impl UserError {
             UserError::NotFound(_) => Some(ErrorCode::ResourceNotFound),
             UserError::Invalid(_) => Some(ErrorCode::BadRequest),
             UserError::Exists(_) => Some(ErrorCode::Conflict),
-            UserError::PrivilegedTarget(_) => Some(ErrorCode::AuthorizationDenied),
+            UserError::PrivilegedTarget(_) | UserError::Denied(_) => {
+                Some(ErrorCode::AuthorizationDenied)
+            }
             UserError::Lockout(_) => Some(ErrorCode::ConditionalAccessLockout),
             UserError::Posture(_) | UserError::Store(_) => None,
         }
@@ -110,6 +115,27 @@ enum Effect {
 }
 
 impl Core {
+    /// Whether user `id` holds or may activate any directory role now or later, directly or
+    /// through a group: read from the store, not the engine cache, which may trail a change
+    /// made by another process by up to a second.
+    pub async fn may_hold_a_role(&self, id: &str) -> Result<bool, StoreError> {
+        let now = self.now();
+        let mut principals = vec![id.to_string()];
+        principals.extend(self.store.transitive_groups(id).await?);
+        for p in principals {
+            if self
+                .store
+                .list_role_assignments(Some(&p))
+                .await?
+                .iter()
+                .any(|a| a.end_at.is_none_or(|end| end > now))
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// Every user, by sign-in name. Anyone signed in may read the directory.
     pub async fn users(&self, _caller: &Caller) -> Result<Vec<User>, StoreError> {
         self.store.list_users().await
@@ -280,8 +306,7 @@ impl Core {
         effect: Effect,
         guard: LockoutGuard,
     ) -> Result<store::AuditEntry, UserError> {
-        let engine = self.engine().await?;
-        if engine.is_privileged(&current.id)
+        if self.may_hold_a_role(&current.id).await?
             && !self
                 .holds_active_role(&allowed.caller().id(), &[BuiltInRole::GlobalAdministrator])
                 .await?

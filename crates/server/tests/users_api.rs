@@ -15,7 +15,73 @@ use serde_json::{json, Value};
 on_both_backends!(
     users_are_read_created_changed_and_deleted,
     admins_are_changed_only_by_global_administrators_and_not_all_locked_out,
+    authentication_methods_are_listed_to_the_user_and_to_administrators,
 );
+
+/// `GET /v1.0/users/{id}/authentication/methods`: the user reads their own; a User
+/// Administrator reads a plain user's but not an admin's; a Global Administrator reads both.
+async fn authentication_methods_are_listed_to_the_user_and_to_administrators(env: &Env) {
+    let (_, user_admin) = holder(env, "useradmin@example.test", USER_ADMINISTRATOR).await;
+    let (_, global) = holder(env, "root@example.test", GLOBAL_ADMINISTRATOR).await;
+    let (nina, nina_token) = signed_in(env, "nina@example.test").await;
+    env.totp(&nina).await;
+    let (_, plain) = signed_in(env, "plain@example.test").await;
+    let path = format!("{USERS}/{}/authentication/methods", nina.id);
+
+    let kinds = |list: &Value| -> Vec<String> {
+        let mut k: Vec<String> = list["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["@odata.type"].as_str().unwrap().to_string())
+            .collect();
+        k.sort();
+        k
+    };
+    for token in [&nina_token, &user_admin, &global] {
+        let (status, list) = get(env, &path, token).await;
+        assert_eq!(status, 200, "{list}");
+        assert_eq!(
+            kinds(&list),
+            [
+                "#microsoft.graph.passwordAuthenticationMethod",
+                "#microsoft.graph.softwareOathAuthenticationMethod"
+            ]
+        );
+    }
+    let (_, by_upn) = get(
+        env,
+        &format!("{USERS}/nina@example.test/authentication/methods"),
+        &user_admin,
+    )
+    .await;
+    assert_eq!(by_upn["value"].as_array().unwrap().len(), 2);
+    let (status, _) = get(env, &path, &plain).await;
+    assert_eq!(status, 403);
+
+    // Once Nina may activate a role, only a Global Administrator reads her methods.
+    assign(
+        env,
+        &nina.id,
+        SECURITY_READER,
+        AssignmentStatus::Eligible,
+        None,
+    )
+    .await;
+    let (status, refused) = get(env, &path, &user_admin).await;
+    assert_eq!(status, 403, "{refused}");
+    let (status, _) = get(env, &path, &global).await;
+    assert_eq!(status, 200);
+    let (status, _) = get(env, &path, &nina_token).await;
+    assert_eq!(status, 200);
+    let (status, _) = get(
+        env,
+        &format!("{USERS}/no-such-user/authentication/methods"),
+        &global,
+    )
+    .await;
+    assert_eq!(status, 404);
+}
 
 const USERS: &str = "/v1.0/users";
 const USER_ADMINISTRATOR: &str = "fe930be7-5e62-47db-91af-98c3a49a38b1";

@@ -148,6 +148,10 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/v1.0/auditLogs/directoryAudits/{id}",
             get(logs::directory_audit),
         )
+        .route(
+            "/v1.0/users/{id}/authentication/methods",
+            get(users::methods),
+        )
         // Temporary access passes (graph/access_passes.rs).
         .route(
             "/v1.0/users/{id}/authentication/temporaryAccessPassMethods",
