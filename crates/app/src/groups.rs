@@ -37,13 +37,7 @@ pub enum GroupError {
     )]
     RoleAssignable(String),
     /// The change would lock every eligible Global Administrator out of activation.
-    #[error(
-        "After this change no user eligible for Global Administrator could activate it: its \
-         activation requires authentication context {}, and {}. Send the change again with \
-         ?force=true to make it anyway.",
-        .0.context,
-        .0.lacking.join("; ")
-    )]
+    #[error("{0} Send the change again with ?force=true to make it anyway.")]
     Lockout(AdminLockout),
     /// The lockout guard could not read what it checks (internal).
     #[error(transparent)]
@@ -306,19 +300,8 @@ impl Core {
         let before = self.store.load_tenant(now).await?;
         let mut after = before.clone();
         change(&mut after);
-        match self.admin_lockout(&before, &after, now).await? {
-            None => Ok(audit),
-            Some(lockout) => match guard {
-                LockoutGuard::Enforce => {
-                    let refused = GroupError::Lockout(lockout);
-                    self.audit_refusal(audit, &refused).await;
-                    Err(refused)
-                }
-                LockoutGuard::Override => {
-                    tracing::warn!("group change: lockout guard overridden with force=true");
-                    Ok(audit.detail("force", "true"))
-                }
-            },
-        }
+        let lockout = self.admin_lockout(&before, &after, now).await?;
+        self.lockout_verdict(lockout, guard, audit, GroupError::Lockout)
+            .await
     }
 }

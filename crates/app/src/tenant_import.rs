@@ -86,11 +86,8 @@ pub struct ImportOutcome {
 pub enum ImportError {
     /// It would lock every eligible Global Administrator out of activation.
     #[error(
-        "After this import no user eligible for Global Administrator could activate it: its \
-         activation requires authentication context {}, and {}. Have them register a method \
-         that satisfies it first (see portcullis preflight), or import again with --force.",
-        .0.context,
-        .0.lacking.join("; ")
+        "{0} Have them register a method that satisfies it first (see portcullis preflight), \
+         or import again with --force."
     )]
     Lockout(AdminLockout),
     /// The Conditional Access configuration kept changing between the plan and the write.
@@ -157,20 +154,10 @@ impl Core {
         for _ in 0..ATTEMPTS {
             let plan = self.plan_import(imported).await?;
             let now = self.now();
-            let mut entry = audit_entry(source, by, &plan.changes, now);
-            if let Some(lockout) = &plan.lockout {
-                match guard {
-                    LockoutGuard::Enforce => {
-                        let refused = ImportError::Lockout(lockout.clone());
-                        self.audit_refusal(entry, &refused).await;
-                        return Err(refused);
-                    }
-                    LockoutGuard::Override => {
-                        tracing::warn!(by, "tenant import: lockout guard overridden with --force");
-                        entry = entry.detail("force", "true");
-                    }
-                }
-            }
+            let entry = audit_entry(source, by, &plan.changes, now);
+            let entry = self
+                .lockout_verdict(plan.lockout.clone(), guard, entry, ImportError::Lockout)
+                .await?;
             if self
                 .store
                 .import_tenant_checked(&plan.tenant, plan.generation, &entry)

@@ -40,13 +40,7 @@ pub enum UserError {
     )]
     PrivilegedTarget(String),
     /// The change would lock every eligible Global Administrator out of activation.
-    #[error(
-        "After this change no user eligible for Global Administrator could activate it: its \
-         activation requires authentication context {}, and {}. Send the change again with \
-         ?force=true to make it anyway.",
-        .0.context,
-        .0.lacking.join("; ")
-    )]
+    #[error("{0} Send the change again with ?force=true to make it anyway.")]
     Lockout(AdminLockout),
     /// The lockout guard could not read what it checks (internal).
     #[error(transparent)]
@@ -336,19 +330,8 @@ impl Core {
                     .retain(|a| a.principal_id != current.id);
             }
         }
-        match self.admin_lockout(&before, &after, now).await? {
-            None => Ok(audit),
-            Some(lockout) => match guard {
-                LockoutGuard::Enforce => {
-                    let refused = UserError::Lockout(lockout);
-                    self.audit_refusal(audit, &refused).await;
-                    Err(refused)
-                }
-                LockoutGuard::Override => {
-                    tracing::warn!(user = %current.user_principal_name, "lockout guard overridden with force=true");
-                    Ok(audit.detail("force", "true"))
-                }
-            },
-        }
+        let lockout = self.admin_lockout(&before, &after, now).await?;
+        self.lockout_verdict(lockout, guard, audit, UserError::Lockout)
+            .await
     }
 }

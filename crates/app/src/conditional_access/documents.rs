@@ -2,7 +2,9 @@
 //! the configuration's generation, so that what a write checked is what it changes.
 
 use crate::Core;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
+use serde_json::Value;
 use std::future::Future;
 use store::{AuditEntry, ConfigKind, StoreError};
 
@@ -18,7 +20,61 @@ pub(crate) struct Decided<T> {
     pub(crate) audit: AuditEntry,
 }
 
+/// A new document from a client's `body`: the service's `id` and `createdDateTime`, the
+/// `fixed` fields set, and neither `modifiedDateTime` nor `@odata.context` taken from the
+/// client.
+pub(crate) fn fresh_document(
+    body: &Value,
+    id: &str,
+    now: DateTime<Utc>,
+    fixed: &[(&str, &str)],
+) -> Value {
+    let mut document = body.clone();
+    document["id"] = Value::String(id.to_string());
+    document["createdDateTime"] = Value::String(now.to_rfc3339());
+    for (name, value) in fixed {
+        document[*name] = Value::String((*value).to_string());
+    }
+    if let Some(fields) = document.as_object_mut() {
+        fields.remove("modifiedDateTime");
+        fields.remove("@odata.context");
+    }
+    document
+}
+
 impl Core {
+    /// Stores the new `document` under `id` with `audit` (see
+    /// [`Core::write_config_document`]); returns it.
+    pub(crate) async fn create_config_document<T, E>(
+        &self,
+        kind: ConfigKind,
+        id: &str,
+        document: T,
+        audit: AuditEntry,
+        concurrent: impl Fn() -> E,
+    ) -> Result<T, E>
+    where
+        T: Serialize + Clone,
+        E: From<StoreError>,
+    {
+        let (document, audit) = (&document, &audit);
+        let decided = self
+            .write_config_document(
+                kind,
+                move || async move {
+                    Ok(Decided {
+                        id: id.to_string(),
+                        document: Some(document.clone()),
+                        existed: false,
+                        audit: audit.clone(),
+                    })
+                },
+                concurrent,
+            )
+            .await?;
+        Ok(decided.document.unwrap_or_else(|| document.clone()))
+    }
+
     /// Runs `decide` (which reads what it needs and says what to write, or refuses) and writes
     /// its decision if the configuration is still at the generation read before it; otherwise
     /// decides again, up to three times, then fails with `concurrent()`. The engine cache is

@@ -3,6 +3,7 @@
 //! policies on its authentication context, checked against the methods each has registered),
 //! while before it some could.
 
+use super::LockoutGuard;
 use crate::posture::{methods_of, role_settings, PostureError};
 use crate::Core;
 use chrono::{DateTime, Utc};
@@ -11,6 +12,7 @@ use policy::posture::{eligible_users, preflight_activation};
 use policy::roles::BuiltInRole;
 use policy::Tenant;
 use std::collections::BTreeSet;
+use store::AuditEntry;
 
 impl Core {
     /// The users eligible for Global Administrator who could activate it under `tenant`, and
@@ -92,4 +94,48 @@ pub struct AdminLockout {
     pub context: String,
     /// Who cannot satisfy what, one sentence each.
     pub lacking: Vec<String>,
+}
+
+impl std::fmt::Display for AdminLockout {
+    /// The refusal's first sentence; each face adds how to override it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "After this change no user eligible for Global Administrator could activate it: its \
+             activation requires authentication context {}, and {}.",
+            self.context,
+            self.lacking.join("; ")
+        )
+    }
+}
+
+impl Core {
+    /// The lockout guard's verdict on a write about to be made with `audit`: no lockout, the
+    /// entry as it is; a lockout the guard enforces, the refusal `refuse` makes of it, audited;
+    /// an overridden one, the entry marked `force: true` (and a warning in the log).
+    pub(crate) async fn lockout_verdict<E: std::fmt::Display>(
+        &self,
+        lockout: Option<AdminLockout>,
+        guard: LockoutGuard,
+        audit: AuditEntry,
+        refuse: impl FnOnce(AdminLockout) -> E,
+    ) -> Result<AuditEntry, E> {
+        let Some(lockout) = lockout else {
+            return Ok(audit);
+        };
+        match guard {
+            LockoutGuard::Enforce => {
+                let refused = refuse(lockout);
+                self.audit_refusal(audit, &refused).await;
+                Err(refused)
+            }
+            LockoutGuard::Override => {
+                tracing::warn!(
+                    activity = %audit.activity_display_name,
+                    "lockout guard overridden with force"
+                );
+                Ok(audit.detail("force", "true"))
+            }
+        }
+    }
 }

@@ -12,7 +12,7 @@
 
 use crate::authz::{ManageConditionalAccess, ReadConditionalAccess};
 use crate::code::ErrorCode;
-use crate::conditional_access::documents::Decided;
+use crate::conditional_access::documents::{fresh_document, Decided};
 use crate::{Authorized, Core};
 use policy::ids::LocationId;
 use policy::location::{LocationKind, NamedLocation};
@@ -155,40 +155,20 @@ impl Core {
     ) -> Result<NamedLocation, LocationError> {
         let now = self.now();
         let id = store::new_id();
-        let mut document = body.clone();
-        document["id"] = Value::String(id.clone());
-        document["createdDateTime"] = Value::String(now.to_rfc3339());
-        if let Some(fields) = document.as_object_mut() {
-            fields.remove("modifiedDateTime");
-            fields.remove("@odata.context");
-        }
-        let location: NamedLocation =
-            serde_json::from_value(document).map_err(LocationError::NotALocation)?;
+        let location: NamedLocation = serde_json::from_value(fresh_document(body, &id, now, &[]))
+            .map_err(LocationError::NotALocation)?;
         let refused = problems(&location);
         if !refused.is_empty() {
             return Err(LocationError::Invalid(refused));
         }
-        let (id, location) = (&id, &location);
-        let decided = self
-            .write_config_document(
-                ConfigKind::NamedLocation,
-                move || async move {
-                    Ok(Decided {
-                        id: id.clone(),
-                        document: Some(location.clone()),
-                        existed: false,
-                        audit: allowed
-                            .caller()
-                            .audit("Policy", "Add named location", "Add", now)
-                            .target("NamedLocation", id, location.display_name.as_deref()),
-                    })
-                },
-                || LocationError::ConcurrentChange,
-            )
-            .await?;
-        decided
-            .document
-            .ok_or_else(|| LocationError::NotFound(id.clone()))
+        let audit = allowed
+            .caller()
+            .audit("Policy", "Add named location", "Add", now)
+            .target("NamedLocation", &id, location.display_name.as_deref());
+        self.create_config_document(ConfigKind::NamedLocation, &id, location, audit, || {
+            LocationError::ConcurrentChange
+        })
+        .await
     }
 
     /// Merges `patch` (RFC 7386) into named location `id`; its kind cannot change. Audited.

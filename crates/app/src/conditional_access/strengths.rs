@@ -8,7 +8,7 @@
 
 use crate::authz::{ManageConditionalAccess, ReadConditionalAccess};
 use crate::code::ErrorCode;
-use crate::conditional_access::documents::Decided;
+use crate::conditional_access::documents::{fresh_document, Decided};
 use crate::conditional_access::{AdminLockout, LockoutGuard};
 use crate::posture::PostureError;
 use crate::{Authorized, Core};
@@ -47,11 +47,8 @@ pub enum StrengthError {
     },
     /// The change would lock every eligible Global Administrator out of activation.
     #[error(
-        "After this change no user eligible for Global Administrator could activate it: its \
-         activation requires authentication context {}, and {}. Have them register a method \
-         that satisfies it first, or send the change again with ?force=true.",
-        .0.context,
-        .0.lacking.join("; ")
+        "{0} Have them register a method that satisfies it first, or send the change again \
+         with ?force=true."
     )]
     Lockout(AdminLockout),
     /// Other writes kept landing between the read and the write.
@@ -207,46 +204,30 @@ impl Core {
     ) -> Result<AuthenticationStrengthPolicy, StrengthError> {
         let now = self.now();
         let id = store::new_id();
-        let mut document = body.clone();
-        document["id"] = Value::String(id.clone());
-        document["policyType"] = Value::String("custom".into());
-        document["requirementsSatisfied"] = Value::String("mfa".into());
-        document["createdDateTime"] = Value::String(now.to_rfc3339());
-        if let Some(fields) = document.as_object_mut() {
-            fields.remove("modifiedDateTime");
-            fields.remove("@odata.context");
-        }
+        let fixed = [("policyType", "custom"), ("requirementsSatisfied", "mfa")];
         let strength: AuthenticationStrengthPolicy =
-            serde_json::from_value(document).map_err(StrengthError::NotAStrength)?;
+            serde_json::from_value(fresh_document(body, &id, now, &fixed))
+                .map_err(StrengthError::NotAStrength)?;
         let refused = problems(&strength);
         if !refused.is_empty() {
             return Err(StrengthError::Invalid(refused));
         }
-        let (id, strength) = (&id, &strength);
-        let decided = self
-            .write_config_document(
-                ConfigKind::AuthenticationStrength,
-                move || async move {
-                    Ok(Decided {
-                        id: id.clone(),
-                        document: Some(strength.clone()),
-                        existed: false,
-                        audit: allowed
-                            .caller()
-                            .audit("Policy", "Add authentication strength", "Add", now)
-                            .target(
-                                "AuthenticationStrengthPolicy",
-                                id,
-                                strength.display_name.as_deref(),
-                            ),
-                    })
-                },
-                || StrengthError::ConcurrentChange,
-            )
-            .await?;
-        decided
-            .document
-            .ok_or_else(|| StrengthError::NotFound(id.clone()))
+        let audit = allowed
+            .caller()
+            .audit("Policy", "Add authentication strength", "Add", now)
+            .target(
+                "AuthenticationStrengthPolicy",
+                &id,
+                strength.display_name.as_deref(),
+            );
+        self.create_config_document(
+            ConfigKind::AuthenticationStrength,
+            &id,
+            strength,
+            audit,
+            || StrengthError::ConcurrentChange,
+        )
+        .await
     }
 
     /// Merges `patch` into custom strength `id` (its name, description, allowed combinations
@@ -281,7 +262,7 @@ impl Core {
                     if !refused.is_empty() {
                         return Err(StrengthError::Invalid(refused));
                     }
-                    let mut audit = allowed
+                    let audit = allowed
                         .caller()
                         .audit("Policy", "Update authentication strength", "Update", now)
                         .target(
@@ -292,22 +273,10 @@ impl Core {
                     let before = core.store.load_tenant(now).await?;
                     let mut changed = before.clone();
                     TenantChange::StrengthUpserted(after.clone()).apply_to(&mut changed);
-                    if let Some(lockout) = core.admin_lockout(&before, &changed, now).await? {
-                        match guard {
-                            LockoutGuard::Enforce => {
-                                let refused = StrengthError::Lockout(lockout);
-                                core.audit_refusal(audit, &refused).await;
-                                return Err(refused);
-                            }
-                            LockoutGuard::Override => {
-                                tracing::warn!(
-                                    strength = %current.id,
-                                    "lockout guard overridden with force=true"
-                                );
-                                audit = audit.detail("force", "true");
-                            }
-                        }
-                    }
+                    let lockout = core.admin_lockout(&before, &changed, now).await?;
+                    let audit = core
+                        .lockout_verdict(lockout, guard, audit, StrengthError::Lockout)
+                        .await?;
                     Ok(Decided {
                         id: current.id,
                         document: Some(after),
