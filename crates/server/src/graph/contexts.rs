@@ -45,14 +45,7 @@ pub async fn list(
     uri: Uri,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, GraphError> {
-    let options = odata::parse(
-        query.as_deref(),
-        &Accepts {
-            filter: FILTER,
-            paging: true,
-            expand: &[],
-        },
-    )?;
+    let options = odata::list_options(query.as_deref(), FILTER)?;
     let allowed = caller.authorize::<ReadConditionalAccess>(&state).await?;
     let contexts = state.authentication_contexts(&allowed).await?;
     Ok(Json(odata::listed(

@@ -53,14 +53,6 @@ fn render_member(member: &Member) -> Value {
     }
 }
 
-fn accepts() -> Accepts<'static> {
-    Accepts {
-        filter: FILTER,
-        paging: true,
-        expand: &[],
-    }
-}
-
 /// `GET /v1.0/groups`, with `$filter`, `$top` and `$count`.
 pub async fn list(
     State(state): State<Arc<AppState>>,
@@ -68,7 +60,7 @@ pub async fn list(
     uri: Uri,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, GraphError> {
-    let options = odata::parse(query.as_deref(), &accepts())?;
+    let options = odata::list_options(query.as_deref(), FILTER)?;
     let groups = state.groups(&caller).await?;
     Ok(Json(odata::collection(
         format!("{}/v1.0/$metadata#groups", state.issuer),
@@ -102,14 +94,7 @@ pub async fn members(
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, GraphError> {
-    let options = odata::parse(
-        query.as_deref(),
-        &Accepts {
-            filter: &["id", "displayName"],
-            paging: true,
-            expand: &[],
-        },
-    )?;
+    let options = odata::list_options(query.as_deref(), &["id", "displayName"])?;
     let members = state.group_members(&caller, &id).await?;
     Ok(Json(odata::collection(
         format!("{}/v1.0/$metadata#directoryObjects", state.issuer),

@@ -36,14 +36,6 @@ fn context(state: &AppState, collection: &str) -> String {
     format!("{}/v1.0/$metadata#auditLogs/{collection}", state.issuer)
 }
 
-fn accepts(filter: &'static [&'static str]) -> Accepts<'static> {
-    Accepts {
-        filter,
-        paging: true,
-        expand: &[],
-    }
-}
-
 /// `GET /v1.0/auditLogs/signIns`.
 pub async fn sign_ins(
     State(state): State<Arc<AppState>>,
@@ -51,7 +43,7 @@ pub async fn sign_ins(
     uri: Uri,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, GraphError> {
-    let options = odata::parse(query.as_deref(), &accepts(SIGN_IN_FILTER))?;
+    let options = odata::list_options(query.as_deref(), SIGN_IN_FILTER)?;
     let allowed = caller.authorize::<ReadAuditLogs>(&state).await?;
     let records = state
         .sign_ins(
@@ -97,7 +89,7 @@ pub async fn directory_audits(
     uri: Uri,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, GraphError> {
-    let options = odata::parse(query.as_deref(), &accepts(AUDIT_FILTER))?;
+    let options = odata::list_options(query.as_deref(), AUDIT_FILTER)?;
     let allowed = caller.authorize::<ReadAuditLogs>(&state).await?;
     let records = state
         .directory_audits(

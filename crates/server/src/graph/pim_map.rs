@@ -122,14 +122,7 @@ pub async fn requests_listed(
     uri: &Uri,
     query: Option<&str>,
 ) -> Result<Json<Value>, GraphError> {
-    let options = odata::parse(
-        query,
-        &Accepts {
-            filter: REQUEST_FILTER,
-            paging: true,
-            expand: &[],
-        },
-    )?;
+    let options = odata::list_options(query, REQUEST_FILTER)?;
     let records = state
         .store
         .list_schedule_requests(&ScheduleRequestQuery {

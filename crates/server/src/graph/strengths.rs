@@ -49,14 +49,7 @@ pub async fn list(
     uri: Uri,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, GraphError> {
-    let options = odata::parse(
-        query.as_deref(),
-        &Accepts {
-            filter: FILTER,
-            paging: true,
-            expand: &[],
-        },
-    )?;
+    let options = odata::list_options(query.as_deref(), FILTER)?;
     let allowed = caller.authorize::<ReadConditionalAccess>(&state).await?;
     let strengths = state.authentication_strengths(&allowed).await?;
     Ok(Json(odata::listed(

@@ -66,14 +66,7 @@ pub async fn list(
     uri: Uri,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, GraphError> {
-    let options = odata::parse(
-        query.as_deref(),
-        &Accepts {
-            filter: FILTER,
-            paging: true,
-            expand: &[],
-        },
-    )?;
+    let options = odata::list_options(query.as_deref(), FILTER)?;
     let users = state.users(&caller).await?;
     Ok(Json(odata::collection(
         collection_context(&state),

@@ -32,6 +32,19 @@ pub struct Accepts<'a> {
     pub expand: &'a [&'a str],
 }
 
+/// The options of a paged collection whose `$filter` may name `filter` (`$top`, `$skiptoken`,
+/// `$count`; no `$expand`).
+pub fn list_options(raw: Option<&str>, filter: &[&str]) -> Result<Options, QueryError> {
+    parse(
+        raw,
+        &Accepts {
+            filter,
+            paging: true,
+            expand: &[],
+        },
+    )
+}
+
 /// A query option that cannot be used: answered `400 BadRequest` with its sentence.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueryError(pub String);
