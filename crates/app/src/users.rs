@@ -241,10 +241,37 @@ impl Core {
         if !problems.is_empty() {
             return Err(UserError::Invalid(problems));
         }
-        let audit = allowed
+        let mut audit = allowed
             .caller()
             .audit("UserManagement", "Update user", "Update", now)
             .target("User", &current.id, Some(&current.user_principal_name));
+        // What changed, old → new, so that the log says what was done and not only who did it.
+        for (name, old, new) in [
+            (
+                "displayName",
+                current.display_name.clone(),
+                after.display_name.clone(),
+            ),
+            (
+                "accountEnabled",
+                current.account_enabled.to_string(),
+                after.account_enabled.to_string(),
+            ),
+            (
+                "userPrincipalName",
+                current.user_principal_name.clone(),
+                after.user_principal_name.clone(),
+            ),
+            (
+                "userType",
+                current.user_type.clone(),
+                after.user_type.clone(),
+            ),
+        ] {
+            if old != new {
+                audit = audit.detail(name, &format!("{old} → {new}"));
+            }
+        }
         let effect = if current.account_enabled && !after.account_enabled {
             Effect::Disables
         } else {

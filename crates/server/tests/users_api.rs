@@ -218,11 +218,19 @@ async fn users_are_read_created_changed_and_deleted(env: &Env) {
     assert_eq!(status, 204);
     let (status, _) = get(env, &format!("{USERS}/{id}"), &plain).await;
     assert_eq!(status, 404);
-    let activities: Vec<String> = common::audits_in(env, Some("UserManagement"))
-        .await
+    let audits = common::audits_in(env, Some("UserManagement")).await;
+    let activities: Vec<String> = audits
         .iter()
         .map(|a| a.entry.activity_display_name.clone())
         .collect();
+    // The update says what changed, old → new.
+    let update = audits
+        .iter()
+        .find(|a| a.entry.activity_display_name == "Update user")
+        .unwrap();
+    let details = update.entry.additional_details.to_string();
+    assert!(details.contains("Nina New → Nina N."), "{details}");
+    assert!(details.contains("true → false"), "{details}");
     for a in ["Add user", "Update user", "Delete user"] {
         assert!(activities.iter().any(|x| x == a), "{a}: {activities:?}");
     }
