@@ -169,10 +169,15 @@ impl Core {
             .target("Group", &group.id, Some(&group.display_name));
         self.check_role_assignable(allowed, &group, &audit).await?;
         let audit = self
-            .guard_group_change(audit, guard, |t| {
-                TenantChange::GroupDeleted(group.id.clone()).apply_to(t);
-                t.role_assignments.retain(|a| a.principal_id != group.id);
-            })
+            .guard_tenant_change(
+                audit,
+                guard,
+                |t| {
+                    TenantChange::GroupDeleted(group.id.clone()).apply_to(t);
+                    t.role_assignments.retain(|a| a.principal_id != group.id);
+                },
+                GroupError::Lockout,
+            )
             .await?;
         self.store
             .write_group_audited(&GroupChange::Delete(&group.id), &audit)
@@ -256,16 +261,21 @@ impl Core {
             .detail("memberId", member_id);
         self.check_role_assignable(allowed, &group, &audit).await?;
         let audit = self
-            .guard_group_change(audit, guard, |t| {
-                if let Some(g) = t
-                    .groups
-                    .iter_mut()
-                    .find(|g| g.id.eq_ignore_ascii_case(&group.id))
-                {
-                    g.members
-                        .retain(|m: &MemberRef| !m.id().eq_ignore_ascii_case(member_id));
-                }
-            })
+            .guard_tenant_change(
+                audit,
+                guard,
+                |t| {
+                    if let Some(g) = t
+                        .groups
+                        .iter_mut()
+                        .find(|g| g.id.eq_ignore_ascii_case(&group.id))
+                    {
+                        g.members
+                            .retain(|m: &MemberRef| !m.id().eq_ignore_ascii_case(member_id));
+                    }
+                },
+                GroupError::Lockout,
+            )
             .await?;
         match self
             .store
@@ -286,22 +296,5 @@ impl Core {
         }
         self.tenant_changed();
         Ok(())
-    }
-
-    /// The lockout guard for a group change that `change` makes to the tenant: the audit entry
-    /// to write (marked when forced), or the refusal (audited).
-    async fn guard_group_change(
-        &self,
-        audit: AuditEntry,
-        guard: LockoutGuard,
-        change: impl FnOnce(&mut policy::Tenant),
-    ) -> Result<AuditEntry, GroupError> {
-        let now = self.now();
-        let before = self.store.load_tenant(now).await?;
-        let mut after = before.clone();
-        change(&mut after);
-        let lockout = self.admin_lockout(&before, &after, now).await?;
-        self.lockout_verdict(lockout, guard, audit, GroupError::Lockout)
-            .await
     }
 }

@@ -336,11 +336,10 @@ impl Core {
             self.audit_refusal(audit, &refused).await;
             return Err(refused);
         }
-        let now = self.now();
-        let before = self.store.load_tenant(now).await?;
-        let mut after = before.clone();
-        match effect {
-            Effect::KeepsAccess => return Ok(audit),
+        if effect == Effect::KeepsAccess {
+            return Ok(audit);
+        }
+        let change = |after: &mut policy::Tenant| match effect {
             Effect::Disables => {
                 if let Some(u) = after
                     .users
@@ -351,14 +350,14 @@ impl Core {
                 }
             }
             Effect::Deletes => {
-                TenantChange::UserDeleted(current.id.clone()).apply_to(&mut after);
+                TenantChange::UserDeleted(current.id.clone()).apply_to(after);
                 after
                     .role_assignments
                     .retain(|a| a.principal_id != current.id);
             }
-        }
-        let lockout = self.admin_lockout(&before, &after, now).await?;
-        self.lockout_verdict(lockout, guard, audit, UserError::Lockout)
+            Effect::KeepsAccess => {}
+        };
+        self.guard_tenant_change(audit, guard, change, UserError::Lockout)
             .await
     }
 }

@@ -135,6 +135,19 @@ impl Store {
         row.json("document")
     }
 
+    /// [`Store::get_config`], with a document that does not exist as `None`.
+    pub async fn find_config<T: DeserializeOwned>(
+        &self,
+        kind: ConfigKind,
+        id: &str,
+    ) -> Result<Option<T>, StoreError> {
+        match self.get_config(kind, id).await {
+            Ok(document) => Ok(Some(document)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Every Conditional Access document of a kind, by id.
     pub async fn list_config<T: DeserializeOwned>(
         &self,

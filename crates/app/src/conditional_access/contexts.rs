@@ -120,15 +120,9 @@ impl Core {
         &self,
         id: ContextId,
     ) -> Result<Option<AuthenticationContextClassReference>, StoreError> {
-        match self
-            .store
-            .get_config(ConfigKind::AuthenticationContext, &id.to_string())
+        self.store
+            .find_config(ConfigKind::AuthenticationContext, &id.to_string())
             .await
-        {
-            Ok(c) => Ok(Some(c)),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
-        }
     }
 
     /// Creates context `id` from `body` (`POST`; refused if it exists), or, with `upsert`,

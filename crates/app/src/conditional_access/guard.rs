@@ -110,6 +110,28 @@ impl std::fmt::Display for AdminLockout {
 }
 
 impl Core {
+    /// The lockout guard on a change that `change` makes to the tenant as stored now: the
+    /// audit entry to write (marked when forced), or the refusal `refuse` makes (audited). For
+    /// the writes that are not tied to the configuration's generation (users, groups) and for
+    /// a strength's check inside its generation-tied write.
+    pub(crate) async fn guard_tenant_change<E>(
+        &self,
+        audit: AuditEntry,
+        guard: LockoutGuard,
+        change: impl FnOnce(&mut Tenant),
+        refuse: impl FnOnce(AdminLockout) -> E,
+    ) -> Result<AuditEntry, E>
+    where
+        E: std::fmt::Display + From<store::StoreError> + From<PostureError>,
+    {
+        let now = self.now();
+        let before = self.store.load_tenant(now).await?;
+        let mut after = before.clone();
+        change(&mut after);
+        let lockout = self.admin_lockout(&before, &after, now).await?;
+        self.lockout_verdict(lockout, guard, audit, refuse).await
+    }
+
     /// The lockout guard's verdict on a write about to be made with `audit`: no lockout, the
     /// entry as it is; a lockout the guard enforces, the refusal `refuse` makes of it, audited;
     /// an overridden one, the entry marked `force: true` (and a warning in the log).

@@ -136,15 +136,10 @@ impl Core {
     }
 
     async fn stored_location(&self, id: &LocationId) -> Result<NamedLocation, LocationError> {
-        match self
-            .store
-            .get_config(ConfigKind::NamedLocation, id.as_str())
-            .await
-        {
-            Ok(l) => Ok(l),
-            Err(e) if e.is_not_found() => Err(LocationError::NotFound(id.to_string())),
-            Err(e) => Err(e.into()),
-        }
+        self.store
+            .find_config(ConfigKind::NamedLocation, id.as_str())
+            .await?
+            .ok_or_else(|| LocationError::NotFound(id.to_string()))
     }
 
     /// Creates a named location from `body` (a fresh id; `createdDateTime` set). Audited.

@@ -155,11 +155,10 @@ impl Core {
     }
 
     async fn stored_policy(&self, id: &PolicyId) -> Result<ConditionalAccessPolicy, PolicyError> {
-        match self.store.get_config(ConfigKind::Policy, id.as_str()).await {
-            Ok(p) => Ok(p),
-            Err(e) if e.is_not_found() => Err(PolicyError::NotFound(id.as_str().to_string())),
-            Err(e) => Err(e.into()),
-        }
+        self.store
+            .find_config(ConfigKind::Policy, id.as_str())
+            .await?
+            .ok_or_else(|| PolicyError::NotFound(id.as_str().to_string()))
     }
 
     /// Applies `change` under the checks (values, validation, the lockout guard unless

@@ -164,15 +164,10 @@ impl Core {
         &self,
         id: &StrengthId,
     ) -> Result<AuthenticationStrengthPolicy, StrengthError> {
-        match self
-            .store
-            .get_config(ConfigKind::AuthenticationStrength, id.as_str())
-            .await
-        {
-            Ok(s) => Ok(s),
-            Err(e) if e.is_not_found() => Err(StrengthError::NotFound(id.to_string())),
-            Err(e) => Err(e.into()),
-        }
+        self.store
+            .find_config(ConfigKind::AuthenticationStrength, id.as_str())
+            .await?
+            .ok_or_else(|| StrengthError::NotFound(id.to_string()))
     }
 
     /// The policies that require strength `id`.
@@ -270,12 +265,14 @@ impl Core {
                             &current.id,
                             after.display_name.as_deref(),
                         );
-                    let before = core.store.load_tenant(now).await?;
-                    let mut changed = before.clone();
-                    TenantChange::StrengthUpserted(after.clone()).apply_to(&mut changed);
-                    let lockout = core.admin_lockout(&before, &changed, now).await?;
+                    let upserted = TenantChange::StrengthUpserted(after.clone());
                     let audit = core
-                        .lockout_verdict(lockout, guard, audit, StrengthError::Lockout)
+                        .guard_tenant_change(
+                            audit,
+                            guard,
+                            |t| upserted.apply_to(t),
+                            StrengthError::Lockout,
+                        )
                         .await?;
                     Ok(Decided {
                         id: current.id,

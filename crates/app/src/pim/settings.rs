@@ -117,15 +117,11 @@ async fn missing_context(core: &Core, rule: &Rule) -> Result<Option<ContextId>, 
     let Ok(Some(context)) = r.required_context() else {
         return Ok(None);
     };
-    match core
+    let defined = core
         .store
-        .get_config::<Value>(ConfigKind::AuthenticationContext, &context.to_string())
-        .await
-    {
-        Ok(_) => Ok(None),
-        Err(e) if e.is_not_found() => Ok(Some(context)),
-        Err(e) => Err(e),
-    }
+        .find_config::<Value>(ConfigKind::AuthenticationContext, &context.to_string())
+        .await?;
+    Ok(defined.is_none().then_some(context))
 }
 
 /// Changes rule `rule_id` of `role`'s settings by the JSON `body` (a merge of the rule's
