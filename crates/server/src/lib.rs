@@ -107,6 +107,8 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        // The Graph API's OpenAPI document (graph/openapi.rs), public like discovery.
+        .route("/openapi.json", get(graph::openapi::serve))
         .merge(oidc::routes())
         .merge(signin::routes())
         .merge(account::routes())

@@ -15,6 +15,7 @@ pub mod groups;
 pub mod locations;
 pub mod logs;
 pub mod odata;
+pub mod openapi;
 pub mod pim_map;
 pub mod posture;
 pub mod roles;

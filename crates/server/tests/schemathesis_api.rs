@@ -1,0 +1,155 @@
+//! The Graph API against its own OpenAPI document, property-based: Schemathesis reads
+//! `/openapi.json` from the real service and sends generated requests (valid and invalid
+//! paths, queries and bodies) to every operation with a Global Administrator's bearer token,
+//! checking that no answer is a 5xx, that every answer's status is one the document lists, and
+//! that every answer's body and content type match the document's schema.
+//!
+//! Schemathesis runs from a virtualenv that this test creates on first use at
+//! `target/schemathesis-venv` from `tests/schemathesis/requirements.txt` (see `common::python`:
+//! `PORTCULLIS_SKIP_PYTHON_CLIENT=1` skips it, loudly). The run is bounded: a fixed seed, a few
+//! examples per operation ([`EXAMPLES`]), one worker, and a time limit.
+//!
+//! `PORTCULLIS_SCHEMATHESIS_ARGS` adds options to the run (e.g. `--include-path-regex users
+//! --report har --report-dir /tmp/st`).
+//!
+//! By hand, against a running service: `target/schemathesis-venv/bin/schemathesis run
+//! http://127.0.0.1:8080/openapi.json -H "Authorization: Bearer $TOKEN" --checks
+//! not_a_server_error,status_code_conformance,response_schema_conformance`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::graph::holder;
+use common::python::{loud, run_with_timeout, venv_python, without_proxy, workspace_root};
+use common::Env;
+use policy::directory::GLOBAL_ADMINISTRATOR;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// Test cases per operation and phase: enough to reach past the happy path, few enough for a
+/// run of a minute or two on two cores.
+const EXAMPLES: &str = "12";
+/// The seed: the same run every time (unless the document or Schemathesis changes).
+const SEED: &str = "20261207";
+/// What Schemathesis checks on every answer.
+const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,\
+                      response_schema_conformance";
+/// The administrator whose token Schemathesis sends.
+const ADMIN: &str = "root@example.test";
+/// How long the whole run may take.
+const RUN_TIMEOUT: Duration = Duration::from_secs(600);
+
+on_both_backends!(generated_requests_get_documented_answers_and_no_5xx);
+
+async fn generated_requests_get_documented_answers_and_no_5xx(env: &Env) {
+    // The document is public and what Schemathesis reads.
+    let http = reqwest::Client::new();
+    let answer = http
+        .get(format!("{}/openapi.json", env.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let document: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(document["openapi"], "3.1.0");
+
+    if common::python::skipped("schemathesis_api", "Schemathesis") {
+        return;
+    }
+    let python = tokio::task::spawn_blocking(schemathesis_python)
+        .await
+        .unwrap()
+        .unwrap_or_else(|message| panic!("{message}"));
+    let schemathesis = python.with_file_name("schemathesis");
+
+    // A Global Administrator: every operation is open to it, so generated requests reach the
+    // handlers' validation and the services, not only the authorization check. Schemathesis
+    // reuses ids from answers, so its writes reach real resources too; the hooks keep them off
+    // this administrator's own account (tests/schemathesis/hooks.py), which is checked after.
+    let (admin, token) = holder(env, ADMIN, GLOBAL_ADMINISTRATOR).await;
+
+    let work = tempfile::tempdir().unwrap();
+    let mut command = Command::new(&schemathesis);
+    command
+        .arg("run")
+        .arg(format!("{}/openapi.json", env.base))
+        .args(["--checks", CHECKS])
+        .args(["--header", &format!("Authorization: Bearer {token}")])
+        .args(["--max-examples", EXAMPLES, "--seed", SEED])
+        .args(["--phases", "examples,coverage,fuzzing"])
+        .args(["--workers", "1", "--request-timeout", "30"])
+        .args(["--generation-database", "none", "--no-color"])
+        .args(["--suppress-health-check", "all"])
+        .current_dir(work.path())
+        .env(
+            "SCHEMATHESIS_HOOKS",
+            workspace_root().join("tests/schemathesis/hooks.py"),
+        )
+        .env("PORTCULLIS_PROTECTED", format!("{},{ADMIN}", admin.id))
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("PYTHONUNBUFFERED", "1")
+        .env("COLUMNS", "160");
+    // More options for a run by hand (`--include-path-regex users`, `--report har`, …).
+    if let Ok(extra) = std::env::var("PORTCULLIS_SCHEMATHESIS_ARGS") {
+        command.args(extra.split_whitespace());
+    }
+    without_proxy(&mut command);
+    let started = Instant::now();
+    let run =
+        tokio::task::spawn_blocking(move || run_with_timeout(command, RUN_TIMEOUT, "Schemathesis"))
+            .await
+            .unwrap();
+    let took = started.elapsed();
+    match run {
+        Ok((status, stdout, stderr)) if status.success() => {
+            println!("{stdout}");
+            loud(&format!(
+                "schemathesis_api: Schemathesis passed in {:.1} s ({})",
+                took.as_secs_f64(),
+                summary(&stdout)
+            ));
+            if !stderr.trim().is_empty() {
+                eprintln!("{stderr}");
+            }
+        }
+        Ok((status, stdout, stderr)) => panic!(
+            "Schemathesis found answers that break the document ({status}) after {:.1} s \
+             against {}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+            took.as_secs_f64(),
+            env.base
+        ),
+        Err(message) => panic!("{message}"),
+    }
+
+    // The run kept its own access: the administrator is still enabled and still one.
+    let (status, me) = common::graph::get(env, &format!("/v1.0/users/{}", admin.id), &token).await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["accountEnabled"], true, "{me}");
+}
+
+/// Schemathesis's closing line (`N passed, …`), for the log.
+fn summary(stdout: &str) -> String {
+    stdout
+        .lines()
+        .rev()
+        .find(|l| l.contains("passed") || l.contains("failed"))
+        .unwrap_or("")
+        .trim_matches(|c: char| c == '=' || c.is_whitespace())
+        .to_string()
+}
+
+/// The Python of the Schemathesis virtualenv, made once per process.
+fn schemathesis_python() -> Result<PathBuf, String> {
+    static PYTHON: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    PYTHON
+        .get_or_init(|| {
+            venv_python(
+                "schemathesis-venv",
+                "tests/schemathesis/requirements.txt",
+                "Schemathesis",
+            )
+        })
+        .clone()
+}
