@@ -19,10 +19,13 @@
 
 mod common;
 
-use common::graph::holder;
+use common::graph::{
+    assign, holder, issue_pass, patch, post, rule_path, signed_in, single_user, SECURITY_READER,
+};
 use common::python::{loud, run_with_timeout, venv_python, without_proxy, workspace_root};
 use common::Env;
-use policy::directory::GLOBAL_ADMINISTRATOR;
+use policy::directory::{AssignmentStatus, GLOBAL_ADMINISTRATOR};
+use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
@@ -38,6 +41,8 @@ const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_co
                       response_schema_conformance";
 /// The administrator whose token Schemathesis sends.
 const ADMIN: &str = "root@example.test";
+/// A user of the seeded tenant.
+const MEMBER: &str = "member@example.test";
 /// How long the whole run may take.
 const RUN_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -69,6 +74,7 @@ async fn generated_requests_get_documented_answers_and_no_5xx(env: &Env) {
     // reuses ids from answers, so its writes reach real resources too; the hooks keep them off
     // this administrator's own account (tests/schemathesis/hooks.py), which is checked after.
     let (admin, token) = holder(env, ADMIN, GLOBAL_ADMINISTRATOR).await;
+    seed(env, &admin, &token).await;
 
     let work = tempfile::tempdir().unwrap();
     let mut command = Command::new(&schemathesis);
@@ -127,6 +133,123 @@ async fn generated_requests_get_documented_answers_and_no_5xx(env: &Env) {
     let (status, me) = common::graph::get(env, &format!("/v1.0/users/{}", admin.id), &token).await;
     assert_eq!(status, 200, "{me}");
     assert_eq!(me["accountEnabled"], true, "{me}");
+}
+
+/// A small tenant for the generated requests to find, since Schemathesis reuses the ids in
+/// answers: a context and a policy on it, a group with a member, a named location, a temporary
+/// access pass, and a request of the member's waiting for the administrator's approval.
+async fn seed(env: &Env, admin: &store::User, token: &str) {
+    env.policies(json!({
+        "authenticationContextClassReferences": [
+            { "id": "c2", "displayName": "Sensitive operations", "isAvailable": true }
+        ],
+        "conditionalAccessPolicies": [{
+            "id": "ca020", "displayName": "CA020 c2 requires MFA", "state": "enabled",
+            "conditions": {
+                "users": { "includeUsers": ["All"] },
+                "applications": { "includeAuthenticationContextClassReferences": ["c2"] },
+                "clientAppTypes": ["all"]
+            },
+            "grantControls": { "operator": "OR", "builtInControls": ["mfa"] }
+        }]
+    }))
+    .await;
+    let (member, member_token) = signed_in(env, MEMBER).await;
+    let created = |what: &'static str| {
+        move |(status, body): (u16, Value)| {
+            assert!(status == 201 || status == 204, "{what}: {status} {body}");
+            body
+        }
+    };
+    let group = created("group")(
+        post(
+            env,
+            "/v1.0/groups",
+            token,
+            json!({ "displayName": "Operators", "isAssignableToRole": false }),
+        )
+        .await,
+    );
+    created("member")(
+        post(
+            env,
+            &format!("/v1.0/groups/{}/members/$ref", group["id"].as_str().unwrap()),
+            token,
+            json!({ "@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{}", member.id) }),
+        )
+        .await,
+    );
+    created("location")(
+        post(
+            env,
+            "/v1.0/identity/conditionalAccess/namedLocations",
+            token,
+            json!({
+                "@odata.type": "#microsoft.graph.countryNamedLocation",
+                "displayName": "Home countries",
+                "countriesAndRegions": ["DE", "FR"]
+            }),
+        )
+        .await,
+    );
+    issue_pass(env, token, MEMBER).await;
+
+    // Security Reader needs a justification (no MFA) and the administrator's approval; the
+    // member is eligible and asks.
+    let (status, body) = patch(
+        env,
+        &rule_path("Enablement_EndUser_Assignment"),
+        token,
+        json!({
+            "@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyEnablementRule",
+            "enabledRules": ["Justification"]
+        }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = patch(
+        env,
+        &rule_path("Approval_EndUser_Assignment"),
+        token,
+        json!({
+            "@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyApprovalRule",
+            "setting": {
+                "isApprovalRequired": true,
+                "approvalMode": "SingleStage",
+                "approvalStages": [{
+                    "approvalStageTimeOutInDays": 1,
+                    "primaryApprovers": [single_user(&admin.id)],
+                    "escalationApprovers": []
+                }]
+            }
+        }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assign(
+        env,
+        &member.id,
+        SECURITY_READER,
+        AssignmentStatus::Eligible,
+        None,
+    )
+    .await;
+    created("request")(
+        post(
+            env,
+            "/v1.0/roleManagement/directory/roleAssignmentScheduleRequests",
+            &member_token,
+            json!({
+                "action": "selfActivate",
+                "principalId": member.id,
+                "roleDefinitionId": SECURITY_READER,
+                "directoryScopeId": "/",
+                "justification": "quarterly access review",
+                "scheduleInfo": { "expiration": { "type": "afterDuration", "duration": "PT2H" } }
+            }),
+        )
+        .await,
+    );
 }
 
 /// Schemathesis's closing line (`N passed, …`), for the log.

@@ -19,7 +19,16 @@ const KIND: ScheduleKind = ScheduleKind::Eligibility;
 
 /// `POST /v1.0/roleManagement/directory/roleEligibilityScheduleRequests`: administrators'
 /// requests on eligibility, and holders' `selfExtend`/`selfRenew`.
-#[utoipa::path(post, path = "/v1.0/roleManagement/directory/roleEligibilityScheduleRequests", tag = "pim", request_body = doc::NewScheduleRequest, responses((status = 201, description = "The request as stored.", body = doc::ScheduleRequest), (status = 200, description = "A validation only: the request echoed.", body = doc::AnyObject)))]
+#[utoipa::path(
+    post,
+    path = "/v1.0/roleManagement/directory/roleEligibilityScheduleRequests",
+    tag = "pim",
+    request_body = doc::NewScheduleRequest,
+    responses(
+        (status = 201, description = "The request as stored.", body = doc::ScheduleRequest),
+        (status = 200, description = "A validation only: the request echoed.", body = doc::AnyObject),
+    ),
+)]
 pub async fn create(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -34,7 +43,17 @@ pub async fn create(
 
 /// `GET …/roleEligibilityScheduleRequests`: every one, newest first (active role
 /// administrators only).
-#[utoipa::path(get, path = "/v1.0/roleManagement/directory/roleEligibilityScheduleRequests", tag = "pim", params(doc::ListOptions), responses((status = 200, description = "The requests, newest first.", body = doc::Collection<doc::ScheduleRequest>)))]
+#[utoipa::path(
+    get,
+    path = "/v1.0/roleManagement/directory/roleEligibilityScheduleRequests",
+    tag = "pim",
+    params(
+        doc::ListOptions,
+    ),
+    responses(
+        (status = 200, description = "The requests, newest first.", body = doc::Collection<doc::ScheduleRequest>),
+    ),
+)]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -46,7 +65,18 @@ pub async fn list(
 
 /// `GET …/roleEligibilityScheduleRequests/filterByCurrentUser(on='principal')` (the caller's
 /// own requests), or one request by id (administrators: any; others: their own).
-#[utoipa::path(get, path = "/v1.0/roleManagement/directory/roleEligibilityScheduleRequests/{segment}", tag = "pim", params(("segment" = String, Path, description = "A request id, or `filterByCurrentUser(on='principal')`."), doc::ListOptions), responses((status = 200, description = "The request, or the caller's requests.", body = doc::OneOrCollection<doc::ScheduleRequest>)))]
+#[utoipa::path(
+    get,
+    path = "/v1.0/roleManagement/directory/roleEligibilityScheduleRequests/{segment}",
+    tag = "pim",
+    params(
+        ("segment" = String, Path, description = "A request id, or `filterByCurrentUser(on='principal')`."),
+        doc::ListOptions,
+    ),
+    responses(
+        (status = 200, description = "The request, or the caller's requests.", body = doc::OneOrCollection<doc::ScheduleRequest>),
+    ),
+)]
 pub async fn item(
     State(state): State<Arc<AppState>>,
     caller: Caller,

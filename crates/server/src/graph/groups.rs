@@ -55,7 +55,17 @@ fn render_member(member: &Member) -> Value {
 }
 
 /// `GET /v1.0/groups`, with `$filter`, `$top` and `$count`.
-#[utoipa::path(get, path = "/v1.0/groups", tag = "directory", params(doc::ListOptions), responses((status = 200, description = "The groups.", body = doc::Collection<doc::Group>)))]
+#[utoipa::path(
+    get,
+    path = "/v1.0/groups",
+    tag = "directory",
+    params(
+        doc::ListOptions,
+    ),
+    responses(
+        (status = 200, description = "The groups.", body = doc::Collection<doc::Group>),
+    ),
+)]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -74,7 +84,17 @@ pub async fn list(
 }
 
 /// `GET /v1.0/groups/{id}`.
-#[utoipa::path(get, path = "/v1.0/groups/{id}", tag = "directory", params(("id" = String, Path, description = "The resource's id.")), responses((status = 200, description = "The group.", body = doc::Group)))]
+#[utoipa::path(
+    get,
+    path = "/v1.0/groups/{id}",
+    tag = "directory",
+    params(
+        ("id" = String, Path, description = "The resource's id."),
+    ),
+    responses(
+        (status = 200, description = "The group.", body = doc::Group),
+    ),
+)]
 pub async fn get(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -90,7 +110,18 @@ pub async fn get(
 }
 
 /// `GET /v1.0/groups/{id}/members`: direct members, users and groups.
-#[utoipa::path(get, path = "/v1.0/groups/{id}/members", tag = "directory", params(("id" = String, Path, description = "The resource's id."), doc::ListOptions), responses((status = 200, description = "The direct members.", body = doc::Collection<doc::DirectoryObject>)))]
+#[utoipa::path(
+    get,
+    path = "/v1.0/groups/{id}/members",
+    tag = "directory",
+    params(
+        ("id" = String, Path, description = "The resource's id."),
+        doc::ListOptions,
+    ),
+    responses(
+        (status = 200, description = "The direct members.", body = doc::Collection<doc::DirectoryObject>),
+    ),
+)]
 pub async fn members(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -110,7 +141,15 @@ pub async fn members(
 }
 
 /// `POST /v1.0/groups`: `displayName`, `isAssignableToRole`; `201` with the group.
-#[utoipa::path(post, path = "/v1.0/groups", tag = "directory", request_body = doc::NewGroup, responses((status = 201, description = "The group.", body = doc::Group)))]
+#[utoipa::path(
+    post,
+    path = "/v1.0/groups",
+    tag = "directory",
+    request_body = doc::NewGroup,
+    responses(
+        (status = 201, description = "The group.", body = doc::Group),
+    ),
+)]
 pub async fn create(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -137,7 +176,18 @@ pub async fn create(
 }
 
 /// `DELETE /v1.0/groups/{id}[?force=true]`: `204`.
-#[utoipa::path(delete, path = "/v1.0/groups/{id}", tag = "directory", params(("id" = String, Path, description = "The resource's id."), doc::Force), responses((status = 204, description = "Deleted.")))]
+#[utoipa::path(
+    delete,
+    path = "/v1.0/groups/{id}",
+    tag = "directory",
+    params(
+        ("id" = String, Path, description = "The resource's id."),
+        doc::Force,
+    ),
+    responses(
+        (status = 204, description = "Deleted."),
+    ),
+)]
 pub async fn delete(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -168,7 +218,18 @@ fn referenced_id(body: &Value) -> Result<String, QueryError> {
 }
 
 /// `POST /v1.0/groups/{id}/members/$ref`: `204`.
-#[utoipa::path(post, path = "/v1.0/groups/{id}/members/$ref", tag = "directory", params(("id" = String, Path, description = "The resource's id.")), request_body = doc::Reference, responses((status = 204, description = "Added.")))]
+#[utoipa::path(
+    post,
+    path = "/v1.0/groups/{id}/members/$ref",
+    tag = "directory",
+    params(
+        ("id" = String, Path, description = "The resource's id."),
+    ),
+    request_body = doc::Reference,
+    responses(
+        (status = 204, description = "Added."),
+    ),
+)]
 pub async fn add_member(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -183,7 +244,19 @@ pub async fn add_member(
 }
 
 /// `DELETE /v1.0/groups/{id}/members/{member}/$ref[?force=true]`: `204`.
-#[utoipa::path(delete, path = "/v1.0/groups/{id}/members/{member}/$ref", tag = "directory", params(("id" = String, Path, description = "The resource's id."), ("member" = String, Path, description = "The member's id."), doc::Force), responses((status = 204, description = "Removed.")))]
+#[utoipa::path(
+    delete,
+    path = "/v1.0/groups/{id}/members/{member}/$ref",
+    tag = "directory",
+    params(
+        ("id" = String, Path, description = "The resource's id."),
+        ("member" = String, Path, description = "The member's id."),
+        doc::Force,
+    ),
+    responses(
+        (status = 204, description = "Removed."),
+    ),
+)]
 pub async fn remove_member(
     State(state): State<Arc<AppState>>,
     caller: Caller,

@@ -43,7 +43,17 @@ fn location_id(id: &str) -> Result<LocationId, QueryError> {
 }
 
 /// `GET …/namedLocations`, with `$filter`, `$top` and `$count`.
-#[utoipa::path(get, path = "/v1.0/identity/conditionalAccess/namedLocations", tag = "conditionalAccess", params(doc::ListOptions), responses((status = 200, description = "The named locations.", body = doc::Collection<doc::NamedLocation>)))]
+#[utoipa::path(
+    get,
+    path = "/v1.0/identity/conditionalAccess/namedLocations",
+    tag = "conditionalAccess",
+    params(
+        doc::ListOptions,
+    ),
+    responses(
+        (status = 200, description = "The named locations.", body = doc::Collection<doc::NamedLocation>),
+    ),
+)]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -63,7 +73,17 @@ pub async fn list(
 }
 
 /// `GET …/namedLocations/{id}`.
-#[utoipa::path(get, path = "/v1.0/identity/conditionalAccess/namedLocations/{id}", tag = "conditionalAccess", params(("id" = String, Path, description = "The resource's id.")), responses((status = 200, description = "The location.", body = doc::NamedLocation)))]
+#[utoipa::path(
+    get,
+    path = "/v1.0/identity/conditionalAccess/namedLocations/{id}",
+    tag = "conditionalAccess",
+    params(
+        ("id" = String, Path, description = "The resource's id."),
+    ),
+    responses(
+        (status = 200, description = "The location.", body = doc::NamedLocation),
+    ),
+)]
 pub async fn get(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -77,7 +97,15 @@ pub async fn get(
 }
 
 /// `POST …/namedLocations`: `201` with the location as stored (a fresh id).
-#[utoipa::path(post, path = "/v1.0/identity/conditionalAccess/namedLocations", tag = "conditionalAccess", request_body = doc::NamedLocationInput, responses((status = 201, description = "The location as stored.", body = doc::NamedLocation)))]
+#[utoipa::path(
+    post,
+    path = "/v1.0/identity/conditionalAccess/namedLocations",
+    tag = "conditionalAccess",
+    request_body = doc::NamedLocationInput,
+    responses(
+        (status = 201, description = "The location as stored.", body = doc::NamedLocation),
+    ),
+)]
 pub async fn create(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -90,7 +118,18 @@ pub async fn create(
 }
 
 /// `PATCH …/namedLocations/{id}`: `204`.
-#[utoipa::path(patch, path = "/v1.0/identity/conditionalAccess/namedLocations/{id}", tag = "conditionalAccess", params(("id" = String, Path, description = "The resource's id.")), request_body = doc::NamedLocationInput, responses((status = 204, description = "Changed.")))]
+#[utoipa::path(
+    patch,
+    path = "/v1.0/identity/conditionalAccess/namedLocations/{id}",
+    tag = "conditionalAccess",
+    params(
+        ("id" = String, Path, description = "The resource's id."),
+    ),
+    request_body = doc::NamedLocationInput,
+    responses(
+        (status = 204, description = "Changed."),
+    ),
+)]
 pub async fn update(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -105,7 +144,17 @@ pub async fn update(
 }
 
 /// `DELETE …/namedLocations/{id}`: `204`.
-#[utoipa::path(delete, path = "/v1.0/identity/conditionalAccess/namedLocations/{id}", tag = "conditionalAccess", params(("id" = String, Path, description = "The resource's id.")), responses((status = 204, description = "Deleted.")))]
+#[utoipa::path(
+    delete,
+    path = "/v1.0/identity/conditionalAccess/namedLocations/{id}",
+    tag = "conditionalAccess",
+    params(
+        ("id" = String, Path, description = "The resource's id."),
+    ),
+    responses(
+        (status = 204, description = "Deleted."),
+    ),
+)]
 pub async fn delete(
     State(state): State<Arc<AppState>>,
     caller: Caller,

@@ -286,11 +286,19 @@ pub struct User {
 /// The body of `POST /v1.0/users`.
 #[derive(ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({
+    "accountEnabled": true,
+    "displayName": "Adele Vance",
+    "userPrincipalName": "adele@example.test",
+    "passwordProfile": { "password": "correct horse battery" }
+}))]
 pub struct NewUser {
     /// Sign-in name.
+    #[schema(min_length = 1)]
     pub user_principal_name: String,
     /// Name shown.
-    pub display_name: Option<String>,
+    #[schema(min_length = 1)]
+    pub display_name: String,
     /// Whether the user may sign in (default true).
     pub account_enabled: Option<bool>,
     /// The first password.
@@ -341,8 +349,10 @@ pub struct Group {
 /// The body of `POST /v1.0/groups`.
 #[derive(ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({ "displayName": "Tier 0 operators", "isAssignableToRole": true }))]
 pub struct NewGroup {
     /// Name shown.
+    #[schema(min_length = 1)]
     pub display_name: String,
     /// Whether roles may be assigned to the group.
     pub is_assignable_to_role: Option<bool>,
@@ -363,6 +373,9 @@ pub struct DirectoryObject {
 
 /// A `$ref` body: `{"@odata.id": "…/directoryObjects/{id}"}`.
 #[derive(ToSchema)]
+#[schema(example = json!({
+    "@odata.id": "https://graph.microsoft.com/v1.0/directoryObjects/00000000-0000-0000-0000-000000000000"
+}))]
 pub struct Reference {
     /// The URL of the directory object (`…/directoryObjects/{id}`, `…/users/{id}`,
     /// `…/groups/{id}`).
@@ -419,10 +432,12 @@ pub struct TemporaryAccessPass {
 /// The body of `POST …/temporaryAccessPassMethods` (every field optional).
 #[derive(ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({ "lifetimeInMinutes": 60, "isUsableOnce": true }))]
 pub struct NewTemporaryAccessPass {
     /// From when it is valid (default now).
+    #[schema(format = DateTime)]
     pub start_date_time: Option<String>,
-    /// How long it is valid, in minutes.
+    /// How long it is valid, in minutes (the pass policy's bounds, by default 10 to 480).
     pub lifetime_in_minutes: Option<i64>,
     /// Whether one sign-in uses it up.
     pub is_usable_once: Option<bool>,
@@ -473,10 +488,20 @@ pub struct ScheduleRequest {
 /// The body of a schedule request.
 #[derive(ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({
+    "action": "adminAssign",
+    "principalId": "00000000-0000-0000-0000-000000000000",
+    "roleDefinitionId": "5d6b6bb7-de71-4623-b4af-96380a352509",
+    "directoryScopeId": "/",
+    "justification": "On call this week",
+    "scheduleInfo": {
+        "startDateTime": "2026-12-07T09:00:00Z",
+        "expiration": { "type": "afterDuration", "duration": "PT8H" }
+    }
+}))]
 pub struct NewScheduleRequest {
-    /// `selfActivate`, `selfDeactivate`, `selfExtend`, `selfRenew`, `adminAssign`,
-    /// `adminRemove`, `adminUpdate`, `adminExtend`, `adminRenew`.
-    pub action: String,
+    /// What the request does.
+    pub action: ScheduleAction,
     /// Who the request is for.
     pub principal_id: String,
     /// The role.
@@ -487,6 +512,30 @@ pub struct NewScheduleRequest {
     pub justification: Option<String>,
     /// When and for how long (`startDateTime`, `expiration`).
     pub schedule_info: Option<Value>,
+}
+
+/// Graph `unifiedRoleScheduleRequestActions`.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum ScheduleAction {
+    /// The caller activates an eligible role.
+    SelfActivate,
+    /// The caller ends an active role early.
+    SelfDeactivate,
+    /// The caller asks to extend an expiring one.
+    SelfExtend,
+    /// The caller asks to renew an expired one.
+    SelfRenew,
+    /// An administrator assigns.
+    AdminAssign,
+    /// An administrator removes.
+    AdminRemove,
+    /// An administrator changes.
+    AdminUpdate,
+    /// An administrator extends.
+    AdminExtend,
+    /// An administrator renews.
+    AdminRenew,
 }
 
 /// A schedule or an instance: Graph `unifiedRoleEligibilitySchedule(Instance)` or
@@ -540,6 +589,7 @@ pub struct ApprovalStep {
 #[serde(rename_all = "camelCase")]
 pub struct ApprovalDecision {
     /// `Approve` or `Deny`.
+    #[schema(pattern = "^(Approve|Deny)$")]
     pub review_result: String,
     /// Why.
     pub justification: String,
@@ -614,6 +664,16 @@ pub struct ConditionalAccessPolicy {
 /// The body of a Conditional Access policy write (Graph `conditionalAccessPolicy`).
 #[derive(ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({
+    "displayName": "Require MFA for administrators",
+    "state": "enabledForReportingButNotEnforced",
+    "conditions": {
+        "users": { "includeRoles": ["62e90394-69f5-4237-9190-012177145e10"] },
+        "applications": { "includeApplications": ["All"] },
+        "clientAppTypes": ["all"]
+    },
+    "grantControls": { "operator": "OR", "builtInControls": ["mfa"] }
+}))]
 pub struct ConditionalAccessPolicyInput {
     /// Name shown.
     pub display_name: Option<String>,
@@ -642,8 +702,15 @@ pub enum PolicyState {
 /// Graph `authenticationContextClassReference`.
 #[derive(ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({
+    "id": "c7",
+    "displayName": "Tier 0 Role Activation",
+    "description": "Sign-in every time",
+    "isAvailable": true
+}))]
 pub struct AuthenticationContext {
     /// `c1`…`c99`.
+    #[schema(pattern = "^c([1-9]|[1-9][0-9])$")]
     pub id: String,
     /// Name shown.
     pub display_name: Option<String>,
@@ -676,6 +743,11 @@ pub struct AuthenticationStrength {
 /// The body of a strength write.
 #[derive(ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({
+    "displayName": "FIDO2 or Hello",
+    "description": "Phishing-resistant, without certificates",
+    "allowedCombinations": ["fido2", "windowsHelloForBusiness"]
+}))]
 pub struct AuthenticationStrengthInput {
     /// Name shown.
     pub display_name: Option<String>,
@@ -688,6 +760,7 @@ pub struct AuthenticationStrengthInput {
 /// The body of `…/updateAllowedCombinations`.
 #[derive(ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({ "allowedCombinations": ["fido2", "password,softwareOath"] }))]
 pub struct AllowedCombinations {
     /// The new combinations.
     pub allowed_combinations: Vec<String>,
@@ -738,6 +811,12 @@ pub struct NamedLocation {
 /// The body of a named location write.
 #[derive(ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({
+    "@odata.type": "#microsoft.graph.ipNamedLocation",
+    "displayName": "Head office",
+    "isTrusted": true,
+    "ipRanges": [{ "@odata.type": "#microsoft.graph.iPv4CidrRange", "cidrAddress": "203.0.113.0/24" }]
+}))]
 pub struct NamedLocationInput {
     /// `#microsoft.graph.ipNamedLocation` or `#microsoft.graph.countryNamedLocation`.
     #[schema(rename = "@odata.type")]
@@ -822,6 +901,17 @@ pub struct LintReport {
 /// (`signInIdentity`, `signInContext`, `signInConditions`, …); see `docs/whatif.md`.
 #[derive(ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({
+    "signInIdentity": {
+        "@odata.type": "#microsoft.graph.userSignIn",
+        "userId": "00000000-0000-0000-0000-000000000000"
+    },
+    "signInContext": {
+        "@odata.type": "#microsoft.graph.applicationContext",
+        "includeApplications": ["All"]
+    },
+    "signInConditions": { "clientAppType": "browser", "devicePlatform": "windows" }
+}))]
 pub struct EvaluateRequest {
     /// Who signs in (`{"@odata.type": "#microsoft.graph.userSignIn", "userId": …}`).
     pub sign_in_identity: Value,

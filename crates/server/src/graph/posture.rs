@@ -76,7 +76,17 @@ fn posture_error(e: PostureError) -> GraphError {
 }
 
 /// `GET /v1.0/portcullis/lint[?breakGlass=…]`.
-#[utoipa::path(get, path = "/v1.0/portcullis/lint", tag = "portcullis", params(("breakGlass" = Option<String>, Query, description = "Break-glass accounts (comma-separated ids or names), which policies should exclude.")), responses((status = 200, description = "The findings.", body = doc::LintReport)))]
+#[utoipa::path(
+    get,
+    path = "/v1.0/portcullis/lint",
+    tag = "portcullis",
+    params(
+        ("breakGlass" = Option<String>, Query, description = "Break-glass accounts (comma-separated ids or names), which policies should exclude."),
+    ),
+    responses(
+        (status = 200, description = "The findings.", body = doc::LintReport),
+    ),
+)]
 pub async fn lint(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -91,7 +101,19 @@ pub async fn lint(
 }
 
 /// `GET /v1.0/portcullis/preflight?role=…|policy=…[&breakGlass=…]`.
-#[utoipa::path(get, path = "/v1.0/portcullis/preflight", tag = "portcullis", params(("role" = Option<String>, Query, description = "A role id or name (this or policy)."), ("policy" = Option<String>, Query, description = "A policy id (this or role)."), ("breakGlass" = Option<String>, Query, description = "Break-glass accounts.")), responses((status = 200, description = "Who could still activate or sign in.", body = doc::AnyObject)))]
+#[utoipa::path(
+    get,
+    path = "/v1.0/portcullis/preflight",
+    tag = "portcullis",
+    params(
+        ("role" = Option<String>, Query, description = "A role id or name (this or policy)."),
+        ("policy" = Option<String>, Query, description = "A policy id (this or role)."),
+        ("breakGlass" = Option<String>, Query, description = "Break-glass accounts."),
+    ),
+    responses(
+        (status = 200, description = "Who could still activate or sign in.", body = doc::AnyObject),
+    ),
+)]
 pub async fn preflight(
     State(state): State<Arc<AppState>>,
     caller: Caller,

@@ -21,7 +21,14 @@ fn definition(d: &store::RoleDefinition) -> Value {
 }
 
 /// `GET /v1.0/roleManagement/directory/roleDefinitions`.
-#[utoipa::path(get, path = "/v1.0/roleManagement/directory/roleDefinitions", tag = "roles", responses((status = 200, description = "The role definitions.", body = doc::Collection<doc::RoleDefinition>)))]
+#[utoipa::path(
+    get,
+    path = "/v1.0/roleManagement/directory/roleDefinitions",
+    tag = "roles",
+    responses(
+        (status = 200, description = "The role definitions.", body = doc::Collection<doc::RoleDefinition>),
+    ),
+)]
 pub async fn list_definitions(
     State(state): State<Arc<AppState>>,
     _caller: Caller,
@@ -34,7 +41,17 @@ pub async fn list_definitions(
 }
 
 /// `GET /v1.0/roleManagement/directory/roleDefinitions/{id}`.
-#[utoipa::path(get, path = "/v1.0/roleManagement/directory/roleDefinitions/{id}", tag = "roles", params(("id" = String, Path, description = "The role's id (template id).")), responses((status = 200, description = "The role definition.", body = doc::RoleDefinition)))]
+#[utoipa::path(
+    get,
+    path = "/v1.0/roleManagement/directory/roleDefinitions/{id}",
+    tag = "roles",
+    params(
+        ("id" = String, Path, description = "The role's id (template id)."),
+    ),
+    responses(
+        (status = 200, description = "The role definition.", body = doc::RoleDefinition),
+    ),
+)]
 pub async fn get_definition(
     State(state): State<Arc<AppState>>,
     _caller: Caller,

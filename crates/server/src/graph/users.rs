@@ -61,7 +61,17 @@ fn render(user: &User) -> Value {
 }
 
 /// `GET /v1.0/users`, with `$filter`, `$top` and `$count`.
-#[utoipa::path(get, path = "/v1.0/users", tag = "directory", params(doc::ListOptions), responses((status = 200, description = "The users.", body = doc::Collection<doc::User>)))]
+#[utoipa::path(
+    get,
+    path = "/v1.0/users",
+    tag = "directory",
+    params(
+        doc::ListOptions,
+    ),
+    responses(
+        (status = 200, description = "The users.", body = doc::Collection<doc::User>),
+    ),
+)]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -112,7 +122,17 @@ fn render_method(m: &MethodSummary) -> Value {
 /// `GET /v1.0/users/{id | userPrincipalName}/authentication/methods`: the user's own, or
 /// another's for a User or Global Administrator (a Global Administrator's for users who hold
 /// or may activate a role).
-#[utoipa::path(get, path = "/v1.0/users/{id}/authentication/methods", tag = "directory", params(("id" = String, Path, description = "The user's id or userPrincipalName.")), responses((status = 200, description = "The user's methods.", body = doc::Collection<doc::AuthenticationMethod>)))]
+#[utoipa::path(
+    get,
+    path = "/v1.0/users/{id}/authentication/methods",
+    tag = "directory",
+    params(
+        ("id" = String, Path, description = "The user's id or userPrincipalName."),
+    ),
+    responses(
+        (status = 200, description = "The user's methods.", body = doc::Collection<doc::AuthenticationMethod>),
+    ),
+)]
 pub async fn methods(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -129,7 +149,17 @@ pub async fn methods(
 }
 
 /// `GET /v1.0/users/{id | userPrincipalName}`.
-#[utoipa::path(get, path = "/v1.0/users/{id}", tag = "directory", params(("id" = String, Path, description = "The user's id or userPrincipalName.")), responses((status = 200, description = "The user.", body = doc::User)))]
+#[utoipa::path(
+    get,
+    path = "/v1.0/users/{id}",
+    tag = "directory",
+    params(
+        ("id" = String, Path, description = "The user's id or userPrincipalName."),
+    ),
+    responses(
+        (status = 200, description = "The user.", body = doc::User),
+    ),
+)]
 pub async fn get(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -147,7 +177,15 @@ pub async fn get(
 /// `POST /v1.0/users`: `accountEnabled`, `displayName`, `userPrincipalName` and
 /// `passwordProfile.password` (at least eight characters; stored as an argon2id hash only).
 /// `201` with the user.
-#[utoipa::path(post, path = "/v1.0/users", tag = "directory", request_body = doc::NewUser, responses((status = 201, description = "The user.", body = doc::User)))]
+#[utoipa::path(
+    post,
+    path = "/v1.0/users",
+    tag = "directory",
+    request_body = doc::NewUser,
+    responses(
+        (status = 201, description = "The user.", body = doc::User),
+    ),
+)]
 pub async fn create(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -215,7 +253,19 @@ async fn hashed(state: &Arc<AppState>, password: String) -> Result<String, Graph
 }
 
 /// `PATCH /v1.0/users/{id | userPrincipalName}[?force=true]`: `204`.
-#[utoipa::path(patch, path = "/v1.0/users/{id}", tag = "directory", params(("id" = String, Path, description = "The user's id or userPrincipalName."), doc::Force), request_body = doc::UserPatch, responses((status = 204, description = "Changed.")))]
+#[utoipa::path(
+    patch,
+    path = "/v1.0/users/{id}",
+    tag = "directory",
+    params(
+        ("id" = String, Path, description = "The user's id or userPrincipalName."),
+        doc::Force,
+    ),
+    request_body = doc::UserPatch,
+    responses(
+        (status = 204, description = "Changed."),
+    ),
+)]
 pub async fn update(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -231,7 +281,18 @@ pub async fn update(
 }
 
 /// `DELETE /v1.0/users/{id | userPrincipalName}[?force=true]`: `204`.
-#[utoipa::path(delete, path = "/v1.0/users/{id}", tag = "directory", params(("id" = String, Path, description = "The user's id or userPrincipalName."), doc::Force), responses((status = 204, description = "Deleted.")))]
+#[utoipa::path(
+    delete,
+    path = "/v1.0/users/{id}",
+    tag = "directory",
+    params(
+        ("id" = String, Path, description = "The user's id or userPrincipalName."),
+        doc::Force,
+    ),
+    responses(
+        (status = 204, description = "Deleted."),
+    ),
+)]
 pub async fn delete(
     State(state): State<Arc<AppState>>,
     caller: Caller,
