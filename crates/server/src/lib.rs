@@ -113,7 +113,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(signin::routes())
         .merge(account::routes())
         .merge(demo_client::routes())
-        .merge(graph::routes())
+        .merge(
+            graph::routes().route_layer(axum::middleware::from_fn(graph::body::refuse_nul_in_uri)),
+        )
         .merge(browser::routes())
         // Innermost, so that the security headers, the request counter and the trace see the
         // 500 it answers.
