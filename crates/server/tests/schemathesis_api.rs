@@ -2,15 +2,17 @@
 //! `/openapi.json` from the real service and sends generated requests (valid and invalid
 //! paths, queries and bodies) to every operation with a Global Administrator's bearer token,
 //! checking that no answer is a 5xx, that every answer's status is one the document lists, and
-//! that every answer's body and content type match the document's schema.
+//! that every answer's body and content type match the document's schema. What it found is
+//! kept as plain tests too (here, or in the resource's own test file), so that it stays fixed
+//! without Python.
 //!
 //! Schemathesis runs from a virtualenv that this test creates on first use at
 //! `target/schemathesis-venv` from `tests/schemathesis/requirements.txt` (see `common::python`:
 //! `PORTCULLIS_SKIP_PYTHON_CLIENT=1` skips it, loudly). The run is bounded: a fixed seed, a few
 //! examples per operation ([`EXAMPLES`]), one worker, and a time limit.
 //!
-//! `PORTCULLIS_SCHEMATHESIS_ARGS` adds options to the run (e.g. `--include-path-regex users
-//! --report har --report-dir /tmp/st`).
+//! `PORTCULLIS_SCHEMATHESIS_ARGS` adds options to the run (e.g. `--max-examples 100 --seed 7`,
+//! `--include-path-regex users --report har --report-dir /tmp/st`).
 //!
 //! By hand, against a running service: `target/schemathesis-venv/bin/schemathesis run
 //! http://127.0.0.1:8080/openapi.json -H "Authorization: Bearer $TOKEN" --checks
