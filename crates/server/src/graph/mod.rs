@@ -17,6 +17,7 @@ pub mod logs;
 pub mod odata;
 pub mod pim_map;
 pub mod posture;
+pub mod role_assignments;
 pub mod roles;
 pub mod schedules;
 pub mod settings;
@@ -38,6 +39,15 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route(
             "/v1.0/roleManagement/directory/roleDefinitions/{id}",
             get(roles::get_definition),
+        )
+        // Direct role assignments (graph/role_assignments.rs).
+        .route(
+            "/v1.0/roleManagement/directory/roleAssignments",
+            get(role_assignments::list).post(role_assignments::create),
+        )
+        .route(
+            "/v1.0/roleManagement/directory/roleAssignments/{id}",
+            get(role_assignments::get).delete(role_assignments::delete),
         )
         .route(
             "/v1.0/roleManagement/directory/roleAssignmentScheduleRequests",
