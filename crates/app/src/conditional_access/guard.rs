@@ -4,7 +4,7 @@
 //! while before it some could.
 
 use super::LockoutGuard;
-use crate::posture::{methods_of, role_settings, PostureError};
+use crate::posture::{methods_without, role_settings, PostureError};
 use crate::Core;
 use chrono::{DateTime, Utc};
 use policy::directory::GLOBAL_ADMINISTRATOR;
@@ -15,16 +15,18 @@ use std::collections::BTreeSet;
 use store::AuditEntry;
 
 impl Core {
-    /// The users eligible for Global Administrator who could activate it under `tenant`, and
-    /// who cannot satisfy what: all of them when its context has no strength to check.
+    /// The users eligible for Global Administrator who could activate it under `tenant` (and
+    /// without the method `removed`, a user's id and the method's id), and who cannot satisfy
+    /// what: all of them when its context has no strength to check.
     async fn able_global_admins(
         &self,
         tenant: &Tenant,
+        removed: Option<(&str, &str)>,
         context: &str,
         now: DateTime<Utc>,
     ) -> Result<(BTreeSet<String>, Vec<String>), PostureError> {
         let eligible = eligible_users(tenant, GLOBAL_ADMINISTRATOR, &[]);
-        let methods = methods_of(&self.store, &eligible, &|_| true, now).await?;
+        let methods = methods_without(&self.store, &eligible, &|_| true, now, removed).await?;
         let all: BTreeSet<String> = eligible.iter().map(|u| u.id.clone()).collect();
         let Ok(preflight) = preflight_activation(tenant, context, &eligible, &|id| {
             methods.get(id).cloned().unwrap_or_default()
@@ -66,6 +68,36 @@ impl Core {
         after: &Tenant,
         now: DateTime<Utc>,
     ) -> Result<Option<AdminLockout>, PostureError> {
+        self.lockout_between(before, (after, None), now).await
+    }
+
+    /// The lockout that deleting the method `method_id` of user `user_id` would cause: a Global
+    /// Administrator's last key that counts is a lockout like a policy that no key satisfies.
+    pub(crate) async fn method_removal_lockout(
+        &self,
+        user_id: &str,
+        method_id: &str,
+    ) -> Result<Option<AdminLockout>, PostureError> {
+        let now = self.now();
+        let tenant = self
+            .store
+            .load_tenant(now)
+            .await
+            .map_err(|source| PostureError::Read {
+                what: "the tenant",
+                source,
+            })?;
+        self.lockout_between(&tenant, (&tenant, Some((user_id, method_id))), now)
+            .await
+    }
+
+    /// The lockout going from `before` to `after` (a tenant, and a method gone) would cause.
+    async fn lockout_between(
+        &self,
+        before: &Tenant,
+        (after, removed): (&Tenant, Option<(&str, &str)>),
+        now: DateTime<Utc>,
+    ) -> Result<Option<AdminLockout>, PostureError> {
         let roles = role_settings(&self.store, now).await?;
         let Some(context) = roles
             .iter()
@@ -75,11 +107,13 @@ impl Core {
         else {
             return Ok(None);
         };
-        let (able_after, lacking) = self.able_global_admins(after, &context, now).await?;
+        let (able_after, lacking) = self
+            .able_global_admins(after, removed, &context, now)
+            .await?;
         if !able_after.is_empty() {
             return Ok(None);
         }
-        let (able_before, _) = self.able_global_admins(before, &context, now).await?;
+        let (able_before, _) = self.able_global_admins(before, None, &context, now).await?;
         if able_before.is_empty() {
             return Ok(None);
         }

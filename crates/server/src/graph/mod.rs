@@ -14,6 +14,7 @@ pub mod evaluate;
 pub mod groups;
 pub mod locations;
 pub mod logs;
+pub mod methods;
 pub mod odata;
 pub mod pim_map;
 pub mod posture;
@@ -158,9 +159,55 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/v1.0/auditLogs/directoryAudits/{id}",
             get(logs::directory_audit),
         )
+        // Authentication methods, all and per kind (graph/methods.rs).
+        .route("/v1.0/users/{id}/authentication/methods", get(methods::all))
         .route(
-            "/v1.0/users/{id}/authentication/methods",
-            get(users::methods),
+            "/v1.0/users/{id}/authentication/fido2Methods",
+            get(methods::fido2_methods),
+        )
+        .route(
+            "/v1.0/users/{id}/authentication/fido2Methods/{method_id}",
+            get(methods::fido2_method).delete(methods::delete_fido2_method),
+        )
+        .route(
+            "/v1.0/users/{id}/authentication/windowsHelloForBusinessMethods",
+            get(methods::windows_hello_methods),
+        )
+        .route(
+            "/v1.0/users/{id}/authentication/windowsHelloForBusinessMethods/{method_id}",
+            get(methods::windows_hello_method).delete(methods::delete_windows_hello_method),
+        )
+        .route(
+            "/v1.0/users/{id}/authentication/softwareOathMethods",
+            get(methods::software_oath_methods),
+        )
+        .route(
+            "/v1.0/users/{id}/authentication/softwareOathMethods/{method_id}",
+            get(methods::software_oath_method).delete(methods::delete_software_oath_method),
+        )
+        .route(
+            "/v1.0/users/{id}/authentication/phoneMethods",
+            get(methods::phone_methods),
+        )
+        .route(
+            "/v1.0/users/{id}/authentication/phoneMethods/{method_id}",
+            get(methods::phone_method).delete(methods::delete_phone_method),
+        )
+        .route(
+            "/v1.0/users/{id}/authentication/emailMethods",
+            get(methods::email_methods),
+        )
+        .route(
+            "/v1.0/users/{id}/authentication/emailMethods/{method_id}",
+            get(methods::email_method).delete(methods::delete_email_method),
+        )
+        .route(
+            "/v1.0/users/{id}/authentication/passwordMethods",
+            get(methods::password_methods),
+        )
+        .route(
+            "/v1.0/users/{id}/authentication/passwordMethods/{method_id}",
+            get(methods::password_method).delete(methods::delete_password_method),
         )
         // Temporary access passes (graph/access_passes.rs).
         .route(
