@@ -68,7 +68,14 @@ impl Core {
         after: &Tenant,
         now: DateTime<Utc>,
     ) -> Result<Option<AdminLockout>, PostureError> {
-        self.lockout_between(before, (after, None), now).await
+        let context = self.global_admin_context(now).await?;
+        let context = context.as_deref();
+        self.lockout_between(
+            Weighed::tenant(before, context),
+            Weighed::tenant(after, context),
+            now,
+        )
+        .await
     }
 
     /// The lockout that deleting the method `method_id` of user `user_id` would cause: a Global
@@ -79,45 +86,121 @@ impl Core {
         method_id: &str,
     ) -> Result<Option<AdminLockout>, PostureError> {
         let now = self.now();
-        let tenant = self
-            .store
+        let tenant = self.tenant_as_stored(now).await?;
+        let context = self.global_admin_context(now).await?;
+        let context = context.as_deref();
+        let after = Weighed {
+            removed: Some((user_id, method_id)),
+            ..Weighed::tenant(&tenant, context)
+        };
+        self.lockout_between(Weighed::tenant(&tenant, context), after, now)
+            .await
+    }
+
+    /// The lockout that making Global Administrator's activation require `context` (`None`:
+    /// no context) would cause: a role setting that names a context no eligible Global
+    /// Administrator can satisfy locks them out as surely as a policy does.
+    pub(crate) async fn global_admin_context_lockout(
+        &self,
+        context: Option<&str>,
+    ) -> Result<Option<AdminLockout>, PostureError> {
+        let now = self.now();
+        let tenant = self.tenant_as_stored(now).await?;
+        let current = self.global_admin_context(now).await?;
+        self.lockout_between(
+            Weighed::tenant(&tenant, current.as_deref()),
+            Weighed::tenant(&tenant, context),
+            now,
+        )
+        .await
+    }
+
+    async fn tenant_as_stored(&self, now: DateTime<Utc>) -> Result<Tenant, PostureError> {
+        self.store
             .load_tenant(now)
             .await
             .map_err(|source| PostureError::Read {
                 what: "the tenant",
                 source,
-            })?;
-        self.lockout_between(&tenant, (&tenant, Some((user_id, method_id))), now)
-            .await
+            })
     }
 
-    /// The lockout going from `before` to `after` (a tenant, and a method gone) would cause.
-    async fn lockout_between(
+    /// The context Global Administrator's activation requires now, as its settings say.
+    async fn global_admin_context(
         &self,
-        before: &Tenant,
-        (after, removed): (&Tenant, Option<(&str, &str)>),
         now: DateTime<Utc>,
-    ) -> Result<Option<AdminLockout>, PostureError> {
+    ) -> Result<Option<String>, PostureError> {
         let roles = role_settings(&self.store, now).await?;
-        let Some(context) = roles
+        Ok(roles
             .iter()
             .find(|r| BuiltInRole::GlobalAdministrator.id() == r.definition.id)
             .and_then(|r| r.required_context())
-            .map(|c| c.to_string())
-        else {
+            .map(|c| c.to_string()))
+    }
+
+    /// Who could activate Global Administrator in `w`: every eligible user when activation
+    /// requires no context.
+    async fn able(
+        &self,
+        w: &Weighed<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<(BTreeSet<String>, Vec<String>), PostureError> {
+        match w.context {
+            Some(context) => {
+                self.able_global_admins(w.tenant, w.removed, context, now)
+                    .await
+            }
+            None => Ok((
+                eligible_users(w.tenant, GLOBAL_ADMINISTRATOR, &[])
+                    .into_iter()
+                    .map(|u| u.id)
+                    .collect(),
+                Vec::new(),
+            )),
+        }
+    }
+
+    /// The lockout going from `before` to `after` would cause: none while someone could
+    /// activate after, or nobody could before.
+    async fn lockout_between(
+        &self,
+        before: Weighed<'_>,
+        after: Weighed<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<AdminLockout>, PostureError> {
+        let Some(context) = after.context else {
             return Ok(None);
         };
-        let (able_after, lacking) = self
-            .able_global_admins(after, removed, &context, now)
-            .await?;
+        let (able_after, lacking) = self.able(&after, now).await?;
         if !able_after.is_empty() {
             return Ok(None);
         }
-        let (able_before, _) = self.able_global_admins(before, None, &context, now).await?;
+        let (able_before, _) = self.able(&before, now).await?;
         if able_before.is_empty() {
             return Ok(None);
         }
-        Ok(Some(AdminLockout { context, lacking }))
+        Ok(Some(AdminLockout {
+            context: context.to_string(),
+            lacking,
+        }))
+    }
+}
+
+/// What the guard weighs on either side of a change: a tenant, a method as if gone, and the
+/// context Global Administrator's activation requires.
+struct Weighed<'a> {
+    tenant: &'a Tenant,
+    removed: Option<(&'a str, &'a str)>,
+    context: Option<&'a str>,
+}
+
+impl<'a> Weighed<'a> {
+    fn tenant(tenant: &'a Tenant, context: Option<&'a str>) -> Self {
+        Weighed {
+            tenant,
+            removed: None,
+            context,
+        }
     }
 }
 
