@@ -331,6 +331,21 @@ impl Store {
                 group_id,
                 member_id,
             } => remove_member_in(&mut tx, group_id, member_id).await?,
+            GroupChange::Rename {
+                group_id,
+                display_name,
+            } => {
+                let renamed =
+                    sqlx::query("UPDATE directory_groups SET display_name = $2 WHERE id = $1")
+                        .bind(*group_id)
+                        .bind(*display_name)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                if renamed == 0 {
+                    return Err(StoreError::not_found("group", *group_id));
+                }
+            }
         }
         append_in(&mut tx, audit).await?;
         tx.commit().await?;
@@ -645,6 +660,13 @@ pub enum GroupChange<'a> {
         group_id: &'a str,
         /// The member.
         member_id: &'a str,
+    },
+    /// The group renamed.
+    Rename {
+        /// The group.
+        group_id: &'a str,
+        /// Its new name.
+        display_name: &'a str,
     },
 }
 

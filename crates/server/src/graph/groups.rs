@@ -131,6 +131,44 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(render(&group))))
 }
 
+/// `PATCH /v1.0/groups/{id}`: `displayName` (`isAssignableToRole` cannot change, as in
+/// Graph); `204`.
+pub async fn update(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: JsonBody,
+) -> Result<StatusCode, GraphError> {
+    let allowed = caller.authorize::<ManageGroups>(&state).await?;
+    let body = body.object("a group")?;
+    let mut problems = Vec::new();
+    let mut name = None;
+    for (key, value) in body.as_object().into_iter().flatten() {
+        match (key.as_str(), value) {
+            ("displayName", Value::String(s)) => name = Some(s.clone()),
+            ("displayName", other) => {
+                problems.push(format!("displayName is a string, not {other}"))
+            }
+            ("isAssignableToRole", _) => problems
+                .push("isAssignableToRole is set when a group is created and cannot change".into()),
+            (k, _) if k.starts_with("@odata.") => {}
+            (k, _) => problems.push(format!(
+                "'{k}' cannot be changed here (writable: displayName)"
+            )),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(GroupError::Invalid(problems).into());
+    }
+    if let Some(name) = name {
+        state.rename_group(&allowed, &id, &name).await?;
+    } else {
+        // Nothing to change; the group must still exist.
+        state.group(&caller, &id).await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// `DELETE /v1.0/groups/{id}[?force=true]`: `204`.
 pub async fn delete(
     State(state): State<Arc<AppState>>,

@@ -105,7 +105,12 @@ pub fn routes() -> Router<Arc<AppState>> {
         )
         // Groups (graph/groups.rs).
         .route("/v1.0/groups", get(groups::list).post(groups::create))
-        .route("/v1.0/groups/{id}", get(groups::get).delete(groups::delete))
+        .route(
+            "/v1.0/groups/{id}",
+            get(groups::get)
+                .patch(groups::update)
+                .delete(groups::delete),
+        )
         .route("/v1.0/groups/{id}/members", get(groups::members))
         .route("/v1.0/groups/{id}/members/$ref", post(groups::add_member))
         .route(
