@@ -9,6 +9,7 @@
 //! expire, or to carry a justification, refuses a direct one too, and says which rule did.
 
 use crate::authz::ManageRoles;
+use crate::conditional_access::LockoutGuard;
 use crate::pim::admin::{self, AdminError, AdminRequestOutcome};
 use crate::pim::schedules::{self, Rows};
 use crate::pim::{ErrorCode, Refusal};
@@ -82,15 +83,24 @@ pub async fn assign(
         }),
         ..ScheduleRequest::default()
     };
-    let record =
-        match admin::request(core, admin, mfa_claim, request, ScheduleKind::Assignment).await? {
-            AdminRequestOutcome::Done(record) => record,
-            AdminRequestOutcome::ValidatedOnly(_) => {
-                return Err(AdminError::Internal(
-                    "a direct assignment was only validated".into(),
-                ))
-            }
-        };
+    // Active assignments are not what the lockout guard weighs (it weighs who is eligible).
+    let outcome = admin::request(
+        core,
+        admin,
+        mfa_claim,
+        request,
+        ScheduleKind::Assignment,
+        LockoutGuard::Enforce,
+    )
+    .await?;
+    let record = match outcome {
+        AdminRequestOutcome::Done(record) => record,
+        AdminRequestOutcome::ValidatedOnly(_) => {
+            return Err(AdminError::Internal(
+                "a direct assignment was only validated".into(),
+            ))
+        }
+    };
     let made = record.request.target_schedule_id.clone().ok_or_else(|| {
         AdminError::Internal(format!(
             "request {} made no schedule",
@@ -118,6 +128,14 @@ pub async fn remove(
         directory_scope_id: Some("/".into()),
         ..ScheduleRequest::default()
     };
-    admin::request(core, admin, mfa_claim, request, ScheduleKind::Assignment).await?;
+    admin::request(
+        core,
+        admin,
+        mfa_claim,
+        request,
+        ScheduleKind::Assignment,
+        LockoutGuard::Enforce,
+    )
+    .await?;
     Ok(())
 }
