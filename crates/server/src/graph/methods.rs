@@ -94,6 +94,20 @@ pub async fn all(
     })))
 }
 
+/// The user's methods of `kind`, for a request that takes no query options.
+async fn of_kind(
+    state: &AppState,
+    caller: &Caller,
+    key: &str,
+    kind: MethodKind,
+    query: Option<&str>,
+) -> Result<Vec<MethodSummary>, GraphError> {
+    odata::parse(query, &Accepts::default())?;
+    Ok(state
+        .authentication_methods_of_kind(caller, key, kind)
+        .await?)
+}
+
 async fn list_kind(
     state: &AppState,
     caller: &Caller,
@@ -101,10 +115,7 @@ async fn list_kind(
     kind: MethodKind,
     query: Option<&str>,
 ) -> Result<Json<Value>, GraphError> {
-    odata::parse(query, &Accepts::default())?;
-    let methods = state
-        .authentication_methods_of_kind(caller, key, kind)
-        .await?;
+    let methods = of_kind(state, caller, key, kind, query).await?;
     Ok(Json(json!({
         "@odata.context": context(state, key, kind.segment()),
         "value": methods.iter().map(render).collect::<Vec<_>>(),
@@ -118,10 +129,7 @@ async fn get_kind(
     kind: MethodKind,
     query: Option<&str>,
 ) -> Result<Json<Value>, GraphError> {
-    odata::parse(query, &Accepts::default())?;
-    let methods = state
-        .authentication_methods_of_kind(caller, key, kind)
-        .await?;
+    let methods = of_kind(state, caller, key, kind, query).await?;
     match methods.iter().find(|m| m.id == id) {
         Some(m) => Ok(Json(odata::entity(
             render(m),
