@@ -325,11 +325,13 @@ impl Store {
         .iter()
         .map(|row| {
             let id = row.text("id")?;
+            let mut extra: policy::Extra = row.json("extra_json")?;
+            let assignable = row.flag("is_assignable_to_role")?;
             Ok(Group {
                 display_name: Some(row.text("display_name")?),
-                is_assignable_to_role: Some(row.flag("is_assignable_to_role")?),
+                is_assignable_to_role: unset_assignable(assignable, &mut extra),
                 members: members.remove(&id).unwrap_or_default(),
-                extra: row.json("extra_json")?,
+                extra,
                 id,
             })
         })
@@ -356,6 +358,19 @@ impl Store {
         };
         tx.commit().await?;
         Ok(tenant)
+    }
+}
+
+/// The key under which a group's extra fields keep an exported `"isAssignableToRole": null`
+/// (the stored flag says `false`, and cannot say "not set").
+const ASSIGNABLE: &str = "isAssignableToRole";
+
+/// A stored group's `isAssignableToRole`: `None` where it was imported unset (the flag is
+/// `false`, and its extra fields keep the exported null, taken out of them here).
+fn unset_assignable(flag: bool, extra: &mut policy::Extra) -> Option<bool> {
+    match extra.remove(ASSIGNABLE) {
+        Some(serde_json::Value::Null) if !flag => None,
+        _ => Some(flag),
     }
 }
 
@@ -571,7 +586,6 @@ pub fn stored_form(tenant: &Tenant) -> Tenant {
         if g.display_name.is_none() {
             g.display_name = Some(g.id.clone());
         }
-        g.is_assignable_to_role.get_or_insert(false);
         let mut ids: Vec<String> = g.members.iter().map(|m| m.id().to_string()).collect();
         ids.sort();
         ids.dedup();
@@ -672,7 +686,7 @@ async fn import_group(
     .bind(&group.id)
     .bind(group.display_name.as_deref().unwrap_or(&group.id))
     .bind(flag(group.is_assignable_to_role.unwrap_or(false)))
-    .bind(extra_json(&group.extra)?)
+    .bind(extra_json(&group_extra(group))?)
     .bind(ms(at))
     .execute(&mut **tx)
     .await
@@ -694,6 +708,17 @@ async fn import_group(
         .map_err(on_write("group member"))?;
     }
     Ok(())
+}
+
+/// A group's extra fields as stored: an unset `isAssignableToRole` kept as the null it was
+/// exported as (a group is not role-assignable unless it says so, as in Entra).
+fn group_extra(group: &Group) -> policy::Extra {
+    let mut extra = group.extra.clone();
+    extra.remove(ASSIGNABLE);
+    if group.is_assignable_to_role.is_none() {
+        extra.insert(ASSIGNABLE.into(), serde_json::Value::Null);
+    }
+    extra
 }
 
 async fn import_assignment(
