@@ -210,7 +210,7 @@ async fn every_real_export_is_served_back_as_exported(env: &Env) {
     let first = env
         .state
         .import_tenant(
-            &tenant,
+            &tenant.clone().into(),
             &dir.display().to_string(),
             "tester",
             LockoutGuard::Enforce,
@@ -259,7 +259,7 @@ async fn every_real_export_is_served_back_as_exported(env: &Env) {
     let again = env
         .state
         .import_tenant(
-            &tenant,
+            &tenant.clone().into(),
             &dir.display().to_string(),
             "tester",
             LockoutGuard::Enforce,

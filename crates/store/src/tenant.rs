@@ -8,6 +8,7 @@ use crate::error::on_write;
 use crate::sql::{flag, ms, to_json, RowExt};
 use crate::{Store, StoreError};
 use chrono::{DateTime, Utc};
+use pim::RoleManagementPolicy;
 use policy::directory::{Group, GuestOrExternalUserType, MemberRef, RoleAssignment, User};
 use policy::Tenant;
 use serde::de::DeserializeOwned;
@@ -200,12 +201,18 @@ impl Store {
         Ok(())
     }
 
-    /// [`Store::import_tenant`], with `audit` appended in the same transaction, only if the
-    /// Conditional Access configuration is still at `generation` (what the import was checked
-    /// against); `false`, writing nothing, if it moved on meanwhile.
+    /// [`Store::import_tenant`], with roles' settings and `audit` written in the same
+    /// transaction, only if the Conditional Access configuration is still at `generation` (what
+    /// the import was checked against); `false`, writing nothing, if it moved on meanwhile.
+    ///
+    /// Each of `role_policies` is written as [`Store::put_role_policy`] writes it, naming the
+    /// version it was checked against: a [`StoreError::Conflict`] (nothing written) if a role's
+    /// settings changed meanwhile. A role the store does not know is added as a custom
+    /// definition named by its id, as for role assignments.
     pub async fn import_tenant_checked(
         &self,
         tenant: &Tenant,
+        role_policies: &[(RoleManagementPolicy, u64)],
         generation: u64,
         audit: &AuditEntry,
     ) -> Result<bool, StoreError> {
@@ -214,6 +221,12 @@ impl Store {
             return Ok(false);
         }
         import_in(&mut tx, tenant, audit.activity_date_time).await?;
+        for (policy, version) in role_policies {
+            if let Some(role) = policy.id.strip_prefix(&format!("{}_", pim::DIRECTORY_ROLE)) {
+                add_role_definition(&mut tx, role).await?;
+            }
+            crate::pim::put_policy_in(&mut tx, policy, *version).await?;
+        }
         append_in(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(true)
@@ -721,6 +734,22 @@ fn group_extra(group: &Group) -> policy::Extra {
     extra
 }
 
+/// Adds a role the store does not know as a custom definition named by its id.
+async fn add_role_definition(
+    tx: &mut Transaction<'static, Any>,
+    role: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO role_definitions (id, display_name, description, is_built_in) \
+         VALUES ($1, $1, '', 0) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(role)
+    .execute(&mut **tx)
+    .await
+    .map_err(on_write("role definition"))?;
+    Ok(())
+}
+
 async fn import_assignment(
     tx: &mut Transaction<'static, Any>,
     assignment: &RoleAssignment,
@@ -734,14 +763,7 @@ async fn import_assignment(
             assignment.principal_id, assignment.role_definition_id, scope, status
         )
     });
-    sqlx::query(
-        "INSERT INTO role_definitions (id, display_name, description, is_built_in) \
-         VALUES ($1, $1, '', 0) ON CONFLICT (id) DO NOTHING",
-    )
-    .bind(assignment.role_definition_id.as_str())
-    .execute(&mut **tx)
-    .await
-    .map_err(on_write("role definition"))?;
+    add_role_definition(tx, assignment.role_definition_id.as_str()).await?;
     sqlx::query(
         "INSERT INTO role_assignments (id, principal_id, role_definition_id, directory_scope_id, \
          status, start_at, end_at, extra_json) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7) \

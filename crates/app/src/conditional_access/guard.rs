@@ -7,6 +7,7 @@ use super::LockoutGuard;
 use crate::posture::{methods_of, role_settings, PostureError};
 use crate::Core;
 use chrono::{DateTime, Utc};
+use pim::RoleManagementPolicy;
 use policy::directory::GLOBAL_ADMINISTRATOR;
 use policy::posture::{eligible_users, preflight_activation};
 use policy::roles::BuiltInRole;
@@ -66,21 +67,45 @@ impl Core {
         after: &Tenant,
         now: DateTime<Utc>,
     ) -> Result<Option<AdminLockout>, PostureError> {
+        self.admin_lockout_with(before, after, None, now).await
+    }
+
+    /// [`Core::admin_lockout`] for a change that also gives Global Administrator the settings
+    /// `settings_after` (an import of role settings): activation after the change requires the
+    /// context those settings require, before it the one the stored settings require (if none,
+    /// every eligible user could activate).
+    pub(crate) async fn admin_lockout_with(
+        &self,
+        before: &Tenant,
+        after: &Tenant,
+        settings_after: Option<&RoleManagementPolicy>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<AdminLockout>, PostureError> {
         let roles = role_settings(&self.store, now).await?;
-        let Some(context) = roles
+        let context_before = roles
             .iter()
             .find(|r| BuiltInRole::GlobalAdministrator.id() == r.definition.id)
             .and_then(|r| r.required_context())
-            .map(|c| c.to_string())
-        else {
+            .map(|c| c.to_string());
+        let context_after = match settings_after {
+            Some(policy) => policy
+                .authentication_context()
+                .and_then(|c| c.required_context().ok().flatten())
+                .map(|c| c.to_string()),
+            None => context_before.clone(),
+        };
+        let Some(context) = context_after else {
             return Ok(None);
         };
         let (able_after, lacking) = self.able_global_admins(after, &context, now).await?;
         if !able_after.is_empty() {
             return Ok(None);
         }
-        let (able_before, _) = self.able_global_admins(before, &context, now).await?;
-        if able_before.is_empty() {
+        let some_able_before = match &context_before {
+            Some(c) => !self.able_global_admins(before, c, now).await?.0.is_empty(),
+            None => !eligible_users(before, GLOBAL_ADMINISTRATOR, &[]).is_empty(),
+        };
+        if !some_able_before {
             return Ok(None);
         }
         Ok(Some(AdminLockout { context, lacking }))
