@@ -206,6 +206,11 @@ fn derived_id(relative: &Path, position: &str) -> String {
     )
 }
 
+/// The key of roles' settings (`unifiedRoleManagementPolicy` objects) in a one-document tenant.
+const ROLE_POLICIES: &str = "roleManagementPolicies";
+/// The key of the policy assignments that say which role each policy governs.
+const ROLE_POLICY_ASSIGNMENTS: &str = "roleManagementPolicyAssignments";
+
 /// Adds what a parsed file holds to the tenant.
 pub(crate) fn add(
     file: &Path,
@@ -224,6 +229,30 @@ pub(crate) fn add(
         note(loaded, "not a JSON object: skipped".into());
         return;
     };
+    // Roles' settings in a one-document tenant: read as the exported objects are.
+    let mut had_roles = false;
+    for (key, kind) in [
+        (ROLE_POLICIES, Kind::RolePolicy),
+        (ROLE_POLICY_ASSIGNMENTS, Kind::RolePolicyAssignment),
+    ] {
+        if let Some(Value::Array(items)) = o.remove(key) {
+            had_roles = true;
+            for (i, item) in items.into_iter().enumerate() {
+                add_object(
+                    file,
+                    relative,
+                    &format!("{key}[{i}]"),
+                    item,
+                    Some(kind),
+                    None,
+                    loaded,
+                );
+            }
+        }
+    }
+    if had_roles && !TENANT_KEYS.iter().any(|k| o.contains_key(*k)) {
+        return;
+    }
     if TENANT_KEYS
         .iter()
         .any(|k| o.get(*k).is_some_and(Value::is_array))

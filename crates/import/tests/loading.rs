@@ -396,3 +396,42 @@ fn role_policies_are_read_alone_inside_assignments_and_refused_without_a_role() 
         .any(|n| n.path.ends_with("group.json") && n.message.contains("PIM for groups")));
     assert!(loaded.tenant.groups.is_empty() && loaded.tenant.role_assignments.is_empty());
 }
+
+#[test]
+fn a_tenant_document_carries_role_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tenant.json");
+    let doc = format!(
+        r#"{{"users":[{{"id":"u1","userPrincipalName":"u1@example.test"}}],
+            "roleManagementPolicies":[
+              {{"id":"DirectoryRole_{APPLICATION_ADMINISTRATOR}","rules":[]}},
+              {{"id":"DirectoryRole_t_p2","scopeId":"/","scopeType":"DirectoryRole","rules":[]}}],
+            "roleManagementPolicyAssignments":[
+              {{"policyId":"DirectoryRole_t_p2","roleDefinitionId":"62e90394-69f5-4237-9190-012177145e10","scopeId":"/","scopeType":"DirectoryRole"}}]}}"#
+    );
+    std::fs::write(&file, doc).unwrap();
+    let loaded = load(&file).unwrap();
+    assert!(loaded.unreadable.is_empty(), "{:?}", loaded.unreadable);
+    assert_eq!(loaded.tenant.users.len(), 1);
+    let roles: Vec<&str> = loaded
+        .role_settings
+        .iter()
+        .map(|r| r.role_definition_id.as_str())
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            APPLICATION_ADMINISTRATOR,
+            "62e90394-69f5-4237-9190-012177145e10"
+        ]
+    );
+    // Role settings alone make a document too.
+    std::fs::write(
+        &file,
+        format!(r#"{{"roleManagementPolicies":[{{"id":"DirectoryRole_{APPLICATION_ADMINISTRATOR}","rules":[]}}]}}"#),
+    )
+    .unwrap();
+    let loaded = load(&file).unwrap();
+    assert_eq!(loaded.role_settings.len(), 1);
+    assert!(loaded.notes.is_empty(), "{:?}", loaded.notes);
+}
