@@ -7,6 +7,7 @@ use super::LockoutGuard;
 use crate::posture::{methods_without, role_settings, PostureError};
 use crate::Core;
 use chrono::{DateTime, Utc};
+use pim::RoleManagementPolicy;
 use policy::directory::GLOBAL_ADMINISTRATOR;
 use policy::posture::{eligible_users, preflight_activation};
 use policy::roles::BuiltInRole;
@@ -68,11 +69,31 @@ impl Core {
         after: &Tenant,
         now: DateTime<Utc>,
     ) -> Result<Option<AdminLockout>, PostureError> {
-        let context = self.global_admin_context(now).await?;
-        let context = context.as_deref();
+        self.admin_lockout_with(before, after, None, now).await
+    }
+
+    /// [`Core::admin_lockout`] for a change that also gives Global Administrator the settings
+    /// `settings_after` (a rule change, an import of role settings): activation after the
+    /// change requires the context those settings require, before it the one the stored
+    /// settings require (if none, every eligible user could activate).
+    pub(crate) async fn admin_lockout_with(
+        &self,
+        before: &Tenant,
+        after: &Tenant,
+        settings_after: Option<&RoleManagementPolicy>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<AdminLockout>, PostureError> {
+        let context_before = self.global_admin_context(now).await?;
+        let context_after = match settings_after {
+            Some(policy) => policy
+                .authentication_context()
+                .and_then(|c| c.required_context().ok().flatten())
+                .map(|c| c.to_string()),
+            None => context_before.clone(),
+        };
         self.lockout_between(
-            Weighed::tenant(before, context),
-            Weighed::tenant(after, context),
+            Weighed::tenant(before, context_before.as_deref()),
+            Weighed::tenant(after, context_after.as_deref()),
             now,
         )
         .await
@@ -97,25 +118,11 @@ impl Core {
             .await
     }
 
-    /// The lockout that making Global Administrator's activation require `context` (`None`:
-    /// no context) would cause: a role setting that names a context no eligible Global
-    /// Administrator can satisfy locks them out as surely as a policy does.
-    pub(crate) async fn global_admin_context_lockout(
+    /// The tenant as stored now, for a guard that changes no tenant object.
+    pub(crate) async fn tenant_as_stored(
         &self,
-        context: Option<&str>,
-    ) -> Result<Option<AdminLockout>, PostureError> {
-        let now = self.now();
-        let tenant = self.tenant_as_stored(now).await?;
-        let current = self.global_admin_context(now).await?;
-        self.lockout_between(
-            Weighed::tenant(&tenant, current.as_deref()),
-            Weighed::tenant(&tenant, context),
-            now,
-        )
-        .await
-    }
-
-    async fn tenant_as_stored(&self, now: DateTime<Utc>) -> Result<Tenant, PostureError> {
+        now: DateTime<Utc>,
+    ) -> Result<Tenant, PostureError> {
         self.store
             .load_tenant(now)
             .await

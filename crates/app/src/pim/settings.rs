@@ -138,12 +138,13 @@ async fn guard_global_admin_context(
     if BuiltInRole::GlobalAdministrator.id() != role.id {
         return Ok(audit);
     }
-    let context = policy
-        .authentication_context()
-        .and_then(|c| c.required_context().ok().flatten())
-        .map(|c| c.to_string());
-    let lockout = core
-        .global_admin_context_lockout(context.as_deref())
+    let guarded = async {
+        let now = core.now();
+        let tenant = core.tenant_as_stored(now).await?;
+        core.admin_lockout_with(&tenant, &tenant, Some(policy), now)
+            .await
+    };
+    let lockout = guarded
         .await
         .map_err(|e| SettingsError::Internal(format!("the lockout guard: {e}")))?;
     core.lockout_verdict(lockout, guard, audit, |lockout| {

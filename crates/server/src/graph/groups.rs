@@ -29,16 +29,34 @@ impl From<GroupError> for GraphError {
     }
 }
 
+/// A group in Graph's shape. An imported group is served with every field it was exported
+/// with (its `createdDateTime` in its home tenant, `mailNickname`, …); what Portcullis holds
+/// itself (id, name, whether it is role-assignable) is the stored value.
 fn render(group: &Group) -> Value {
-    json!({
-        "@odata.type": "#microsoft.graph.group",
-        "id": group.id,
-        "displayName": group.display_name,
-        "isAssignableToRole": group.is_assignable_to_role,
-        "securityEnabled": true,
-        "mailEnabled": false,
-        "createdDateTime": group.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-    })
+    let mut value = group.extra.clone();
+    // An exported `"isAssignableToRole": null` stays null (the flag is false then).
+    let assignable = match value.get("isAssignableToRole") {
+        Some(Value::Null) if !group.is_assignable_to_role => Value::Null,
+        _ => Value::Bool(group.is_assignable_to_role),
+    };
+    let defaults = [
+        ("securityEnabled", json!(true)),
+        ("mailEnabled", json!(false)),
+        (
+            "createdDateTime",
+            json!(group
+                .created_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        ),
+    ];
+    for (key, default) in defaults {
+        value.entry(key).or_insert(default);
+    }
+    value.insert("@odata.type".into(), json!("#microsoft.graph.group"));
+    value.insert("id".into(), json!(group.id));
+    value.insert("displayName".into(), json!(group.display_name));
+    value.insert("isAssignableToRole".into(), assignable);
+    Value::Object(value)
 }
 
 fn render_member(member: &Member) -> Value {
