@@ -1,11 +1,12 @@
 """Schemathesis hooks of crates/server/tests/schemathesis_api.rs (loaded via SCHEMATHESIS_HOOKS).
 
 Schemathesis reuses ids from earlier answers (GET /v1.0/users lists the administrator whose
-token it sends), so a generated PATCH with accountEnabled=false and force=true, or a DELETE, can
-reach that administrator and end the run's own access: every later answer would be a 401. The
-test names the administrator (id and userPrincipalName) in PORTCULLIS_PROTECTED; these hooks
-drop the generated writes aimed at it (by path, or by principalId in a body). Everything else,
-the administrator's reads included, is generated as usual.
+token it sends), so a generated PATCH with accountEnabled=false and force=true, or a DELETE of
+the user or of their role assignment, can reach that administrator and end the run's own access:
+every later answer would be a 401 or 403. The test names the administrator (id,
+userPrincipalName, role assignment ids) in PORTCULLIS_PROTECTED; these hooks drop the generated
+writes aimed at them (by path, or by principalId in a body). Everything else, the
+administrator's reads included, is generated as usual.
 """
 
 import os

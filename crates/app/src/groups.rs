@@ -154,6 +154,44 @@ impl Core {
         Ok(group)
     }
 
+    /// Renames a group (a role-assignable one only by those who administer roles), audited
+    /// with the old and the new name. A name changes no decision: the engine reads ids.
+    pub async fn rename_group(
+        &self,
+        allowed: &Authorized<ManageGroups>,
+        id: &str,
+        display_name: &str,
+    ) -> Result<Group, GroupError> {
+        if display_name.trim().is_empty() {
+            return Err(GroupError::Invalid(vec![
+                "displayName cannot be empty".into()
+            ]));
+        }
+        let now = self.now();
+        let mut group = self.find_group(id).await?;
+        let audit = allowed
+            .caller()
+            .audit("GroupManagement", "Update group", "Update", now)
+            .target("Group", &group.id, Some(&group.display_name))
+            .detail(
+                "displayName",
+                &format!("{} → {display_name}", group.display_name),
+            );
+        self.check_role_assignable(allowed, &group, &audit).await?;
+        self.store
+            .write_group_audited(
+                &GroupChange::Rename {
+                    group_id: &group.id,
+                    display_name,
+                },
+                &audit,
+            )
+            .await?;
+        self.tenant_changed();
+        group.display_name = display_name.to_string();
+        Ok(group)
+    }
+
     /// Deletes a group, audited; guarded against a lockout unless `guard` overrides it.
     pub async fn delete_group(
         &self,

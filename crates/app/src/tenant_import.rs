@@ -1,6 +1,13 @@
 //! Bringing an organisation's tenant into the store: users, groups with their members, active
 //! and eligible role assignments, Conditional Access policies, named locations, authentication
-//! strengths and authentication contexts, as `tenant check` reads them from Graph exports.
+//! strengths and authentication contexts, as `tenant check` reads them from Graph exports, and
+//! the roles' settings (role management policies) read beside them.
+//!
+//! Role settings are checked as `PATCH …/roleManagementPolicies/{id}/rules/{ruleId}` checks
+//! them: each imported rule is applied to the role's current settings through the same patch
+//! (its type, its properties, its values), and an authentication-context rule must name a
+//! context the tenant defines after the import. A role's settings count as changed when its
+//! rules do; who and when are the import's.
 //!
 //! An import is planned first ([`Core::plan_import`]): each object is compared with the stored
 //! one of the same id (in any letter case; the stored spelling is kept, so that a re-import
@@ -15,11 +22,41 @@ use crate::conditional_access::{AdminLockout, LockoutGuard};
 use crate::posture::PostureError;
 use crate::Core;
 use chrono::{DateTime, Utc};
-use policy::directory::RoleAssignment;
+use pim::{Identity, RoleManagementPolicy, DIRECTORY_ROLE};
+use policy::directory::{RoleAssignment, GLOBAL_ADMINISTRATOR};
+use policy::ids::RoleId;
 use policy::{Tenant, TenantChange};
 use serde::Serialize;
 use std::collections::HashMap;
 use store::{AuditEntry, StoreError};
+
+/// One role's settings to import.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoleSettingsImport {
+    /// The role's template id.
+    pub role_definition_id: String,
+    /// Its settings as exported (Graph `unifiedRoleManagementPolicy` with its rules; the id is
+    /// the exporter's and is not kept).
+    pub policy: RoleManagementPolicy,
+}
+
+/// What an import brings: the tenant, and roles' settings.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Import {
+    /// Users, groups, role assignments and the Conditional Access configuration.
+    pub tenant: Tenant,
+    /// Roles' settings, one per role.
+    pub role_settings: Vec<RoleSettingsImport>,
+}
+
+impl From<Tenant> for Import {
+    fn from(tenant: Tenant) -> Self {
+        Import {
+            tenant,
+            role_settings: Vec::new(),
+        }
+    }
+}
 
 /// What an import does to one kind of object.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
@@ -60,6 +97,8 @@ pub struct ImportPlan {
     pub lockout: Option<AdminLockout>,
     /// The objects to write, in the stored form and with the stored spelling of each id.
     tenant: Tenant,
+    /// The roles' settings to write, each with the version it was checked against.
+    role_policies: Vec<(RoleManagementPolicy, u64)>,
     generation: u64,
 }
 
@@ -96,6 +135,14 @@ pub enum ImportError {
     /// The lockout guard could not read what it checks.
     #[error(transparent)]
     Posture(#[from] PostureError),
+    /// A role's settings are refused, as `PATCH …/rules/{ruleId}` would refuse them.
+    #[error("The settings of role {role} are refused: {reason}")]
+    RoleSettings {
+        /// The role, by name and id.
+        role: String,
+        /// Why, naming the rule or the context.
+        reason: String,
+    },
     /// The store failed, or refused an object (nothing was written).
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -107,12 +154,12 @@ const ATTEMPTS: usize = 3;
 impl Core {
     /// Plans importing `imported`: what it would create, change and leave, and whether the
     /// lockout guard objects. Writes nothing.
-    pub async fn plan_import(&self, imported: &Tenant) -> Result<ImportPlan, ImportError> {
+    pub async fn plan_import(&self, imported: &Import) -> Result<ImportPlan, ImportError> {
         let now = self.now();
         let generation = self.store.config_generation().await?;
         let before = self.store.load_tenant(now).await?;
-        let mut tenant = store::stored_form(imported);
-        let changes = vec![
+        let mut tenant = store::stored_form(&imported.tenant);
+        let mut changes = vec![
             compare(&before.users, &mut tenant.users),
             compare(&before.groups, &mut tenant.groups),
             compare(&before.role_assignments, &mut tenant.role_assignments),
@@ -131,13 +178,100 @@ impl Core {
             ),
         ];
         let after = merged(&before, &tenant);
-        let lockout = self.admin_lockout(&before, &after, now).await?;
+        let (role_changes, role_policies) = self
+            .plan_role_settings(&imported.role_settings, &after, now)
+            .await?;
+        changes.push(role_changes);
+        let global_administrator = role_policies
+            .iter()
+            .map(|(p, _)| p)
+            .find(|p| role_of(p).is_some_and(|r| r.eq_ignore_ascii_case(GLOBAL_ADMINISTRATOR)));
+        let lockout = self
+            .admin_lockout_with(&before, &after, global_administrator, now)
+            .await?;
         Ok(ImportPlan {
             changes,
             lockout,
             tenant,
+            role_policies,
             generation,
         })
+    }
+
+    /// The roles' settings an import writes, each checked as a rule PATCH is and against the
+    /// contexts `after` defines, with the version it was read at; and what it changes.
+    async fn plan_role_settings(
+        &self,
+        imported: &[RoleSettingsImport],
+        after: &Tenant,
+        now: DateTime<Utc>,
+    ) -> Result<(KindChanges, Vec<(RoleManagementPolicy, u64)>), ImportError> {
+        let mut changes = KindChanges {
+            kind: "roleManagementPolicies",
+            ..KindChanges::default()
+        };
+        let definitions = self.store.list_role_definitions().await?;
+        let mut stored: Vec<String> = self
+            .store
+            .list_role_policies()
+            .await?
+            .into_iter()
+            .map(|p| p.role_definition_id)
+            .collect();
+        let mut writes = Vec::new();
+        for item in imported {
+            let wanted = RoleId::trusted(item.role_definition_id.as_str());
+            // The store's spelling of the role, which keys its settings.
+            let definition = definitions.iter().find(|d| wanted.is(&d.id));
+            let role = definition.map_or(item.role_definition_id.as_str(), |d| d.id.as_str());
+            let name = label(definition.map(|d| d.display_name.as_str()), role);
+            let refuse = |reason: String| ImportError::RoleSettings {
+                role: name.clone(),
+                reason,
+            };
+            let current = self.role_settings(role).await?;
+            let mut policy = current.policy.clone();
+            for rule in &item.policy.rules {
+                let body = serde_json::to_value(rule)
+                    .map_err(|e| refuse(format!("rule '{}' cannot be read: {e}", rule.id())))?;
+                policy
+                    .patch_rule(rule.id(), &body, now, None)
+                    .map_err(|e| refuse(format!("rule '{}': {e}", rule.id())))?;
+            }
+            if let Some(context) = policy
+                .authentication_context()
+                .and_then(|c| c.required_context().ok().flatten())
+            {
+                let defined = after
+                    .authentication_context_class_references
+                    .iter()
+                    .any(|c| c.id.eq_ignore_ascii_case(&context.to_string()));
+                if !defined {
+                    return Err(refuse(format!(
+                        "rule 'AuthenticationContext_EndUser_Assignment' requires \
+                         authentication context '{context}', which does not exist: import it \
+                         with them or create it first \
+                         (POST /v1.0/identity/conditionalAccess/authenticationContextClassReferences)"
+                    )));
+                }
+            }
+            stored.retain(|s| !wanted.is(s));
+            let same = serde_json::to_value(&policy.rules).ok()
+                == serde_json::to_value(&current.policy.rules).ok();
+            if same {
+                changes.unchanged += 1;
+                continue;
+            }
+            if current.version == 0 {
+                changes.created.push(name);
+            } else {
+                changes.changed.push(name);
+            }
+            policy.id = format!("{DIRECTORY_ROLE}_{role}");
+            writes.push((policy, current.version));
+        }
+        changes.left = stored.len();
+        Ok((changes, writes))
     }
 
     /// Imports `imported`, read from `source` (a path), for `by` (who runs it): planned,
@@ -146,28 +280,46 @@ impl Core {
     /// configuration changed before the write.
     pub async fn import_tenant(
         &self,
-        imported: &Tenant,
+        imported: &Import,
         source: &str,
         by: &str,
         guard: LockoutGuard,
     ) -> Result<ImportOutcome, ImportError> {
+        let who = Identity {
+            id: None,
+            display_name: Some(format!("portcullis tenant import ({by})")),
+            extra: Default::default(),
+        };
         for _ in 0..ATTEMPTS {
-            let plan = self.plan_import(imported).await?;
+            let mut plan = self.plan_import(imported).await?;
             let now = self.now();
+            for (policy, _) in &mut plan.role_policies {
+                policy.last_modified_by = Some(who.clone());
+                policy.last_modified_date_time = Some(now);
+            }
             let entry = audit_entry(source, by, &plan.changes, now);
             let entry = self
                 .lockout_verdict(plan.lockout.clone(), guard, entry, ImportError::Lockout)
                 .await?;
-            if self
+            match self
                 .store
-                .import_tenant_checked(&plan.tenant, plan.generation, &entry)
-                .await?
+                .import_tenant_checked(&plan.tenant, &plan.role_policies, plan.generation, &entry)
+                .await
             {
-                self.tenant_changed();
-                return Ok(ImportOutcome {
-                    changes: plan.changes,
-                    forced: plan.lockout,
-                });
+                Ok(true) => {
+                    self.tenant_changed();
+                    return Ok(ImportOutcome {
+                        changes: plan.changes,
+                        forced: plan.lockout,
+                    });
+                }
+                // The configuration, or a role's settings, changed since the plan: plan again.
+                Ok(false)
+                | Err(StoreError::Conflict {
+                    what: "role management policy",
+                    ..
+                }) => continue,
+                Err(e) => return Err(e.into()),
             }
         }
         Err(ImportError::ConcurrentChange)
@@ -285,6 +437,14 @@ fn compare<T: Imported>(before: &[T], imported: &mut [T]) -> KindChanges {
     }
     changes.left = stored.len();
     changes
+}
+
+/// The role whose settings `policy` is (`DirectoryRole_{roleDefinitionId}`).
+fn role_of(policy: &RoleManagementPolicy) -> Option<&str> {
+    policy
+        .id
+        .strip_prefix(DIRECTORY_ROLE)
+        .and_then(|rest| rest.strip_prefix('_'))
 }
 
 /// The stored tenant with the import's objects written over it, as the guard must judge it.

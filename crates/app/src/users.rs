@@ -24,6 +24,9 @@ pub enum UserError {
     /// No user has this id or sign-in name.
     #[error("User '{0}' does not exist.")]
     NotFound(String),
+    /// The user has no method with this id in the collection named.
+    #[error("Authentication method '{0}' does not exist.")]
+    MethodNotFound(String),
     /// What Graph would refuse in the body, one sentence each.
     #[error("The user cannot be written: {}.", .0.join("; "))]
     Invalid(Vec<String>),
@@ -54,7 +57,9 @@ impl UserError {
     /// The Graph error code of a caller's mistake; `None` for an internal failure.
     pub fn code(&self) -> Option<ErrorCode> {
         match self {
-            UserError::NotFound(_) => Some(ErrorCode::ResourceNotFound),
+            UserError::NotFound(_) | UserError::MethodNotFound(_) => {
+                Some(ErrorCode::ResourceNotFound)
+            }
             UserError::Invalid(_) => Some(ErrorCode::BadRequest),
             UserError::Exists(_) => Some(ErrorCode::Conflict),
             UserError::PrivilegedTarget(_) | UserError::Denied(_) => {

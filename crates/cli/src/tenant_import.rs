@@ -1,11 +1,11 @@
-//! `portcullis tenant import PATH [--dry-run] [--force]`: a tenant from Graph exports into the
-//! store, through the application core's import service (its plan, the lockout guard, the
-//! audit entry).
+//! `portcullis tenant import PATH [--dry-run] [--force]`: a tenant from Graph exports (and
+//! roles' settings exported beside it) into the store, through the application core's import
+//! service (its plan, the rule checks of role settings, the lockout guard, the audit entry).
 
 use crate::service::{load_config, StoreArgs};
 use anyhow::{Context, Result};
 use app::conditional_access::LockoutGuard;
-use app::tenant_import::{ImportError, KindChanges};
+use app::tenant_import::{Import, ImportError, KindChanges, RoleSettingsImport};
 use app::{Clock, Core};
 use policy::{validate, Engine, Severity};
 use std::path::Path;
@@ -51,7 +51,17 @@ pub(crate) fn run(
         );
         return Ok(ExitCode::from(1));
     }
-    let tenant = engine.tenant().clone();
+    let imported = Import {
+        tenant: engine.tenant().clone(),
+        role_settings: loaded
+            .role_settings
+            .into_iter()
+            .map(|r| RoleSettingsImport {
+                role_definition_id: r.role_definition_id,
+                policy: r.policy,
+            })
+            .collect(),
+    };
     let by = by
         .or_else(|| std::env::var("USER").ok())
         .unwrap_or_else(|| "portcullis".into());
@@ -66,22 +76,29 @@ pub(crate) fn run(
             .context("cannot open the store")?;
         let core = Core::new(store, Clock::default());
         let result = if dry_run {
-            dry(&core, &tenant).await
+            dry(&core, &imported).await
         } else {
             let guard = if force {
                 LockoutGuard::Override
             } else {
                 LockoutGuard::Enforce
             };
-            write(&core, &tenant, &path.display().to_string(), &by, guard).await
+            write(&core, &imported, &path.display().to_string(), &by, guard).await
         };
         core.store.close().await;
         result
     })
 }
 
-async fn dry(core: &Core, tenant: &policy::Tenant) -> Result<ExitCode> {
-    let plan = core.plan_import(tenant).await.map_err(internal)?;
+async fn dry(core: &Core, imported: &Import) -> Result<ExitCode> {
+    let plan = match core.plan_import(imported).await {
+        Ok(plan) => plan,
+        Err(e @ ImportError::RoleSettings { .. }) => {
+            eprintln!("refused: {e} Nothing would be imported.");
+            return Ok(ExitCode::from(1));
+        }
+        Err(e) => return Err(internal(e)),
+    };
     println!("dry run: nothing was written");
     print_changes(&plan.changes);
     match &plan.lockout {
@@ -98,12 +115,12 @@ async fn dry(core: &Core, tenant: &policy::Tenant) -> Result<ExitCode> {
 
 async fn write(
     core: &Core,
-    tenant: &policy::Tenant,
+    imported: &Import,
     source: &str,
     by: &str,
     guard: LockoutGuard,
 ) -> Result<ExitCode> {
-    match core.import_tenant(tenant, source, by, guard).await {
+    match core.import_tenant(imported, source, by, guard).await {
         Ok(outcome) => {
             print_changes(&outcome.changes);
             if let Some(lockout) = outcome.forced {
@@ -119,6 +136,7 @@ async fn write(
         }
         Err(
             e @ (ImportError::Lockout(_)
+            | ImportError::RoleSettings { .. }
             | ImportError::ConcurrentChange
             | ImportError::Store(StoreError::Invalid { .. })),
         ) => {

@@ -853,10 +853,54 @@ fn tenant_import_plans_imports_and_refuses_a_partial_tenant() {
     assert!(err.contains("malformed JSON"), "{err}");
     assert!(err.contains("nothing was imported"), "{err}");
 
-    // Both imports are on record, and the chain holds.
+    // Roles' settings exported beside a tenant: refused while the context they require is
+    // defined nowhere, imported once it is exported with them.
+    let settings = root().join("tests/fixtures/role-settings");
+    let out = run(&[
+        "tenant",
+        "import",
+        settings.to_str().unwrap(),
+        "--dry-run",
+        "--data-dir",
+        data,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Application Administrator") && err.contains("'c1'"),
+        "{err}"
+    );
+    let with_context = tempfile::tempdir().unwrap();
+    for file in [
+        "roleManagementPolicies.json",
+        "roleManagementPolicyAssignments.json",
+    ] {
+        std::fs::copy(settings.join(file), with_context.path().join(file)).unwrap();
+    }
+    std::fs::create_dir(with_context.path().join("AuthenticationContexts")).unwrap();
+    std::fs::write(
+        with_context.path().join("AuthenticationContexts/c1.json"),
+        r#"{"id":"c1","displayName":"Tier 0 Role Activation","isAvailable":true}"#,
+    )
+    .unwrap();
+    let out = run(&[
+        "tenant",
+        "import",
+        with_context.path().to_str().unwrap(),
+        "--data-dir",
+        data,
+    ]);
+    succeeded(&out);
+    let text = stdout(&out);
+    assert!(
+        text.contains("roleManagementPolicies: 2 created, 0 changed, 0 unchanged"),
+        "{text}"
+    );
+
+    // The three imports are on record, and the chain holds.
     let out = run(&["audit", "list", "--data-dir", data]);
     succeeded(&out);
-    assert_eq!(stdout(&out).matches("Import tenant").count(), 2);
+    assert_eq!(stdout(&out).matches("Import tenant").count(), 3);
     let out = run(&["audit", "verify", "--data-dir", data]);
     succeeded(&out);
 }

@@ -18,6 +18,8 @@ pub(crate) enum Kind {
     Context,
     RoleAssignment,
     EligibleRoleAssignment,
+    RolePolicy,
+    RolePolicyAssignment,
 }
 
 impl Kind {
@@ -30,6 +32,8 @@ impl Kind {
             Kind::Strength => "authentication strength",
             Kind::Context => "authentication context",
             Kind::RoleAssignment | Kind::EligibleRoleAssignment => "role assignment",
+            Kind::RolePolicy => "role management policy",
+            Kind::RolePolicyAssignment => "role management policy assignment",
         }
     }
 }
@@ -54,6 +58,8 @@ fn from_odata_type(t: &str) -> Option<Kind> {
         "unifiedRoleEligibilitySchedule" | "unifiedRoleEligibilityScheduleInstance" => {
             Kind::EligibleRoleAssignment
         }
+        "unifiedRoleManagementPolicy" => Kind::RolePolicy,
+        "unifiedRoleManagementPolicyAssignment" => Kind::RolePolicyAssignment,
         _ => return None,
     })
 }
@@ -62,7 +68,13 @@ fn from_odata_context(c: &str) -> Option<Kind> {
     let c = c.rsplit('#').next()?.to_ascii_lowercase();
     let c = c.trim_end_matches("/$entity");
     let last = |s: &str| c.ends_with(s) || c.contains(&format!("{s}/"));
-    Some(if last("conditionalaccess/policies") {
+    // Role policies before the rest: `…/roleManagementPolicyAssignments` ends in
+    // `assignments`, and `…/roleManagementPolicies(rules())` (an `$expand`) in neither.
+    Some(if c.contains("rolemanagementpolicyassignments") {
+        Kind::RolePolicyAssignment
+    } else if c.contains("rolemanagementpolicies") {
+        Kind::RolePolicy
+    } else if last("conditionalaccess/policies") {
         Kind::Policy
     } else if last("namedlocations") {
         Kind::Location
@@ -100,6 +112,8 @@ fn from_folder(name: &str) -> Option<Kind> {
         }
         "roleassignments" => Kind::RoleAssignment,
         "roleeligibilities" | "eligibleroleassignments" => Kind::EligibleRoleAssignment,
+        "rolemanagementpolicies" | "rolesettings" => Kind::RolePolicy,
+        "rolemanagementpolicyassignments" => Kind::RolePolicyAssignment,
         _ => return None,
     })
 }
@@ -123,6 +137,10 @@ fn from_shape(o: &Map<String, Value>) -> Option<Kind> {
             Kind::Location
         } else if has("allowedCombinations") {
             Kind::Strength
+        } else if has("rules") && (has("scopeType") || has("scopeId")) {
+            Kind::RolePolicy
+        } else if has("policyId") && has("roleDefinitionId") {
+            Kind::RolePolicyAssignment
         } else if has("principalId") && has("roleDefinitionId") {
             Kind::RoleAssignment
         } else if has("userPrincipalName") {
@@ -188,6 +206,11 @@ fn derived_id(relative: &Path, position: &str) -> String {
     )
 }
 
+/// The key of roles' settings (`unifiedRoleManagementPolicy` objects) in a one-document tenant.
+const ROLE_POLICIES: &str = "roleManagementPolicies";
+/// The key of the policy assignments that say which role each policy governs.
+const ROLE_POLICY_ASSIGNMENTS: &str = "roleManagementPolicyAssignments";
+
 /// Adds what a parsed file holds to the tenant.
 pub(crate) fn add(
     file: &Path,
@@ -206,6 +229,30 @@ pub(crate) fn add(
         note(loaded, "not a JSON object: skipped".into());
         return;
     };
+    // Roles' settings in a one-document tenant: read as the exported objects are.
+    let mut had_roles = false;
+    for (key, kind) in [
+        (ROLE_POLICIES, Kind::RolePolicy),
+        (ROLE_POLICY_ASSIGNMENTS, Kind::RolePolicyAssignment),
+    ] {
+        if let Some(Value::Array(items)) = o.remove(key) {
+            had_roles = true;
+            for (i, item) in items.into_iter().enumerate() {
+                add_object(
+                    file,
+                    relative,
+                    &format!("{key}[{i}]"),
+                    item,
+                    Some(kind),
+                    None,
+                    loaded,
+                );
+            }
+        }
+    }
+    if had_roles && !TENANT_KEYS.iter().any(|k| o.contains_key(*k)) {
+        return;
+    }
     if TENANT_KEYS
         .iter()
         .any(|k| o.get(*k).is_some_and(Value::is_array))
@@ -283,7 +330,14 @@ fn add_object(
         .get("id")
         .and_then(Value::as_str)
         .is_none_or(|s| s.trim().is_empty());
-    if missing_id && !matches!(kind, Kind::RoleAssignment | Kind::EligibleRoleAssignment) {
+    let keyed_elsewhere = matches!(
+        kind,
+        Kind::RoleAssignment
+            | Kind::EligibleRoleAssignment
+            | Kind::RolePolicy
+            | Kind::RolePolicyAssignment
+    );
+    if missing_id && !keyed_elsewhere {
         let id = derived_id(relative, position);
         loaded.notes.push(LoadNote {
             path: file.into(),
@@ -314,6 +368,29 @@ fn add_object(
         }
         Kind::RoleAssignment | Kind::EligibleRoleAssignment => {
             serde_json::from_value(value).map(|x| t.role_assignments.push(x))
+        }
+        Kind::RolePolicy => serde_json::from_value(value).map(|x| {
+            loaded
+                .roles
+                .policies
+                .push((file.to_path_buf(), position.to_string(), x));
+        }),
+        Kind::RolePolicyAssignment => {
+            serde_json::from_value::<pim::RoleManagementPolicyAssignment>(value).map(|mut x| {
+                // `$expand=policy($expand=rules)`: the policy comes inside its assignment.
+                if let Some(policy) = x.extra.remove("policy").filter(Value::is_object) {
+                    add_object(
+                        file,
+                        relative,
+                        &format!("{position}.policy"),
+                        policy,
+                        Some(Kind::RolePolicy),
+                        None,
+                        loaded,
+                    );
+                }
+                loaded.roles.assignments.push(x);
+            })
         }
     };
     if let Err(e) = result {

@@ -7,6 +7,11 @@
 //! `Groups`, …), else by its shape. Files may be UTF-8 (with or without BOM) or UTF-16 with BOM,
 //! with CRLF line ends, as PowerShell writes them.
 //!
+//! Role settings (`unifiedRoleManagementPolicy` with its rules, as
+//! `GET /policies/roleManagementPolicies/{id}?$expand=rules` returns it) are read beside the
+//! tenant ([`Loaded::role_settings`]), each matched to its role by the
+//! `unifiedRoleManagementPolicyAssignment` that names it.
+//!
 //! Loading never stops at the first bad file: every unreadable file is returned with its
 //! position, and the caller decides whether a partial tenant is acceptable.
 
@@ -76,11 +81,37 @@ impl std::fmt::Display for LoadNote {
     }
 }
 
+/// A role's settings as exported (Graph `unifiedRoleManagementPolicy`, with its rules), and
+/// the role they govern.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoleSettings {
+    /// The role's template id: from the `unifiedRoleManagementPolicyAssignment` that names the
+    /// policy, or from a policy id of Portcullis's form, `DirectoryRole_{roleDefinitionId}`.
+    pub role_definition_id: String,
+    /// The policy as exported (Entra's own id, e.g. `DirectoryRole_{tenant}_{guid}`).
+    pub policy: pim::RoleManagementPolicy,
+    /// The file it was read from.
+    pub path: PathBuf,
+}
+
+/// Role policies and policy assignments read, before each policy is matched to its role.
+#[derive(Debug, Default)]
+pub(crate) struct PendingRoles {
+    /// Each policy with its file and position in it.
+    pub(crate) policies: Vec<(PathBuf, String, pim::RoleManagementPolicy)>,
+    /// Every policy assignment read.
+    pub(crate) assignments: Vec<pim::RoleManagementPolicyAssignment>,
+}
+
 /// A loaded tenant, with what could not be read.
 #[derive(Debug, Default)]
 pub struct Loaded {
     /// Everything that was read.
     pub tenant: Tenant,
+    /// Role settings (role management policies) read, one per role.
+    pub role_settings: Vec<RoleSettings>,
+    /// Read but not yet matched to roles.
+    pub(crate) roles: PendingRoles,
     /// Files read, in order.
     pub files: usize,
     /// Remarks that are not errors.
@@ -113,7 +144,93 @@ pub fn load(path: &Path) -> Result<Loaded, LoadError> {
         let parent = path.parent().unwrap_or(Path::new(""));
         load_file(path, parent, None, &mut loaded);
     }
+    resolve_role_settings(&mut loaded);
     Ok(loaded)
+}
+
+/// The scope types of directory-role policies (Entra writes `DirectoryRole`; Graph's examples
+/// also show `Directory`). `Group` (PIM for groups) is not a directory role's.
+fn is_directory_scope(scope_type: &str) -> bool {
+    scope_type.is_empty()
+        || scope_type.eq_ignore_ascii_case(pim::DIRECTORY_ROLE)
+        || scope_type.eq_ignore_ascii_case("Directory")
+}
+
+/// Matches each role policy read to the role it governs: by the policy assignment that names
+/// it, else by an id of the form `DirectoryRole_{roleDefinitionId}`. Entra's own policy ids
+/// (`DirectoryRole_{tenant}_{guid}`) say nothing of the role, so a policy no assignment names
+/// cannot be imported and is reported with its file; a policy of PIM for groups is noted and
+/// skipped.
+fn resolve_role_settings(loaded: &mut Loaded) {
+    let pending = std::mem::take(&mut loaded.roles);
+    for (path, position, policy) in pending.policies {
+        if !is_directory_scope(&policy.scope_type) {
+            loaded.notes.push(LoadNote {
+                path,
+                message: format!(
+                    "{position}: role management policy '{}' has scope type '{}' (PIM for \
+                     groups), which Portcullis does not manage: skipped",
+                    policy.id, policy.scope_type
+                ),
+            });
+            continue;
+        }
+        let assigned = pending.assignments.iter().find(|a| {
+            a.policy_id.eq_ignore_ascii_case(&policy.id)
+                && is_directory_scope(&a.scope_type)
+                && !a.role_definition_id.is_empty()
+        });
+        let own_form = policy
+            .id
+            .get(..pim::DIRECTORY_ROLE.len() + 1)
+            .filter(|p| p.eq_ignore_ascii_case(&format!("{}_", pim::DIRECTORY_ROLE)))
+            .and_then(|_| policy.id.get(pim::DIRECTORY_ROLE.len() + 1..))
+            .filter(|rest| !rest.is_empty() && !rest.contains('_'));
+        let role = match (assigned, own_form) {
+            (Some(a), _) => a.role_definition_id.clone(),
+            (None, Some(role)) => role.to_string(),
+            (None, None) => {
+                loaded.unreadable.push(LoadError::Shape {
+                    path,
+                    object: format!("{position} (role management policy '{}')", policy.id),
+                    message: "no unifiedRoleManagementPolicyAssignment names this policy, so the \
+                              role it governs is unknown; export GET \
+                              /policies/roleManagementPolicyAssignments?$filter=scopeId eq '/' \
+                              and scopeType eq 'DirectoryRole' beside it"
+                        .into(),
+                });
+                continue;
+            }
+        };
+        match loaded
+            .role_settings
+            .iter_mut()
+            .find(|r| r.role_definition_id.eq_ignore_ascii_case(&role))
+        {
+            // The same role's settings twice (a policy exported alone and in a list): the
+            // last read wins, as for every other object.
+            Some(earlier) => {
+                loaded.notes.push(LoadNote {
+                    path: path.clone(),
+                    message: format!(
+                        "{position}: role {role} has settings in {} too; these, read later, \
+                         are imported",
+                        earlier.path.display()
+                    ),
+                });
+                *earlier = RoleSettings {
+                    role_definition_id: role,
+                    policy,
+                    path,
+                };
+            }
+            None => loaded.role_settings.push(RoleSettings {
+                role_definition_id: role,
+                policy,
+                path,
+            }),
+        }
+    }
 }
 
 fn collect_json_files(dir: &Path, out: &mut Vec<PathBuf>, errors: &mut Vec<LoadError>) {

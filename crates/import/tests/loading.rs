@@ -303,3 +303,135 @@ fn every_exported_policy_passes_the_api_write_check() {
         assert!(violations.is_empty(), "{}: {violations:?}", p.name());
     }
 }
+
+/// The role-settings fixture in the repository (`tests/fixtures/role-settings`).
+fn role_settings_fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/role-settings")
+}
+
+const APPLICATION_ADMINISTRATOR: &str = "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3";
+
+#[test]
+fn role_policies_are_matched_to_their_roles_by_the_policy_assignments() {
+    let loaded = load(&role_settings_fixture()).unwrap();
+    assert!(loaded.unreadable.is_empty(), "{:?}", loaded.unreadable);
+    let roles: Vec<&str> = loaded
+        .role_settings
+        .iter()
+        .map(|r| r.role_definition_id.as_str())
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            APPLICATION_ADMINISTRATOR,
+            "5d6b6bb7-de71-4623-b4af-96380a352509"
+        ]
+    );
+    let app = &loaded.role_settings[0];
+    assert_eq!(app.policy.rules.len(), 17);
+    let context = app.policy.authentication_context().unwrap();
+    assert_eq!(
+        (context.is_enabled, context.claim_value.as_deref()),
+        (true, Some("c1"))
+    );
+    // Neither kind is mistaken for a tenant object.
+    assert!(loaded.tenant.role_assignments.is_empty());
+    assert!(loaded.tenant.conditional_access_policies.is_empty());
+}
+
+#[test]
+fn role_policies_are_read_alone_inside_assignments_and_refused_without_a_role() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let rule = r##"{"@odata.type":"#microsoft.graph.unifiedRoleManagementPolicyExpirationRule","id":"Expiration_EndUser_Assignment","isExpirationRequired":true,"maximumDuration":"PT2H","target":{"caller":"EndUser","operations":["all"],"level":"Assignment","inheritableSettings":[],"enforcedSettings":[]}}"##;
+    // One policy as `GET …/roleManagementPolicies/{id}?$expand=rules` returns it, in a folder
+    // whose name says nothing, with an id of Portcullis's form: no assignment needed.
+    let single = format!(
+        r##"{{"@odata.context":"https://graph.microsoft.com/v1.0/$metadata#policies/roleManagementPolicies(rules())/$entity","id":"DirectoryRole_{APPLICATION_ADMINISTRATOR}","scopeId":"/","scopeType":"DirectoryRole","rules":[{rule}]}}"##
+    );
+    write(d, "a/single.json", single.as_bytes());
+    // Assignments with the policy expanded (`$expand=policy($expand=rules)`), UTF-16BE.
+    let expanded = format!(
+        r##"{{"@odata.context":"https://graph.microsoft.com/v1.0/$metadata#policies/roleManagementPolicyAssignments(policy(rules()))","value":[{{"id":"DirectoryRole_t_p1_62e90394-69f5-4237-9190-012177145e10","policyId":"DirectoryRole_t_p1","scopeId":"/","scopeType":"DirectoryRole","roleDefinitionId":"62e90394-69f5-4237-9190-012177145e10","policy":{{"id":"DirectoryRole_t_p1","scopeId":"/","scopeType":"DirectoryRole","rules":[{rule}]}}}}]}}"##
+    );
+    write(d, "b/expanded.json", &utf16be(&expanded));
+    // A policy of Entra's form that no assignment names: its role is unknown.
+    write(
+        d,
+        "c/orphan.json",
+        br#"{"id":"DirectoryRole_t_p9","displayName":"DirectoryRole","scopeId":"/","scopeType":"DirectoryRole","rules":[]}"#,
+    );
+    // PIM for groups: noted, not imported.
+    write(
+        d,
+        "d/group.json",
+        br##"{"@odata.type":"#microsoft.graph.unifiedRoleManagementPolicy","id":"Group_t_g1","scopeId":"g1","scopeType":"Group","rules":[]}"##,
+    );
+
+    let loaded = load(d).unwrap();
+    let roles: Vec<&str> = loaded
+        .role_settings
+        .iter()
+        .map(|r| r.role_definition_id.as_str())
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            APPLICATION_ADMINISTRATOR,
+            "62e90394-69f5-4237-9190-012177145e10"
+        ]
+    );
+    assert!(loaded.role_settings[1].path.ends_with("expanded.json"));
+    assert_eq!(loaded.unreadable.len(), 1, "{:?}", loaded.unreadable);
+    let message = loaded.unreadable[0].to_string();
+    assert!(
+        message.contains("orphan.json")
+            && message.contains("DirectoryRole_t_p9")
+            && message.contains("roleManagementPolicyAssignments"),
+        "{message}"
+    );
+    assert!(loaded
+        .notes
+        .iter()
+        .any(|n| n.path.ends_with("group.json") && n.message.contains("PIM for groups")));
+    assert!(loaded.tenant.groups.is_empty() && loaded.tenant.role_assignments.is_empty());
+}
+
+#[test]
+fn a_tenant_document_carries_role_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tenant.json");
+    let doc = format!(
+        r#"{{"users":[{{"id":"u1","userPrincipalName":"u1@example.test"}}],
+            "roleManagementPolicies":[
+              {{"id":"DirectoryRole_{APPLICATION_ADMINISTRATOR}","rules":[]}},
+              {{"id":"DirectoryRole_t_p2","scopeId":"/","scopeType":"DirectoryRole","rules":[]}}],
+            "roleManagementPolicyAssignments":[
+              {{"policyId":"DirectoryRole_t_p2","roleDefinitionId":"62e90394-69f5-4237-9190-012177145e10","scopeId":"/","scopeType":"DirectoryRole"}}]}}"#
+    );
+    std::fs::write(&file, doc).unwrap();
+    let loaded = load(&file).unwrap();
+    assert!(loaded.unreadable.is_empty(), "{:?}", loaded.unreadable);
+    assert_eq!(loaded.tenant.users.len(), 1);
+    let roles: Vec<&str> = loaded
+        .role_settings
+        .iter()
+        .map(|r| r.role_definition_id.as_str())
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            APPLICATION_ADMINISTRATOR,
+            "62e90394-69f5-4237-9190-012177145e10"
+        ]
+    );
+    // Role settings alone make a document too.
+    std::fs::write(
+        &file,
+        format!(r#"{{"roleManagementPolicies":[{{"id":"DirectoryRole_{APPLICATION_ADMINISTRATOR}","rules":[]}}]}}"#),
+    )
+    .unwrap();
+    let loaded = load(&file).unwrap();
+    assert_eq!(loaded.role_settings.len(), 1);
+    assert!(loaded.notes.is_empty(), "{:?}", loaded.notes);
+}

@@ -165,16 +165,16 @@ pub struct ConditionalAccessPolicy {
     #[serde(default, deserialize_with = "nullable")]
     pub conditions: ConditionSet,
     /// What must be satisfied to get access.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub grant_controls: Option<GrantControls>,
     /// Session behaviour (sign-in frequency, …).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub session_controls: Option<SessionControls>,
     /// Creation time, as exported.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub created_date_time: Option<String>,
     /// Last change, as exported.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub modified_date_time: Option<String>,
     /// Fields Portcullis does not use (`@odata.*`, `templateId`, …), kept for round-trip.
     #[serde(flatten)]
@@ -186,19 +186,19 @@ pub struct ConditionalAccessPolicy {
 #[serde(rename_all = "camelCase")]
 pub struct ConditionSet {
     /// Users, groups, roles, guests.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub users: Option<UsersCondition>,
     /// Applications, user actions or authentication contexts.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub applications: Option<ApplicationsCondition>,
     /// Client app types.
     #[serde(default, deserialize_with = "nullable")]
     pub client_app_types: Vec<ClientAppType>,
     /// Device platforms.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub platforms: Option<PlatformsCondition>,
     /// Named locations.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub locations: Option<LocationsCondition>,
     /// Sign-in risk levels; empty means not configured.
     #[serde(default, deserialize_with = "nullable")]
@@ -207,13 +207,13 @@ pub struct ConditionSet {
     #[serde(default, deserialize_with = "nullable")]
     pub user_risk_levels: Vec<RiskLevel>,
     /// Device filter.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub devices: Option<DevicesCondition>,
     /// Workload identities (service principals).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub client_applications: Option<ClientApplicationsCondition>,
     /// Device code flow and authentication transfer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub authentication_flows: Option<AuthenticationFlowsCondition>,
     /// Conditions Portcullis does not know (insider risk, agents, …), kept and reported.
     #[serde(flatten)]
@@ -243,10 +243,10 @@ pub struct UsersCondition {
     #[serde(default, deserialize_with = "nullable")]
     pub exclude_roles: Vec<String>,
     /// Guest and external user types included.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub include_guests_or_external_users: Option<GuestsOrExternalUsers>,
     /// Guest and external user types excluded.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub exclude_guests_or_external_users: Option<GuestsOrExternalUsers>,
     /// Fields Portcullis does not use, kept for round-trip.
     #[serde(flatten)]
@@ -261,7 +261,7 @@ pub struct GuestsOrExternalUsers {
     #[serde(default, deserialize_with = "nullable")]
     pub guest_or_external_user_types: Flags<crate::directory::GuestOrExternalUserType>,
     /// Which external tenants (`membershipKind`: `all` or `enumerated` with `members`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub external_tenants: Option<serde_json::Value>,
     /// Fields Portcullis does not use, kept for round-trip.
     #[serde(flatten)]
@@ -285,7 +285,7 @@ pub struct ApplicationsCondition {
     #[serde(default, deserialize_with = "nullable")]
     pub include_authentication_context_class_references: Vec<String>,
     /// Filter on application attributes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub application_filter: Option<Filter>,
     /// Fields Portcullis does not use, kept for round-trip.
     #[serde(flatten)]
@@ -342,7 +342,7 @@ pub struct LocationsCondition {
 #[serde(rename_all = "camelCase")]
 pub struct DevicesCondition {
     /// Filter on device attributes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub device_filter: Option<Filter>,
     /// Deprecated device lists and states, kept and reported.
     #[serde(flatten)]
@@ -381,7 +381,7 @@ pub struct AuthenticationFlowsCondition {
 #[serde(rename_all = "camelCase")]
 pub struct GrantControls {
     /// `AND` or `OR` (any case).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub operator: Option<String>,
     /// Built-in controls.
     #[serde(default, deserialize_with = "nullable")]
@@ -393,7 +393,7 @@ pub struct GrantControls {
     #[serde(default, deserialize_with = "nullable")]
     pub terms_of_use: Vec<String>,
     /// The required authentication strength (an id, possibly with its definition).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub authentication_strength: Option<AuthenticationStrengthPolicy>,
     /// Fields Portcullis does not use, kept for round-trip.
     #[serde(flatten)]
@@ -415,7 +415,7 @@ impl GrantControls {
 #[serde(rename_all = "camelCase")]
 pub struct SessionControls {
     /// How often the user must authenticate again.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub sign_in_frequency: Option<SignInFrequency>,
     /// Other session controls (persistent browser, app-enforced restrictions, …), kept.
     #[serde(flatten)]
@@ -427,19 +427,19 @@ pub struct SessionControls {
 #[serde(rename_all = "camelCase")]
 pub struct SignInFrequency {
     /// Whether the control is on.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub is_enabled: Option<bool>,
     /// `hours` or `days` (time-based only).
-    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    #[serde(default, rename = "type")]
     pub frequency_type: Option<SigninFrequencyType>,
     /// How many hours or days (time-based only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub value: Option<u32>,
     /// Which factors are aged out.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub authentication_type: Option<SignInFrequencyAuthenticationType>,
     /// `timeBased` or `everyTime`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub frequency_interval: Option<FrequencyInterval>,
     /// Fields Portcullis does not use, kept for round-trip.
     #[serde(flatten)]

@@ -9,7 +9,7 @@
 mod common;
 
 use common::graph::{administrator, assign, delete, get, holder, patch, post, signed_in};
-use common::Env;
+use common::{audits_in, passkey, Env};
 use policy::directory::{AssignmentStatus, GLOBAL_ADMINISTRATOR};
 use serde_json::{json, Value};
 
@@ -18,6 +18,7 @@ on_both_backends!(
     contexts_are_created_read_and_updated,
     bad_ids_and_bodies_are_refused_and_only_administrators_write,
     a_context_in_use_cannot_be_deleted_and_role_settings_name_existing_ones,
+    global_administrators_context_goes_through_the_lockout_guard,
 );
 
 const CONTEXTS: &str = "/v1.0/identity/conditionalAccess/authenticationContextClassReferences";
@@ -362,4 +363,79 @@ async fn a_context_in_use_cannot_be_deleted_and_role_settings_name_existing_ones
     assert_eq!(status, 404);
     let (status, _) = delete(env, &format!("{CONTEXTS}/c8"), &admin).await;
     assert_eq!(status, 404);
+}
+
+/// Requiring a context for Global Administrator's activation is a write that can lock out: if
+/// the policy on it asks for a phishing-resistant key and the only eligible Global
+/// Administrator has none, the setting is refused (`409`) unless forced; once she has a key that
+/// counts, it passes.
+async fn global_administrators_context_goes_through_the_lockout_guard(env: &Env) {
+    let (_, pra) = administrator(env, "pra@example.test").await;
+    let (adele, _) = signed_in(env, "adele@example.test").await;
+    env.totp(&adele).await;
+    assign(
+        env,
+        &adele.id,
+        GLOBAL_ADMINISTRATOR,
+        AssignmentStatus::Eligible,
+        None,
+    )
+    .await;
+    env.policies(common::pim::context_policy(
+        "c1",
+        json!({"operator": "OR", "authenticationStrength": {"id": PHISHING_RESISTANT}}),
+    ))
+    .await;
+    let rule = format!(
+        "/v1.0/policies/roleManagementPolicies/DirectoryRole_{GLOBAL_ADMINISTRATOR}/rules/AuthenticationContext_EndUser_Assignment"
+    );
+    let requires = |context: &str| {
+        json!({"@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyAuthenticationContextRule",
+               "isEnabled": true, "claimValue": context})
+    };
+
+    let (status, refused) = patch(env, &rule, &pra, requires("c1")).await;
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(refused["error"]["code"], "ConditionalAccessLockout");
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(message.contains("adele@example.test"), "{message}");
+    assert!(message.contains("force=true"), "{message}");
+    let (_, now) = get(env, &rule, &pra).await;
+    assert_eq!(now["isEnabled"], false, "{now}");
+
+    // A role that is not Global Administrator's is not guarded.
+    let (status, answer) = patch(
+        env,
+        &format!(
+            "/v1.0/policies/roleManagementPolicies/DirectoryRole_{SECURITY_READER}/rules/AuthenticationContext_EndUser_Assignment"
+        ),
+        &pra,
+        requires("c1"),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+
+    // Forced: written, and the force is on record; then undone (requiring nothing locks
+    // nobody out).
+    let (status, answer) = patch(env, &format!("{rule}?force=true"), &pra, requires("c1")).await;
+    assert_eq!(status, 200, "{answer}");
+    let audits = audits_in(env, Some("RoleManagement")).await;
+    assert!(audits
+        .iter()
+        .any(|a| a.entry.result == store::AuditResult::Failure
+            && a.entry.result_reason.contains("adele@example.test")));
+    assert!(audits
+        .iter()
+        .any(|a| a.entry.result == store::AuditResult::Success
+            && a.entry.additional_details.to_string().contains("force")));
+    let off = json!({"@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyAuthenticationContextRule",
+                     "isEnabled": false});
+    let (status, answer) = patch(env, &rule, &pra, off).await;
+    assert_eq!(status, 200, "{answer}");
+
+    // With a key that counts, Global Administrator may require c1.
+    passkey(env, &adele).await;
+    let (status, answer) = patch(env, &rule, &pra, requires("c1")).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["claimValue"], "c1");
 }

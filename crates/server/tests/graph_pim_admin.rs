@@ -1312,4 +1312,93 @@ on_both_backends!(
     concurrent_rule_changes_lose_nothing,
     preflight_and_lint_refuse_what_they_cannot_check,
     administrators_assign_extend_update_remove_and_renew_active_assignments,
+    removing_the_last_able_global_administrators_eligibility_is_guarded,
 );
+
+/// Ending an eligibility is a write that can lock out: with Global Administrator's activation
+/// behind a phishing-resistant context, removing the eligibility of the only eligible user with a
+/// key that counts is refused (`409`) unless forced — while another able one remains, it passes.
+async fn removing_the_last_able_global_administrators_eligibility_is_guarded(env: &Env) {
+    let (_, admin) = administrator(env, "pra@example.test").await;
+    let (adele, _) = signed_in(env, "adele@example.test").await;
+    let (bruno, _) = signed_in(env, "bruno@example.test").await;
+    let (carla, _) = signed_in(env, "carla@example.test").await;
+    for user in [&adele, &bruno, &carla] {
+        assign(
+            env,
+            &user.id,
+            GLOBAL_ADMINISTRATOR,
+            AssignmentStatus::Eligible,
+            None,
+        )
+        .await;
+    }
+    // Adele and Bruno have keys that count; Carla has only a password.
+    common::passkey(env, &adele).await;
+    common::passkey(env, &bruno).await;
+    env.policies(common::pim::context_policy(
+        "c1",
+        json!({"operator": "OR",
+               "authenticationStrength": {"id": "00000000-0000-0000-0000-000000000004"}}),
+    ))
+    .await;
+    common::pim::require_context(env, GLOBAL_ADMINISTRATOR, "c1").await;
+
+    // Bruno remains able: removing Adele passes.
+    let (status, body) = post(
+        env,
+        ELIGIBILITY_REQUESTS,
+        &admin,
+        remove_body(&adele.id, GLOBAL_ADMINISTRATOR),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    // Bruno is the last able one (Carla cannot satisfy c1): refused, still eligible.
+    let (status, refused) = post(
+        env,
+        ELIGIBILITY_REQUESTS,
+        &admin,
+        remove_body(&bruno.id, GLOBAL_ADMINISTRATOR),
+    )
+    .await;
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(refused["error"]["code"], "ConditionalAccessLockout");
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(message.contains("carla@example.test"), "{message}");
+    let eligible = env
+        .state
+        .store
+        .list_scheduled_assignments(&store::AssignmentQuery {
+            principal_id: Some(bruno.id.clone()),
+            status: Some(AssignmentStatus::Eligible),
+            ..store::AssignmentQuery::default()
+        })
+        .await
+        .unwrap();
+    assert!(eligible
+        .iter()
+        .any(|s| s.closed_at.is_none() && s.assignment.end_at.is_none_or(|e| e > env.now())));
+    // Removing Carla (who cannot activate anyway) passes.
+    let (status, body) = post(
+        env,
+        ELIGIBILITY_REQUESTS,
+        &admin,
+        remove_body(&carla.id, GLOBAL_ADMINISTRATOR),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    // Forced: done, and the force is on record.
+    let (status, body) = post(
+        env,
+        &format!("{ELIGIBILITY_REQUESTS}?force=true"),
+        &admin,
+        remove_body(&bruno.id, GLOBAL_ADMINISTRATOR),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert!(common::audits_in(env, Some("RoleManagement"))
+        .await
+        .iter()
+        .any(|a| a.entry.result == store::AuditResult::Success
+            && a.entry.additional_details.to_string().contains("force")));
+}

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::graph::{administrator, assign, delete, get, holder, post, signed_in};
+use common::graph::{administrator, assign, delete, get, holder, patch, post, signed_in};
 use common::Env;
 use policy::directory::{AssignmentStatus, GLOBAL_ADMINISTRATOR};
 use serde_json::{json, Value};
@@ -43,6 +43,64 @@ async fn groups_are_created_nested_and_deleted(env: &Env) {
     let support_id = support["id"].as_str().unwrap().to_string();
     let (_, tier2) = post(env, GROUPS, &admin, json!({"displayName": "Tier 2"})).await;
     let tier2_id = tier2["id"].as_str().unwrap().to_string();
+
+    // Renamed (audited old → new); what cannot change is refused, naming it; nothing changed.
+    let support_path = format!("{GROUPS}/{support_id}");
+    let (status, body) = patch(
+        env,
+        &support_path,
+        &admin,
+        json!({"displayName": "Support desk"}),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(
+        get(env, &support_path, &plain).await.1["displayName"],
+        "Support desk"
+    );
+    for (body, mentions) in [
+        (json!({"isAssignableToRole": true}), "isAssignableToRole"),
+        (json!({"displayName": 3}), "displayName"),
+        (json!({"displayName": "  "}), "displayName"),
+        (json!({"mailNickname": "x"}), "mailNickname"),
+    ] {
+        let (status, refused) = patch(env, &support_path, &admin, body.clone()).await;
+        assert_eq!(status, 400, "{body}: {refused}");
+        assert!(
+            refused["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(mentions),
+            "{body}: {refused}"
+        );
+    }
+    assert_eq!(
+        get(env, &support_path, &plain).await.1["displayName"],
+        "Support desk"
+    );
+    assert_eq!(
+        patch(env, &support_path, &plain, json!({"displayName": "Mine"}))
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        patch(
+            env,
+            &format!("{GROUPS}/no-such-group"),
+            &admin,
+            json!({"displayName": "X"})
+        )
+        .await
+        .0,
+        404
+    );
+    let renamed = common::audits_named(env, "Update group").await;
+    assert!(renamed.iter().any(|a| a
+        .entry
+        .additional_details
+        .to_string()
+        .contains("Support → Support desk")));
 
     // Nina into Support, Support into Tier 2.
     let (status, body) = post(
@@ -117,7 +175,7 @@ async fn groups_are_created_nested_and_deleted(env: &Env) {
     assert_eq!(status, 404);
     let (_, list) = get(
         env,
-        &format!("{GROUPS}?$filter=displayName eq 'support'"),
+        &format!("{GROUPS}?$filter=displayName eq 'support desk'"),
         &plain,
     )
     .await;
@@ -168,6 +226,25 @@ async fn role_assignable_groups_are_guarded(env: &Env) {
     )
     .await;
     assert_eq!(status, 403);
+    let (status, _) = patch(
+        env,
+        &format!("{GROUPS}/{tier0_id}"),
+        &user_admin,
+        json!({"displayName": "Not tier 0"}),
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_eq!(
+        patch(
+            env,
+            &format!("{GROUPS}/{tier0_id}"),
+            &pra,
+            json!({"displayName": "Tier 0 admins"})
+        )
+        .await
+        .0,
+        204
+    );
     let (status, _) = post(
         env,
         &format!("{GROUPS}/{tier0_id}/members/$ref"),

@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 on_both_backends!(
     readers_see_sign_ins_with_their_policies,
     readers_see_audit_entries_with_their_chain,
+    logs_filter_on_time_ranges,
 );
 
 const SIGN_INS: &str = "/v1.0/auditLogs/signIns";
@@ -139,4 +140,58 @@ async fn readers_see_audit_entries_with_their_chain(env: &Env) {
     let (_, nobody) = signed_in(env, "nobody@example.test").await;
     let (status, _) = get(env, AUDITS, &nobody).await;
     assert_eq!(status, 403);
+}
+
+/// `createdDateTime` and `activityDateTime` compare as times (`ge`, `gt`, `le`, `lt`, `eq`),
+/// as Graph's reports are usually read: "since yesterday".
+async fn logs_filter_on_time_ranges(env: &Env) {
+    let (_, reader) = holder(env, "reader@example.test", SECURITY_READER).await;
+    signed_in(env, "adele@example.test").await;
+    let (_, ca) = holder(env, "ca@example.test", CA_ADMINISTRATOR).await;
+    for id in ["c5", "c6"] {
+        let (status, made) = post(
+            env,
+            "/v1.0/identity/conditionalAccess/authenticationContextClassReferences",
+            &ca,
+            json!({"id": id, "displayName": id, "isAvailable": true}),
+        )
+        .await;
+        assert_eq!(status, 201, "{made}");
+    }
+    let now = env.now();
+    let at =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let hour_ago = at(now - chrono::Duration::hours(1));
+    let in_an_hour = at(now + chrono::Duration::hours(1));
+
+    for (collection, property) in [(SIGN_INS, "createdDateTime"), (AUDITS, "activityDateTime")] {
+        let (status, all) = get(env, collection, &reader).await;
+        assert_eq!(status, 200, "{all}");
+        let total = values(&all).len();
+        assert!(total >= 2, "{collection}: {all}");
+        let (status, since) = get(
+            env,
+            &format!(
+                "{collection}?$filter={property} ge {hour_ago} and {property} lt {in_an_hour}"
+            ),
+            &reader,
+        )
+        .await;
+        assert_eq!(status, 200, "{since}");
+        assert_eq!(values(&since).len(), total, "{collection}");
+        let (_, before) = get(
+            env,
+            &format!("{collection}?$filter={property} lt {hour_ago}"),
+            &reader,
+        )
+        .await;
+        assert!(values(&before).is_empty(), "{collection}: {before}");
+        let (status, refused) = get(
+            env,
+            &format!("{collection}?$filter={property} ge 'yesterday'"),
+            &reader,
+        )
+        .await;
+        assert_eq!(status, 400, "{refused}");
+    }
 }

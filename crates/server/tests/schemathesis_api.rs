@@ -152,6 +152,25 @@ async fn generated_requests_get_documented_answers_and_no_5xx(env: &Env) {
     // this administrator's own account (tests/schemathesis/hooks.py), which is checked after.
     let (admin, token) = holder(env, ADMIN, GLOBAL_ADMINISTRATOR).await;
     seed(env, &admin, &token).await;
+    // The administrator's own assignments are protected too (a DELETE by their id would end
+    // the run's access as well).
+    let (status, assignments) = get(
+        env,
+        "/v1.0/roleManagement/directory/roleAssignments",
+        &token,
+    )
+    .await;
+    assert_eq!(status, 200, "{assignments}");
+    let mut protected = vec![admin.id.clone(), ADMIN.to_string()];
+    protected.extend(
+        assignments["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["principalId"] == admin.id.as_str())
+            .map(|a| a["id"].as_str().unwrap().to_string()),
+    );
+    assert!(protected.len() > 2, "{assignments}");
 
     let work = tempfile::tempdir().unwrap();
     let mut command = Command::new(&schemathesis);
@@ -170,7 +189,7 @@ async fn generated_requests_get_documented_answers_and_no_5xx(env: &Env) {
             "SCHEMATHESIS_HOOKS",
             workspace_root().join("tests/schemathesis/hooks.py"),
         )
-        .env("PORTCULLIS_PROTECTED", format!("{},{ADMIN}", admin.id))
+        .env("PORTCULLIS_PROTECTED", protected.join(","))
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .env("PYTHONUNBUFFERED", "1")
         .env("COLUMNS", "160");

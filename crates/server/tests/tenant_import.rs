@@ -4,14 +4,19 @@
 //! another letter case updates the stored one under its stored spelling; a plan writes
 //! nothing; the engine decides with the imported policies at once; and an import after which no
 //! eligible Global Administrator could activate the role is refused (audited, nothing written)
-//! unless forced (audited as forced). Every test runs on SQLite and on PostgreSQL.
+//! unless forced (audited as forced). Roles' settings exported as Graph serves them
+//! (`tests/fixtures/role-settings`: role management policies with their rules, and the policy
+//! assignments that say which role each governs) are imported with the tenant: created, then
+//! unchanged, then changed by a different rule; refused, naming it, when a rule names a context
+//! the tenant does not define or a property the rule does not have; and checked by the lockout
+//! guard when they are Global Administrator's. Every test runs on SQLite and on PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
 use app::conditional_access::LockoutGuard;
-use app::tenant_import::{ImportError, KindChanges};
-use common::graph::{assign, signed_in};
+use app::tenant_import::{Import, ImportError, KindChanges, RoleSettingsImport};
+use common::graph::{assign, get, signed_in};
 use common::Env;
 use policy::directory::{AssignmentStatus, GLOBAL_ADMINISTRATOR};
 use policy::Tenant;
@@ -21,6 +26,8 @@ use std::path::PathBuf;
 on_both_backends!(
     an_import_creates_then_updates_by_id_and_never_duplicates,
     an_import_that_locks_out_every_global_administrator_is_refused_unless_forced,
+    role_settings_are_imported_as_a_rule_patch_checks_them,
+    imported_global_administrator_settings_pass_the_lockout_guard,
 );
 
 fn baseline() -> Tenant {
@@ -67,7 +74,7 @@ async fn an_import_creates_then_updates_by_id_and_never_duplicates(env: &Env) {
     let stored_before = env.state.store.load_tenant(env.now()).await.unwrap();
 
     // A plan writes nothing.
-    let plan = env.state.plan_import(&tenant).await.unwrap();
+    let plan = env.state.plan_import(&tenant.clone().into()).await.unwrap();
     assert!(plan.lockout.is_none());
     // The export holds two groups twice (once per folder): one object each.
     assert_eq!(
@@ -85,7 +92,12 @@ async fn an_import_creates_then_updates_by_id_and_never_duplicates(env: &Env) {
 
     let first = env
         .state
-        .import_tenant(&tenant, "baseline", "tester", LockoutGuard::Enforce)
+        .import_tenant(
+            &tenant.clone().into(),
+            "baseline",
+            "tester",
+            LockoutGuard::Enforce,
+        )
         .await
         .unwrap();
     assert_eq!(first.changes, plan.changes);
@@ -130,7 +142,12 @@ async fn an_import_creates_then_updates_by_id_and_never_duplicates(env: &Env) {
     // Again: nothing created or changed, nothing duplicated.
     let again = env
         .state
-        .import_tenant(&tenant, "baseline", "tester", LockoutGuard::Enforce)
+        .import_tenant(
+            &tenant.clone().into(),
+            "baseline",
+            "tester",
+            LockoutGuard::Enforce,
+        )
         .await
         .unwrap();
     for k in &again.changes {
@@ -155,7 +172,12 @@ async fn an_import_creates_then_updates_by_id_and_never_duplicates(env: &Env) {
     policy.display_name = "CA000 renamed by the import".into();
     let outcome = env
         .state
-        .import_tenant(&renamed, "baseline", "tester", LockoutGuard::Enforce)
+        .import_tenant(
+            &renamed.clone().into(),
+            "baseline",
+            "tester",
+            LockoutGuard::Enforce,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -217,7 +239,7 @@ async fn an_import_that_locks_out_every_global_administrator_is_refused_unless_f
     .unwrap();
 
     // Adele has a password and TOTP: after the import she could not activate.
-    let plan = env.state.plan_import(&tenant).await.unwrap();
+    let plan = env.state.plan_import(&tenant.clone().into()).await.unwrap();
     let lockout = plan.lockout.clone().unwrap();
     assert_eq!(lockout.context, "c1");
     assert!(
@@ -229,7 +251,12 @@ async fn an_import_that_locks_out_every_global_administrator_is_refused_unless_f
     );
     let refused = env
         .state
-        .import_tenant(&tenant, "pim.json", "tester", LockoutGuard::Enforce)
+        .import_tenant(
+            &tenant.clone().into(),
+            "pim.json",
+            "tester",
+            LockoutGuard::Enforce,
+        )
         .await
         .unwrap_err();
     assert!(matches!(refused, ImportError::Lockout(_)));
@@ -244,7 +271,12 @@ async fn an_import_that_locks_out_every_global_administrator_is_refused_unless_f
     // Forced: written, and the audit entry says so.
     let forced = env
         .state
-        .import_tenant(&tenant, "pim.json", "tester", LockoutGuard::Override)
+        .import_tenant(
+            &tenant.clone().into(),
+            "pim.json",
+            "tester",
+            LockoutGuard::Override,
+        )
         .await
         .unwrap();
     assert_eq!(forced.forced.map(|l| l.context).as_deref(), Some("c1"));
@@ -262,9 +294,386 @@ async fn an_import_that_locks_out_every_global_administrator_is_refused_unless_f
     common::passkey(env, &adele).await;
     assert!(env
         .state
-        .plan_import(&tenant)
+        .plan_import(&tenant.clone().into())
         .await
         .unwrap()
         .lockout
         .is_none());
+}
+
+/// The role-settings fixture: two roles' policies as `GET /policies/roleManagementPolicies?
+/// $expand=rules` returns them (Entra's policy ids, which do not name the role) and the policy
+/// assignments that map them to Application Administrator and Security Reader.
+fn role_settings_fixture() -> PathBuf {
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/role-settings"
+    ))
+}
+
+const APPLICATION_ADMINISTRATOR: &str = "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3";
+const SECURITY_READER: &str = "5d6b6bb7-de71-4623-b4af-96380a352509";
+
+/// What `portcullis tenant import` hands the service for a folder: the tenant and the roles'
+/// settings read beside it, with `contexts` added to the tenant.
+fn loaded(dir: &std::path::Path, contexts: &[&str]) -> Import {
+    let loaded = import::load(dir).unwrap();
+    assert!(loaded.unreadable.is_empty(), "{:?}", loaded.unreadable);
+    let mut tenant = loaded.tenant;
+    for c in contexts {
+        tenant.authentication_context_class_references.push(
+            serde_json::from_value(json!({ "id": c, "displayName": "PIM", "isAvailable": true }))
+                .unwrap(),
+        );
+    }
+    Import {
+        tenant,
+        role_settings: loaded
+            .role_settings
+            .into_iter()
+            .map(|r| RoleSettingsImport {
+                role_definition_id: r.role_definition_id,
+                policy: r.policy,
+            })
+            .collect(),
+    }
+}
+
+/// One rule of a role's settings, as the API serves it.
+async fn served_rule(env: &Env, token: &str, role: &str, rule: &str) -> Value {
+    let (status, body) = get(
+        env,
+        &format!("/v1.0/policies/roleManagementPolicies/DirectoryRole_{role}/rules/{rule}"),
+        token,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// A copy of the fixture with `edit` applied to its policies' JSON.
+fn edited_fixture(edit: impl FnOnce(&mut Value)) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let read = |file: &str| std::fs::read_to_string(role_settings_fixture().join(file)).unwrap();
+    let assignments = "roleManagementPolicyAssignments.json";
+    std::fs::write(dir.path().join(assignments), read(assignments)).unwrap();
+    let policies = "roleManagementPolicies.json";
+    let mut json: Value = serde_json::from_str(&read(policies)).unwrap();
+    edit(&mut json);
+    std::fs::write(dir.path().join(policies), json.to_string()).unwrap();
+    dir
+}
+
+/// The rule `id` of the first (Application Administrator's) policy in the fixture's JSON.
+fn app_admin_rule<'a>(policies: &'a mut Value, id: &str) -> &'a mut Value {
+    policies["value"][0]["rules"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|r| r["id"] == id)
+        .unwrap()
+}
+
+async fn role_settings_are_imported_as_a_rule_patch_checks_them(env: &Env) {
+    let (_, token) = signed_in(env, "reader@example.test").await;
+    let fixture = role_settings_fixture();
+    let without_context = loaded(&fixture, &[]);
+    assert_eq!(without_context.role_settings.len(), 2);
+    let roles: Vec<&str> = without_context
+        .role_settings
+        .iter()
+        .map(|r| r.role_definition_id.as_str())
+        .collect();
+    assert_eq!(roles, [APPLICATION_ADMINISTRATOR, SECURITY_READER]);
+
+    // Application Administrator's settings require c1, which the service does not define:
+    // refused, naming the role, the rule and the context; nothing is written.
+    let refused = env.state.plan_import(&without_context).await.unwrap_err();
+    let message = refused.to_string();
+    assert!(
+        matches!(refused, ImportError::RoleSettings { .. }),
+        "{message}"
+    );
+    for needle in [
+        "Application Administrator",
+        "AuthenticationContext_EndUser_Assignment",
+        "'c1'",
+    ] {
+        assert!(message.contains(needle), "{message}");
+    }
+    let refused = env
+        .state
+        .import_tenant(
+            &without_context,
+            "role-settings",
+            "tester",
+            LockoutGuard::Enforce,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, ImportError::RoleSettings { .. }));
+    assert!(env
+        .state
+        .store
+        .list_role_policies()
+        .await
+        .unwrap()
+        .is_empty());
+    let rule = served_rule(
+        env,
+        &token,
+        APPLICATION_ADMINISTRATOR,
+        "AuthenticationContext_EndUser_Assignment",
+    )
+    .await;
+    assert_eq!(rule["isEnabled"], false);
+
+    // With c1 imported alongside: both roles' settings are created, as exported.
+    let with_context = loaded(&fixture, &["c1"]);
+    let first = env
+        .state
+        .import_tenant(
+            &with_context,
+            "role-settings",
+            "tester",
+            LockoutGuard::Enforce,
+        )
+        .await
+        .unwrap();
+    let created = kind(&first.changes, "roleManagementPolicies");
+    assert_eq!(
+        (
+            created.created.len(),
+            created.changed.len(),
+            created.unchanged,
+            created.left
+        ),
+        (2, 0, 0, 0)
+    );
+    assert!(
+        created.created[0].contains("Application Administrator"),
+        "{created:?}"
+    );
+    let rule = served_rule(
+        env,
+        &token,
+        APPLICATION_ADMINISTRATOR,
+        "AuthenticationContext_EndUser_Assignment",
+    )
+    .await;
+    assert_eq!(
+        (rule["isEnabled"].clone(), rule["claimValue"].clone()),
+        (json!(true), json!("c1"))
+    );
+    let rule = served_rule(
+        env,
+        &token,
+        APPLICATION_ADMINISTRATOR,
+        "Expiration_EndUser_Assignment",
+    )
+    .await;
+    assert_eq!(rule["maximumDuration"], "PT4H");
+    let rule = served_rule(
+        env,
+        &token,
+        APPLICATION_ADMINISTRATOR,
+        "Enablement_EndUser_Assignment",
+    )
+    .await;
+    assert_eq!(rule["enabledRules"], json!(["Justification", "Ticketing"]));
+    let rule = served_rule(
+        env,
+        &token,
+        APPLICATION_ADMINISTRATOR,
+        "Notification_Admin_EndUser_Assignment",
+    )
+    .await;
+    assert_eq!(
+        rule["notificationRecipients"],
+        json!(["secops@contoso.example"])
+    );
+    assert_eq!(rule["notificationLevel"], "Critical");
+    let (status, policy) = get(
+        env,
+        &format!("/v1.0/policies/roleManagementPolicies/DirectoryRole_{APPLICATION_ADMINISTRATOR}"),
+        &token,
+    )
+    .await;
+    assert_eq!(status, 200, "{policy}");
+    assert_eq!(
+        policy["lastModifiedBy"]["displayName"],
+        "portcullis tenant import (tester)"
+    );
+    let audited = imports(env).await;
+    let success = audited
+        .iter()
+        .find(|a| a.entry.result == store::AuditResult::Success)
+        .unwrap();
+    assert_eq!(
+        detail(success, "roleManagementPolicies").as_deref(),
+        Some("2 created, 0 changed, 0 unchanged")
+    );
+
+    // The same again: nothing changes.
+    let again = env
+        .state
+        .import_tenant(
+            &with_context,
+            "role-settings",
+            "tester",
+            LockoutGuard::Enforce,
+        )
+        .await
+        .unwrap();
+    for k in &again.changes {
+        assert!(k.created.is_empty() && k.changed.is_empty(), "{k:?}");
+    }
+    assert_eq!(
+        counts(&again.changes, "roleManagementPolicies"),
+        (0, 0, 2, 0)
+    );
+    let versions: Vec<u64> = env
+        .state
+        .store
+        .list_role_policies()
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| p.version)
+        .collect();
+    assert_eq!(versions, [1, 1]);
+
+    // A different rule: that role's settings change, the other's do not.
+    let shorter = edited_fixture(|p| {
+        app_admin_rule(p, "Expiration_EndUser_Assignment")["maximumDuration"] = json!("PT2H");
+    });
+    let changed = env
+        .state
+        .import_tenant(
+            &loaded(shorter.path(), &["c1"]),
+            "role-settings",
+            "tester",
+            LockoutGuard::Enforce,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        counts(&changed.changes, "roleManagementPolicies"),
+        (0, 1, 1, 0)
+    );
+    let rule = served_rule(
+        env,
+        &token,
+        APPLICATION_ADMINISTRATOR,
+        "Expiration_EndUser_Assignment",
+    )
+    .await;
+    assert_eq!(rule["maximumDuration"], "PT2H");
+
+    // What the rule PATCH refuses, the import refuses: a property the rule does not have, a
+    // context that does not exist.
+    let misspelt = edited_fixture(|p| {
+        let rule = app_admin_rule(p, "Expiration_EndUser_Assignment");
+        rule.as_object_mut()
+            .unwrap()
+            .insert("maximumDurations".into(), json!("PT1H"));
+    });
+    let message = env
+        .state
+        .plan_import(&loaded(misspelt.path(), &["c1"]))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("maximumDurations"), "{message}");
+    let elsewhere = edited_fixture(|p| {
+        app_admin_rule(p, "AuthenticationContext_EndUser_Assignment")["claimValue"] = json!("c3");
+    });
+    let message = env
+        .state
+        .plan_import(&loaded(elsewhere.path(), &["c1"]))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("'c3'") && message.contains("does not exist"),
+        "{message}"
+    );
+    let rule = served_rule(
+        env,
+        &token,
+        APPLICATION_ADMINISTRATOR,
+        "AuthenticationContext_EndUser_Assignment",
+    )
+    .await;
+    assert_eq!(rule["claimValue"], "c1");
+}
+
+async fn imported_global_administrator_settings_pass_the_lockout_guard(env: &Env) {
+    let (adele, _) = signed_in(env, "adele@example.test").await;
+    env.totp(&adele).await;
+    assign(
+        env,
+        &adele.id,
+        GLOBAL_ADMINISTRATOR,
+        AssignmentStatus::Eligible,
+        None,
+    )
+    .await;
+    env.policies(json!({
+        "authenticationContextClassReferences": [{ "id": "c1", "displayName": "PIM", "isAvailable": true }],
+        "conditionalAccessPolicies": [phishing_resistant_on_c1()]
+    }))
+    .await;
+    // Global Administrator's settings as exported, requiring c1: Adele (password and TOTP)
+    // could not satisfy the phishing-resistant strength its policy demands.
+    let mut settings = pim::RoleManagementPolicy::default_for(GLOBAL_ADMINISTRATOR, env.now());
+    settings
+        .require_authentication_context("c1", env.now(), None)
+        .unwrap();
+    settings.id = "DirectoryRole_5e1c0a42-7d3b-4c8e-9f21-6a0b3d4c5e6f_0b1c".into();
+    let imported = Import {
+        tenant: Tenant::default(),
+        role_settings: vec![RoleSettingsImport {
+            role_definition_id: GLOBAL_ADMINISTRATOR.into(),
+            policy: settings,
+        }],
+    };
+    let plan = env.state.plan_import(&imported).await.unwrap();
+    assert_eq!(plan.lockout.map(|l| l.context).as_deref(), Some("c1"));
+    let refused = env
+        .state
+        .import_tenant(&imported, "ga.json", "tester", LockoutGuard::Enforce)
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, ImportError::Lockout(_)), "{refused}");
+    assert!(env
+        .state
+        .store
+        .get_role_policy(GLOBAL_ADMINISTRATOR)
+        .await
+        .unwrap()
+        .is_none());
+
+    // With a passkey she could: the same settings are imported.
+    common::passkey(env, &adele).await;
+    let outcome = env
+        .state
+        .import_tenant(&imported, "ga.json", "tester", LockoutGuard::Enforce)
+        .await
+        .unwrap();
+    assert_eq!(
+        counts(&outcome.changes, "roleManagementPolicies"),
+        (1, 0, 0, 0)
+    );
+    let stored = env
+        .state
+        .store
+        .get_role_policy(GLOBAL_ADMINISTRATOR)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.policy.id,
+        format!("DirectoryRole_{GLOBAL_ADMINISTRATOR}")
+    );
 }

@@ -31,7 +31,7 @@ async fn the_service_answers_what_if_as_the_cli_does(env: &Env) {
     let tenant = import::load(&docs().join("tenant.json")).unwrap().tenant;
     env.state
         .import_tenant(
-            &tenant,
+            &tenant.clone().into(),
             "docs/examples/tenant.json",
             "tester",
             app::conditional_access::LockoutGuard::Enforce,

@@ -57,8 +57,14 @@ pub struct Group {
     pub display_name: String,
     /// Whether directory roles can be assigned to the group.
     pub is_assignable_to_role: bool,
-    /// When the group was created.
+    /// When the group was created here.
     pub created_at: DateTime<Utc>,
+    /// The Graph fields of an imported group that Portcullis does not use (its
+    /// `mailNickname`, `createdDateTime` in its home tenant, …), kept to be served back as
+    /// exported; empty for a group created here. An exported `"isAssignableToRole": null` is
+    /// kept here too, as the flag cannot say it.
+    #[serde(default)]
+    pub extra: policy::Extra,
 }
 
 impl Group {
@@ -69,6 +75,7 @@ impl Group {
             display_name: display_name.to_string(),
             is_assignable_to_role: false,
             created_at: crate::at_ms(at),
+            extra: policy::Extra::new(),
         }
     }
 }
@@ -149,6 +156,7 @@ fn group_from_row(row: &AnyRow) -> Result<Group, StoreError> {
         display_name: row.text("display_name")?,
         is_assignable_to_role: row.flag("is_assignable_to_role")?,
         created_at: row.time("created_at")?,
+        extra: row.json("extra_json")?,
     })
 }
 
@@ -331,6 +339,21 @@ impl Store {
                 group_id,
                 member_id,
             } => remove_member_in(&mut tx, group_id, member_id).await?,
+            GroupChange::Rename {
+                group_id,
+                display_name,
+            } => {
+                let renamed =
+                    sqlx::query("UPDATE directory_groups SET display_name = $2 WHERE id = $1")
+                        .bind(*group_id)
+                        .bind(*display_name)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                if renamed == 0 {
+                    return Err(StoreError::not_found("group", *group_id));
+                }
+            }
         }
         append_in(&mut tx, audit).await?;
         tx.commit().await?;
@@ -340,7 +363,7 @@ impl Store {
     /// The group with this id.
     pub async fn get_group(&self, id: &str) -> Result<Group, StoreError> {
         let row = sqlx::query(
-            "SELECT id, display_name, is_assignable_to_role, created_at \
+            "SELECT id, display_name, is_assignable_to_role, created_at, extra_json \
              FROM directory_groups WHERE id = $1",
         )
         .bind(id)
@@ -353,7 +376,7 @@ impl Store {
     /// Every group, by name.
     pub async fn list_groups(&self) -> Result<Vec<Group>, StoreError> {
         sqlx::query(
-            "SELECT id, display_name, is_assignable_to_role, created_at \
+            "SELECT id, display_name, is_assignable_to_role, created_at, extra_json \
              FROM directory_groups ORDER BY display_name, id",
         )
         .fetch_all(self.pool())
@@ -646,17 +669,25 @@ pub enum GroupChange<'a> {
         /// The member.
         member_id: &'a str,
     },
+    /// The group renamed.
+    Rename {
+        /// The group.
+        group_id: &'a str,
+        /// Its new name.
+        display_name: &'a str,
+    },
 }
 
 async fn insert_group(tx: &mut Transaction<'static, Any>, group: &Group) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO directory_groups \
              (id, display_name, is_assignable_to_role, extra_json, created_at) \
-             VALUES ($1, $2, $3, '{}', $4)",
+             VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(&group.id)
     .bind(&group.display_name)
     .bind(flag(group.is_assignable_to_role))
+    .bind(extra_json(&group.extra)?)
     .bind(ms(group.created_at))
     .execute(&mut **tx)
     .await

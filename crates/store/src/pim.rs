@@ -1111,7 +1111,8 @@ fn policy_from_row(row: &AnyRow) -> Result<StoredRolePolicy, StoreError> {
     })
 }
 
-async fn put_policy_in(
+/// Writes a role's settings in `tx` (see [`Store::put_role_policy`]).
+pub(crate) async fn put_policy_in(
     tx: &mut Transaction<'static, Any>,
     policy: &RoleManagementPolicy,
     expected_version: u64,

@@ -8,6 +8,7 @@ use crate::error::on_write;
 use crate::sql::{flag, ms, to_json, RowExt};
 use crate::{Store, StoreError};
 use chrono::{DateTime, Utc};
+use pim::RoleManagementPolicy;
 use policy::directory::{Group, GuestOrExternalUserType, MemberRef, RoleAssignment, User};
 use policy::Tenant;
 use serde::de::DeserializeOwned;
@@ -200,12 +201,18 @@ impl Store {
         Ok(())
     }
 
-    /// [`Store::import_tenant`], with `audit` appended in the same transaction, only if the
-    /// Conditional Access configuration is still at `generation` (what the import was checked
-    /// against); `false`, writing nothing, if it moved on meanwhile.
+    /// [`Store::import_tenant`], with roles' settings and `audit` written in the same
+    /// transaction, only if the Conditional Access configuration is still at `generation` (what
+    /// the import was checked against); `false`, writing nothing, if it moved on meanwhile.
+    ///
+    /// Each of `role_policies` is written as [`Store::put_role_policy`] writes it, naming the
+    /// version it was checked against: a [`StoreError::Conflict`] (nothing written) if a role's
+    /// settings changed meanwhile. A role the store does not know is added as a custom
+    /// definition named by its id, as for role assignments.
     pub async fn import_tenant_checked(
         &self,
         tenant: &Tenant,
+        role_policies: &[(RoleManagementPolicy, u64)],
         generation: u64,
         audit: &AuditEntry,
     ) -> Result<bool, StoreError> {
@@ -214,6 +221,12 @@ impl Store {
             return Ok(false);
         }
         import_in(&mut tx, tenant, audit.activity_date_time).await?;
+        for (policy, version) in role_policies {
+            if let Some(role) = policy.id.strip_prefix(&format!("{}_", pim::DIRECTORY_ROLE)) {
+                add_role_definition(&mut tx, role).await?;
+            }
+            crate::pim::put_policy_in(&mut tx, policy, *version).await?;
+        }
         append_in(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(true)
@@ -325,11 +338,13 @@ impl Store {
         .iter()
         .map(|row| {
             let id = row.text("id")?;
+            let mut extra: policy::Extra = row.json("extra_json")?;
+            let assignable = row.flag("is_assignable_to_role")?;
             Ok(Group {
                 display_name: Some(row.text("display_name")?),
-                is_assignable_to_role: Some(row.flag("is_assignable_to_role")?),
+                is_assignable_to_role: unset_assignable(assignable, &mut extra),
                 members: members.remove(&id).unwrap_or_default(),
-                extra: row.json("extra_json")?,
+                extra,
                 id,
             })
         })
@@ -356,6 +371,19 @@ impl Store {
         };
         tx.commit().await?;
         Ok(tenant)
+    }
+}
+
+/// The key under which a group's extra fields keep an exported `"isAssignableToRole": null`
+/// (the stored flag says `false`, and cannot say "not set").
+const ASSIGNABLE: &str = "isAssignableToRole";
+
+/// A stored group's `isAssignableToRole`: `None` where it was imported unset (the flag is
+/// `false`, and its extra fields keep the exported null, taken out of them here).
+fn unset_assignable(flag: bool, extra: &mut policy::Extra) -> Option<bool> {
+    match extra.remove(ASSIGNABLE) {
+        Some(serde_json::Value::Null) if !flag => None,
+        _ => Some(flag),
     }
 }
 
@@ -571,7 +599,6 @@ pub fn stored_form(tenant: &Tenant) -> Tenant {
         if g.display_name.is_none() {
             g.display_name = Some(g.id.clone());
         }
-        g.is_assignable_to_role.get_or_insert(false);
         let mut ids: Vec<String> = g.members.iter().map(|m| m.id().to_string()).collect();
         ids.sort();
         ids.dedup();
@@ -672,7 +699,7 @@ async fn import_group(
     .bind(&group.id)
     .bind(group.display_name.as_deref().unwrap_or(&group.id))
     .bind(flag(group.is_assignable_to_role.unwrap_or(false)))
-    .bind(extra_json(&group.extra)?)
+    .bind(extra_json(&group_extra(group))?)
     .bind(ms(at))
     .execute(&mut **tx)
     .await
@@ -696,6 +723,33 @@ async fn import_group(
     Ok(())
 }
 
+/// A group's extra fields as stored: an unset `isAssignableToRole` kept as the null it was
+/// exported as (a group is not role-assignable unless it says so, as in Entra).
+fn group_extra(group: &Group) -> policy::Extra {
+    let mut extra = group.extra.clone();
+    extra.remove(ASSIGNABLE);
+    if group.is_assignable_to_role.is_none() {
+        extra.insert(ASSIGNABLE.into(), serde_json::Value::Null);
+    }
+    extra
+}
+
+/// Adds a role the store does not know as a custom definition named by its id.
+async fn add_role_definition(
+    tx: &mut Transaction<'static, Any>,
+    role: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO role_definitions (id, display_name, description, is_built_in) \
+         VALUES ($1, $1, '', 0) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(role)
+    .execute(&mut **tx)
+    .await
+    .map_err(on_write("role definition"))?;
+    Ok(())
+}
+
 async fn import_assignment(
     tx: &mut Transaction<'static, Any>,
     assignment: &RoleAssignment,
@@ -709,14 +763,7 @@ async fn import_assignment(
             assignment.principal_id, assignment.role_definition_id, scope, status
         )
     });
-    sqlx::query(
-        "INSERT INTO role_definitions (id, display_name, description, is_built_in) \
-         VALUES ($1, $1, '', 0) ON CONFLICT (id) DO NOTHING",
-    )
-    .bind(assignment.role_definition_id.as_str())
-    .execute(&mut **tx)
-    .await
-    .map_err(on_write("role definition"))?;
+    add_role_definition(tx, assignment.role_definition_id.as_str()).await?;
     sqlx::query(
         "INSERT INTO role_assignments (id, principal_id, role_definition_id, directory_scope_id, \
          status, start_at, end_at, extra_json) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7) \

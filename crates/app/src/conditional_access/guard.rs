@@ -4,9 +4,10 @@
 //! while before it some could.
 
 use super::LockoutGuard;
-use crate::posture::{methods_of, role_settings, PostureError};
+use crate::posture::{methods_without, role_settings, PostureError};
 use crate::Core;
 use chrono::{DateTime, Utc};
+use pim::RoleManagementPolicy;
 use policy::directory::GLOBAL_ADMINISTRATOR;
 use policy::posture::{eligible_users, preflight_activation};
 use policy::roles::BuiltInRole;
@@ -15,16 +16,18 @@ use std::collections::BTreeSet;
 use store::AuditEntry;
 
 impl Core {
-    /// The users eligible for Global Administrator who could activate it under `tenant`, and
-    /// who cannot satisfy what: all of them when its context has no strength to check.
+    /// The users eligible for Global Administrator who could activate it under `tenant` (and
+    /// without the method `removed`, a user's id and the method's id), and who cannot satisfy
+    /// what: all of them when its context has no strength to check.
     async fn able_global_admins(
         &self,
         tenant: &Tenant,
+        removed: Option<(&str, &str)>,
         context: &str,
         now: DateTime<Utc>,
     ) -> Result<(BTreeSet<String>, Vec<String>), PostureError> {
         let eligible = eligible_users(tenant, GLOBAL_ADMINISTRATOR, &[]);
-        let methods = methods_of(&self.store, &eligible, &|_| true, now).await?;
+        let methods = methods_without(&self.store, &eligible, &|_| true, now, removed).await?;
         let all: BTreeSet<String> = eligible.iter().map(|u| u.id.clone()).collect();
         let Ok(preflight) = preflight_activation(tenant, context, &eligible, &|id| {
             methods.get(id).cloned().unwrap_or_default()
@@ -66,24 +69,145 @@ impl Core {
         after: &Tenant,
         now: DateTime<Utc>,
     ) -> Result<Option<AdminLockout>, PostureError> {
+        self.admin_lockout_with(before, after, None, now).await
+    }
+
+    /// [`Core::admin_lockout`] for a change that also gives Global Administrator the settings
+    /// `settings_after` (a rule change, an import of role settings): activation after the
+    /// change requires the context those settings require, before it the one the stored
+    /// settings require (if none, every eligible user could activate).
+    pub(crate) async fn admin_lockout_with(
+        &self,
+        before: &Tenant,
+        after: &Tenant,
+        settings_after: Option<&RoleManagementPolicy>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<AdminLockout>, PostureError> {
+        let context_before = self.global_admin_context(now).await?;
+        let context_after = match settings_after {
+            Some(policy) => policy
+                .authentication_context()
+                .and_then(|c| c.required_context().ok().flatten())
+                .map(|c| c.to_string()),
+            None => context_before.clone(),
+        };
+        self.lockout_between(
+            Weighed::tenant(before, context_before.as_deref()),
+            Weighed::tenant(after, context_after.as_deref()),
+            now,
+        )
+        .await
+    }
+
+    /// The lockout that deleting the method `method_id` of user `user_id` would cause: a Global
+    /// Administrator's last key that counts is a lockout like a policy that no key satisfies.
+    pub(crate) async fn method_removal_lockout(
+        &self,
+        user_id: &str,
+        method_id: &str,
+    ) -> Result<Option<AdminLockout>, PostureError> {
+        let now = self.now();
+        let tenant = self.tenant_as_stored(now).await?;
+        let context = self.global_admin_context(now).await?;
+        let context = context.as_deref();
+        let after = Weighed {
+            removed: Some((user_id, method_id)),
+            ..Weighed::tenant(&tenant, context)
+        };
+        self.lockout_between(Weighed::tenant(&tenant, context), after, now)
+            .await
+    }
+
+    /// The tenant as stored now, for a guard that changes no tenant object.
+    pub(crate) async fn tenant_as_stored(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Tenant, PostureError> {
+        self.store
+            .load_tenant(now)
+            .await
+            .map_err(|source| PostureError::Read {
+                what: "the tenant",
+                source,
+            })
+    }
+
+    /// The context Global Administrator's activation requires now, as its settings say.
+    async fn global_admin_context(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, PostureError> {
         let roles = role_settings(&self.store, now).await?;
-        let Some(context) = roles
+        Ok(roles
             .iter()
             .find(|r| BuiltInRole::GlobalAdministrator.id() == r.definition.id)
             .and_then(|r| r.required_context())
-            .map(|c| c.to_string())
-        else {
+            .map(|c| c.to_string()))
+    }
+
+    /// Who could activate Global Administrator in `w`: every eligible user when activation
+    /// requires no context.
+    async fn able(
+        &self,
+        w: &Weighed<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<(BTreeSet<String>, Vec<String>), PostureError> {
+        match w.context {
+            Some(context) => {
+                self.able_global_admins(w.tenant, w.removed, context, now)
+                    .await
+            }
+            None => Ok((
+                eligible_users(w.tenant, GLOBAL_ADMINISTRATOR, &[])
+                    .into_iter()
+                    .map(|u| u.id)
+                    .collect(),
+                Vec::new(),
+            )),
+        }
+    }
+
+    /// The lockout going from `before` to `after` would cause: none while someone could
+    /// activate after, or nobody could before.
+    async fn lockout_between(
+        &self,
+        before: Weighed<'_>,
+        after: Weighed<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<AdminLockout>, PostureError> {
+        let Some(context) = after.context else {
             return Ok(None);
         };
-        let (able_after, lacking) = self.able_global_admins(after, &context, now).await?;
+        let (able_after, lacking) = self.able(&after, now).await?;
         if !able_after.is_empty() {
             return Ok(None);
         }
-        let (able_before, _) = self.able_global_admins(before, &context, now).await?;
+        let (able_before, _) = self.able(&before, now).await?;
         if able_before.is_empty() {
             return Ok(None);
         }
-        Ok(Some(AdminLockout { context, lacking }))
+        Ok(Some(AdminLockout {
+            context: context.to_string(),
+            lacking,
+        }))
+    }
+}
+
+/// What the guard weighs on either side of a change: a tenant, a method as if gone, and the
+/// context Global Administrator's activation requires.
+struct Weighed<'a> {
+    tenant: &'a Tenant,
+    removed: Option<(&'a str, &'a str)>,
+    context: Option<&'a str>,
+}
+
+impl<'a> Weighed<'a> {
+    fn tenant(tenant: &'a Tenant, context: Option<&'a str>) -> Self {
+        Weighed {
+            tenant,
+            removed: None,
+            context,
+        }
     }
 }
 

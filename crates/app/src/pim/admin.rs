@@ -5,11 +5,14 @@
 //! the schedules it makes or ends and the audit entry are stored in one transaction.
 
 use crate::authz::{AuthorizeError, ManageRoles};
+use crate::conditional_access::LockoutGuard;
 use crate::pim::facts::existing;
 use crate::pim::{new_schedule, refuse, ErrorCode, Refusal};
+use crate::posture::PostureError;
 use crate::{Authorized, Caller, Core};
 use pim::validate::{AdminFacts, AssignmentPlan, RuleViolation};
 use pim::{Action, ScheduleKind, ScheduleRequest, Status};
+use policy::directory::AssignmentStatus;
 use policy::ids::RoleId;
 use serde_json::json;
 use store::{AdminOutcome, AuditEntry, ScheduleRequestRecord};
@@ -127,14 +130,23 @@ async fn principal(core: &Core, id: &str) -> Result<(String, &'static str, Strin
     }
 }
 
+impl From<PostureError> for AdminError {
+    fn from(e: PostureError) -> Self {
+        AdminError::Internal(format!("the lockout guard: {e}"))
+    }
+}
+
 /// Carries out an administrator's request on schedules of `kind`. `mfa_claim`: whether the
 /// administrator's session carries an MFA claim (the `…_Admin_…` enablement rules check it).
+/// Removing an eligibility goes through the lockout guard: ending the eligibility of the last
+/// Global Administrators who could activate is refused unless `guard` overrides it.
 pub async fn request(
     core: &Core,
     admin: &Authorized<ManageRoles>,
     mfa_claim: bool,
     mut request: ScheduleRequest,
     kind: ScheduleKind,
+    guard: LockoutGuard,
 ) -> Result<AdminRequestOutcome, AdminError> {
     let caller = admin.caller();
     let now = core.now();
@@ -215,9 +227,33 @@ pub async fn request(
             }
         }
         AssignmentPlan::Remove => {
-            core.store
-                .admin_remove(kind, &request, &audit("completed"))
+            let done = audit("completed");
+            let done = if kind == ScheduleKind::Eligibility {
+                core.guard_tenant_change(
+                    done,
+                    guard,
+                    |t| {
+                        t.role_assignments.retain(|a| {
+                            !(a.status == AssignmentStatus::Eligible
+                                && a.principal_id == principal_id
+                                && a.role_definition_id == role.id)
+                        })
+                    },
+                    |lockout| {
+                        AdminError::Refused(Refusal::conflict(
+                            ErrorCode::ConditionalAccessLockout,
+                            format!(
+                                "{lockout} Send the request again with ?force=true to make it \
+                                 anyway."
+                            ),
+                        ))
+                    },
+                )
                 .await?
+            } else {
+                done
+            };
+            core.store.admin_remove(kind, &request, &done).await?
         }
     };
     let record = match outcome {

@@ -11,6 +11,7 @@
 pub mod activation;
 pub mod admin;
 pub mod approvals;
+pub mod direct;
 mod error;
 pub mod extension;
 mod facts;

@@ -6,11 +6,13 @@
 //! the caller is told to retry. The change and its audit entry are stored together.
 
 use crate::authz::{AuthorizeError, ManageRoles};
+use crate::conditional_access::LockoutGuard;
 use crate::pim::{capitalise, refuse, ErrorCode, Refusal, RefusalKind};
 use crate::{Authorized, Caller, Core};
 use pim::{Identity, PolicyRuleError, RoleManagementPolicy, Rule, DIRECTORY_ROLE};
 use policy::context::ContextId;
 use policy::ids::RoleId;
+use policy::roles::BuiltInRole;
 use serde_json::Value;
 use std::collections::HashMap;
 use store::{AuditEntry, ConfigKind, RoleDefinition, StoreError};
@@ -124,14 +126,47 @@ async fn missing_context(core: &Core, rule: &Rule) -> Result<Option<ContextId>, 
     Ok(defined.is_none().then_some(context))
 }
 
+/// The lockout guard on settings about to be written: only Global Administrator's, and only
+/// the context its activation requires, can lock every eligible Global Administrator out.
+async fn guard_global_admin_context(
+    core: &Core,
+    role: &RoleDefinition,
+    policy: &RoleManagementPolicy,
+    audit: AuditEntry,
+    guard: LockoutGuard,
+) -> Result<AuditEntry, SettingsError> {
+    if BuiltInRole::GlobalAdministrator.id() != role.id {
+        return Ok(audit);
+    }
+    let guarded = async {
+        let now = core.now();
+        let tenant = core.tenant_as_stored(now).await?;
+        core.admin_lockout_with(&tenant, &tenant, Some(policy), now)
+            .await
+    };
+    let lockout = guarded
+        .await
+        .map_err(|e| SettingsError::Internal(format!("the lockout guard: {e}")))?;
+    core.lockout_verdict(lockout, guard, audit, |lockout| {
+        SettingsError::Refused(Refusal::conflict(
+            ErrorCode::ConditionalAccessLockout,
+            format!("{lockout} Send the change again with ?force=true to make it anyway."),
+        ))
+    })
+    .await
+}
+
 /// Changes rule `rule_id` of `role`'s settings by the JSON `body` (a merge of the rule's
-/// properties), audited; returns the rule as it now is. Refused changes are audited too.
+/// properties), audited; returns the rule as it now is. Refused changes are audited too. A
+/// change of the context Global Administrator's activation requires goes through the lockout
+/// guard: a context no eligible Global Administrator can satisfy is refused unless overridden.
 pub async fn patch_rule(
     core: &Core,
     admin: &Authorized<ManageRoles>,
     role: &RoleDefinition,
     rule_id: &str,
     body: &Value,
+    guard: LockoutGuard,
 ) -> Result<Rule, SettingsError> {
     let caller = admin.caller();
     let by = Identity {
@@ -165,6 +200,7 @@ pub async fn patch_rule(
         let done = entry(caller, core, role, rule_id)
             .target("Policy", &policy.id, None)
             .detail("Rule", &rule_json.to_string());
+        let done = guard_global_admin_context(core, role, &policy, done, guard).await?;
         match core
             .store
             .put_role_policy_audited(&policy, settings.version, &done)

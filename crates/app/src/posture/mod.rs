@@ -234,6 +234,18 @@ pub async fn methods_of(
     privileged: &(dyn Fn(&str) -> bool + Sync),
     now: DateTime<Utc>,
 ) -> Result<HashMap<String, Vec<RegisteredMethod>>, PostureError> {
+    methods_without(store, users, privileged, now, None).await
+}
+
+/// As [`methods_of`], as if the method `removed` (a user's id, the method's id) were gone: what
+/// the lockout guard weighs before an administrator deletes a method.
+pub async fn methods_without(
+    store: &Store,
+    users: &[TargetUser],
+    privileged: &(dyn Fn(&str) -> bool + Sync),
+    now: DateTime<Utc>,
+    removed: Option<(&str, &str)>,
+) -> Result<HashMap<String, Vec<RegisteredMethod>>, PostureError> {
     let relaxed = store
         .registration_provenance_relaxed()
         .await
@@ -246,6 +258,9 @@ pub async fn methods_of(
             .map_err(read("a user's registered methods"))?;
         let registered = listed
             .into_iter()
+            .filter(|m| {
+                removed.is_none_or(|(user, id)| !(u.id.eq_ignore_ascii_case(user) && m.id == id))
+            })
             .map(|m| {
                 let registration = m.registration();
                 RegisteredMethod {

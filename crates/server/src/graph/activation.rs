@@ -18,6 +18,7 @@ use crate::graph::pim_map::{
     admin_request, extension_request, request_item, requests_list, to_value,
 };
 use crate::state::AppState;
+use app::conditional_access::LockoutGuard;
 use app::pim::activation::{self, ActivationOutcome, DeactivationOutcome, Presented};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, Uri};
@@ -191,7 +192,15 @@ pub async fn create(
             extension_request(&state, &caller, request, ScheduleKind::Assignment).await
         }
         _ if action.is_admin() => {
-            admin_request(&state, &caller, request, ScheduleKind::Assignment).await
+            // Active assignments are not what the lockout guard weighs.
+            admin_request(
+                &state,
+                &caller,
+                request,
+                ScheduleKind::Assignment,
+                LockoutGuard::Enforce,
+            )
+            .await
         }
         Action::SelfActivate => {
             let presented = Presented::from_access_token(&caller.claims);

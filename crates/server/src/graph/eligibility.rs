@@ -4,6 +4,7 @@
 
 use crate::graph::auth::Caller;
 use crate::graph::body::JsonBody;
+use crate::graph::conditional_access::forced;
 use crate::graph::error::GraphError;
 use crate::graph::openapi as doc;
 use crate::graph::pim_map::{admin_request, extension_request, request_item, requests_list};
@@ -17,12 +18,16 @@ use std::sync::Arc;
 
 const KIND: ScheduleKind = ScheduleKind::Eligibility;
 
-/// `POST /v1.0/roleManagement/directory/roleEligibilityScheduleRequests`: administrators'
-/// requests on eligibility, and holders' `selfExtend`/`selfRenew`.
+/// `POST /v1.0/roleManagement/directory/roleEligibilityScheduleRequests[?force=true]`:
+/// administrators' requests on eligibility (an `adminRemove` through the lockout guard), and
+/// holders' `selfExtend`/`selfRenew`.
 #[utoipa::path(
     post,
     path = "/v1.0/roleManagement/directory/roleEligibilityScheduleRequests",
     tag = "pim",
+    params(
+        doc::Force,
+    ),
     request_body = doc::NewScheduleRequest,
     responses(
         (status = 201, description = "The request as stored.", body = doc::ScheduleRequest),
@@ -32,13 +37,15 @@ const KIND: ScheduleKind = ScheduleKind::Eligibility;
 pub async fn create(
     State(state): State<Arc<AppState>>,
     caller: Caller,
+    RawQuery(query): RawQuery,
     body: JsonBody,
 ) -> Result<(StatusCode, Json<Value>), GraphError> {
+    let guard = forced(query.as_deref())?;
     let request: ScheduleRequest = body.parse("a unifiedRoleEligibilityScheduleRequest")?;
     if matches!(request.action(), Action::SelfExtend | Action::SelfRenew) {
         return extension_request(&state, &caller, request, KIND).await;
     }
-    admin_request(&state, &caller, request, KIND).await
+    admin_request(&state, &caller, request, KIND, guard).await
 }
 
 /// `GET …/roleEligibilityScheduleRequests`: every one, newest first (active role

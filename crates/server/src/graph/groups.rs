@@ -30,16 +30,34 @@ impl From<GroupError> for GraphError {
     }
 }
 
+/// A group in Graph's shape. An imported group is served with every field it was exported
+/// with (its `createdDateTime` in its home tenant, `mailNickname`, …); what Portcullis holds
+/// itself (id, name, whether it is role-assignable) is the stored value.
 fn render(group: &Group) -> Value {
-    json!({
-        "@odata.type": "#microsoft.graph.group",
-        "id": group.id,
-        "displayName": group.display_name,
-        "isAssignableToRole": group.is_assignable_to_role,
-        "securityEnabled": true,
-        "mailEnabled": false,
-        "createdDateTime": group.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-    })
+    let mut value = group.extra.clone();
+    // An exported `"isAssignableToRole": null` stays null (the flag is false then).
+    let assignable = match value.get("isAssignableToRole") {
+        Some(Value::Null) if !group.is_assignable_to_role => Value::Null,
+        _ => Value::Bool(group.is_assignable_to_role),
+    };
+    let defaults = [
+        ("securityEnabled", json!(true)),
+        ("mailEnabled", json!(false)),
+        (
+            "createdDateTime",
+            json!(group
+                .created_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        ),
+    ];
+    for (key, default) in defaults {
+        value.entry(key).or_insert(default);
+    }
+    value.insert("@odata.type".into(), json!("#microsoft.graph.group"));
+    value.insert("id".into(), json!(group.id));
+    value.insert("displayName".into(), json!(group.display_name));
+    value.insert("isAssignableToRole".into(), assignable);
+    Value::Object(value)
 }
 
 fn render_member(member: &Member) -> Value {
@@ -173,6 +191,56 @@ pub async fn create(
     };
     let group = state.create_group(&allowed, name, assignable).await?;
     Ok((StatusCode::CREATED, Json(render(&group))))
+}
+
+/// `PATCH /v1.0/groups/{id}`: `displayName` (`isAssignableToRole` cannot change, as in
+/// Graph); `204`.
+#[utoipa::path(
+    patch,
+    path = "/v1.0/groups/{id}",
+    tag = "directory",
+    params(
+        ("id" = String, Path, description = "The resource's id."),
+    ),
+    request_body = doc::GroupPatch,
+    responses(
+        (status = 204, description = "Changed."),
+    ),
+)]
+pub async fn update(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: JsonBody,
+) -> Result<StatusCode, GraphError> {
+    let allowed = caller.authorize::<ManageGroups>(&state).await?;
+    let body = body.object("a group")?;
+    let mut problems = Vec::new();
+    let mut name = None;
+    for (key, value) in body.as_object().into_iter().flatten() {
+        match (key.as_str(), value) {
+            ("displayName", Value::String(s)) => name = Some(s.clone()),
+            ("displayName", other) => {
+                problems.push(format!("displayName is a string, not {other}"))
+            }
+            ("isAssignableToRole", _) => problems
+                .push("isAssignableToRole is set when a group is created and cannot change".into()),
+            (k, _) if k.starts_with("@odata.") => {}
+            (k, _) => problems.push(format!(
+                "'{k}' cannot be changed here (writable: displayName)"
+            )),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(GroupError::Invalid(problems).into());
+    }
+    if let Some(name) = name {
+        state.rename_group(&allowed, &id, &name).await?;
+    } else {
+        // Nothing to change; the group must still exist.
+        state.group(&caller, &id).await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `DELETE /v1.0/groups/{id}[?force=true]`: `204`.

@@ -23,8 +23,15 @@ use store::{AuditQuery, SignInQuery};
 /// How many of the newest entries a list reads before `$filter` and paging.
 pub const WINDOW: u32 = 10_000;
 
-const SIGN_IN_FILTER: &[&str] = &["userId", "userPrincipalName", "appId", "ipAddress"];
+const SIGN_IN_FILTER: &[&str] = &[
+    "userId",
+    "userPrincipalName",
+    "appId",
+    "ipAddress",
+    "createdDateTime",
+];
 const AUDIT_FILTER: &[&str] = &[
+    "activityDateTime",
     "category",
     "correlationId",
     "activityDisplayName",

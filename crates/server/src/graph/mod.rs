@@ -14,10 +14,12 @@ pub mod evaluate;
 pub mod groups;
 pub mod locations;
 pub mod logs;
+pub mod methods;
 pub mod odata;
 pub mod openapi;
 pub mod pim_map;
 pub mod posture;
+pub mod role_assignments;
 pub mod roles;
 pub mod schedules;
 pub mod settings;
@@ -39,6 +41,15 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route(
             "/v1.0/roleManagement/directory/roleDefinitions/{id}",
             get(roles::get_definition),
+        )
+        // Direct role assignments (graph/role_assignments.rs).
+        .route(
+            "/v1.0/roleManagement/directory/roleAssignments",
+            get(role_assignments::list).post(role_assignments::create),
+        )
+        .route(
+            "/v1.0/roleManagement/directory/roleAssignments/{id}",
+            get(role_assignments::get).delete(role_assignments::delete),
         )
         .route(
             "/v1.0/roleManagement/directory/roleAssignmentScheduleRequests",
@@ -95,7 +106,12 @@ pub fn routes() -> Router<Arc<AppState>> {
         )
         // Groups (graph/groups.rs).
         .route("/v1.0/groups", get(groups::list).post(groups::create))
-        .route("/v1.0/groups/{id}", get(groups::get).delete(groups::delete))
+        .route(
+            "/v1.0/groups/{id}",
+            get(groups::get)
+                .patch(groups::update)
+                .delete(groups::delete),
+        )
         .route("/v1.0/groups/{id}/members", get(groups::members))
         .route("/v1.0/groups/{id}/members/$ref", post(groups::add_member))
         .route(
@@ -149,9 +165,55 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/v1.0/auditLogs/directoryAudits/{id}",
             get(logs::directory_audit),
         )
+        // Authentication methods, all and per kind (graph/methods.rs).
+        .route("/v1.0/users/{id}/authentication/methods", get(methods::all))
         .route(
-            "/v1.0/users/{id}/authentication/methods",
-            get(users::methods),
+            "/v1.0/users/{id}/authentication/fido2Methods",
+            get(methods::fido2_methods),
+        )
+        .route(
+            "/v1.0/users/{id}/authentication/fido2Methods/{method_id}",
+            get(methods::fido2_method).delete(methods::delete_fido2_method),
+        )
+        .route(
+            "/v1.0/users/{id}/authentication/windowsHelloForBusinessMethods",
+            get(methods::windows_hello_methods),
+        )
+        .route(
+            "/v1.0/users/{id}/authentication/windowsHelloForBusinessMethods/{method_id}",
+            get(methods::windows_hello_method).delete(methods::delete_windows_hello_method),
+        )
+        .route(
+            "/v1.0/users/{id}/authentication/softwareOathMethods",
+            get(methods::software_oath_methods),
+        )
+        .route(
+            "/v1.0/users/{id}/authentication/softwareOathMethods/{method_id}",
+            get(methods::software_oath_method).delete(methods::delete_software_oath_method),
+        )
+        .route(
+            "/v1.0/users/{id}/authentication/phoneMethods",
+            get(methods::phone_methods),
+        )
+        .route(
+            "/v1.0/users/{id}/authentication/phoneMethods/{method_id}",
+            get(methods::phone_method).delete(methods::delete_phone_method),
+        )
+        .route(
+            "/v1.0/users/{id}/authentication/emailMethods",
+            get(methods::email_methods),
+        )
+        .route(
+            "/v1.0/users/{id}/authentication/emailMethods/{method_id}",
+            get(methods::email_method).delete(methods::delete_email_method),
+        )
+        .route(
+            "/v1.0/users/{id}/authentication/passwordMethods",
+            get(methods::password_methods),
+        )
+        .route(
+            "/v1.0/users/{id}/authentication/passwordMethods/{method_id}",
+            get(methods::password_method).delete(methods::delete_password_method),
         )
         // Temporary access passes (graph/access_passes.rs).
         .route(

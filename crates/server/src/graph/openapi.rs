@@ -10,7 +10,8 @@
 
 use super::{
     access_passes, activation, approvals, conditional_access, contexts, eligibility, evaluate,
-    groups, locations, logs, posture, roles, schedules, settings, strengths, users,
+    groups, locations, logs, methods, posture, role_assignments, roles, schedules, settings,
+    strengths, users,
 };
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -56,6 +57,7 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
         groups::list,
         groups::create,
         groups::get,
+        groups::update,
         groups::delete,
         groups::members,
         groups::add_member,
@@ -65,7 +67,29 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
         users::get,
         users::update,
         users::delete,
-        users::methods,
+        methods::all,
+        methods::fido2_methods,
+        methods::fido2_method,
+        methods::delete_fido2_method,
+        methods::windows_hello_methods,
+        methods::windows_hello_method,
+        methods::delete_windows_hello_method,
+        methods::software_oath_methods,
+        methods::software_oath_method,
+        methods::delete_software_oath_method,
+        methods::phone_methods,
+        methods::phone_method,
+        methods::delete_phone_method,
+        methods::email_methods,
+        methods::email_method,
+        methods::delete_email_method,
+        methods::password_methods,
+        methods::password_method,
+        methods::delete_password_method,
+        role_assignments::list,
+        role_assignments::create,
+        role_assignments::get,
+        role_assignments::delete,
         strengths::list,
         strengths::create,
         strengths::get,
@@ -358,6 +382,16 @@ pub struct NewGroup {
     pub is_assignable_to_role: Option<bool>,
 }
 
+/// The body of `PATCH /v1.0/groups/{id}`: the new name (`isAssignableToRole` cannot change).
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({ "displayName": "Tier 0 operators (EU)" }))]
+pub struct GroupPatch {
+    /// Name shown.
+    #[schema(min_length = 1)]
+    pub display_name: String,
+}
+
 /// A member of a group: a user or a group (Graph `directoryObject`).
 #[derive(ToSchema)]
 pub struct DirectoryObject {
@@ -459,6 +493,37 @@ pub struct RoleDefinition {
     pub is_built_in: bool,
     /// Always true.
     pub is_enabled: bool,
+}
+
+/// Graph `unifiedRoleAssignment`: a direct, permanent, active assignment.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleAssignment {
+    /// Assignment id.
+    pub id: String,
+    /// Who holds the role.
+    pub principal_id: String,
+    /// The role.
+    pub role_definition_id: String,
+    /// `/`.
+    pub directory_scope_id: String,
+}
+
+/// The body of `POST …/roleAssignments`.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({
+    "principalId": "00000000-0000-0000-0000-000000000000",
+    "roleDefinitionId": "5d6b6bb7-de71-4623-b4af-96380a352509",
+    "directoryScopeId": "/"
+}))]
+pub struct NewRoleAssignment {
+    /// Who is to hold the role.
+    pub principal_id: String,
+    /// The role.
+    pub role_definition_id: String,
+    /// `/`.
+    pub directory_scope_id: String,
 }
 
 /// Graph `unifiedRoleAssignmentScheduleRequest` or `unifiedRoleEligibilityScheduleRequest`.

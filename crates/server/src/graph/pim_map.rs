@@ -9,6 +9,7 @@ use crate::graph::error::GraphError;
 use crate::graph::odata::{self, Accepts, QueryError};
 use crate::state::AppState;
 use app::authz::ManageRoles;
+use app::conditional_access::LockoutGuard;
 use app::pim::activation::ActivationError;
 use app::pim::admin::{AdminError, AdminRequestOutcome};
 use app::pim::approvals::ApprovalError;
@@ -190,10 +191,11 @@ pub async fn admin_request(
     caller: &Caller,
     request: ScheduleRequest,
     kind: ScheduleKind,
+    guard: LockoutGuard,
 ) -> Result<(StatusCode, Json<Value>), GraphError> {
     let admin = app::pim::admin::authorize(state, caller, &request, kind).await?;
     let mfa_claim = caller.claims.amr.iter().any(|v| v == "mfa");
-    match app::pim::admin::request(state, &admin, mfa_claim, request, kind).await? {
+    match app::pim::admin::request(state, &admin, mfa_claim, request, kind, guard).await? {
         AdminRequestOutcome::ValidatedOnly(echoed) => {
             Ok((StatusCode::OK, Json(to_value(&echoed)?)))
         }

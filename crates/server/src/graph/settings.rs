@@ -8,6 +8,7 @@
 use crate::error::ServeError;
 use crate::graph::auth::Caller;
 use crate::graph::body::JsonBody;
+use crate::graph::conditional_access::forced;
 use crate::graph::error::GraphError;
 use crate::graph::odata::{self, Accepts};
 use crate::graph::openapi as doc;
@@ -176,7 +177,8 @@ pub async fn get_rule(
 }
 
 /// `PATCH /v1.0/policies/roleManagementPolicies/{id}/rules/{ruleId}`: active role
-/// administrators only. Answers `200` with the rule as it now is.
+/// administrators only; `?force=true` overrides the lockout guard (Global Administrator's
+/// context). Answers `200` with the rule as it now is.
 #[utoipa::path(
     patch,
     path = "/v1.0/policies/roleManagementPolicies/{id}/rules/{rule_id}",
@@ -184,6 +186,7 @@ pub async fn get_rule(
     params(
         ("id" = String, Path, description = "`DirectoryRole_{roleDefinitionId}`."),
         ("rule_id" = String, Path, description = "The rule's id."),
+        doc::Force,
     ),
     request_body = doc::RoleManagementPolicyRule,
     responses(
@@ -194,12 +197,14 @@ pub async fn patch_rule(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path((id, rule_id)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
     body: JsonBody,
 ) -> Result<Json<Value>, GraphError> {
+    let guard = forced(query.as_deref())?;
     let role = role_of_policy(&state, &id).await?;
     let admin = settings::authorize_change(&state, &caller, &role, &rule_id).await?;
     let body: Value = body.parse("JSON describing a unifiedRoleManagementPolicyRule")?;
-    let rule = settings::patch_rule(&state, &admin, &role, &rule_id, &body).await?;
+    let rule = settings::patch_rule(&state, &admin, &role, &rule_id, &body, guard).await?;
     Ok(Json(to_value(&rule)?))
 }
 

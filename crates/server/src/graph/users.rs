@@ -21,7 +21,7 @@ use axum::http::{StatusCode, Uri};
 use axum::Json;
 use serde_json::{json, Value};
 use std::sync::Arc;
-use store::{MethodSummary, User};
+use store::User;
 
 /// What a write's body is, for errors.
 const USER: &str = "a user";
@@ -91,63 +91,6 @@ pub async fn list(
 
 /// A method in Graph's shape, with how it was registered (`registeredWith`, a Portcullis
 /// extension: the proof it was added under, `null` when none was kept).
-fn render_method(m: &MethodSummary) -> Value {
-    use policy::method::AuthenticationMethodMode as Mode;
-    let kind = match m.method {
-        Mode::Password => "passwordAuthenticationMethod",
-        Mode::SoftwareOath | Mode::HardwareOath => "softwareOathAuthenticationMethod",
-        Mode::Sms | Mode::Voice => "phoneAuthenticationMethod",
-        Mode::Email => "emailAuthenticationMethod",
-        Mode::Fido2 => "fido2AuthenticationMethod",
-        Mode::WindowsHelloForBusiness => "windowsHelloForBusinessAuthenticationMethod",
-        Mode::TemporaryAccessPassOneTime | Mode::TemporaryAccessPassMultiUse => {
-            "temporaryAccessPassAuthenticationMethod"
-        }
-        Mode::X509CertificateSingleFactor | Mode::X509CertificateMultiFactor => {
-            "x509CertificateAuthenticationMethod"
-        }
-        _ => "authenticationMethod",
-    };
-    json!({
-        "@odata.type": format!("#microsoft.graph.{kind}"),
-        "id": m.id,
-        "displayName": m.label,
-        "createdDateTime": m.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        "aaGuid": m.aaguid,
-        "methodMode": m.method.as_str(),
-        "registeredWith": m.provenance,
-    })
-}
-
-/// `GET /v1.0/users/{id | userPrincipalName}/authentication/methods`: the user's own, or
-/// another's for a User or Global Administrator (a Global Administrator's for users who hold
-/// or may activate a role).
-#[utoipa::path(
-    get,
-    path = "/v1.0/users/{id}/authentication/methods",
-    tag = "directory",
-    params(
-        ("id" = String, Path, description = "The user's id or userPrincipalName."),
-    ),
-    responses(
-        (status = 200, description = "The user's methods.", body = doc::Collection<doc::AuthenticationMethod>),
-    ),
-)]
-pub async fn methods(
-    State(state): State<Arc<AppState>>,
-    caller: Caller,
-    Path(key): Path<String>,
-) -> Result<Json<Value>, GraphError> {
-    let methods = state.authentication_methods(&caller, &key).await?;
-    Ok(Json(json!({
-        "@odata.context": format!(
-            "{}/v1.0/$metadata#users('{}')/authentication/methods",
-            state.issuer, key
-        ),
-        "value": methods.iter().map(render_method).collect::<Vec<_>>(),
-    })))
-}
-
 /// `GET /v1.0/users/{id | userPrincipalName}`.
 #[utoipa::path(
     get,

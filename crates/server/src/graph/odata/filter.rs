@@ -1,5 +1,7 @@
 //! `$filter`: `and`-joined `property eq 'value'` terms on the properties an endpoint names
-//! (`property eq true|false` for Graph's boolean properties).
+//! (`property eq true|false` for Graph's boolean properties, and `eq`, `ge`, `gt`, `le`, `lt`
+//! with an unquoted RFC 3339 time for its date-time properties: `createdDateTime ge
+//! 2026-12-01T00:00:00Z`).
 
 use super::*;
 
@@ -12,13 +14,80 @@ const BOOLEANS: &[&str] = &[
     "isAssignableToRole",
 ];
 
+/// The date-time properties an endpoint may filter on: compared in time, with any of the
+/// five operators.
+const DATETIMES: &[&str] = &["createdDateTime", "activityDateTime"];
+
+/// How a term compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Comparison {
+    /// `eq`.
+    Eq,
+    /// `ge` (date-times only).
+    Ge,
+    /// `gt` (date-times only).
+    Gt,
+    /// `le` (date-times only).
+    Le,
+    /// `lt` (date-times only).
+    Lt,
+}
+
+impl Comparison {
+    fn parse(word: &str) -> Option<Comparison> {
+        Some(match word.to_ascii_lowercase().as_str() {
+            "eq" => Comparison::Eq,
+            "ge" => Comparison::Ge,
+            "gt" => Comparison::Gt,
+            "le" => Comparison::Le,
+            "lt" => Comparison::Lt,
+            _ => return None,
+        })
+    }
+
+    fn holds(self, ordering: std::cmp::Ordering) -> bool {
+        use std::cmp::Ordering::{Equal, Greater, Less};
+        match self {
+            Comparison::Eq => ordering == Equal,
+            Comparison::Ge => ordering != Less,
+            Comparison::Gt => ordering == Greater,
+            Comparison::Le => ordering != Greater,
+            Comparison::Lt => ordering == Less,
+        }
+    }
+}
+
 /// One `property eq 'value'` term.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Term {
     /// The property, in its canonical spelling.
     pub property: String,
-    /// The value (`true`/`false` for a boolean property).
+    /// How it compares (`eq` but for date-times).
+    pub op: Comparison,
+    /// The value (`true`/`false` for a boolean property; an RFC 3339 time in UTC for a
+    /// date-time).
     pub value: String,
+}
+
+impl Term {
+    fn matches(&self, item: &Value) -> bool {
+        let found = item.get(&self.property);
+        if DATETIMES.contains(&self.property.as_str()) {
+            let time = |v: &str| chrono::DateTime::parse_from_rfc3339(v).ok();
+            return match (
+                found.and_then(Value::as_str).and_then(time),
+                time(&self.value),
+            ) {
+                (Some(have), Some(want)) => self.op.holds(have.cmp(&want)),
+                _ => false,
+            };
+        }
+        match found {
+            Some(Value::String(v)) => v.eq_ignore_ascii_case(&self.value),
+            Some(Value::Bool(b)) => b.to_string() == self.value,
+            _ => false,
+        }
+    }
 }
 
 /// A parsed `$filter`: every term must hold.
@@ -29,22 +98,19 @@ pub struct Filter {
 }
 
 impl Filter {
-    /// The value the filter requires for `property`, if a term names it (the first such term).
+    /// The value the filter requires `property` to equal, if an `eq` term names it (the first
+    /// such term).
     pub fn value_of(&self, property: &str) -> Option<&str> {
         self.terms
             .iter()
-            .find(|t| t.property == property)
+            .find(|t| t.property == property && t.op == Comparison::Eq)
             .map(|t| t.value.as_str())
     }
 
     /// Whether `item` (a JSON object) satisfies every term: its member is a string equal to the
-    /// term's value, regardless of ASCII case.
+    /// term's value regardless of ASCII case, the boolean named, or a time that compares so.
     pub fn matches(&self, item: &Value) -> bool {
-        self.terms.iter().all(|t| match item.get(&t.property) {
-            Some(Value::String(v)) => v.eq_ignore_ascii_case(&t.value),
-            Some(Value::Bool(b)) => b.to_string() == t.value,
-            _ => false,
-        })
+        self.terms.iter().all(|t| t.matches(item))
     }
 }
 pub(super) fn bad(message: impl Into<String>) -> QueryError {
@@ -90,7 +156,8 @@ pub(super) fn tokens(text: &str) -> Result<Vec<Token>, QueryError> {
         } else if c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.' {
             let mut word = String::new();
             while let Some(&(_, ch)) = chars.peek() {
-                if ch.is_ascii_alphanumeric() || ch == '_' || ch == '-' || ch == '.' {
+                // `:` and `+` belong to times (`2026-12-01T00:00:00+01:00`).
+                if ch.is_ascii_alphanumeric() || matches!(ch, '_' | '-' | '.' | ':' | '+') {
                     word.push(ch);
                     chars.next();
                 } else {
@@ -144,23 +211,48 @@ pub fn parse_filter(text: &str, allowed: &[&str]) -> Result<Filter, QueryError> 
                 )))
             }
         };
-        match it.next() {
-            Some(Token::Word(op)) if op.eq_ignore_ascii_case("eq") => {}
-            Some(Token::Word(op)) => {
-                return Err(bad(format!(
-                    "Invalid $filter: the operator '{op}' after '{property}' is not supported; {}",
-                    supported()
-                )))
-            }
+        let datetime = DATETIMES.iter().any(|d| d.eq_ignore_ascii_case(&property));
+        let op = match it.next() {
+            Some(Token::Word(op)) => match Comparison::parse(&op) {
+                Some(Comparison::Eq) => Comparison::Eq,
+                Some(other) if datetime => other,
+                Some(_) => {
+                    return Err(bad(format!(
+                        "Invalid $filter: the operator '{op}' compares times ({}); '{property}'                          takes eq",
+                        DATETIMES.join(", ")
+                    )))
+                }
+                None => {
+                    return Err(bad(format!(
+                        "Invalid $filter: the operator '{op}' after '{property}' is not                          supported; {}",
+                        supported()
+                    )))
+                }
+            },
             _ => {
                 return Err(bad(format!(
                     "Invalid $filter: expected 'eq' after '{property}'; {}",
                     supported()
                 )))
             }
-        }
+        };
         let boolean = BOOLEANS.iter().any(|b| b.eq_ignore_ascii_case(&property));
         let value = match it.next() {
+            Some(Token::Word(w)) if datetime => match chrono::DateTime::parse_from_rfc3339(&w) {
+                Ok(t) => t
+                    .with_timezone(&chrono::Utc)
+                    .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+                Err(_) => {
+                    return Err(bad(format!(
+                        "Invalid $filter: '{w}' is not an RFC 3339 time such as                          2026-12-01T00:00:00Z"
+                    )))
+                }
+            },
+            Some(Token::Text(_)) if datetime => {
+                return Err(bad(format!(
+                    "Invalid $filter: '{property}' takes an unquoted time such as                      2026-12-01T00:00:00Z"
+                )))
+            }
             Some(Token::Word(w))
                 if boolean
                     && (w.eq_ignore_ascii_case("true") || w.eq_ignore_ascii_case("false")) =>
@@ -189,6 +281,7 @@ pub fn parse_filter(text: &str, allowed: &[&str]) -> Result<Filter, QueryError> 
         match allowed.iter().find(|a| a.eq_ignore_ascii_case(&property)) {
             Some(canonical) => terms.push(Term {
                 property: (*canonical).to_string(),
+                op,
                 value,
             }),
             None => {

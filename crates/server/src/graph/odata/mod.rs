@@ -331,6 +331,55 @@ mod tests {
     }
 
     #[test]
+    fn compares_times_in_time_not_as_text() {
+        let fields = &["createdDateTime", "userId"];
+        let f = parse_filter(
+            "createdDateTime ge 2026-12-01T00:00:00Z and createdDateTime lt 2026-12-02T01:00:00+01:00",
+            fields,
+        )
+        .unwrap();
+        // The upper bound is 2026-12-02T00:00:00Z; an offset is a time like any other.
+        for (at, kept) in [
+            ("2026-11-30T23:59:59Z", false),
+            ("2026-12-01T00:00:00Z", true),
+            ("2026-12-01T09:30:00+09:00", true),
+            ("2026-12-01T23:59:59.999Z", true),
+            ("2026-12-02T00:00:00Z", false),
+            ("not a time", false),
+        ] {
+            assert_eq!(f.matches(&json!({"createdDateTime": at})), kept, "{at}");
+        }
+        assert!(!f.matches(&json!({})));
+        for (op, at, kept) in [
+            ("eq", "2026-12-01T00:00:00Z", true),
+            ("eq", "2026-12-01T00:00:01Z", false),
+            ("gt", "2026-12-01T00:00:00Z", false),
+            ("gt", "2026-12-01T00:00:01Z", true),
+            ("le", "2026-12-01T00:00:00Z", true),
+            ("le", "2026-12-01T00:00:01Z", false),
+        ] {
+            let f = parse_filter(
+                &format!("createdDateTime {op} 2026-12-01T00:00:00Z"),
+                fields,
+            )
+            .unwrap();
+            assert_eq!(
+                f.matches(&json!({"createdDateTime": at})),
+                kept,
+                "{op} {at}"
+            );
+        }
+        let err = |text: &str| parse_filter(text, fields).unwrap_err().0;
+        assert!(err("createdDateTime ge '2026-12-01T00:00:00Z'").contains("unquoted"));
+        assert!(err("createdDateTime ge yesterday").contains("RFC 3339"));
+        assert!(err("userId ge 'a'").contains("takes eq"));
+        assert!(err("createdDateTime ne 2026-12-01T00:00:00Z").contains("'ne'"));
+        // A time is not an eq value for value_of (which pushes equality down to the store).
+        let f = parse_filter("createdDateTime ge 2026-12-01T00:00:00Z", fields).unwrap();
+        assert_eq!(f.value_of("createdDateTime"), None);
+    }
+
+    #[test]
     fn options_refuse_unsupported_dollar_parameters() {
         let accepts = Accepts {
             filter: FIELDS,
