@@ -28,6 +28,38 @@ use axum::routing::{delete, get, post};
 use axum::Router;
 use std::sync::Arc;
 
+/// Graph's answer to `/v1.0//users` is the users: Microsoft's SDKs send such paths (the Python
+/// SDK joins its base URL, which its HTTP client ends with `/`, and `/users`), and Graph
+/// accepts them. A request under `/v1.0` has each run of slashes in its path taken as one before
+/// it is routed; other paths are left as they are.
+pub fn collapse_repeated_slashes<B>(mut request: axum::http::Request<B>) -> axum::http::Request<B> {
+    let path = request.uri().path();
+    if !path.contains("//") {
+        return request;
+    }
+    let mut collapsed = String::with_capacity(path.len());
+    for c in path.chars() {
+        if !(c == '/' && collapsed.ends_with('/')) {
+            collapsed.push(c);
+        }
+    }
+    if collapsed != "/v1.0" && !collapsed.starts_with("/v1.0/") {
+        return request;
+    }
+    if let Some(query) = request.uri().query() {
+        collapsed = format!("{collapsed}?{query}");
+    }
+    let mut parts = request.uri().clone().into_parts();
+    // The path came from a valid URI and only lost slashes: it parses again.
+    if let Ok(path_and_query) = axum::http::uri::PathAndQuery::try_from(collapsed) {
+        parts.path_and_query = Some(path_and_query);
+        if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+            *request.uri_mut() = uri;
+        }
+    }
+    request
+}
+
 /// The API's routes.
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()

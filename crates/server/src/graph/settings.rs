@@ -42,6 +42,7 @@ pub async fn list_policies(
         &Accepts {
             filter: POLICY_FILTER,
             paging: true,
+            select: true,
             expand: &["rules"],
         },
     )?;
@@ -169,6 +170,7 @@ pub async fn list_policy_assignments(
         &Accepts {
             filter: ASSIGNMENT_FILTER,
             paging: true,
+            select: true,
             expand: &["policy"],
         },
     )?;

@@ -8,6 +8,7 @@
 pub mod account;
 pub mod graph;
 pub mod pim;
+pub mod python;
 
 use authn::secrecy::SecretString;
 use chrono::{DateTime, Utc};
