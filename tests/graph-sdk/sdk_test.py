@@ -62,6 +62,7 @@ from msgraph.generated.models.conditional_access_session_controls import (
     ConditionalAccessSessionControls,
 )
 from msgraph.generated.models.conditional_access_users import ConditionalAccessUsers
+from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.sign_in_frequency_authentication_type import (
     SignInFrequencyAuthenticationType,
 )
@@ -135,6 +136,18 @@ async def configure(base: str) -> None:
         context.id == "c1" and context.display_name == CONTEXT and context.is_available is True,
         f"context c1 created: {context.display_name!r}, available",
     )
+
+    # Graph's error bodies reach the SDK as its ODataError, code and message.
+    try:
+        await ca.identity.conditional_access.authentication_context_class_references.post(
+            AuthenticationContextClassReference(id="c1", display_name="Again")
+        )
+        raise AssertionError("c1 was created twice")
+    except ODataError as e:
+        check(
+            e.response_status_code == 409 and e.error.code == "Conflict" and e.error.message,
+            f"creating c1 again: 409 {e.error.code}: {e.error.message}",
+        )
 
     # 2. Application Administrator's activation requires it: the role's policy is found through
     # its policy assignment, as Microsoft documents it, and its rule is updated.

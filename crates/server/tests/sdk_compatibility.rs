@@ -1,6 +1,7 @@
 //! What Microsoft's Graph SDKs send and read, over raw HTTP: the regressions that
 //! `graph_sdk.rs` (the Python SDK itself) found, each pinned here without Python. Paths with a
-//! doubled slash after `/v1.0` (the SDK's base URL ends with `/`), `$select` on collections,
+//! doubled slash after `/v1.0` (the SDK's base URL ends with `/`), a Graph error body for a path
+//! nothing serves (the SDK cannot parse an empty 404), `$select` on collections,
 //! `status.errorCode` in the sign-in log, and bodies as the SDK serializes its models
 //! (`@odata.type` on objects, only the properties set) and as a client that writes every property
 //! sends them (`null` for the unset ones), which Graph accepts alike. Every test runs on SQLite
@@ -58,9 +59,36 @@ async fn doubled_slashes_after_the_version_reach_their_routes(env: &Env) {
         "/v1.0x//users",
         "//v1.0x/users",
     ] {
-        let (status, _) = get(env, path, &admin).await;
+        let (status, body) = get(env, path, &admin).await;
         assert_eq!(status, 404, "{path}");
+        // In Graph's error shape under /v1.0 (an SDK parses it), not elsewhere.
+        if path.starts_with("/v1.0/") {
+            assert_eq!(
+                body["error"]["code"], "Request_ResourceNotFound",
+                "{path}: {body}"
+            );
+            assert!(
+                body["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with("GET /v1.0/no-such-collection."),
+                "{body}"
+            );
+        }
     }
+    // A route that exists still answers, whatever the catch-all: a POST nobody serves too.
+    let (status, body) = post(
+        env,
+        "/v1.0/users/adele@example.test/nothing",
+        &admin,
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("Request_ResourceNotFound")),
+        "{body}"
+    );
     // Still authenticated like any request.
     let (status, body) = get(env, "/v1.0//users", "not-a-token").await;
     assert_eq!(status, 401, "{body}");

@@ -24,7 +24,7 @@ pub mod strengths;
 pub mod users;
 
 use crate::state::AppState;
-use axum::routing::{delete, get, post};
+use axum::routing::{any, delete, get, post};
 use axum::Router;
 use std::sync::Arc;
 
@@ -264,4 +264,16 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/v1.0/roleManagement/directory/roleEligibilityScheduleRequests/{segment}",
             get(eligibility::item),
         )
+        // Below every route above: what no route serves is answered in Graph's error shape,
+        // which Graph's clients parse (an empty 404 they cannot).
+        .route("/v1.0/{*rest}", any(not_served))
+}
+
+/// `404 Request_ResourceNotFound` for a path under `/v1.0` that the service does not serve.
+async fn not_served(method: axum::http::Method, uri: axum::http::Uri) -> error::GraphError {
+    error::GraphError::new(
+        axum::http::StatusCode::NOT_FOUND,
+        "Request_ResourceNotFound",
+        format!("This service does not serve {method} {}.", uri.path()),
+    )
 }
