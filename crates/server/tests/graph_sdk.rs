@@ -134,18 +134,7 @@ async fn microsofts_graph_sdk_performs_the_seeds_three_steps(env: &Env) {
 
     // In force: the developer signs in again (logged under the new policy) and their activation
     // waits for a step-up on c1.
-    let token = common::graph::token(env, USERS[3]).await;
-    let (status, challenges, body) =
-        common::pim::activate(env, &token, APPLICATION_ADMINISTRATOR).await;
-    assert_eq!(status, 401, "{body}");
-    assert_eq!(
-        body["error"]["code"],
-        "RoleAssignmentRequestAcrsValidationFailed"
-    );
-    assert!(
-        challenges.iter().any(|c| c.contains("c1")),
-        "{challenges:?}"
-    );
+    common::pim::held_for_step_up(env, USERS[3], APPLICATION_ADMINISTRATOR, "c1").await;
 
     run(
         env,
