@@ -1,11 +1,11 @@
 //! What Microsoft's Graph SDKs send and read, over raw HTTP: the regressions that
 //! `graph_sdk.rs` (the Python SDK itself) found, each pinned here without Python. Paths with a
-//! doubled slash after `/v1.0` (the SDK's base URL ends with `/`), a Graph error body for a path
-//! nothing serves (the SDK cannot parse an empty 404), `$select` on collections,
-//! `status.errorCode` in the sign-in log, and bodies as the SDK serializes its models
-//! (`@odata.type` on objects, only the properties set) and as a client that writes every property
-//! sends them (`null` for the unset ones), which Graph accepts alike. Every test runs on SQLite
-//! and on PostgreSQL.
+//! doubled slash after `/v1.0` (the SDK's base URL ends with `/`), Graph error bodies for a path
+//! nothing serves and a method a path does not take (the SDK cannot parse an empty 404 or 405),
+//! `$select` on collections, `status.errorCode` in the sign-in log, and bodies as the SDK
+//! serializes its models (`@odata.type` on objects, only the properties set) and as a client
+//! that writes every property sends them (`null` for the unset ones), which Graph accepts alike.
+//! Every test runs on SQLite and on PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -88,6 +88,22 @@ async fn doubled_slashes_after_the_version_reach_their_routes(env: &Env) {
         (status, body["error"]["code"].as_str()),
         (404, Some("Request_ResourceNotFound")),
         "{body}"
+    );
+    // A method the path does not take: 405 in Graph's shape, with what it takes.
+    let r = reqwest::Client::new()
+        .delete(format!("{}/v1.0//users", env.base))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 405);
+    let allow = r.headers()["allow"].to_str().unwrap().to_string();
+    assert!(allow.contains("GET") && allow.contains("POST"), "{allow}");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "Request_BadRequest", "{body}");
+    assert_eq!(
+        body["error"]["message"],
+        "/v1.0/users does not take DELETE."
     );
     // Still authenticated like any request.
     let (status, body) = get(env, "/v1.0//users", "not-a-token").await;

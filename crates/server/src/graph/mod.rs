@@ -267,6 +267,34 @@ pub fn routes() -> Router<Arc<AppState>> {
         // Below every route above: what no route serves is answered in Graph's error shape,
         // which Graph's clients parse (an empty 404 they cannot).
         .route("/v1.0/{*rest}", any(not_served))
+        .layer(axum::middleware::from_fn(method_not_allowed))
+}
+
+/// A method that no route of the path takes: `405` in Graph's error shape, which Graph's clients
+/// parse (the router's own `405` has no body), keeping its `Allow` header.
+async fn method_not_allowed(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::{header, StatusCode};
+    use axum::response::IntoResponse as _;
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let response = next.run(request).await;
+    if response.status() != StatusCode::METHOD_NOT_ALLOWED {
+        return response;
+    }
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let mut answer = error::GraphError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Request_BadRequest",
+        format!("{path} does not take {method}."),
+    )
+    .into_response();
+    if let Some(allow) = allow {
+        answer.headers_mut().insert(header::ALLOW, allow);
+    }
+    answer
 }
 
 /// `404 Request_ResourceNotFound` for a path under `/v1.0` that the service does not serve.
