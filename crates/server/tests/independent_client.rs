@@ -13,14 +13,17 @@
 
 mod common;
 
+use common::python::{self, Client};
 use common::{Env, REDIRECT};
 use serde_json::json;
-use sha2::Digest as _;
-use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+/// The Authlib client, from `target/oidc-client-venv`.
+const AUTHLIB: Client = Client {
+    requirements: "tests/oidc-client/requirements.txt",
+    venv: "oidc-client-venv",
+    what: "the independent OIDC client (Authlib)",
+};
 const CLIENT_ID: &str = "authlib-client";
 const USER: &str = "megan@example.test";
 const PASSWORD: &str = "independent client 4 portcullis";
@@ -51,14 +54,10 @@ fn c2_requires_mfa_every_time() -> serde_json::Value {
 }
 
 async fn authlib_client_signs_in_and_steps_up(env: &Env) {
-    if std::env::var("PORTCULLIS_SKIP_PYTHON_CLIENT").as_deref() == Ok("1") {
-        loud(
-            "!!! independent_client: SKIPPED (PORTCULLIS_SKIP_PYTHON_CLIENT=1): the Authlib \
-             client was not run",
-        );
+    if AUTHLIB.skipped() {
         return;
     }
-    let python = tokio::task::spawn_blocking(client_python)
+    let python = tokio::task::spawn_blocking(|| AUTHLIB.python())
         .await
         .unwrap()
         .unwrap_or_else(|message| panic!("{message}"));
@@ -68,35 +67,20 @@ async fn authlib_client_signs_in_and_steps_up(env: &Env) {
     let user = env.user(USER, PASSWORD).await;
     let secret = env.totp(&user).await;
 
-    let script = workspace_root().join("tests/oidc-client/client_test.py");
-    let mut command = Command::new(&python);
+    let mut command = python::command(&python, "tests/oidc-client/client_test.py", &[]);
     command
-        .arg(&script)
-        .current_dir(workspace_root())
         .env("PORTCULLIS_ISSUER", &env.base)
         .env("PORTCULLIS_CLIENT_ID", CLIENT_ID)
         .env("PORTCULLIS_REDIRECT_URI", REDIRECT)
         .env("PORTCULLIS_USER", USER)
         .env("PORTCULLIS_PASSWORD", PASSWORD)
-        .env("PORTCULLIS_TOTP_SECRET", base32(&secret))
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .env("PYTHONUNBUFFERED", "1");
-    // The service is on loopback: no proxy may stand in between.
-    for proxy in [
-        "http_proxy",
-        "https_proxy",
-        "all_proxy",
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-    ] {
-        command.env_remove(proxy);
-    }
+        .env("PORTCULLIS_TOTP_SECRET", base32(&secret));
     let started = Instant::now();
     // The service answers on this runtime's workers; the client is waited for off them.
-    let run = tokio::task::spawn_blocking(move || run_with_timeout(command, CLIENT_TIMEOUT))
-        .await
-        .unwrap();
+    let run =
+        tokio::task::spawn_blocking(move || python::run_with_timeout(command, CLIENT_TIMEOUT))
+            .await
+            .unwrap();
     let took = started.elapsed();
     match run {
         Ok((status, stdout, stderr)) if status.success() => {
@@ -156,160 +140,5 @@ fn base32_follows_rfc_4648() {
         ("foobar", "MZXW6YTBOI"),
     ] {
         assert_eq!(base32(input.as_bytes()), expected, "{input:?}");
-    }
-}
-
-fn workspace_root() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    root.canonicalize().unwrap_or(root)
-}
-
-/// The Python of the client's virtualenv, created (once per process, and across processes under
-/// a file lock) when missing or made from other requirements.
-fn client_python() -> Result<PathBuf, String> {
-    static PYTHON: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    PYTHON.get_or_init(prepare_venv).clone()
-}
-
-fn prepare_venv() -> Result<PathBuf, String> {
-    let requirements = workspace_root().join("tests/oidc-client/requirements.txt");
-    let wanted = std::fs::read(&requirements)
-        .map_err(|e| format!("reading {}: {e}", requirements.display()))?;
-    let wanted = hex(&sha2::Sha256::digest(&wanted));
-    // CARGO_TARGET_TMPDIR is `<target>/tmp`, wherever the target directory is.
-    let target = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .expect("the target directory")
-        .to_path_buf();
-    std::fs::create_dir_all(&target).map_err(|e| format!("{}: {e}", target.display()))?;
-    let venv = target.join("oidc-client-venv");
-    let python = venv.join("bin/python");
-    let marker = venv.join(".requirements.sha256");
-
-    let lock_path = target.join("oidc-client-venv.lock");
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| format!("{}: {e}", lock_path.display()))?;
-    lock.lock()
-        .map_err(|e| format!("locking {}: {e}", lock_path.display()))?;
-
-    if python.exists() && std::fs::read_to_string(&marker).is_ok_and(|m| m.trim() == wanted) {
-        return Ok(python);
-    }
-    let base = std::env::var("PORTCULLIS_PYTHON").unwrap_or_else(|_| "python3".into());
-    loud(&format!(
-        "independent_client: creating {} with {base} and installing {}",
-        venv.display(),
-        requirements.display()
-    ));
-    if venv.exists() {
-        std::fs::remove_dir_all(&venv).map_err(|e| format!("{}: {e}", venv.display()))?;
-    }
-    let created = Command::new(&base)
-        .args(["-m", "venv"])
-        .arg(&venv)
-        .output()
-        .map_err(|e| {
-            format!(
-                "the independent OIDC client test needs Python 3 with its venv module, but \
-                 '{base}' cannot be run ({e}).\nInstall it (Debian: apt-get install python3 \
-                 python3-venv), or set PORTCULLIS_PYTHON to an interpreter, or set \
-                 PORTCULLIS_SKIP_PYTHON_CLIENT=1 to skip this test."
-            )
-        })?;
-    if !created.status.success() {
-        let _ = std::fs::remove_dir_all(&venv);
-        return Err(format!(
-            "'{base} -m venv {}' failed ({}): {}{}\nThe independent OIDC client test needs \
-             Python's venv module with pip (Debian: apt-get install python3-venv; scripts/test \
-             installs it when run as root), or set PORTCULLIS_SKIP_PYTHON_CLIENT=1 to skip it.",
-            venv.display(),
-            created.status,
-            String::from_utf8_lossy(&created.stdout),
-            String::from_utf8_lossy(&created.stderr)
-        ));
-    }
-    let installed = Command::new(&python)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--disable-pip-version-check",
-            "--no-input",
-            "--quiet",
-            "-r",
-        ])
-        .arg(&requirements)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("running {}: {e}", python.display()))?;
-    if !installed.status.success() {
-        let _ = std::fs::remove_dir_all(&venv);
-        return Err(format!(
-            "pip could not install {} into {} ({}); PyPI must be reachable the first time.\n\
-             {}{}\nSet PORTCULLIS_SKIP_PYTHON_CLIENT=1 to skip the independent OIDC client test.",
-            requirements.display(),
-            venv.display(),
-            installed.status,
-            String::from_utf8_lossy(&installed.stdout),
-            String::from_utf8_lossy(&installed.stderr)
-        ));
-    }
-    std::fs::write(&marker, format!("{wanted}\n"))
-        .map_err(|e| format!("{}: {e}", marker.display()))?;
-    Ok(python)
-    // The lock is released when `lock` is dropped.
-}
-
-/// Writes a line to the process's standard error, past the test harness's output capture.
-fn loud(line: &str) {
-    use std::io::Write as _;
-    let _ = writeln!(std::io::stderr().lock(), "{line}");
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Runs `command` to completion or until `limit`, then kills it; returns its status and output.
-fn run_with_timeout(
-    mut command: Command,
-    limit: Duration,
-) -> Result<(ExitStatus, String, String), String> {
-    let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
-    let out_path = dir.path().join("stdout");
-    let err_path = dir.path().join("stderr");
-    let out = std::fs::File::create(&out_path).map_err(|e| e.to_string())?;
-    let err = std::fs::File::create(&err_path).map_err(|e| e.to_string())?;
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .map_err(|e| format!("starting the Python client: {e}"))?;
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        match child.try_wait().map_err(|e| e.to_string())? {
-            Some(status) => break Some(status),
-            None if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            None => std::thread::sleep(Duration::from_millis(100)),
-        }
-    };
-    let stdout = std::fs::read_to_string(&out_path).unwrap_or_default();
-    let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
-    match status {
-        Some(status) => Ok((status, stdout, stderr)),
-        None => Err(format!(
-            "the independent OIDC client did not finish within {} s and was killed\n\
-             --- stdout\n{stdout}\n--- stderr\n{stderr}",
-            limit.as_secs()
-        )),
     }
 }

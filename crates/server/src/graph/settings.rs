@@ -43,6 +43,7 @@ pub async fn list_policies(
         &Accepts {
             filter: POLICY_FILTER,
             paging: true,
+            select: true,
             expand: &["rules"],
         },
     )?;
@@ -173,6 +174,7 @@ pub async fn list_policy_assignments(
         &Accepts {
             filter: ASSIGNMENT_FILTER,
             paging: true,
+            select: true,
             expand: &["policy"],
         },
     )?;

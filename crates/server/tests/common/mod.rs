@@ -8,6 +8,9 @@
 pub mod account;
 pub mod graph;
 pub mod pim;
+// Integration tests only: the examples that borrow this harness have no CARGO_TARGET_TMPDIR.
+#[cfg(test)]
+pub mod python;
 
 use authn::secrecy::SecretString;
 use chrono::{DateTime, Utc};
