@@ -88,11 +88,15 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
         let jobs = tokio::spawn(background_jobs(self.state.clone()));
-        let app = router(self.state.clone());
+        // Outside the router: a path is rewritten before it is routed.
+        let app = tower::ServiceExt::map_request(
+            router(self.state.clone()),
+            graph::collapse_repeated_slashes,
+        );
         tracing::info!(issuer = %self.state.issuer, "listening");
         let served = axum::serve(
             self.listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
+            axum::ServiceExt::into_make_service_with_connect_info::<SocketAddr>(app),
         )
         .with_graceful_shutdown(shutdown)
         .await;

@@ -105,18 +105,7 @@ async fn the_seeds_three_administrator_steps_gate_an_activation(env: &Env) {
 
     // The developer's token (password and TOTP) does not activate: the request waits for a
     // step-up on c1.
-    let token = common::graph::token(env, "dev@example.test").await;
-    let (status, challenges, body) =
-        common::pim::activate(env, &token, APPLICATION_ADMINISTRATOR).await;
-    assert_eq!(status, 401, "{body}");
-    assert_eq!(
-        body["error"]["code"],
-        "RoleAssignmentRequestAcrsValidationFailed"
-    );
-    assert!(
-        challenges.iter().any(|c| c.contains("c1")),
-        "{challenges:?}"
-    );
+    common::pim::held_for_step_up(env, "dev@example.test", APPLICATION_ADMINISTRATOR, "c1").await;
 }
 
 async fn contexts_are_created_read_and_updated(env: &Env) {

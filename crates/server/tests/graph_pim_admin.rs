@@ -453,7 +453,8 @@ async fn policy_assignments_filter_and_page(env: &Env) {
         "$filter=scopeId eq '/' or scopeType eq 'DirectoryRole'",
         "$filter=roleDefinitionId eq 62e90394",
         "$filter=scopeId eq '/",
-        "$select=id",
+        "$select=*",
+        "$orderby=id",
         "$top=0",
         "$expand=rules",
     ] {

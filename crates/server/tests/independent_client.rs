@@ -5,21 +5,25 @@
 //! policy guards with MFA every time) that must yield `acrs: ["c2"]`.
 //!
 //! The client runs from a virtualenv that this test creates on first use at
-//! `target/oidc-client-venv` from `tests/oidc-client/requirements.txt` (see `common::python`:
-//! `PORTCULLIS_SKIP_PYTHON_CLIENT=1` skips it, loudly; `PORTCULLIS_PYTHON` names the
-//! interpreter).
+//! `target/oidc-client-venv` (`python3 -m venv`, then `pip install -r requirements.txt`; again
+//! only when the requirements change). Without Python, its `venv` module or the packages the test
+//! fails, saying what to install; `PORTCULLIS_SKIP_PYTHON_CLIENT=1` skips it instead, loudly.
+//! `PORTCULLIS_PYTHON` names another interpreter than `python3` to create the virtualenv with.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
-use common::python::{run_with_timeout, venv_python, without_proxy, workspace_root};
+use common::python::{self, Client};
 use common::{Env, REDIRECT};
 use serde_json::json;
-use std::path::PathBuf;
-use std::process::Command;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+/// The Authlib client, from `target/oidc-client-venv`.
+const AUTHLIB: Client = Client {
+    requirements: "tests/oidc-client/requirements.txt",
+    venv: "oidc-client-venv",
+    what: "the independent OIDC client (Authlib)",
+};
 const CLIENT_ID: &str = "authlib-client";
 const USER: &str = "megan@example.test";
 const PASSWORD: &str = "independent client 4 portcullis";
@@ -50,10 +54,10 @@ fn c2_requires_mfa_every_time() -> serde_json::Value {
 }
 
 async fn authlib_client_signs_in_and_steps_up(env: &Env) {
-    if common::python::skipped("independent_client", "the Authlib client") {
+    if AUTHLIB.skipped() {
         return;
     }
-    let python = tokio::task::spawn_blocking(client_python)
+    let python = tokio::task::spawn_blocking(|| AUTHLIB.python())
         .await
         .unwrap()
         .unwrap_or_else(|message| panic!("{message}"));
@@ -63,27 +67,20 @@ async fn authlib_client_signs_in_and_steps_up(env: &Env) {
     let user = env.user(USER, PASSWORD).await;
     let secret = env.totp(&user).await;
 
-    let script = workspace_root().join("tests/oidc-client/client_test.py");
-    let mut command = Command::new(&python);
+    let mut command = python::command(&python, "tests/oidc-client/client_test.py", &[]);
     command
-        .arg(&script)
-        .current_dir(workspace_root())
         .env("PORTCULLIS_ISSUER", &env.base)
         .env("PORTCULLIS_CLIENT_ID", CLIENT_ID)
         .env("PORTCULLIS_REDIRECT_URI", REDIRECT)
         .env("PORTCULLIS_USER", USER)
         .env("PORTCULLIS_PASSWORD", PASSWORD)
-        .env("PORTCULLIS_TOTP_SECRET", base32(&secret))
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .env("PYTHONUNBUFFERED", "1");
-    without_proxy(&mut command);
+        .env("PORTCULLIS_TOTP_SECRET", base32(&secret));
     let started = Instant::now();
     // The service answers on this runtime's workers; the client is waited for off them.
-    let run = tokio::task::spawn_blocking(move || {
-        run_with_timeout(command, CLIENT_TIMEOUT, "the Python client")
-    })
-    .await
-    .unwrap();
+    let run =
+        tokio::task::spawn_blocking(move || python::run_with_timeout(command, CLIENT_TIMEOUT))
+            .await
+            .unwrap();
     let took = started.elapsed();
     match run {
         Ok((status, stdout, stderr)) if status.success() => {
@@ -144,18 +141,4 @@ fn base32_follows_rfc_4648() {
     ] {
         assert_eq!(base32(input.as_bytes()), expected, "{input:?}");
     }
-}
-
-/// The Python of the client's virtualenv, made once per process.
-fn client_python() -> Result<PathBuf, String> {
-    static PYTHON: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    PYTHON
-        .get_or_init(|| {
-            venv_python(
-                "oidc-client-venv",
-                "tests/oidc-client/requirements.txt",
-                "independent OIDC client",
-            )
-        })
-        .clone()
 }

@@ -25,14 +25,12 @@ use common::graph::{
     assign, call, get, holder, issue_pass, patch, post, rule_path, signed_in, single_user,
     SECURITY_READER,
 };
-use common::python::{loud, run_with_timeout, venv_python, without_proxy, workspace_root};
+use common::python::{loud, run_with_timeout, without_proxy, workspace_root, Client};
 use common::Env;
 use policy::directory::{AssignmentStatus, GLOBAL_ADMINISTRATOR};
 use reqwest::Method;
 use serde_json::{json, Value};
-use std::path::PathBuf;
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// Test cases per operation and phase: enough to reach past the happy path, few enough for a
@@ -43,6 +41,12 @@ const SEED: &str = "20261207";
 /// What Schemathesis checks on every answer.
 const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,\
                       response_schema_conformance";
+/// Schemathesis, from its pinned requirements.
+const SCHEMATHESIS: Client = Client {
+    requirements: "tests/schemathesis/requirements.txt",
+    venv: "schemathesis-venv",
+    what: "Schemathesis (the property-based API test)",
+};
 /// The administrator whose token Schemathesis sends.
 const ADMIN: &str = "root@example.test";
 /// A user of the seeded tenant.
@@ -137,10 +141,10 @@ async fn generated_requests_get_documented_answers_and_no_5xx(env: &Env) {
     let document: serde_json::Value = answer.json().await.unwrap();
     assert_eq!(document["openapi"], "3.1.0");
 
-    if common::python::skipped("schemathesis_api", "Schemathesis") {
+    if SCHEMATHESIS.skipped() {
         return;
     }
-    let python = tokio::task::spawn_blocking(schemathesis_python)
+    let python = tokio::task::spawn_blocking(|| SCHEMATHESIS.python())
         .await
         .unwrap()
         .unwrap_or_else(|message| panic!("{message}"));
@@ -199,10 +203,9 @@ async fn generated_requests_get_documented_answers_and_no_5xx(env: &Env) {
     }
     without_proxy(&mut command);
     let started = Instant::now();
-    let run =
-        tokio::task::spawn_blocking(move || run_with_timeout(command, RUN_TIMEOUT, "Schemathesis"))
-            .await
-            .unwrap();
+    let run = tokio::task::spawn_blocking(move || run_with_timeout(command, RUN_TIMEOUT))
+        .await
+        .unwrap();
     let took = started.elapsed();
     match run {
         Ok((status, stdout, stderr)) if status.success() => {
@@ -357,18 +360,4 @@ fn summary(stdout: &str) -> String {
         .unwrap_or("")
         .trim_matches(|c: char| c == '=' || c.is_whitespace())
         .to_string()
-}
-
-/// The Python of the Schemathesis virtualenv, made once per process.
-fn schemathesis_python() -> Result<PathBuf, String> {
-    static PYTHON: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    PYTHON
-        .get_or_init(|| {
-            venv_python(
-                "schemathesis-venv",
-                "tests/schemathesis/requirements.txt",
-                "Schemathesis",
-            )
-        })
-        .clone()
 }

@@ -61,6 +61,7 @@ impl SignInRecord {
             "appId": self.client_id,
             "ipAddress": self.ip,
             "status": {
+                "errorCode": self.error_code(),
                 "result": self.result.as_str(),
                 "failureReason": self.failure_reason,
                 "additionalDetails": self.additional_details,
@@ -68,6 +69,25 @@ impl SignInRecord {
             "authenticationMethodsUsed": self.methods,
             "appliedConditionalAccessPolicies": self.applied_policies,
         })
+    }
+
+    /// Graph's `status.errorCode`, which Graph's clients read to tell success (`0`) from
+    /// failure: Entra's code where the record says which it is (`50074`, strong authentication
+    /// required, for a sign-in stopped for more proof; `53003`, blocked by Conditional Access,
+    /// for a failure a policy decided), and `null` for other failures, which `failureReason`
+    /// explains.
+    pub fn error_code(&self) -> Option<u32> {
+        match self.result {
+            SignInResult::Success => Some(0),
+            SignInResult::Interrupted => Some(50074),
+            SignInResult::Failure => {
+                let blocked = self
+                    .applied_policies
+                    .as_array()
+                    .is_some_and(|policies| policies.iter().any(|p| p["result"] == "failure"));
+                blocked.then_some(53003)
+            }
+        }
     }
 }
 

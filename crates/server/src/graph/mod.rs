@@ -27,9 +27,41 @@ pub mod strengths;
 pub mod users;
 
 use crate::state::AppState;
-use axum::routing::{delete, get, post};
+use axum::routing::{any, delete, get, post};
 use axum::Router;
 use std::sync::Arc;
+
+/// Graph's answer to `/v1.0//users` is the users: Microsoft's SDKs send such paths (the Python
+/// SDK joins its base URL, which its HTTP client ends with `/`, and `/users`), and Graph
+/// accepts them. A request under `/v1.0` has each run of slashes in its path taken as one before
+/// it is routed; other paths are left as they are.
+pub fn collapse_repeated_slashes<B>(mut request: axum::http::Request<B>) -> axum::http::Request<B> {
+    let path = request.uri().path();
+    if !path.contains("//") {
+        return request;
+    }
+    let mut collapsed = String::with_capacity(path.len());
+    for c in path.chars() {
+        if !(c == '/' && collapsed.ends_with('/')) {
+            collapsed.push(c);
+        }
+    }
+    if collapsed != "/v1.0" && !collapsed.starts_with("/v1.0/") {
+        return request;
+    }
+    if let Some(query) = request.uri().query() {
+        collapsed = format!("{collapsed}?{query}");
+    }
+    let mut parts = request.uri().clone().into_parts();
+    // The path came from a valid URI and only lost slashes: it parses again.
+    if let Ok(path_and_query) = axum::http::uri::PathAndQuery::try_from(collapsed) {
+        parts.path_and_query = Some(path_and_query);
+        if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+            *request.uri_mut() = uri;
+        }
+    }
+    request
+}
 
 /// The API's routes.
 pub fn routes() -> Router<Arc<AppState>> {
@@ -295,4 +327,44 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/v1.0/roleManagement/directory/roleEligibilityScheduleRequests/{segment}",
             get(eligibility::item),
         )
+        // Below every route above: what no route serves is answered in Graph's error shape,
+        // which Graph's clients parse (an empty 404 they cannot).
+        .route("/v1.0/{*rest}", any(not_served))
+        .layer(axum::middleware::from_fn(method_not_allowed))
+}
+
+/// A method that no route of the path takes: `405` in Graph's error shape, which Graph's clients
+/// parse (the router's own `405` has no body), keeping its `Allow` header.
+async fn method_not_allowed(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::{header, StatusCode};
+    use axum::response::IntoResponse as _;
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let response = next.run(request).await;
+    if response.status() != StatusCode::METHOD_NOT_ALLOWED {
+        return response;
+    }
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let mut answer = error::GraphError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Request_BadRequest",
+        format!("{path} does not take {method}."),
+    )
+    .into_response();
+    if let Some(allow) = allow {
+        answer.headers_mut().insert(header::ALLOW, allow);
+    }
+    answer
+}
+
+/// `404 Request_ResourceNotFound` for a path under `/v1.0` that the service does not serve.
+async fn not_served(method: axum::http::Method, uri: axum::http::Uri) -> error::GraphError {
+    error::GraphError::new(
+        axum::http::StatusCode::NOT_FOUND,
+        "Request_ResourceNotFound",
+        format!("This service does not serve {method} {}.", uri.path()),
+    )
 }

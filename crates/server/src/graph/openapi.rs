@@ -1032,6 +1032,11 @@ mod tests {
                 .nth(1)
                 .expect("a route's path literal")
                 .to_string();
+            // The catch-all that answers unserved paths in Graph's shape is no operation.
+            if path.contains("{*") {
+                rest = &rest[end..];
+                continue;
+            }
             let handlers = &call[call.rfind('"').unwrap() + 1..];
             let mut methods = 0;
             for method in ["get", "post", "patch", "put", "delete"] {

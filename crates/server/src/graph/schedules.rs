@@ -199,6 +199,7 @@ fn accepts(collection: Collection) -> Accepts<'static> {
     Accepts {
         filter: collection.filterable(),
         paging: true,
+        select: true,
         expand: &[],
     }
 }

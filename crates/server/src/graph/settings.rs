@@ -56,6 +56,7 @@ pub async fn list_policies(
         &Accepts {
             filter: POLICY_FILTER,
             paging: true,
+            select: true,
             expand: &["rules"],
         },
     )?;
@@ -247,6 +248,7 @@ pub async fn list_policy_assignments(
         &Accepts {
             filter: ASSIGNMENT_FILTER,
             paging: true,
+            select: true,
             expand: &["policy"],
         },
     )?;

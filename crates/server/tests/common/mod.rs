@@ -8,7 +8,7 @@
 pub mod account;
 pub mod graph;
 pub mod pim;
-// Only in test binaries: the examples that share this harness have no CARGO_TARGET_TMPDIR.
+// Integration tests only: the examples that borrow this harness have no CARGO_TARGET_TMPDIR.
 #[cfg(test)]
 pub mod python;
 

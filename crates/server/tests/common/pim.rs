@@ -142,6 +142,23 @@ pub async fn activate(env: &Env, token: &str, role: &str) -> (u16, Vec<String>, 
     (r.status().as_u16(), challenges, r.json().await.unwrap())
 }
 
+/// `upn` (the user exists), signed in afresh with their password, asks to activate `role` and
+/// is held for a step-up: `401 RoleAssignmentRequestAcrsValidationFailed` with a claims
+/// challenge naming `context`.
+pub async fn held_for_step_up(env: &Env, upn: &str, role: &str, context: &str) {
+    let token = super::graph::token(env, upn).await;
+    let (status, challenges, body) = activate(env, &token, role).await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(
+        body["error"]["code"],
+        "RoleAssignmentRequestAcrsValidationFailed"
+    );
+    assert!(
+        challenges.iter().any(|c| c.contains(context)),
+        "{challenges:?}"
+    );
+}
+
 /// Performs the passkey in transaction `tx`; returns the landing after it.
 /// Performs the passkey in transaction `tx`; returns the landing after it.
 pub async fn use_passkey<A: WebauthnAuthenticator>(
