@@ -111,11 +111,15 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        // The Graph API's OpenAPI document (graph/openapi.rs), public like discovery.
+        .route("/openapi.json", get(graph::openapi::serve))
         .merge(oidc::routes())
         .merge(signin::routes())
         .merge(account::routes())
         .merge(demo_client::routes())
-        .merge(graph::routes())
+        .merge(
+            graph::routes().route_layer(axum::middleware::from_fn(graph::body::refuse_nul_in_uri)),
+        )
         .merge(browser::routes())
         // Innermost, so that the security headers, the request counter and the trace see the
         // 500 it answers.

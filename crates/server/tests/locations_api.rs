@@ -153,6 +153,15 @@ async fn bad_locations_are_refused_and_a_location_in_use_stays(env: &Env) {
             json!({"@odata.type": "#microsoft.graph.ipNamedLocation", "displayName": 7}),
             "namedLocation",
         ),
+        // Found by the Schemathesis run: a kind that is no string was stored and served back.
+        (
+            json!({"@odata.type": {}, "displayName": "Office", "ipRanges": [{"cidrAddress": "10.0.0.0/8"}]}),
+            "@odata.type must be",
+        ),
+        (
+            json!({"@odata.type": null, "displayName": "Office", "countriesAndRegions": ["DE"]}),
+            "@odata.type must be",
+        ),
     ] {
         let (status, refused) = post(env, LOCATIONS, &admin, body.clone()).await;
         assert_eq!(status, 400, "{body} → {refused}");

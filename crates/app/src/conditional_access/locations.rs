@@ -77,6 +77,16 @@ fn problems(location: &NamedLocation) -> Vec<String> {
     {
         out.push("displayName is required".to_string());
     }
+    // A kind that is not a string would be kept as given and served back in the place of
+    // Graph's type name; `kind()` would meanwhile guess the kind from the other fields.
+    if location
+        .extra
+        .get("@odata.type")
+        .is_some_and(|t| !t.is_string())
+    {
+        out.push(format!("@odata.type must be {IP} or {COUNTRY}"));
+        return out;
+    }
     match location.kind() {
         LocationKind::Ip => {
             if location.ip_ranges.as_ref().is_none_or(Vec::is_empty) {

@@ -293,7 +293,9 @@ fn parse_body<T: serde::de::DeserializeOwned>(body: &JsonBody) -> Result<T, Refu
     body.parse("what this form sends").map_err(|e| {
         let status = match e {
             BodyError::NotJson { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            BodyError::Malformed { .. } | BodyError::NotAnObject { .. } => StatusCode::BAD_REQUEST,
+            BodyError::Malformed { .. } | BodyError::NotAnObject { .. } | BodyError::Nul => {
+                StatusCode::BAD_REQUEST
+            }
         };
         Refusal(status, e.to_string())
     })

@@ -13,6 +13,7 @@
 use crate::graph::auth::Caller;
 use crate::graph::body::JsonBody;
 use crate::graph::error::GraphError;
+use crate::graph::openapi as doc;
 use crate::state::AppState;
 use app::access_pass::{PassError, PassRequest, Usability};
 use app::authz::ManageRoles;
@@ -63,6 +64,18 @@ struct IssueRequest {
 }
 
 /// `POST …/temporaryAccessPassMethods`: `201` with the pass (shown this once).
+#[utoipa::path(
+    post,
+    path = "/v1.0/users/{id}/authentication/temporaryAccessPassMethods",
+    tag = "directory",
+    params(
+        ("id" = String, Path, description = "The user's id or userPrincipalName."),
+    ),
+    request_body = doc::NewTemporaryAccessPass,
+    responses(
+        (status = 201, description = "The pass, shown this once.", body = doc::TemporaryAccessPass),
+    ),
+)]
 pub async fn issue(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -89,6 +102,17 @@ pub async fn issue(
 }
 
 /// `GET …/temporaryAccessPassMethods`: the user's passes (never the pass itself).
+#[utoipa::path(
+    get,
+    path = "/v1.0/users/{id}/authentication/temporaryAccessPassMethods",
+    tag = "directory",
+    params(
+        ("id" = String, Path, description = "The user's id or userPrincipalName."),
+    ),
+    responses(
+        (status = 200, description = "The user's passes (without the pass itself).", body = doc::Collection<doc::TemporaryAccessPass>),
+    ),
+)]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -104,6 +128,18 @@ pub async fn list(
 }
 
 /// `DELETE …/temporaryAccessPassMethods/{passId}`: `204`.
+#[utoipa::path(
+    delete,
+    path = "/v1.0/users/{id}/authentication/temporaryAccessPassMethods/{pass_id}",
+    tag = "directory",
+    params(
+        ("id" = String, Path, description = "The user's id or userPrincipalName."),
+        ("pass_id" = String, Path, description = "The pass's id."),
+    ),
+    responses(
+        (status = 204, description = "Deleted."),
+    ),
+)]
 pub async fn delete(
     State(state): State<Arc<AppState>>,
     caller: Caller,

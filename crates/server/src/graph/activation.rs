@@ -13,6 +13,7 @@
 use crate::graph::auth::Caller;
 use crate::graph::body::JsonBody;
 use crate::graph::error::GraphError;
+use crate::graph::openapi as doc;
 use crate::graph::pim_map::{
     admin_request, extension_request, request_item, requests_list, to_value,
 };
@@ -169,6 +170,16 @@ async fn step_up_required(
 /// `POST /v1.0/roleManagement/directory/roleAssignmentScheduleRequests`: `selfActivate`,
 /// `selfDeactivate`, `selfExtend`, `selfRenew` and the administrators' actions on active
 /// assignments.
+#[utoipa::path(
+    post,
+    path = "/v1.0/roleManagement/directory/roleAssignmentScheduleRequests",
+    tag = "pim",
+    request_body = doc::NewScheduleRequest,
+    responses(
+        (status = 201, description = "The request as stored.", body = doc::ScheduleRequest),
+        (status = 200, description = "A validation only (`isValidationOnly`): the request echoed.", body = doc::AnyObject),
+    ),
+)]
 pub async fn create(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -227,6 +238,17 @@ pub async fn create(
 
 /// `GET …/roleAssignmentScheduleRequests`: every one, newest first, with `$filter` and `$top`
 /// (active role administrators only).
+#[utoipa::path(
+    get,
+    path = "/v1.0/roleManagement/directory/roleAssignmentScheduleRequests",
+    tag = "pim",
+    params(
+        doc::ListOptions,
+    ),
+    responses(
+        (status = 200, description = "The requests, newest first.", body = doc::Collection<doc::ScheduleRequest>),
+    ),
+)]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -246,6 +268,18 @@ pub async fn list(
 /// `GET …/roleAssignmentScheduleRequests/{id}`: one request (the caller's own; any, for an
 /// active role administrator); and `…/filterByCurrentUser(on='principal')`: the caller's,
 /// newest first.
+#[utoipa::path(
+    get,
+    path = "/v1.0/roleManagement/directory/roleAssignmentScheduleRequests/{id}",
+    tag = "pim",
+    params(
+        ("id" = String, Path, description = "A request id, or `filterByCurrentUser(on='principal')`."),
+        doc::ListOptions,
+    ),
+    responses(
+        (status = 200, description = "The request, or the caller's requests.", body = doc::OneOrCollection<doc::ScheduleRequest>),
+    ),
+)]
 pub async fn get(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -264,6 +298,17 @@ fn request_id(segment: &str) -> Result<RequestId, Box<GraphError>> {
 
 /// `POST …/roleAssignmentScheduleRequests/{id}/cancel`: the requester withdraws a request that
 /// still waits (for its step-up, its approval or an administrator's decision). `204`; audited.
+#[utoipa::path(
+    post,
+    path = "/v1.0/roleManagement/directory/roleAssignmentScheduleRequests/{id}/cancel",
+    tag = "pim",
+    params(
+        ("id" = String, Path, description = "The request id."),
+    ),
+    responses(
+        (status = 204, description = "Cancelled."),
+    ),
+)]
 pub async fn cancel(
     State(state): State<Arc<AppState>>,
     caller: Caller,

@@ -6,6 +6,7 @@
 use crate::graph::auth::Caller;
 use crate::graph::body::JsonBody;
 use crate::graph::error::GraphError;
+use crate::graph::openapi as doc;
 use crate::graph::pim_map::filter_by_current_user_on;
 use crate::state::AppState;
 use app::pim::approvals::{self, Approval, Review, Step};
@@ -54,6 +55,17 @@ fn approval_id(segment: &str) -> Result<RequestId, Box<GraphError>> {
 
 /// `GET /v1.0/roleManagement/directory/roleAssignmentApprovals/{id}`, or
 /// `…/filterByCurrentUser(on='approver')`: the approvals waiting for the caller's decision.
+#[utoipa::path(
+    get,
+    path = "/v1.0/roleManagement/directory/roleAssignmentApprovals/{id}",
+    tag = "pim",
+    params(
+        ("id" = String, Path, description = "A request id, or `filterByCurrentUser(on='approver')`."),
+    ),
+    responses(
+        (status = 200, description = "The approval, or the approvals waiting for the caller.", body = doc::OneOrCollection<doc::Approval>),
+    ),
+)]
 pub async fn get(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -76,16 +88,46 @@ pub async fn get(
 }
 
 /// `GET …/roleAssignmentApprovals/{id}/steps`.
+#[utoipa::path(
+    get,
+    path = "/v1.0/roleManagement/directory/roleAssignmentApprovals/{id}/steps",
+    tag = "pim",
+    params(
+        ("id" = String, Path, description = "The request id."),
+    ),
+    responses(
+        (status = 200, description = "The approval's steps.", body = doc::Collection<doc::ApprovalStep>),
+    ),
+)]
 pub async fn list_steps(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, GraphError> {
     let approval = approvals::visible(&state, &caller, &approval_id(&id)?).await?;
-    Ok(Json(json!({ "value": steps(&approval, &caller) })))
+    Ok(Json(json!({
+        "@odata.context": format!(
+            "{}/v1.0/$metadata#roleManagement/directory/roleAssignmentApprovals('{}')/steps",
+            state.issuer,
+            approval.record.id()
+        ),
+        "value": steps(&approval, &caller),
+    })))
 }
 
 /// `GET …/roleAssignmentApprovals/{id}/steps/{stepId}`.
+#[utoipa::path(
+    get,
+    path = "/v1.0/roleManagement/directory/roleAssignmentApprovals/{id}/steps/{step_id}",
+    tag = "pim",
+    params(
+        ("id" = String, Path, description = "The request id."),
+        ("step_id" = String, Path, description = "The step's number."),
+    ),
+    responses(
+        (status = 200, description = "The step.", body = doc::ApprovalStep),
+    ),
+)]
 pub async fn get_step(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -110,6 +152,19 @@ struct ReviewBody {
 
 /// `PATCH …/roleAssignmentApprovals/{id}/steps/{stepId}` with `reviewResult` (`Approve` or
 /// `Deny`) and `justification`: `204` when the decision is recorded.
+#[utoipa::path(
+    patch,
+    path = "/v1.0/roleManagement/directory/roleAssignmentApprovals/{id}/steps/{step_id}",
+    tag = "pim",
+    params(
+        ("id" = String, Path, description = "The request id."),
+        ("step_id" = String, Path, description = "The step's number."),
+    ),
+    request_body = doc::ApprovalDecision,
+    responses(
+        (status = 204, description = "The decision is recorded."),
+    ),
+)]
 pub async fn decide(
     State(state): State<Arc<AppState>>,
     caller: Caller,

@@ -48,7 +48,14 @@ pub enum BodyError {
         /// What the route takes.
         what: &'static str,
     },
+    /// A string (or a member name) holding a NUL character.
+    #[error("{NUL_REFUSED}")]
+    Nul,
 }
+
+/// The sentence for a request that holds a NUL character anywhere.
+pub const NUL_REFUSED: &str = "The request holds a NUL character (U+0000), which no Graph value \
+                               can hold.";
 
 /// How a body was sent, for [`BodyError::NotJson`].
 fn sent(declared: &Option<String>) -> String {
@@ -66,7 +73,7 @@ impl From<BodyError> for GraphError {
                 "UnsupportedMediaType",
                 e.to_string(),
             ),
-            BodyError::Malformed { .. } | BodyError::NotAnObject { .. } => {
+            BodyError::Malformed { .. } | BodyError::NotAnObject { .. } | BodyError::Nul => {
                 GraphError::bad_request("BadRequest", e.to_string())
             }
         }
@@ -104,12 +111,21 @@ impl JsonBody {
         }
     }
 
-    /// The body read as `T`; `what` names `T` the way Graph does, for the error.
+    /// The body read as `T`; `what` names `T` the way Graph does, for the error. A body with a
+    /// NUL character in any string is refused: PostgreSQL's text cannot hold one (it failed the
+    /// write with a 500), and no Graph value has one.
     pub fn parse<T: DeserializeOwned>(&self, what: &'static str) -> Result<T, BodyError> {
-        serde_json::from_slice(self.json_bytes()?).map_err(|e| BodyError::Malformed {
+        let bytes = self.json_bytes()?;
+        let malformed = |e: serde_json::Error| BodyError::Malformed {
             what,
             reason: e.to_string(),
-        })
+        };
+        let value: Value = serde_json::from_slice(bytes).map_err(malformed)?;
+        if holds_nul(&value) {
+            return Err(BodyError::Nul);
+        }
+        // Read again from the bytes, not the value, so that errors keep their line and column.
+        serde_json::from_slice(bytes).map_err(malformed)
     }
 
     /// The body read as `T`, or `None` when there is none.
@@ -131,6 +147,38 @@ impl JsonBody {
         }
         Ok(value)
     }
+}
+
+/// Whether a string or member name anywhere in `value` holds a NUL character.
+fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(members) => members
+            .iter()
+            .any(|(name, member)| name.contains('\0') || holds_nul(member)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
+    }
+}
+
+/// Refuses, before any handler, a Graph request whose path or query holds an encoded NUL
+/// character (`%00`, the only way one reaches a URI): the ids and names it would become cannot be
+/// looked up in PostgreSQL (which answered with a 500).
+pub async fn refuse_nul_in_uri(
+    request: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let uri = request.uri();
+    let encoded = uri.path_and_query().map_or("", |p| p.as_str());
+    if encoded
+        .as_bytes()
+        .windows(3)
+        .any(|w| w.eq_ignore_ascii_case(b"%00"))
+    {
+        return GraphError::bad_request("BadRequest", NUL_REFUSED).into_response();
+    }
+    next.run(request).await
 }
 
 impl<S: Send + Sync> FromRequest<S> for JsonBody {
@@ -169,6 +217,33 @@ mod tests {
             bytes: Bytes::from(text.to_string()),
             content_type: content_type.map(str::to_string),
         }
+    }
+
+    #[test]
+    fn a_nul_character_anywhere_is_refused() {
+        let json = Some("application/json");
+        for text in [
+            r#"{"displayName": "a\u0000b"}"#,
+            r#"{"a\u0000": 1}"#,
+            r#"{"deep": [{"x": ["\u0000"]}]}"#,
+        ] {
+            assert_eq!(
+                body(json, text).parse::<Value>("a thing"),
+                Err(BodyError::Nul),
+                "{text}"
+            );
+        }
+        // An escaped backslash before "u0000" is six characters, no NUL.
+        let text = r#"{"displayName": "a\\u0000b"}"#;
+        assert_eq!(
+            body(json, text).parse::<Value>("a thing").unwrap()["displayName"],
+            "a\\u0000b"
+        );
+        // Type errors keep serde's position.
+        let error = body(json, r#"{"n": "x"}"#)
+            .parse::<std::collections::HashMap<String, u8>>("a thing")
+            .unwrap_err();
+        assert!(error.to_string().contains("line 1 column"), "{error}");
     }
 
     #[test]

@@ -20,6 +20,7 @@ use crate::graph::auth::Caller;
 use crate::graph::body::JsonBody;
 use crate::graph::error::GraphError;
 use crate::graph::odata::QueryError;
+use crate::graph::openapi as doc;
 use crate::state::AppState;
 use app::authz::{ManageConditionalAccess, ReadConditionalAccess};
 use app::conditional_access::{LockoutGuard, PolicyChange, PolicyError};
@@ -58,6 +59,14 @@ fn policy_id(id: &str) -> Result<PolicyId, QueryError> {
 }
 
 /// `GET /v1.0/identity/conditionalAccess/policies`.
+#[utoipa::path(
+    get,
+    path = "/v1.0/identity/conditionalAccess/policies",
+    tag = "conditionalAccess",
+    responses(
+        (status = 200, description = "The policies.", body = doc::Collection<doc::ConditionalAccessPolicy>),
+    ),
+)]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -71,6 +80,17 @@ pub async fn list(
 }
 
 /// `GET …/policies/{id}`.
+#[utoipa::path(
+    get,
+    path = "/v1.0/identity/conditionalAccess/policies/{id}",
+    tag = "conditionalAccess",
+    params(
+        ("id" = String, Path, description = "The resource's id."),
+    ),
+    responses(
+        (status = 200, description = "The policy.", body = doc::ConditionalAccessPolicy),
+    ),
+)]
 pub async fn get(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -120,6 +140,18 @@ async fn writer(
 }
 
 /// `POST …/policies`: `201` with the policy as stored (a fresh id).
+#[utoipa::path(
+    post,
+    path = "/v1.0/identity/conditionalAccess/policies",
+    tag = "conditionalAccess",
+    params(
+        doc::Force,
+    ),
+    request_body = doc::ConditionalAccessPolicyInput,
+    responses(
+        (status = 201, description = "The policy as stored.", body = doc::ConditionalAccessPolicy),
+    ),
+)]
 pub async fn create(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -142,6 +174,19 @@ pub async fn create(
 }
 
 /// `PATCH …/policies/{id}`: `204`.
+#[utoipa::path(
+    patch,
+    path = "/v1.0/identity/conditionalAccess/policies/{id}",
+    tag = "conditionalAccess",
+    params(
+        ("id" = String, Path, description = "The resource's id."),
+        doc::Force,
+    ),
+    request_body = doc::ConditionalAccessPolicyInput,
+    responses(
+        (status = 204, description = "Changed."),
+    ),
+)]
 pub async fn update(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -160,6 +205,18 @@ pub async fn update(
 }
 
 /// `DELETE …/policies/{id}`: `204`.
+#[utoipa::path(
+    delete,
+    path = "/v1.0/identity/conditionalAccess/policies/{id}",
+    tag = "conditionalAccess",
+    params(
+        ("id" = String, Path, description = "The resource's id."),
+        doc::Force,
+    ),
+    responses(
+        (status = 204, description = "Deleted."),
+    ),
+)]
 pub async fn delete(
     State(state): State<Arc<AppState>>,
     caller: Caller,

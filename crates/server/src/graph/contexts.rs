@@ -8,6 +8,7 @@ use crate::graph::auth::Caller;
 use crate::graph::body::JsonBody;
 use crate::graph::error::GraphError;
 use crate::graph::odata::{self, Accepts};
+use crate::graph::openapi as doc;
 use crate::graph::pim_map::to_value;
 use crate::state::AppState;
 use app::authz::{ManageConditionalAccess, ReadConditionalAccess};
@@ -39,6 +40,17 @@ fn collection_context(state: &AppState) -> String {
 }
 
 /// `GET …/authenticationContextClassReferences`, with `$filter`, `$top` and `$count`.
+#[utoipa::path(
+    get,
+    path = "/v1.0/identity/conditionalAccess/authenticationContextClassReferences",
+    tag = "conditionalAccess",
+    params(
+        doc::ListOptions,
+    ),
+    responses(
+        (status = 200, description = "The authentication contexts.", body = doc::Collection<doc::AuthenticationContext>),
+    ),
+)]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -58,6 +70,17 @@ pub async fn list(
 }
 
 /// `GET …/authenticationContextClassReferences/{id}`.
+#[utoipa::path(
+    get,
+    path = "/v1.0/identity/conditionalAccess/authenticationContextClassReferences/{id}",
+    tag = "conditionalAccess",
+    params(
+        ("id" = String, Path, description = "`c1`…`c99`."),
+    ),
+    responses(
+        (status = 200, description = "The context.", body = doc::AuthenticationContext),
+    ),
+)]
 pub async fn get(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -72,6 +95,15 @@ pub async fn get(
 
 /// `POST …/authenticationContextClassReferences`: `201` with the context as stored; the body
 /// names its id (`c1`…`c99`).
+#[utoipa::path(
+    post,
+    path = "/v1.0/identity/conditionalAccess/authenticationContextClassReferences",
+    tag = "conditionalAccess",
+    request_body = doc::AuthenticationContext,
+    responses(
+        (status = 201, description = "The context as stored.", body = doc::AuthenticationContext),
+    ),
+)]
 pub async fn create(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -93,6 +125,19 @@ pub async fn create(
 
 /// `PATCH …/authenticationContextClassReferences/{id}`: creates the context (`201` with it) or
 /// merges the body into it (`204`).
+#[utoipa::path(
+    patch,
+    path = "/v1.0/identity/conditionalAccess/authenticationContextClassReferences/{id}",
+    tag = "conditionalAccess",
+    params(
+        ("id" = String, Path, description = "`c1`…`c99`."),
+    ),
+    request_body = doc::AnyObject,
+    responses(
+        (status = 201, description = "Created.", body = doc::AuthenticationContext),
+        (status = 204, description = "Changed."),
+    ),
+)]
 pub async fn upsert(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -112,6 +157,17 @@ pub async fn upsert(
 }
 
 /// `DELETE …/authenticationContextClassReferences/{id}`: `204`.
+#[utoipa::path(
+    delete,
+    path = "/v1.0/identity/conditionalAccess/authenticationContextClassReferences/{id}",
+    tag = "conditionalAccess",
+    params(
+        ("id" = String, Path, description = "`c1`…`c99`."),
+    ),
+    responses(
+        (status = 204, description = "Deleted."),
+    ),
+)]
 pub async fn delete(
     State(state): State<Arc<AppState>>,
     caller: Caller,

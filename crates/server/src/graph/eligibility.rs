@@ -6,6 +6,7 @@ use crate::graph::auth::Caller;
 use crate::graph::body::JsonBody;
 use crate::graph::conditional_access::forced;
 use crate::graph::error::GraphError;
+use crate::graph::openapi as doc;
 use crate::graph::pim_map::{admin_request, extension_request, request_item, requests_list};
 use crate::state::AppState;
 use axum::extract::{Path, RawQuery, State};
@@ -20,6 +21,19 @@ const KIND: ScheduleKind = ScheduleKind::Eligibility;
 /// `POST /v1.0/roleManagement/directory/roleEligibilityScheduleRequests[?force=true]`:
 /// administrators' requests on eligibility (an `adminRemove` through the lockout guard), and
 /// holders' `selfExtend`/`selfRenew`.
+#[utoipa::path(
+    post,
+    path = "/v1.0/roleManagement/directory/roleEligibilityScheduleRequests",
+    tag = "pim",
+    params(
+        doc::Force,
+    ),
+    request_body = doc::NewScheduleRequest,
+    responses(
+        (status = 201, description = "The request as stored.", body = doc::ScheduleRequest),
+        (status = 200, description = "A validation only: the request echoed.", body = doc::AnyObject),
+    ),
+)]
 pub async fn create(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -36,6 +50,17 @@ pub async fn create(
 
 /// `GET …/roleEligibilityScheduleRequests`: every one, newest first (active role
 /// administrators only).
+#[utoipa::path(
+    get,
+    path = "/v1.0/roleManagement/directory/roleEligibilityScheduleRequests",
+    tag = "pim",
+    params(
+        doc::ListOptions,
+    ),
+    responses(
+        (status = 200, description = "The requests, newest first.", body = doc::Collection<doc::ScheduleRequest>),
+    ),
+)]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -47,6 +72,18 @@ pub async fn list(
 
 /// `GET …/roleEligibilityScheduleRequests/filterByCurrentUser(on='principal')` (the caller's
 /// own requests), or one request by id (administrators: any; others: their own).
+#[utoipa::path(
+    get,
+    path = "/v1.0/roleManagement/directory/roleEligibilityScheduleRequests/{segment}",
+    tag = "pim",
+    params(
+        ("segment" = String, Path, description = "A request id, or `filterByCurrentUser(on='principal')`."),
+        doc::ListOptions,
+    ),
+    responses(
+        (status = 200, description = "The request, or the caller's requests.", body = doc::OneOrCollection<doc::ScheduleRequest>),
+    ),
+)]
 pub async fn item(
     State(state): State<Arc<AppState>>,
     caller: Caller,

@@ -6,6 +6,7 @@ use crate::graph::auth::Caller;
 use crate::graph::body::JsonBody;
 use crate::graph::error::GraphError;
 use crate::graph::odata::{to_value, QueryError};
+use crate::graph::openapi as doc;
 use crate::state::AppState;
 use app::authz::ReadConditionalAccess;
 use app::what_if::EvaluateError;
@@ -47,6 +48,18 @@ fn at(query: Option<&str>, now: DateTime<Utc>) -> Result<DateTime<Utc>, QueryErr
 }
 
 /// `POST …/conditionalAccess/evaluate`: `200` with the policies' results and the decision.
+#[utoipa::path(
+    post,
+    path = "/v1.0/identity/conditionalAccess/evaluate",
+    tag = "conditionalAccess",
+    params(
+        ("at" = Option<String>, Query, description = "Evaluate at this RFC 3339 time instead of now (Portcullis extension)."),
+    ),
+    request_body = doc::EvaluateRequest,
+    responses(
+        (status = 200, description = "The policies' results.", body = doc::EvaluateResponse),
+    ),
+)]
 pub async fn evaluate(
     State(state): State<Arc<AppState>>,
     caller: Caller,

@@ -10,6 +10,7 @@ use crate::graph::body::JsonBody;
 use crate::graph::conditional_access::forced;
 use crate::graph::error::GraphError;
 use crate::graph::odata::{self, Accepts, QueryError};
+use crate::graph::openapi as doc;
 use crate::state::AppState;
 use app::authz::ManageGroups;
 use app::groups::{GroupError, Member};
@@ -72,6 +73,17 @@ fn render_member(member: &Member) -> Value {
 }
 
 /// `GET /v1.0/groups`, with `$filter`, `$top` and `$count`.
+#[utoipa::path(
+    get,
+    path = "/v1.0/groups",
+    tag = "directory",
+    params(
+        doc::ListOptions,
+    ),
+    responses(
+        (status = 200, description = "The groups.", body = doc::Collection<doc::Group>),
+    ),
+)]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -90,6 +102,17 @@ pub async fn list(
 }
 
 /// `GET /v1.0/groups/{id}`.
+#[utoipa::path(
+    get,
+    path = "/v1.0/groups/{id}",
+    tag = "directory",
+    params(
+        ("id" = String, Path, description = "The resource's id."),
+    ),
+    responses(
+        (status = 200, description = "The group.", body = doc::Group),
+    ),
+)]
 pub async fn get(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -105,6 +128,18 @@ pub async fn get(
 }
 
 /// `GET /v1.0/groups/{id}/members`: direct members, users and groups.
+#[utoipa::path(
+    get,
+    path = "/v1.0/groups/{id}/members",
+    tag = "directory",
+    params(
+        ("id" = String, Path, description = "The resource's id."),
+        doc::ListOptions,
+    ),
+    responses(
+        (status = 200, description = "The direct members.", body = doc::Collection<doc::DirectoryObject>),
+    ),
+)]
 pub async fn members(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -124,6 +159,15 @@ pub async fn members(
 }
 
 /// `POST /v1.0/groups`: `displayName`, `isAssignableToRole`; `201` with the group.
+#[utoipa::path(
+    post,
+    path = "/v1.0/groups",
+    tag = "directory",
+    request_body = doc::NewGroup,
+    responses(
+        (status = 201, description = "The group.", body = doc::Group),
+    ),
+)]
 pub async fn create(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -151,6 +195,18 @@ pub async fn create(
 
 /// `PATCH /v1.0/groups/{id}`: `displayName` (`isAssignableToRole` cannot change, as in
 /// Graph); `204`.
+#[utoipa::path(
+    patch,
+    path = "/v1.0/groups/{id}",
+    tag = "directory",
+    params(
+        ("id" = String, Path, description = "The resource's id."),
+    ),
+    request_body = doc::GroupPatch,
+    responses(
+        (status = 204, description = "Changed."),
+    ),
+)]
 pub async fn update(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -188,6 +244,18 @@ pub async fn update(
 }
 
 /// `DELETE /v1.0/groups/{id}[?force=true]`: `204`.
+#[utoipa::path(
+    delete,
+    path = "/v1.0/groups/{id}",
+    tag = "directory",
+    params(
+        ("id" = String, Path, description = "The resource's id."),
+        doc::Force,
+    ),
+    responses(
+        (status = 204, description = "Deleted."),
+    ),
+)]
 pub async fn delete(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -218,6 +286,18 @@ fn referenced_id(body: &Value) -> Result<String, QueryError> {
 }
 
 /// `POST /v1.0/groups/{id}/members/$ref`: `204`.
+#[utoipa::path(
+    post,
+    path = "/v1.0/groups/{id}/members/$ref",
+    tag = "directory",
+    params(
+        ("id" = String, Path, description = "The resource's id."),
+    ),
+    request_body = doc::Reference,
+    responses(
+        (status = 204, description = "Added."),
+    ),
+)]
 pub async fn add_member(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -232,6 +312,19 @@ pub async fn add_member(
 }
 
 /// `DELETE /v1.0/groups/{id}/members/{member}/$ref[?force=true]`: `204`.
+#[utoipa::path(
+    delete,
+    path = "/v1.0/groups/{id}/members/{member}/$ref",
+    tag = "directory",
+    params(
+        ("id" = String, Path, description = "The resource's id."),
+        ("member" = String, Path, description = "The member's id."),
+        doc::Force,
+    ),
+    responses(
+        (status = 204, description = "Removed."),
+    ),
+)]
 pub async fn remove_member(
     State(state): State<Arc<AppState>>,
     caller: Caller,

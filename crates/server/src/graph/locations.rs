@@ -7,6 +7,7 @@ use crate::graph::auth::Caller;
 use crate::graph::body::JsonBody;
 use crate::graph::error::GraphError;
 use crate::graph::odata::{self, to_value, Accepts, QueryError};
+use crate::graph::openapi as doc;
 use crate::state::AppState;
 use app::authz::{ManageConditionalAccess, ReadConditionalAccess};
 use app::conditional_access::locations::LocationError;
@@ -42,6 +43,17 @@ fn location_id(id: &str) -> Result<LocationId, QueryError> {
 }
 
 /// `GET …/namedLocations`, with `$filter`, `$top` and `$count`.
+#[utoipa::path(
+    get,
+    path = "/v1.0/identity/conditionalAccess/namedLocations",
+    tag = "conditionalAccess",
+    params(
+        doc::ListOptions,
+    ),
+    responses(
+        (status = 200, description = "The named locations.", body = doc::Collection<doc::NamedLocation>),
+    ),
+)]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -61,6 +73,17 @@ pub async fn list(
 }
 
 /// `GET …/namedLocations/{id}`.
+#[utoipa::path(
+    get,
+    path = "/v1.0/identity/conditionalAccess/namedLocations/{id}",
+    tag = "conditionalAccess",
+    params(
+        ("id" = String, Path, description = "The resource's id."),
+    ),
+    responses(
+        (status = 200, description = "The location.", body = doc::NamedLocation),
+    ),
+)]
 pub async fn get(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -74,6 +97,15 @@ pub async fn get(
 }
 
 /// `POST …/namedLocations`: `201` with the location as stored (a fresh id).
+#[utoipa::path(
+    post,
+    path = "/v1.0/identity/conditionalAccess/namedLocations",
+    tag = "conditionalAccess",
+    request_body = doc::NamedLocationInput,
+    responses(
+        (status = 201, description = "The location as stored.", body = doc::NamedLocation),
+    ),
+)]
 pub async fn create(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -86,6 +118,18 @@ pub async fn create(
 }
 
 /// `PATCH …/namedLocations/{id}`: `204`.
+#[utoipa::path(
+    patch,
+    path = "/v1.0/identity/conditionalAccess/namedLocations/{id}",
+    tag = "conditionalAccess",
+    params(
+        ("id" = String, Path, description = "The resource's id."),
+    ),
+    request_body = doc::NamedLocationInput,
+    responses(
+        (status = 204, description = "Changed."),
+    ),
+)]
 pub async fn update(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -100,6 +144,17 @@ pub async fn update(
 }
 
 /// `DELETE …/namedLocations/{id}`: `204`.
+#[utoipa::path(
+    delete,
+    path = "/v1.0/identity/conditionalAccess/namedLocations/{id}",
+    tag = "conditionalAccess",
+    params(
+        ("id" = String, Path, description = "The resource's id."),
+    ),
+    responses(
+        (status = 204, description = "Deleted."),
+    ),
+)]
 pub async fn delete(
     State(state): State<Arc<AppState>>,
     caller: Caller,

@@ -10,6 +10,7 @@
 use crate::graph::auth::Caller;
 use crate::graph::error::GraphError;
 use crate::graph::odata::{self, Accepts};
+use crate::graph::openapi as doc;
 use crate::state::AppState;
 use app::authz::ReadAuditLogs;
 use axum::extract::{Path, RawQuery, State};
@@ -44,6 +45,17 @@ fn context(state: &AppState, collection: &str) -> String {
 }
 
 /// `GET /v1.0/auditLogs/signIns`.
+#[utoipa::path(
+    get,
+    path = "/v1.0/auditLogs/signIns",
+    tag = "logs",
+    params(
+        doc::ListOptions,
+    ),
+    responses(
+        (status = 200, description = "Sign-ins, newest first.", body = doc::Collection<doc::SignIn>),
+    ),
+)]
 pub async fn sign_ins(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -72,6 +84,17 @@ pub async fn sign_ins(
 }
 
 /// `GET /v1.0/auditLogs/signIns/{id}`.
+#[utoipa::path(
+    get,
+    path = "/v1.0/auditLogs/signIns/{id}",
+    tag = "logs",
+    params(
+        ("id" = String, Path, description = "The resource's id."),
+    ),
+    responses(
+        (status = 200, description = "The sign-in.", body = doc::SignIn),
+    ),
+)]
 pub async fn sign_in(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -90,6 +113,17 @@ pub async fn sign_in(
 }
 
 /// `GET /v1.0/auditLogs/directoryAudits`.
+#[utoipa::path(
+    get,
+    path = "/v1.0/auditLogs/directoryAudits",
+    tag = "logs",
+    params(
+        doc::ListOptions,
+    ),
+    responses(
+        (status = 200, description = "Audit entries, newest first.", body = doc::Collection<doc::DirectoryAudit>),
+    ),
+)]
 pub async fn directory_audits(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -117,6 +151,17 @@ pub async fn directory_audits(
 }
 
 /// `GET /v1.0/auditLogs/directoryAudits/{id}`.
+#[utoipa::path(
+    get,
+    path = "/v1.0/auditLogs/directoryAudits/{id}",
+    tag = "logs",
+    params(
+        ("id" = String, Path, description = "The resource's id."),
+    ),
+    responses(
+        (status = 200, description = "The entry.", body = doc::DirectoryAudit),
+    ),
+)]
 pub async fn directory_audit(
     State(state): State<Arc<AppState>>,
     caller: Caller,

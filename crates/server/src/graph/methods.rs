@@ -8,6 +8,7 @@ use crate::graph::auth::Caller;
 use crate::graph::conditional_access::forced;
 use crate::graph::error::GraphError;
 use crate::graph::odata::{self, Accepts};
+use crate::graph::openapi as doc;
 use crate::state::AppState;
 use app::methods::MethodKind;
 use axum::extract::{Path, RawQuery, State};
@@ -80,6 +81,17 @@ fn context(state: &AppState, key: &str, segment: &str) -> String {
 
 /// `GET …/authentication/methods`: the user's own, or another's for a User or Global
 /// Administrator (a Global Administrator's for users who hold or may activate a role).
+#[utoipa::path(
+    get,
+    path = "/v1.0/users/{id}/authentication/methods",
+    tag = "directory",
+    params(
+        ("id" = String, Path, description = "The user's id or userPrincipalName."),
+    ),
+    responses(
+        (status = 200, description = "The user's methods.", body = doc::Collection<doc::AuthenticationMethod>),
+    ),
+)]
 pub async fn all(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -154,9 +166,16 @@ async fn delete_kind(
 }
 
 macro_rules! kind_handlers {
-    ($($list:ident, $get:ident, $delete:ident => $kind:expr;)+) => {
+    ($($list:ident, $get:ident, $delete:ident => $kind:expr, $list_path:literal, $item_path:literal;)+) => {
         $(
             #[doc = concat!("`GET …/authentication/", stringify!($list), "`: the user's methods of this kind.")]
+            #[utoipa::path(
+                get,
+                path = $list_path,
+                tag = "directory",
+                params(("id" = String, Path, description = "The user's id or userPrincipalName.")),
+                responses((status = 200, description = "The user's methods of this kind.", body = doc::Collection<doc::AuthenticationMethod>)),
+            )]
             pub async fn $list(
                 State(state): State<Arc<AppState>>,
                 caller: Caller,
@@ -167,6 +186,16 @@ macro_rules! kind_handlers {
             }
 
             #[doc = "`GET …/{method id}`: one method of this kind."]
+            #[utoipa::path(
+                get,
+                path = $item_path,
+                tag = "directory",
+                params(
+                    ("id" = String, Path, description = "The user's id or userPrincipalName."),
+                    ("method_id" = String, Path, description = "The method's id."),
+                ),
+                responses((status = 200, description = "The method.", body = doc::AuthenticationMethod)),
+            )]
             pub async fn $get(
                 State(state): State<Arc<AppState>>,
                 caller: Caller,
@@ -177,6 +206,17 @@ macro_rules! kind_handlers {
             }
 
             #[doc = "`DELETE …/{method id}[?force=true]`: an administrator deletes it; `204`."]
+            #[utoipa::path(
+                delete,
+                path = $item_path,
+                tag = "directory",
+                params(
+                    ("id" = String, Path, description = "The user's id or userPrincipalName."),
+                    ("method_id" = String, Path, description = "The method's id."),
+                    doc::Force,
+                ),
+                responses((status = 204, description = "Deleted.")),
+            )]
             pub async fn $delete(
                 State(state): State<Arc<AppState>>,
                 caller: Caller,
@@ -190,12 +230,24 @@ macro_rules! kind_handlers {
 }
 
 kind_handlers! {
-    fido2_methods, fido2_method, delete_fido2_method => MethodKind::Fido2;
+    fido2_methods, fido2_method, delete_fido2_method => MethodKind::Fido2,
+        "/v1.0/users/{id}/authentication/fido2Methods",
+        "/v1.0/users/{id}/authentication/fido2Methods/{method_id}";
     windows_hello_methods, windows_hello_method, delete_windows_hello_method
-        => MethodKind::WindowsHelloForBusiness;
+        => MethodKind::WindowsHelloForBusiness,
+        "/v1.0/users/{id}/authentication/windowsHelloForBusinessMethods",
+        "/v1.0/users/{id}/authentication/windowsHelloForBusinessMethods/{method_id}";
     software_oath_methods, software_oath_method, delete_software_oath_method
-        => MethodKind::SoftwareOath;
-    phone_methods, phone_method, delete_phone_method => MethodKind::Phone;
-    email_methods, email_method, delete_email_method => MethodKind::Email;
-    password_methods, password_method, delete_password_method => MethodKind::Password;
+        => MethodKind::SoftwareOath,
+        "/v1.0/users/{id}/authentication/softwareOathMethods",
+        "/v1.0/users/{id}/authentication/softwareOathMethods/{method_id}";
+    phone_methods, phone_method, delete_phone_method => MethodKind::Phone,
+        "/v1.0/users/{id}/authentication/phoneMethods",
+        "/v1.0/users/{id}/authentication/phoneMethods/{method_id}";
+    email_methods, email_method, delete_email_method => MethodKind::Email,
+        "/v1.0/users/{id}/authentication/emailMethods",
+        "/v1.0/users/{id}/authentication/emailMethods/{method_id}";
+    password_methods, password_method, delete_password_method => MethodKind::Password,
+        "/v1.0/users/{id}/authentication/passwordMethods",
+        "/v1.0/users/{id}/authentication/passwordMethods/{method_id}";
 }

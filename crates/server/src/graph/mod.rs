@@ -16,6 +16,7 @@ pub mod locations;
 pub mod logs;
 pub mod methods;
 pub mod odata;
+pub mod openapi;
 pub mod pim_map;
 pub mod posture;
 pub mod role_assignments;

@@ -8,6 +8,7 @@
 use crate::graph::auth::Caller;
 use crate::graph::error::GraphError;
 use crate::graph::odata::QueryError;
+use crate::graph::openapi as doc;
 use crate::posture::{lint as lint_posture, preflight as run_preflight, PostureError, Subject};
 use crate::state::AppState;
 use app::authz::ManageRoles;
@@ -75,6 +76,17 @@ fn posture_error(e: PostureError) -> GraphError {
 }
 
 /// `GET /v1.0/portcullis/lint[?breakGlass=…]`.
+#[utoipa::path(
+    get,
+    path = "/v1.0/portcullis/lint",
+    tag = "portcullis",
+    params(
+        ("breakGlass" = Option<String>, Query, description = "Break-glass accounts (comma-separated ids or names), which policies should exclude."),
+    ),
+    responses(
+        (status = 200, description = "The findings.", body = doc::LintReport),
+    ),
+)]
 pub async fn lint(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -89,6 +101,19 @@ pub async fn lint(
 }
 
 /// `GET /v1.0/portcullis/preflight?role=…|policy=…[&breakGlass=…]`.
+#[utoipa::path(
+    get,
+    path = "/v1.0/portcullis/preflight",
+    tag = "portcullis",
+    params(
+        ("role" = Option<String>, Query, description = "A role id or name (this or policy)."),
+        ("policy" = Option<String>, Query, description = "A policy id (this or role)."),
+        ("breakGlass" = Option<String>, Query, description = "Break-glass accounts."),
+    ),
+    responses(
+        (status = 200, description = "Who could still activate or sign in.", body = doc::AnyObject),
+    ),
+)]
 pub async fn preflight(
     State(state): State<Arc<AppState>>,
     caller: Caller,

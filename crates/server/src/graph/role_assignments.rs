@@ -7,6 +7,7 @@ use crate::graph::auth::Caller;
 use crate::graph::body::JsonBody;
 use crate::graph::error::GraphError;
 use crate::graph::odata::{self, Accepts};
+use crate::graph::openapi as doc;
 use crate::state::AppState;
 use app::authz::ManageRoles;
 use app::pim::direct;
@@ -43,6 +44,17 @@ fn mfa_claim(caller: &Caller) -> bool {
 
 /// `GET …/roleAssignments`, with `$filter` (`principalId`, `roleDefinitionId`, …), `$top`
 /// and `$count`.
+#[utoipa::path(
+    get,
+    path = "/v1.0/roleManagement/directory/roleAssignments",
+    tag = "roles",
+    params(
+        doc::ListOptions,
+    ),
+    responses(
+        (status = 200, description = "The direct role assignments.", body = doc::Collection<doc::RoleAssignment>),
+    ),
+)]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -62,6 +74,17 @@ pub async fn list(
 }
 
 /// `GET …/roleAssignments/{id}`.
+#[utoipa::path(
+    get,
+    path = "/v1.0/roleManagement/directory/roleAssignments/{id}",
+    tag = "roles",
+    params(
+        ("id" = String, Path, description = "The assignment's id."),
+    ),
+    responses(
+        (status = 200, description = "The assignment.", body = doc::RoleAssignment),
+    ),
+)]
 pub async fn get(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -81,6 +104,15 @@ pub async fn get(
 
 /// `POST …/roleAssignments`: `principalId`, `roleDefinitionId` and `directoryScopeId` (`/`);
 /// `201` with the permanent active assignment made.
+#[utoipa::path(
+    post,
+    path = "/v1.0/roleManagement/directory/roleAssignments",
+    tag = "roles",
+    request_body = doc::NewRoleAssignment,
+    responses(
+        (status = 201, description = "The permanent active assignment made.", body = doc::RoleAssignment),
+    ),
+)]
 pub async fn create(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -133,6 +165,17 @@ pub async fn create(
 }
 
 /// `DELETE …/roleAssignments/{id}`: `204`; the assignment ends now.
+#[utoipa::path(
+    delete,
+    path = "/v1.0/roleManagement/directory/roleAssignments/{id}",
+    tag = "roles",
+    params(
+        ("id" = String, Path, description = "The assignment's id."),
+    ),
+    responses(
+        (status = 204, description = "The assignment ends now."),
+    ),
+)]
 pub async fn delete(
     State(state): State<Arc<AppState>>,
     caller: Caller,

@@ -2,6 +2,7 @@
 
 use crate::graph::auth::Caller;
 use crate::graph::error::GraphError;
+use crate::graph::openapi as doc;
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::Json;
@@ -20,6 +21,14 @@ fn definition(d: &store::RoleDefinition) -> Value {
 }
 
 /// `GET /v1.0/roleManagement/directory/roleDefinitions`.
+#[utoipa::path(
+    get,
+    path = "/v1.0/roleManagement/directory/roleDefinitions",
+    tag = "roles",
+    responses(
+        (status = 200, description = "The role definitions.", body = doc::Collection<doc::RoleDefinition>),
+    ),
+)]
 pub async fn list_definitions(
     State(state): State<Arc<AppState>>,
     _caller: Caller,
@@ -32,6 +41,17 @@ pub async fn list_definitions(
 }
 
 /// `GET /v1.0/roleManagement/directory/roleDefinitions/{id}`.
+#[utoipa::path(
+    get,
+    path = "/v1.0/roleManagement/directory/roleDefinitions/{id}",
+    tag = "roles",
+    params(
+        ("id" = String, Path, description = "The role's id (template id)."),
+    ),
+    responses(
+        (status = 200, description = "The role definition.", body = doc::RoleDefinition),
+    ),
+)]
 pub async fn get_definition(
     State(state): State<Arc<AppState>>,
     _caller: Caller,

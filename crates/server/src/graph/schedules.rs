@@ -8,6 +8,7 @@ use crate::error::ServeError;
 use crate::graph::auth::Caller;
 use crate::graph::error::GraphError;
 use crate::graph::odata::{self, Accepts};
+use crate::graph::openapi as doc;
 use crate::graph::pim_map::filter_by_current_user;
 use crate::state::AppState;
 use app::authz::ManageRoles;
@@ -264,9 +265,11 @@ async fn item(
 }
 
 macro_rules! handlers {
-    ($($list:ident, $item:ident => $collection:expr;)+) => {
+    ($($list:ident, $item:ident => $collection:expr, $list_path:literal, $item_path:literal;)+) => {
         $(
             #[doc = concat!("`GET …/", stringify!($list), "`: every one (active role administrators only).")]
+            #[utoipa::path(get, path = $list_path, tag = "pim", params(doc::ListOptions),
+                responses((status = 200, description = "Every one.", body = doc::Collection<doc::RoleSchedule>)))]
             pub async fn $list(
                 State(state): State<Arc<AppState>>,
                 caller: Caller,
@@ -277,6 +280,9 @@ macro_rules! handlers {
             }
 
             #[doc = "`GET …/filterByCurrentUser(on='principal')`, or one by id."]
+            #[utoipa::path(get, path = $item_path, tag = "pim",
+                params(("segment" = String, Path, description = "An id, or `filterByCurrentUser(on='principal')`."), doc::ListOptions),
+                responses((status = 200, description = "The one, or the caller's.", body = doc::OneOrCollection<doc::RoleSchedule>)))]
             pub async fn $item(
                 State(state): State<Arc<AppState>>,
                 caller: Caller,
@@ -291,8 +297,8 @@ macro_rules! handlers {
 }
 
 handlers! {
-    list_eligibility_schedules, eligibility_schedule => Collection::EligibilitySchedules;
-    list_assignment_schedules, assignment_schedule => Collection::AssignmentSchedules;
-    list_eligibility_instances, eligibility_instance => Collection::EligibilityInstances;
-    list_assignment_instances, assignment_instance => Collection::AssignmentInstances;
+    list_eligibility_schedules, eligibility_schedule => Collection::EligibilitySchedules, "/v1.0/roleManagement/directory/roleEligibilitySchedules", "/v1.0/roleManagement/directory/roleEligibilitySchedules/{segment}";
+    list_assignment_schedules, assignment_schedule => Collection::AssignmentSchedules, "/v1.0/roleManagement/directory/roleAssignmentSchedules", "/v1.0/roleManagement/directory/roleAssignmentSchedules/{segment}";
+    list_eligibility_instances, eligibility_instance => Collection::EligibilityInstances, "/v1.0/roleManagement/directory/roleEligibilityScheduleInstances", "/v1.0/roleManagement/directory/roleEligibilityScheduleInstances/{segment}";
+    list_assignment_instances, assignment_instance => Collection::AssignmentInstances, "/v1.0/roleManagement/directory/roleAssignmentScheduleInstances", "/v1.0/roleManagement/directory/roleAssignmentScheduleInstances/{segment}";
 }

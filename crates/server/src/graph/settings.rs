@@ -11,6 +11,7 @@ use crate::graph::body::JsonBody;
 use crate::graph::conditional_access::forced;
 use crate::graph::error::GraphError;
 use crate::graph::odata::{self, Accepts};
+use crate::graph::openapi as doc;
 use crate::state::AppState;
 use app::pim::settings;
 use axum::extract::{Path, RawQuery, State};
@@ -32,6 +33,18 @@ async fn role_of_policy(state: &AppState, policy_id: &str) -> Result<RoleDefinit
 use odata::to_value;
 
 /// `GET /v1.0/policies/roleManagementPolicies` (`$filter` on scope, `$expand=rules`).
+#[utoipa::path(
+    get,
+    path = "/v1.0/policies/roleManagementPolicies",
+    tag = "pim",
+    params(
+        doc::ListOptions,
+        ("$expand" = Option<String>, Query, description = "`rules`."),
+    ),
+    responses(
+        (status = 200, description = "The roles' settings.", body = doc::Collection<doc::RoleManagementPolicy>),
+    ),
+)]
 pub async fn list_policies(
     State(state): State<Arc<AppState>>,
     _caller: Caller,
@@ -66,6 +79,18 @@ pub async fn list_policies(
 
 /// `GET /v1.0/policies/roleManagementPolicies/{id}` (rules always included; `$expand=rules`
 /// accepted).
+#[utoipa::path(
+    get,
+    path = "/v1.0/policies/roleManagementPolicies/{id}",
+    tag = "pim",
+    params(
+        ("id" = String, Path, description = "`DirectoryRole_{roleDefinitionId}`."),
+        ("$expand" = Option<String>, Query, description = "`rules`."),
+    ),
+    responses(
+        (status = 200, description = "The settings with their rules.", body = doc::RoleManagementPolicy),
+    ),
+)]
 pub async fn get_policy(
     State(state): State<Arc<AppState>>,
     _caller: Caller,
@@ -91,6 +116,17 @@ pub async fn get_policy(
 }
 
 /// `GET /v1.0/policies/roleManagementPolicies/{id}/rules`.
+#[utoipa::path(
+    get,
+    path = "/v1.0/policies/roleManagementPolicies/{id}/rules",
+    tag = "pim",
+    params(
+        ("id" = String, Path, description = "`DirectoryRole_{roleDefinitionId}`."),
+    ),
+    responses(
+        (status = 200, description = "The rules.", body = doc::Collection<doc::RoleManagementPolicyRule>),
+    ),
+)]
 pub async fn list_rules(
     State(state): State<Arc<AppState>>,
     _caller: Caller,
@@ -110,6 +146,18 @@ pub async fn list_rules(
 }
 
 /// `GET /v1.0/policies/roleManagementPolicies/{id}/rules/{ruleId}`.
+#[utoipa::path(
+    get,
+    path = "/v1.0/policies/roleManagementPolicies/{id}/rules/{rule_id}",
+    tag = "pim",
+    params(
+        ("id" = String, Path, description = "`DirectoryRole_{roleDefinitionId}`."),
+        ("rule_id" = String, Path, description = "The rule's id."),
+    ),
+    responses(
+        (status = 200, description = "The rule.", body = doc::RoleManagementPolicyRule),
+    ),
+)]
 pub async fn get_rule(
     State(state): State<Arc<AppState>>,
     _caller: Caller,
@@ -132,6 +180,20 @@ pub async fn get_rule(
 /// `PATCH /v1.0/policies/roleManagementPolicies/{id}/rules/{ruleId}`: active role
 /// administrators only; `?force=true` overrides the lockout guard (Global Administrator's
 /// context). Answers `200` with the rule as it now is.
+#[utoipa::path(
+    patch,
+    path = "/v1.0/policies/roleManagementPolicies/{id}/rules/{rule_id}",
+    tag = "pim",
+    params(
+        ("id" = String, Path, description = "`DirectoryRole_{roleDefinitionId}`."),
+        ("rule_id" = String, Path, description = "The rule's id."),
+        doc::Force,
+    ),
+    request_body = doc::RoleManagementPolicyRule,
+    responses(
+        (status = 200, description = "The rule as it now is.", body = doc::RoleManagementPolicyRule),
+    ),
+)]
 pub async fn patch_rule(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -163,6 +225,18 @@ fn assignment_value(
 
 /// `GET /v1.0/policies/roleManagementPolicyAssignments?$filter=scopeId eq '/' and scopeType eq
 /// 'DirectoryRole' and roleDefinitionId eq '…'` (`$expand=policy` embeds the settings).
+#[utoipa::path(
+    get,
+    path = "/v1.0/policies/roleManagementPolicyAssignments",
+    tag = "pim",
+    params(
+        doc::ListOptions,
+        ("$expand" = Option<String>, Query, description = "`policy`."),
+    ),
+    responses(
+        (status = 200, description = "The assignments of settings to roles.", body = doc::Collection<doc::RoleManagementPolicyAssignment>),
+    ),
+)]
 pub async fn list_policy_assignments(
     State(state): State<Arc<AppState>>,
     _caller: Caller,
@@ -197,6 +271,18 @@ pub async fn list_policy_assignments(
 }
 
 /// `GET /v1.0/policies/roleManagementPolicyAssignments/{id}` (`{policyId}_{roleDefinitionId}`).
+#[utoipa::path(
+    get,
+    path = "/v1.0/policies/roleManagementPolicyAssignments/{id}",
+    tag = "pim",
+    params(
+        ("id" = String, Path, description = "`{policyId}_{roleDefinitionId}`."),
+        ("$expand" = Option<String>, Query, description = "`policy`."),
+    ),
+    responses(
+        (status = 200, description = "The assignment.", body = doc::RoleManagementPolicyAssignment),
+    ),
+)]
 pub async fn get_policy_assignment(
     State(state): State<Arc<AppState>>,
     _caller: Caller,

@@ -9,6 +9,7 @@ use crate::graph::body::JsonBody;
 use crate::graph::conditional_access::forced;
 use crate::graph::error::GraphError;
 use crate::graph::odata::{self, to_value, Accepts, QueryError};
+use crate::graph::openapi as doc;
 use crate::state::AppState;
 use app::authz::{ManageConditionalAccess, ReadConditionalAccess};
 use app::conditional_access::strengths::StrengthError;
@@ -43,6 +44,17 @@ fn strength_id(id: &str) -> Result<StrengthId, QueryError> {
 }
 
 /// `GET …/authenticationStrengthPolicies`, with `$filter`, `$top` and `$count`.
+#[utoipa::path(
+    get,
+    path = "/v1.0/policies/authenticationStrengthPolicies",
+    tag = "conditionalAccess",
+    params(
+        doc::ListOptions,
+    ),
+    responses(
+        (status = 200, description = "The strengths, built-in and custom.", body = doc::Collection<doc::AuthenticationStrength>),
+    ),
+)]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -62,6 +74,17 @@ pub async fn list(
 }
 
 /// `GET …/authenticationStrengthPolicies/{id}`.
+#[utoipa::path(
+    get,
+    path = "/v1.0/policies/authenticationStrengthPolicies/{id}",
+    tag = "conditionalAccess",
+    params(
+        ("id" = String, Path, description = "The resource's id."),
+    ),
+    responses(
+        (status = 200, description = "The strength.", body = doc::AuthenticationStrength),
+    ),
+)]
 pub async fn get(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -77,6 +100,17 @@ pub async fn get(
 }
 
 /// `GET …/authenticationStrengthPolicies/{id}/usage`: the policies that require it.
+#[utoipa::path(
+    get,
+    path = "/v1.0/policies/authenticationStrengthPolicies/{id}/usage",
+    tag = "conditionalAccess",
+    params(
+        ("id" = String, Path, description = "The resource's id."),
+    ),
+    responses(
+        (status = 200, description = "The policies that require it.", body = doc::StrengthUsage),
+    ),
+)]
 pub async fn usage(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -93,6 +127,15 @@ pub async fn usage(
 }
 
 /// `POST …/authenticationStrengthPolicies`: `201` with the custom strength as stored.
+#[utoipa::path(
+    post,
+    path = "/v1.0/policies/authenticationStrengthPolicies",
+    tag = "conditionalAccess",
+    request_body = doc::AuthenticationStrengthInput,
+    responses(
+        (status = 201, description = "The custom strength as stored.", body = doc::AuthenticationStrength),
+    ),
+)]
 pub async fn create(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -107,6 +150,19 @@ pub async fn create(
 }
 
 /// `PATCH …/authenticationStrengthPolicies/{id}[?force=true]`: `204`.
+#[utoipa::path(
+    patch,
+    path = "/v1.0/policies/authenticationStrengthPolicies/{id}",
+    tag = "conditionalAccess",
+    params(
+        ("id" = String, Path, description = "The resource's id."),
+        doc::Force,
+    ),
+    request_body = doc::AuthenticationStrengthInput,
+    responses(
+        (status = 204, description = "Changed."),
+    ),
+)]
 pub async fn update(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -125,6 +181,19 @@ pub async fn update(
 
 /// `POST …/authenticationStrengthPolicies/{id}/updateAllowedCombinations[?force=true]`: the
 /// combinations before and after (Graph's `updateAllowedCombinationsResult`).
+#[utoipa::path(
+    post,
+    path = "/v1.0/policies/authenticationStrengthPolicies/{id}/updateAllowedCombinations",
+    tag = "conditionalAccess",
+    params(
+        ("id" = String, Path, description = "The resource's id."),
+        doc::Force,
+    ),
+    request_body = doc::AllowedCombinations,
+    responses(
+        (status = 200, description = "The combinations before and after.", body = doc::UpdateAllowedCombinationsResult),
+    ),
+)]
 pub async fn update_allowed_combinations(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -169,6 +238,17 @@ pub async fn update_allowed_combinations(
 }
 
 /// `DELETE …/authenticationStrengthPolicies/{id}`: `204`.
+#[utoipa::path(
+    delete,
+    path = "/v1.0/policies/authenticationStrengthPolicies/{id}",
+    tag = "conditionalAccess",
+    params(
+        ("id" = String, Path, description = "The resource's id."),
+    ),
+    responses(
+        (status = 204, description = "Deleted."),
+    ),
+)]
 pub async fn delete(
     State(state): State<Arc<AppState>>,
     caller: Caller,

@@ -10,6 +10,7 @@ use crate::graph::body::JsonBody;
 use crate::graph::conditional_access::forced;
 use crate::graph::error::GraphError;
 use crate::graph::odata::{self, Accepts};
+use crate::graph::openapi as doc;
 use crate::state::AppState;
 use app::authz::ManageUsers;
 use app::users::{NewUser, UserError};
@@ -60,6 +61,17 @@ fn render(user: &User) -> Value {
 }
 
 /// `GET /v1.0/users`, with `$filter`, `$top` and `$count`.
+#[utoipa::path(
+    get,
+    path = "/v1.0/users",
+    tag = "directory",
+    params(
+        doc::ListOptions,
+    ),
+    responses(
+        (status = 200, description = "The users.", body = doc::Collection<doc::User>),
+    ),
+)]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -80,6 +92,17 @@ pub async fn list(
 /// A method in Graph's shape, with how it was registered (`registeredWith`, a Portcullis
 /// extension: the proof it was added under, `null` when none was kept).
 /// `GET /v1.0/users/{id | userPrincipalName}`.
+#[utoipa::path(
+    get,
+    path = "/v1.0/users/{id}",
+    tag = "directory",
+    params(
+        ("id" = String, Path, description = "The user's id or userPrincipalName."),
+    ),
+    responses(
+        (status = 200, description = "The user.", body = doc::User),
+    ),
+)]
 pub async fn get(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -97,6 +120,15 @@ pub async fn get(
 /// `POST /v1.0/users`: `accountEnabled`, `displayName`, `userPrincipalName` and
 /// `passwordProfile.password` (at least eight characters; stored as an argon2id hash only).
 /// `201` with the user.
+#[utoipa::path(
+    post,
+    path = "/v1.0/users",
+    tag = "directory",
+    request_body = doc::NewUser,
+    responses(
+        (status = 201, description = "The user.", body = doc::User),
+    ),
+)]
 pub async fn create(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -164,6 +196,19 @@ async fn hashed(state: &Arc<AppState>, password: String) -> Result<String, Graph
 }
 
 /// `PATCH /v1.0/users/{id | userPrincipalName}[?force=true]`: `204`.
+#[utoipa::path(
+    patch,
+    path = "/v1.0/users/{id}",
+    tag = "directory",
+    params(
+        ("id" = String, Path, description = "The user's id or userPrincipalName."),
+        doc::Force,
+    ),
+    request_body = doc::UserPatch,
+    responses(
+        (status = 204, description = "Changed."),
+    ),
+)]
 pub async fn update(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -179,6 +224,18 @@ pub async fn update(
 }
 
 /// `DELETE /v1.0/users/{id | userPrincipalName}[?force=true]`: `204`.
+#[utoipa::path(
+    delete,
+    path = "/v1.0/users/{id}",
+    tag = "directory",
+    params(
+        ("id" = String, Path, description = "The user's id or userPrincipalName."),
+        doc::Force,
+    ),
+    responses(
+        (status = 204, description = "Deleted."),
+    ),
+)]
 pub async fn delete(
     State(state): State<Arc<AppState>>,
     caller: Caller,

@@ -147,6 +147,13 @@ pub fn command(python: &Path, script: &str, args: &[&str]) -> Command {
         .current_dir(workspace_root())
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .env("PYTHONUNBUFFERED", "1");
+    without_proxy(&mut command);
+    command
+}
+
+/// Removes the proxy settings from `command`'s environment: the service is on loopback, and no
+/// proxy may stand in between.
+pub fn without_proxy(command: &mut Command) {
     for proxy in [
         "http_proxy",
         "https_proxy",
@@ -159,7 +166,6 @@ pub fn command(python: &Path, script: &str, args: &[&str]) -> Command {
     ] {
         command.env_remove(proxy);
     }
-    command
 }
 
 /// The workspace's root directory.
