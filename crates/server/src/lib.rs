@@ -15,6 +15,7 @@ pub mod demo_client;
 pub mod error;
 pub mod graph;
 pub mod metrics;
+pub mod nul;
 pub mod oidc;
 pub mod outbox;
 pub mod session;
@@ -121,6 +122,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             graph::routes().route_layer(axum::middleware::from_fn(graph::body::refuse_nul_in_uri)),
         )
         .merge(browser::routes())
+        .layer(axum::middleware::from_fn(nul::refuse_nul))
         // Innermost, so that the security headers, the request counter and the trace see the
         // 500 it answers.
         .layer(catch_panics())

@@ -1371,6 +1371,7 @@ async fn a_hint_for_another_session_does_not_sign_out(env: &Env) {
 }
 
 on_both_backends!(
+    a_nul_character_is_refused_not_a_server_error,
     discovery_document,
     jwks_publishes_the_key_that_signs,
     a_code_gives_tokens_with_the_authentication_it_records,
@@ -1392,3 +1393,46 @@ on_both_backends!(
     a_logout_without_a_hint_asks_before_signing_out,
     a_hint_for_another_session_does_not_sign_out,
 );
+
+/// A NUL character (U+0000) in what a request names is refused (`400`, or the grant's own
+/// error), never a server error: PostgreSQL's text cannot hold one, so such an id must not reach
+/// a lookup. In the query, in a form body, and in HTTP Basic credentials.
+async fn a_nul_character_is_refused_not_a_server_error(env: &Env) {
+    clients(env).await;
+    let r = http()
+        .get(format!(
+            "{}/authorize?client_id=%00&response_type=code&redirect_uri=x",
+            env.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = post_token_raw(
+        env,
+        "grant_type=authorization_code&client_id=%00&code=x&code_verifier=y",
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    let r = post_token_raw(
+        env,
+        "grant_type=authorization_code&code=x&code_verifier=y",
+        Some(&basic("a\0b", "secret")),
+    )
+    .await;
+    assert!(
+        r.status == 400 || r.status == 401,
+        "{} {:?}",
+        r.status,
+        r.body
+    );
+    let r = http()
+        .post(format!("{}/signin", env.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("username=a%00b&password=x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+}

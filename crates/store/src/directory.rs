@@ -228,6 +228,9 @@ impl Store {
 
     /// The user with this id.
     pub async fn get_user(&self, id: &str) -> Result<User, StoreError> {
+        if crate::unstorable(id) {
+            return Err(StoreError::not_found("user", id));
+        }
         let row = sqlx::query(concat!(
             "SELECT ",
             user_columns!(),
@@ -242,6 +245,9 @@ impl Store {
 
     /// The user with this sign-in name, compared regardless of case.
     pub async fn get_user_by_upn(&self, upn: &str) -> Result<User, StoreError> {
+        if crate::unstorable(upn) {
+            return Err(StoreError::not_found("user", upn));
+        }
         let row = sqlx::query(concat!(
             "SELECT ",
             user_columns!(),
@@ -362,6 +368,9 @@ impl Store {
 
     /// The group with this id.
     pub async fn get_group(&self, id: &str) -> Result<Group, StoreError> {
+        if crate::unstorable(id) {
+            return Err(StoreError::not_found("group", id));
+        }
         let row = sqlx::query(
             "SELECT id, display_name, is_assignable_to_role, created_at, extra_json \
              FROM directory_groups WHERE id = $1",

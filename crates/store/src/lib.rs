@@ -349,3 +349,9 @@ fn migrate_error(e: MigrateError) -> StoreError {
         },
     }
 }
+
+/// Whether `text` cannot be stored (it holds a NUL, which PostgreSQL's text cannot hold): such
+/// an id or name matches nothing, on either backend, rather than failing the query.
+pub(crate) fn unstorable(text: &str) -> bool {
+    text.contains('\0')
+}

@@ -280,6 +280,9 @@ impl Store {
 
     /// The client with this `client_id`.
     pub async fn get_client(&self, client_id: &str) -> Result<OidcClient, StoreError> {
+        if crate::unstorable(client_id) {
+            return Err(StoreError::not_found("client", client_id));
+        }
         let row = sqlx::query(
             "SELECT client_id, display_name, redirect_uris_json, is_public, secret_hash, \
              created_at FROM oidc_clients WHERE client_id = $1",
