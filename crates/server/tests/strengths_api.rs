@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 on_both_backends!(
     built_in_strengths_are_read_only_and_custom_ones_are_managed,
     narrowing_a_strength_that_would_lock_out_every_global_administrator_is_refused_unless_forced,
+    combination_configurations_restrict_keys_through_the_lockout_guard,
 );
 
 const STRENGTHS: &str = "/v1.0/policies/authenticationStrengthPolicies";
@@ -236,4 +237,155 @@ async fn narrowing_a_strength_that_would_lock_out_every_global_administrator_is_
                 && a.entry.result == store::AuditResult::Success
                 && a.entry.additional_details.to_string().contains("force")
         ));
+}
+
+const FIDO2_CONFIGURATION: &str = "#microsoft.graph.fido2CombinationConfiguration";
+/// An authenticator model nobody here holds.
+const OTHER_AAGUID: &str = "cb69481e-8ff7-4039-93ec-0a2729a154a8";
+
+/// `…/{id}/combinationConfigurations`: a FIDO2 configuration restricts which authenticator
+/// models count. Allowing only a model the sole eligible Global Administrator does not hold is
+/// refused by the lockout guard (on create and on change) unless forced; allowing hers passes;
+/// what Graph refuses is refused with nothing written; a built-in strength takes none; readers
+/// read and do not write.
+async fn combination_configurations_restrict_keys_through_the_lockout_guard(env: &Env) {
+    let (_, admin) = holder(env, "caadmin@example.test", CA_ADMINISTRATOR).await;
+    let (_, reader) = holder(env, "reader@example.test", SECURITY_READER).await;
+    let (adele, _) = signed_in(env, "adele@example.test").await;
+    common::passkey(env, &adele).await;
+    let key_model = env
+        .state
+        .store
+        .list_methods(&adele.id, env.now())
+        .await
+        .unwrap()
+        .into_iter()
+        .find_map(|m| m.aaguid)
+        .expect("the soft passkey names its model");
+    assign(
+        env,
+        &adele.id,
+        GLOBAL_ADMINISTRATOR,
+        AssignmentStatus::Eligible,
+        None,
+    )
+    .await;
+    let mut settings = pim::RoleManagementPolicy::default_for(GLOBAL_ADMINISTRATOR, env.now());
+    settings
+        .require_authentication_context("c1", env.now(), None)
+        .unwrap();
+    env.state.store.put_role_policy(&settings, 0).await.unwrap();
+    env.policies(json!({
+        "authenticationContextClassReferences": [{ "id": "c1", "displayName": "PIM", "isAvailable": true }]
+    }))
+    .await;
+    let (status, strength) = post(
+        env,
+        STRENGTHS,
+        &admin,
+        json!({"displayName": "Keys", "allowedCombinations": ["fido2"]}),
+    )
+    .await;
+    assert_eq!(status, 201, "{strength}");
+    let id = strength["id"].as_str().unwrap().to_string();
+    let (status, policy) = post(env, POLICIES, &admin, policy_requiring(&id, "enabled")).await;
+    assert_eq!(status, 201, "{policy}");
+    let configs = format!("{STRENGTHS}/{id}/combinationConfigurations");
+    let fido2 = |aaguids: &[&str]| {
+        json!({"@odata.type": FIDO2_CONFIGURATION, "appliesToCombinations": ["fido2"],
+               "allowedAAGUIDs": aaguids})
+    };
+    let listed = |list: &Value| list["value"].as_array().unwrap().len();
+
+    let (status, empty) = get(env, &configs, &reader).await;
+    assert_eq!(status, 200, "{empty}");
+    assert_eq!(listed(&empty), 0);
+    assert_eq!(
+        post(env, &configs, &reader, fido2(&[&key_model])).await.0,
+        403
+    );
+
+    // Only a model Adele does not hold: she could not activate. Refused, nothing written.
+    let (status, refused) = post(env, &configs, &admin, fido2(&[OTHER_AAGUID])).await;
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(refused["error"]["code"], "ConditionalAccessLockout");
+    assert_eq!(listed(&get(env, &configs, &reader).await.1), 0);
+
+    // Her model: made, with its id and kind.
+    let (status, made) = post(env, &configs, &admin, fido2(&[OTHER_AAGUID, &key_model])).await;
+    assert_eq!(status, 201, "{made}");
+    assert_eq!(made["@odata.type"], FIDO2_CONFIGURATION);
+    let config_id = made["id"].as_str().unwrap().to_string();
+    let one_path = format!("{configs}/{config_id}");
+    let (status, one) = get(env, &one_path, &reader).await;
+    assert_eq!(status, 200, "{one}");
+    assert_eq!(one["allowedAAGUIDs"], json!([OTHER_AAGUID, key_model]));
+    let (_, whole) = get(env, &format!("{STRENGTHS}/{id}"), &reader).await;
+    assert_eq!(
+        whole["combinationConfigurations"][0]["id"],
+        config_id.as_str()
+    );
+    assert_eq!(get(env, &format!("{configs}/nope"), &reader).await.0, 404);
+
+    // What Graph refuses: nothing written.
+    for (body, mentions) in [
+        (
+            json!({"appliesToCombinations": ["fido2"], "allowedAAGUIDs": [key_model]}),
+            "@odata.type",
+        ),
+        (fido2(&["not-an-aaguid"]), "not-an-aaguid"),
+        (
+            json!({"@odata.type": FIDO2_CONFIGURATION, "appliesToCombinations": ["password"],
+                   "allowedAAGUIDs": [key_model]}),
+            "password",
+        ),
+        (
+            json!({"@odata.type": FIDO2_CONFIGURATION, "appliesToCombinations": ["fido2"]}),
+            "allowedAAGUIDs",
+        ),
+    ] {
+        let (status, answer) = post(env, &configs, &admin, body.clone()).await;
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(mentions),
+            "{body}: {answer}"
+        );
+    }
+    assert_eq!(listed(&get(env, &configs, &reader).await.1), 1);
+
+    // Changed to exclude her model: refused unless forced; the force is on record.
+    let narrow = json!({"allowedAAGUIDs": [OTHER_AAGUID]});
+    let (status, refused) = patch(env, &one_path, &admin, narrow.clone()).await;
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(
+        get(env, &one_path, &reader).await.1["allowedAAGUIDs"],
+        json!([OTHER_AAGUID, key_model])
+    );
+    let (status, changed) = patch(env, &format!("{one_path}?force=true"), &admin, narrow).await;
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(changed["allowedAAGUIDs"], json!([OTHER_AAGUID]));
+    assert_eq!(changed["@odata.type"], FIDO2_CONFIGURATION);
+    assert!(common::audits_in(env, Some("Policy"))
+        .await
+        .iter()
+        .any(|a| a.entry.result == store::AuditResult::Success
+            && a.entry.additional_details.to_string().contains("force")));
+
+    // Deleted (a restriction gone widens the strength: no guard needed); then not found.
+    assert_eq!(delete(env, &one_path, &admin).await.0, 204);
+    assert_eq!(listed(&get(env, &configs, &reader).await.1), 0);
+    assert_eq!(delete(env, &one_path, &admin).await.0, 404);
+
+    // A built-in strength takes none.
+    let (status, refused) = post(
+        env,
+        &format!("{STRENGTHS}/{PHISHING_RESISTANT}/combinationConfigurations"),
+        &admin,
+        fido2(&[&key_model]),
+    )
+    .await;
+    assert_eq!(status, 400, "{refused}");
 }

@@ -14,7 +14,10 @@ use crate::posture::PostureError;
 use crate::{Authorized, Core};
 use policy::conditional_access::ConditionalAccessPolicy;
 use policy::ids::StrengthId;
-use policy::strength::{built_in_strengths, AuthenticationStrengthPolicy};
+use policy::method::MethodCombination;
+use policy::strength::{
+    built_in_strengths, AuthenticationStrengthPolicy, CombinationConfiguration,
+};
 use policy::TenantChange;
 use serde_json::Value;
 use store::{ConfigKind, StoreError};
@@ -25,6 +28,9 @@ pub enum StrengthError {
     /// No strength has this id.
     #[error("Authentication strength '{0}' does not exist.")]
     NotFound(String),
+    /// The strength has no combination configuration with this id.
+    #[error("Combination configuration '{0}' does not exist.")]
+    ConfigurationNotFound(String),
     /// Built-in strengths are Microsoft's: read only.
     #[error("'{0}' is a built-in authentication strength: it cannot be changed or deleted.")]
     BuiltIn(String),
@@ -66,7 +72,9 @@ impl StrengthError {
     /// The Graph error code of a caller's mistake; `None` for an internal failure.
     pub fn code(&self) -> Option<ErrorCode> {
         match self {
-            StrengthError::NotFound(_) => Some(ErrorCode::ResourceNotFound),
+            StrengthError::NotFound(_) | StrengthError::ConfigurationNotFound(_) => {
+                Some(ErrorCode::ResourceNotFound)
+            }
             StrengthError::BuiltIn(_)
             | StrengthError::NotAStrength(_)
             | StrengthError::Invalid(_)
@@ -112,6 +120,7 @@ fn problems(strength: &AuthenticationStrengthPolicy) -> Vec<String> {
         }
     }
     for config in &strength.combination_configurations {
+        out.extend(configuration_problems(config));
         for c in &config.applies_to_combinations {
             if !strength.allowed_combinations.contains(c) {
                 out.push(format!(
@@ -119,6 +128,76 @@ fn problems(strength: &AuthenticationStrengthPolicy) -> Vec<String> {
                 ));
             }
         }
+    }
+    out
+}
+
+/// The `combinationConfigurations` array of a strength's document (made when absent).
+fn configurations_of(document: &mut Value) -> Result<&mut Vec<Value>, StrengthError> {
+    if document
+        .get("combinationConfigurations")
+        .is_none_or(Value::is_null)
+    {
+        document["combinationConfigurations"] = Value::Array(Vec::new());
+    }
+    document["combinationConfigurations"]
+        .as_array_mut()
+        .ok_or_else(|| StrengthError::Invalid(vec!["combinationConfigurations is a list".into()]))
+}
+
+/// Configuration `config_id` of `strength`, as written.
+fn configuration(
+    strength: &AuthenticationStrengthPolicy,
+    config_id: &str,
+) -> Result<CombinationConfiguration, StrengthError> {
+    strength
+        .combination_configurations
+        .iter()
+        .find(|c| c.id.as_deref() == Some(config_id))
+        .cloned()
+        .ok_or_else(|| StrengthError::ConfigurationNotFound(config_id.to_string()))
+}
+
+/// What Graph refuses in one combination configuration, one sentence each: a kind it defines,
+/// the combinations it applies to, and restrictions of that kind that can be checked (AAGUIDs
+/// are UUIDs).
+fn configuration_problems(config: &CombinationConfiguration) -> Vec<String> {
+    const FIDO2: &str = "#microsoft.graph.fido2CombinationConfiguration";
+    const X509: &str = "#microsoft.graph.x509CertificateCombinationConfiguration";
+    let mut out = Vec::new();
+    let kind = config.extra.get("@odata.type").and_then(Value::as_str);
+    if config.applies_to_combinations.is_empty() {
+        out.push("a combination configuration needs appliesToCombinations".into());
+    }
+    match kind {
+        Some(k) if k.eq_ignore_ascii_case(FIDO2) => {
+            match &config.allowed_aaguids {
+                None => out.push("a fido2CombinationConfiguration needs allowedAAGUIDs".into()),
+                Some(aaguids) => {
+                    for a in aaguids {
+                        if uuid::Uuid::parse_str(a).is_err() {
+                            out.push(format!("'{a}' in allowedAAGUIDs is not an AAGUID (a UUID)"));
+                        }
+                    }
+                }
+            }
+            let fido2 = MethodCombination::parse("fido2");
+            for c in &config.applies_to_combinations {
+                if *c != fido2 {
+                    out.push(format!(
+                        "a fido2CombinationConfiguration applies to 'fido2' only, not '{c}'"
+                    ));
+                }
+            }
+        }
+        Some(k) if k.eq_ignore_ascii_case(X509) => {}
+        Some(other) => out.push(format!(
+            "'{other}' is not a combination configuration kind ({FIDO2}, {X509})"
+        )),
+        None if config.allowed_aaguids.is_some() => {}
+        None => out.push(format!(
+            "a combination configuration names its kind in @odata.type ({FIDO2}, {X509})"
+        )),
     }
     out
 }
@@ -235,11 +314,116 @@ impl Core {
         patch: &Value,
         guard: LockoutGuard,
     ) -> Result<AuthenticationStrengthPolicy, StrengthError> {
+        self.change_strength(allowed, id, guard, |document| {
+            policy::merge_patch::merge_patch(document, patch);
+            Ok(())
+        })
+        .await
+    }
+
+    /// The combination configurations of strength `id` (its `combinationConfigurations`).
+    pub async fn combination_configurations(
+        &self,
+        allowed: &Authorized<ReadConditionalAccess>,
+        id: &StrengthId,
+    ) -> Result<Vec<CombinationConfiguration>, StrengthError> {
+        Ok(self
+            .authentication_strength(allowed, id)
+            .await?
+            .combination_configurations)
+    }
+
+    /// Adds a combination configuration (a `fido2CombinationConfiguration` or an
+    /// `x509CertificateCombinationConfiguration`, with a fresh id) to custom strength `id`,
+    /// through the checks and the lockout guard of any change to the strength.
+    pub async fn add_combination_configuration(
+        &self,
+        allowed: &Authorized<ManageConditionalAccess>,
+        id: &StrengthId,
+        body: &Value,
+        guard: LockoutGuard,
+    ) -> Result<CombinationConfiguration, StrengthError> {
+        let Value::Object(fields) = body else {
+            return Err(StrengthError::Invalid(vec![
+                "the body is a JSON object (an authenticationCombinationConfiguration)".into(),
+            ]));
+        };
+        let config_id = store::new_id();
+        let mut config = Value::Object(fields.clone());
+        config["id"] = Value::String(config_id.clone());
+        let after = self
+            .change_strength(allowed, id, guard, |document| {
+                configurations_of(document)?.push(config.clone());
+                Ok(())
+            })
+            .await?;
+        configuration(&after, &config_id)
+    }
+
+    /// Merges `patch` into combination configuration `config_id` of custom strength `id` (its
+    /// id and kind stay), through the checks and the lockout guard of any change to the strength.
+    pub async fn update_combination_configuration(
+        &self,
+        allowed: &Authorized<ManageConditionalAccess>,
+        (id, config_id): (&StrengthId, &str),
+        patch: &Value,
+        guard: LockoutGuard,
+    ) -> Result<CombinationConfiguration, StrengthError> {
+        let after = self
+            .change_strength(allowed, id, guard, |document| {
+                let config = configurations_of(document)?
+                    .iter_mut()
+                    .find(|c| c["id"].as_str() == Some(config_id))
+                    .ok_or_else(|| StrengthError::ConfigurationNotFound(config_id.to_string()))?;
+                let kept = (config["id"].clone(), config["@odata.type"].clone());
+                policy::merge_patch::merge_patch(config, patch);
+                config["id"] = kept.0;
+                config["@odata.type"] = kept.1;
+                Ok(())
+            })
+            .await?;
+        configuration(&after, config_id)
+    }
+
+    /// Removes combination configuration `config_id` from custom strength `id`; removing a
+    /// restriction widens the strength, so it locks nobody out.
+    pub async fn delete_combination_configuration(
+        &self,
+        allowed: &Authorized<ManageConditionalAccess>,
+        (id, config_id): (&StrengthId, &str),
+    ) -> Result<(), StrengthError> {
+        self.change_strength(allowed, id, LockoutGuard::Enforce, |document| {
+            let configs = configurations_of(document)?;
+            let before = configs.len();
+            configs.retain(|c| c["id"].as_str() != Some(config_id));
+            if configs.len() == before {
+                return Err(StrengthError::ConfigurationNotFound(config_id.to_string()));
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Changes custom strength `id` by `change` (applied to its stored JSON document, inside the
+    /// generation-tied write, so that a concurrent change is never lost), then checks it as
+    /// Graph would and through the lockout guard. Audited, also when refused.
+    async fn change_strength<F>(
+        &self,
+        allowed: &Authorized<ManageConditionalAccess>,
+        id: &StrengthId,
+        guard: LockoutGuard,
+        change: F,
+    ) -> Result<AuthenticationStrengthPolicy, StrengthError>
+    where
+        F: Fn(&mut Value) -> Result<(), StrengthError> + Sync,
+    {
         if let Some(b) = built_in_strengths().into_iter().find(|s| id.is(&s.id)) {
             return Err(StrengthError::BuiltIn(b.name().to_string()));
         }
         let now = self.now();
         let core = self;
+        let change = &change;
         let decided = self
             .write_config_document(
                 ConfigKind::AuthenticationStrength,
@@ -247,7 +431,7 @@ impl Core {
                     let current = core.custom_strength(id).await?;
                     let mut document =
                         serde_json::to_value(&current).map_err(StrengthError::NotAStrength)?;
-                    policy::merge_patch::merge_patch(&mut document, patch);
+                    change(&mut document)?;
                     document["id"] = Value::String(current.id.clone());
                     document["policyType"] = Value::String("custom".into());
                     document["modifiedDateTime"] = Value::String(now.to_rfc3339());

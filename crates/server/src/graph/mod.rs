@@ -6,6 +6,7 @@ pub mod activation;
 pub mod approvals;
 pub mod auth;
 pub mod body;
+pub mod combinations;
 pub mod conditional_access;
 pub mod contexts;
 pub mod eligibility;
@@ -170,6 +171,16 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route(
             "/v1.0/policies/authenticationStrengthPolicies/{id}/usage",
             get(strengths::usage),
+        )
+        .route(
+            "/v1.0/policies/authenticationStrengthPolicies/{id}/combinationConfigurations",
+            get(combinations::list).post(combinations::create),
+        )
+        .route(
+            "/v1.0/policies/authenticationStrengthPolicies/{id}/combinationConfigurations/{configuration_id}",
+            get(combinations::get)
+                .patch(combinations::update)
+                .delete(combinations::delete),
         )
         .route(
             "/v1.0/policies/authenticationStrengthPolicies/{id}/updateAllowedCombinations",

@@ -9,9 +9,9 @@
 //! document and the router table in `graph/mod.rs` name the same routes.
 
 use super::{
-    access_passes, activation, approvals, conditional_access, contexts, eligibility, evaluate,
-    groups, locations, logs, methods, posture, role_assignments, roles, schedules, settings,
-    strengths, users,
+    access_passes, activation, approvals, combinations, conditional_access, contexts, eligibility,
+    evaluate, groups, locations, logs, methods, posture, role_assignments, roles, schedules,
+    settings, strengths, users,
 };
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -97,6 +97,11 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
         strengths::delete,
         strengths::usage,
         strengths::update_allowed_combinations,
+        combinations::list,
+        combinations::create,
+        combinations::get,
+        combinations::update,
+        combinations::delete,
         locations::list,
         locations::create,
         locations::get,
@@ -820,6 +825,40 @@ pub struct AuthenticationStrengthInput {
     pub description: Option<String>,
     /// Method combinations.
     pub allowed_combinations: Option<Vec<String>>,
+}
+
+/// Graph `authenticationCombinationConfiguration` (`fido2CombinationConfiguration`,
+/// `x509CertificateCombinationConfiguration`).
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CombinationConfiguration {
+    /// Configuration id.
+    pub id: String,
+    /// The combinations it restricts (`fido2` for a FIDO2 configuration).
+    pub applies_to_combinations: Vec<String>,
+    /// The FIDO2 authenticator models that count (AAGUIDs).
+    #[serde(rename = "allowedAAGUIDs")]
+    pub allowed_aaguids: Option<Vec<String>>,
+}
+
+/// The body of a combination configuration write.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({
+    "@odata.type": "#microsoft.graph.fido2CombinationConfiguration",
+    "appliesToCombinations": ["fido2"],
+    "allowedAAGUIDs": ["cb69481e-8ff7-4039-93ec-0a2729a154a8"]
+}))]
+pub struct CombinationConfigurationInput {
+    /// The kind: `#microsoft.graph.fido2CombinationConfiguration` or
+    /// `#microsoft.graph.x509CertificateCombinationConfiguration`.
+    #[serde(rename = "@odata.type")]
+    pub odata_type: Option<String>,
+    /// The combinations it restricts.
+    pub applies_to_combinations: Option<Vec<String>>,
+    /// The FIDO2 authenticator models that count (AAGUIDs).
+    #[serde(rename = "allowedAAGUIDs")]
+    pub allowed_aaguids: Option<Vec<String>>,
 }
 
 /// The body of `…/updateAllowedCombinations`.
