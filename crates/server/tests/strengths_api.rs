@@ -252,16 +252,8 @@ async fn combination_configurations_restrict_keys_through_the_lockout_guard(env:
     let (_, admin) = holder(env, "caadmin@example.test", CA_ADMINISTRATOR).await;
     let (_, reader) = holder(env, "reader@example.test", SECURITY_READER).await;
     let (adele, _) = signed_in(env, "adele@example.test").await;
-    common::passkey(env, &adele).await;
-    let key_model = env
-        .state
-        .store
-        .list_methods(&adele.id, env.now())
-        .await
-        .unwrap()
-        .into_iter()
-        .find_map(|m| m.aaguid)
-        .expect("the soft passkey names its model");
+    let key_model = "2fc0579f-8113-47ea-b116-bb5a8db9202a".to_string();
+    common::passkey_of_model(env, &adele, &key_model).await;
     assign(
         env,
         &adele.id,

@@ -348,6 +348,15 @@ impl Core {
                 "the body is a JSON object (an authenticationCombinationConfiguration)".into(),
             ]));
         };
+        // The collection holds an abstract type: what is added names its kind, as in Graph.
+        if !fields.get("@odata.type").is_some_and(Value::is_string) {
+            return Err(StrengthError::Invalid(vec![
+                "a combination configuration names its kind in @odata.type \
+                 (#microsoft.graph.fido2CombinationConfiguration or \
+                 #microsoft.graph.x509CertificateCombinationConfiguration)"
+                    .into(),
+            ]));
+        }
         let config_id = store::new_id();
         let mut config = Value::Object(fields.clone());
         config["id"] = Value::String(config_id.clone());

@@ -475,6 +475,32 @@ pub async fn passkey_registered_under(
     user: &store::User,
     proof: policy::registration::RegistrationProof,
 ) -> webauthn_authenticator_rs::softpasskey::SoftPasskey {
+    soft_passkey(env, user, proof, None).await
+}
+
+/// Registers a soft passkey for `user` (under a pass, as [`passkey`]) recorded as authenticator
+/// model `aaguid` (the soft authenticator names none), for the strengths that admit models.
+#[allow(dead_code)]
+pub async fn passkey_of_model(
+    env: &Env,
+    user: &store::User,
+    aaguid: &str,
+) -> webauthn_authenticator_rs::softpasskey::SoftPasskey {
+    soft_passkey(
+        env,
+        user,
+        policy::registration::RegistrationProof::TemporaryAccessPass,
+        Some(aaguid),
+    )
+    .await
+}
+
+async fn soft_passkey(
+    env: &Env,
+    user: &store::User,
+    proof: policy::registration::RegistrationProof,
+    model: Option<&str>,
+) -> webauthn_authenticator_rs::softpasskey::SoftPasskey {
     use webauthn_authenticator_rs::WebauthnAuthenticator as _;
     let wa = env
         .state
@@ -510,7 +536,9 @@ pub async fn passkey_registered_under(
             user_id: user.id.clone(),
             credential_id: registered.credential_id.clone(),
             passkey_json: registered.credential_json.clone(),
-            aaguid: registered.aaguid.map(|a| a.to_string()),
+            aaguid: model
+                .map(str::to_string)
+                .or_else(|| registered.aaguid.map(|a| a.to_string())),
             attachment: store::Attachment::CrossPlatform,
             user_verified: true,
             sign_count: 0,
