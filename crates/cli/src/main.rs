@@ -1,6 +1,7 @@
 //! `portcullis`: the command line of the Portcullis identity provider.
 
 mod audit;
+mod backup;
 mod check;
 mod clients;
 mod lint;
@@ -171,6 +172,31 @@ enum Command {
     Settings {
         #[command(subcommand)]
         command: SettingsCommand,
+    },
+    /// Copy the SQLite database to FILE while the service runs (a consistent snapshot).
+    ///
+    /// FILE must not exist: a backup never overwrites. On PostgreSQL use pg_dump (see
+    /// docs/operations.md).
+    Backup {
+        /// Where to write the backup.
+        file: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Put a backup made by `portcullis backup` in place of the SQLite database.
+    ///
+    /// Stop the service first. The backup is checked before the database is touched (a
+    /// Portcullis database this build can read, older schemas migrated; its audit chain
+    /// verified); a failed restore leaves the database as it was. The backup file itself is
+    /// never written.
+    Restore {
+        /// The backup to restore.
+        file: PathBuf,
+        /// Replace an existing database (and ignore signs that it is open).
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        store: StoreArgs,
     },
 }
 
@@ -439,6 +465,8 @@ fn main() -> ExitCode {
                     store,
                 },
         } => (done(settings::set(&store, &name, &value, by)), 1),
+        Command::Backup { file, store } => (done(backup::backup(&store, &file)), 1),
+        Command::Restore { file, force, store } => (done(backup::restore(&store, &file, force)), 1),
     };
     match result {
         Ok(code) => code,

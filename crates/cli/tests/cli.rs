@@ -904,3 +904,119 @@ fn tenant_import_plans_imports_and_refuses_a_partial_tenant() {
     let out = run(&["audit", "verify", "--data-dir", data]);
     succeeded(&out);
 }
+
+/// `portcullis backup` and `restore` round-trip a SQLite store: the backup is the state when it
+/// was taken; a restore into a new place or (with --force) over the live database brings that
+/// state back with its audit chain intact; and what should be refused is, leaving the database
+/// as it was: overwriting a backup, replacing a database without --force, a file that is no
+/// database, and a backup altered after it was written (its audit chain no longer verifies).
+#[test]
+fn backup_and_restore_round_trip_and_refuse_what_they_should() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("live");
+    let other = dir.path().join("other");
+    let (live, other) = (live.to_str().unwrap(), other.to_str().unwrap());
+    let backup = dir.path().join("backup.db");
+    let backup = backup.to_str().unwrap();
+    let ok = |args: &[&str]| {
+        let out = run(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: exit {:?}\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let refused = |args: &[&str], says: &str| {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    };
+    let provenance = |data: &str| ok(&["settings", "show", "--data-dir", data]);
+
+    ok(&[
+        "settings",
+        "set",
+        "registrationProvenance",
+        "relaxed",
+        "--data-dir",
+        live,
+    ]);
+    let out = ok(&["backup", backup, "--data-dir", live]);
+    assert!(out.starts_with(&format!("backed up to {backup}")), "{out}");
+    let taken = std::fs::read(backup).unwrap();
+    assert!(taken.starts_with(b"SQLite format 3\0"));
+    refused(&["backup", backup, "--data-dir", live], "never overwrites");
+    ok(&[
+        "settings",
+        "set",
+        "registrationProvenance",
+        "enforced",
+        "--data-dir",
+        live,
+    ]);
+    assert!(provenance(live).contains("= enforced"));
+
+    // Into a new place: the state of the backup, and a chain that verifies.
+    let out = ok(&["restore", backup, "--data-dir", other]);
+    assert!(out.contains("audit chain intact"), "{out}");
+    assert!(
+        provenance(other).contains("= relaxed"),
+        "{}",
+        provenance(other)
+    );
+    ok(&["audit", "verify", "--data-dir", other]);
+
+    // Over the live database: only with --force.
+    refused(&["restore", backup, "--data-dir", live], "--force");
+    assert!(provenance(live).contains("= enforced"));
+    ok(&["restore", backup, "--force", "--data-dir", live]);
+    assert!(provenance(live).contains("= relaxed"));
+    ok(&["audit", "verify", "--data-dir", live]);
+
+    // A backup changed after it was written, and a file that is no database: refused, and the
+    // database is as it was.
+    let tampered = dir.path().join("tampered.db");
+    let mut bytes = std::fs::read(backup).unwrap();
+    let at = bytes
+        .windows(7)
+        .position(|w| w == b"relaxed")
+        .expect("the backup holds the setting's audit entry");
+    bytes[at] = b'R';
+    while let Some(more) = bytes.windows(7).position(|w| w == b"relaxed") {
+        bytes[more] = b'R';
+    }
+    std::fs::write(&tampered, &bytes).unwrap();
+    refused(
+        &[
+            "restore",
+            tampered.to_str().unwrap(),
+            "--force",
+            "--data-dir",
+            live,
+        ],
+        "audit chain",
+    );
+    let garbage = dir.path().join("garbage.db");
+    std::fs::write(&garbage, b"this is not a database at all, not even close").unwrap();
+    refused(
+        &[
+            "restore",
+            garbage.to_str().unwrap(),
+            "--force",
+            "--data-dir",
+            live,
+        ],
+        "not a SQLite database",
+    );
+    refused(
+        &["restore", "/nonexistent/backup.db", "--data-dir", live],
+        "is not a file",
+    );
+    assert!(provenance(live).contains("= relaxed"));
+    ok(&["audit", "verify", "--data-dir", live]);
+    // The backup itself was never written to (restores open a copy).
+    assert!(std::fs::read(backup).unwrap() == taken);
+}

@@ -46,6 +46,9 @@ pub enum StoreError {
         /// Why it could not be.
         detail: String,
     },
+    /// A backup or a restore cannot be made as asked; the sentence says why.
+    #[error("{0}")]
+    Backup(String),
     /// A value cannot be stored as given (a user without a sign-in name, …).
     #[error("invalid {what}: {detail}")]
     Invalid {

@@ -22,6 +22,7 @@
 
 mod approvals;
 mod audit;
+mod backup;
 mod challenges;
 mod changes;
 mod credentials;
@@ -52,6 +53,7 @@ pub use approvals::{ApprovalDecision, ReviewResult};
 pub use audit::{
     AuditEntry, AuditQuery, AuditRecord, AuditResult, AuditVerification, GENESIS_HASH,
 };
+pub use backup::{sqlite_file, Restored};
 pub use challenges::{Ceremony, CeremonyKind, OtpChallenge};
 pub use changes::{ChangeKind, ChangesSince, TenantChangeRecord};
 pub use credentials::{

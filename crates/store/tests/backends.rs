@@ -19,6 +19,7 @@ on_both_backends!(
     checked_config_writes_lose_to_any_change_in_between,
     placeholders_bind_by_number,
     sqlite_settings_are_reported,
+    a_backup_is_a_consistent_snapshot_taken_while_writes_go_on,
     reopening_is_idempotent,
     refuses_a_newer_schema,
     rejects_unknown_urls,
@@ -2073,4 +2074,53 @@ async fn checked_config_writes_lose_to_any_change_in_between(ctx: Ctx) {
         .collect();
     names.sort();
     assert_eq!(names, ["add p1", "delete p1"]);
+}
+
+/// SQLite: a backup taken while another connection holds an open write transaction succeeds at
+/// once (it does not wait for the writer) and holds the last committed state, not the write in
+/// flight; restored elsewhere it reads back. PostgreSQL: refused, pointing at pg_dump.
+async fn a_backup_is_a_consistent_snapshot_taken_while_writes_go_on(ctx: Ctx) {
+    let alice = user(&ctx.store, "alice@example.test").await;
+    let dir = tempfile::tempdir().unwrap();
+    let backup = dir.path().join("backup.db");
+    if ctx.kind == Kind::Postgres {
+        match ctx.store.backup_to(&backup).await {
+            Err(StoreError::Backup(why)) => assert!(why.contains("pg_dump"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        return;
+    }
+    let mut writer = ctx.raw().await;
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut writer)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE users SET display_name = 'in flight' WHERE id = $1")
+        .bind(&alice.id)
+        .execute(&mut writer)
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    ctx.store.backup_to(&backup).await.unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(4));
+    sqlx::query("COMMIT").execute(&mut writer).await.unwrap();
+    assert_eq!(
+        ctx.store.get_user(&alice.id).await.unwrap().display_name,
+        "in flight"
+    );
+    match ctx.store.backup_to(&backup).await {
+        Err(StoreError::Backup(why)) => assert!(why.contains("never overwrites"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    let target = dir.path().join("restored").join("portcullis.db");
+    let restored = Store::restore(&backup, &target, false).await.unwrap();
+    assert!(restored.audit.is_intact());
+    assert_eq!(restored.users, 1);
+    let url = format!("sqlite://{}", target.display());
+    let back = Store::open(&url).await.unwrap();
+    assert_eq!(
+        back.get_user(&alice.id).await.unwrap().display_name,
+        alice.display_name
+    );
+    back.close().await;
 }
