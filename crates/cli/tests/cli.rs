@@ -1020,3 +1020,74 @@ fn backup_and_restore_round_trip_and_refuse_what_they_should() {
     // The backup itself was never written to (restores open a copy).
     assert!(std::fs::read(backup).unwrap() == taken);
 }
+
+/// SQLite serves one node: while one `portcullis serve` runs on a data directory, a second is
+/// refused at once, saying so, and a restore refuses to replace the database under it, even
+/// with --force. `kill -9` of the first releases the file: the next start serves again.
+#[test]
+fn a_second_node_on_one_sqlite_file_is_refused_and_a_killed_one_releases_it() {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let backup = dir.path().join("backup.db");
+    let backup = backup.to_str().unwrap();
+    let start = |port: u16| {
+        let listen = format!("127.0.0.1:{port}");
+        portcullis_service(&["serve", "--listen", &listen, "--data-dir", data])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let serving = |port: u16, child: &mut std::process::Child| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if http_status(port, "/healthz") == Some(200) {
+                return true;
+            }
+            if Instant::now() > deadline || child.try_wait().unwrap().is_some() {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+
+    let port = free_port();
+    let mut first = start(port);
+    assert!(serving(port, &mut first), "the first node did not start");
+    assert!(run(&["backup", backup, "--data-dir", data])
+        .status
+        .success());
+
+    let second = start(free_port()).wait_with_output().unwrap();
+    assert!(!second.status.success());
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains("SQLite serves one node"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("process {}", first.id())),
+        "{stderr}"
+    );
+    let out = run(&["restore", backup, "--force", "--data-dir", data]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("stop the service first"), "{stderr}");
+    assert_eq!(
+        http_status(port, "/healthz"),
+        Some(200),
+        "the first node serves on"
+    );
+
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let port = free_port();
+    let mut again = start(port);
+    assert!(serving(port, &mut again), "a killed node kept the file");
+    again.kill().unwrap();
+    again.wait().unwrap();
+    assert!(run(&["restore", backup, "--force", "--data-dir", data])
+        .status
+        .success());
+}

@@ -43,6 +43,8 @@ use tokio::net::TcpListener;
 pub struct Server {
     state: Arc<AppState>,
     listener: TcpListener,
+    /// This process's claim on a SQLite file, held while it serves.
+    _serve_lock: Option<store::ServeLock>,
 }
 
 impl Server {
@@ -62,6 +64,7 @@ impl Server {
             None if local.ip().is_loopback() => format!("http://localhost:{}", local.port()),
             None => format!("http://{local}"),
         };
+        let serve_lock = store::ServeLock::claim(config.database_url().expose())?;
         let store = Store::open(config.database_url().expose()).await?;
         let state = AppState::new(store, config, issuer, clock).await?;
         oidc::clients::register_configured(&state).await?;
@@ -69,6 +72,7 @@ impl Server {
         Ok(Server {
             state: Arc::new(state),
             listener,
+            _serve_lock: serve_lock,
         })
     }
 

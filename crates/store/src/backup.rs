@@ -112,6 +112,13 @@ impl Store {
                 backup.display()
             )));
         }
+        // Even with --force: a running service would go on writing into the file replaced.
+        if let Some(holder) = crate::ServeLock::held(target) {
+            return Err(refused(format!(
+                "{} is being served by {holder}: stop the service first",
+                target.display()
+            )));
+        }
         if !replace {
             if target.exists() {
                 return Err(refused(format!(

@@ -46,6 +46,9 @@ pub enum StoreError {
         /// Why it could not be.
         detail: String,
     },
+    /// The database is being served by another process (SQLite serves one node).
+    #[error("{0}")]
+    InUse(String),
     /// A backup or a restore cannot be made as asked; the sentence says why.
     #[error("{0}")]
     Backup(String),

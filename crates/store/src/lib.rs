@@ -31,6 +31,7 @@ mod credentials;
 mod directory;
 mod error;
 mod lockouts;
+mod node;
 mod oidc;
 mod outbox;
 mod pim;
@@ -63,6 +64,7 @@ pub use credentials::{
 pub use directory::{Group, GroupChange, RoleAssignment, RoleDefinition, User, UserChange};
 pub use error::StoreError;
 pub use lockouts::{KnownDevice, Lockout, LockoutPolicy, LockoutScope};
+pub use node::ServeLock;
 pub use oidc::{AuthorizationCode, OidcClient, RefreshToken, Rotation, SigningKey};
 pub use outbox::{Channel, OutboxMessage};
 pub use pim_admin::AdminOutcome;
