@@ -205,7 +205,12 @@ async fn expiry_job(state: Arc<AppState>) {
     let mut tick = tokio::time::interval(EXPIRY_INTERVAL);
     loop {
         tick.tick().await;
-        if let Err(e) = graph::activation::expire_due(&state).await {
+        // One node at a time (store::Job): on PostgreSQL another node may be running it.
+        let ran = state
+            .store
+            .run_exclusively(store::Job::Expiry, || graph::activation::expire_due(&state))
+            .await;
+        if let Err(e) = ran {
             tracing::error!(error = %e, "activation expiry job failed");
         }
     }
@@ -223,7 +228,8 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Key rotation and purging of expired single-use state, once a minute.
+/// Signing-key refresh (on every node: each loads the keys it signs and publishes with) and the
+/// purging of expired single-use state (one node at a time), once a minute.
 async fn background_jobs(state: Arc<AppState>) {
     let expiry = tokio::spawn(expiry_job(state.clone()));
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
@@ -234,10 +240,16 @@ async fn background_jobs(state: Arc<AppState>) {
             tracing::error!(error = %e, "signing key refresh failed");
         }
         let now = state.now();
-        if let Err(e) = state.store.purge_expired_challenges(now).await {
-            tracing::warn!(error = %e, "purging expired challenges failed");
-        }
-        if let Err(e) = state.store.purge_expired_transactions(now).await {
+        let purged = state
+            .store
+            .run_exclusively(store::Job::Housekeeping, || async {
+                if let Err(e) = state.store.purge_expired_challenges(now).await {
+                    tracing::warn!(error = %e, "purging expired challenges failed");
+                }
+                state.store.purge_expired_transactions(now).await
+            })
+            .await;
+        if let Err(e) = purged {
             tracing::warn!(error = %e, "purging expired sign-in transactions failed");
         }
     }

@@ -30,6 +30,7 @@ mod credentials;
 #[macro_use]
 mod directory;
 mod error;
+mod jobs;
 mod lockouts;
 mod node;
 mod oidc;
@@ -63,6 +64,7 @@ pub use credentials::{
 };
 pub use directory::{Group, GroupChange, RoleAssignment, RoleDefinition, User, UserChange};
 pub use error::StoreError;
+pub use jobs::Job;
 pub use lockouts::{KnownDevice, Lockout, LockoutPolicy, LockoutScope};
 pub use node::ServeLock;
 pub use oidc::{AuthorizationCode, OidcClient, RefreshToken, Rotation, SigningKey};

@@ -20,6 +20,7 @@ on_both_backends!(
     placeholders_bind_by_number,
     sqlite_settings_are_reported,
     a_backup_is_a_consistent_snapshot_taken_while_writes_go_on,
+    a_job_runs_on_one_node_at_a_time_and_is_taken_over,
     reopening_is_idempotent,
     refuses_a_newer_schema,
     rejects_unknown_urls,
@@ -2123,4 +2124,93 @@ async fn a_backup_is_a_consistent_snapshot_taken_while_writes_go_on(ctx: Ctx) {
         alice.display_name
     );
     back.close().await;
+}
+
+/// Jobs run on one node at a time. SQLite: the job runs. PostgreSQL: while one store (node)
+/// holds a job, another's attempt is skipped without running it; once the first is done the
+/// second runs it; and a node that dies mid-job (its job cancelled, its connection gone) leaves
+/// the job to the others.
+async fn a_job_runs_on_one_node_at_a_time_and_is_taken_over(ctx: Ctx) {
+    let ran = |v: u32| async move { Ok::<u32, StoreError>(v) };
+    if ctx.kind == Kind::Sqlite {
+        assert_eq!(
+            ctx.store
+                .run_exclusively(Job::Expiry, || ran(1))
+                .await
+                .unwrap(),
+            Some(1)
+        );
+        return;
+    }
+    let other = Store::open(&ctx.url).await.unwrap();
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+    let (finish_tx, finish_rx) = tokio::sync::oneshot::channel::<()>();
+    let first = ctx.store.clone();
+    let holding = tokio::spawn(async move {
+        first
+            .run_exclusively(Job::Expiry, || async move {
+                let _ = started_tx.send(());
+                let _ = finish_rx.await;
+                Ok::<u32, StoreError>(1)
+            })
+            .await
+    });
+    started_rx.await.unwrap();
+    let mut touched = false;
+    let skipped = other
+        .run_exclusively(Job::Expiry, || {
+            touched = true;
+            ran(2)
+        })
+        .await
+        .unwrap();
+    assert_eq!(skipped, None);
+    assert!(!touched, "a skipped job must not run");
+    // Another job is not held by this one.
+    assert_eq!(
+        other
+            .run_exclusively(Job::Housekeeping, || ran(3))
+            .await
+            .unwrap(),
+        Some(3)
+    );
+    finish_tx.send(()).unwrap();
+    assert_eq!(holding.await.unwrap().unwrap(), Some(1));
+    assert_eq!(
+        other.run_exclusively(Job::Expiry, || ran(2)).await.unwrap(),
+        Some(2)
+    );
+
+    // A node dies mid-job: its job is cancelled and its connection dropped; another node takes
+    // the job over within a few seconds.
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+    let first = ctx.store.clone();
+    let dying = tokio::spawn(async move {
+        first
+            .run_exclusively(Job::Expiry, || async move {
+                let _ = started_tx.send(());
+                std::future::pending::<()>().await;
+                Ok::<u32, StoreError>(1)
+            })
+            .await
+    });
+    started_rx.await.unwrap();
+    assert_eq!(
+        other.run_exclusively(Job::Expiry, || ran(2)).await.unwrap(),
+        None
+    );
+    dying.abort();
+    let _ = dying.await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if other.run_exclusively(Job::Expiry, || ran(2)).await.unwrap() == Some(2) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job was not taken over"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    other.close().await;
 }
