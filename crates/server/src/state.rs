@@ -123,15 +123,36 @@ impl AppState {
     }
 
     /// Reads the keys from the store; creates the first key, and rotates the active one once it
-    /// is older than the configured key lifetime.
+    /// is older than the configured key lifetime. One node rotates at a time
+    /// ([`store::Job::KeyRotation`]); a node that finds another rotating waits for its key.
     pub async fn refresh_keys(&self) -> Result<(), ServeError> {
         let now = self.now();
-        let stored = self.store.list_signing_keys().await?;
+        for _ in 0..50 {
+            let rotated = self
+                .store
+                .run_exclusively(store::Job::KeyRotation, || self.rotate_if_stale(now))
+                .await?;
+            if rotated.is_some() || self.has_fresh_key(now).await? {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        self.load_keys(now).await
+    }
+
+    /// Whether the store holds an active key younger than the key lifetime.
+    async fn has_fresh_key(&self, now: DateTime<Utc>) -> Result<bool, ServeError> {
         let rotate_after = Duration::days(i64::from(self.config.lifetimes.signing_key_days));
-        let active_is_fresh = stored.iter().any(|k| {
+        Ok(self.store.list_signing_keys().await?.iter().any(|k| {
             k.retired_at.is_none() && k.activated_at.is_some_and(|a| now - a < rotate_after)
-        });
-        if !active_is_fresh {
+        }))
+    }
+
+    /// Creates and activates a new key, retiring the others, unless the active one is fresh
+    /// (decided again under the job's lock, so that a node that waited does not rotate twice).
+    async fn rotate_if_stale(&self, now: DateTime<Utc>) -> Result<(), ServeError> {
+        let stored = self.store.list_signing_keys().await?;
+        if !self.has_fresh_key(now).await? {
             let new = SigningKey::generate(now)?;
             let jwk = serde_json::to_value(new.public_jwk()?)
                 .map_err(|e| ServeError::Internal(format!("JWK: {e}")))?;
@@ -152,6 +173,11 @@ impl AppState {
             }
             tracing::info!(kid = new.kid(), "signing key created and activated");
         }
+        Ok(())
+    }
+
+    /// Loads the stored keys into the key set this node signs and publishes with.
+    async fn load_keys(&self, now: DateTime<Utc>) -> Result<(), ServeError> {
         let stored = self.store.list_signing_keys().await?;
         let mut keys = Vec::new();
         for k in stored {

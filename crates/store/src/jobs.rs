@@ -1,5 +1,6 @@
 //! Jobs that must run on one node at a time (the expiry of activations, failing overdue
-//! requests, purging spent single-use state), whatever the number of nodes.
+//! requests, purging spent single-use state, rotating the signing key), whatever the number of
+//! nodes.
 //!
 //! On PostgreSQL a job runs under a session advisory lock taken with `pg_try_advisory_lock` on a
 //! connection of its own: a node whose tick finds the lock held skips that tick, and a node that
@@ -19,6 +20,8 @@ pub enum Job {
     Expiry,
     /// Purging expired challenges and sign-in transactions.
     Housekeeping,
+    /// Deciding to rotate the signing key, and making the new one.
+    KeyRotation,
 }
 
 impl Job {
@@ -28,6 +31,7 @@ impl Job {
         BASE + match self {
             Job::Expiry => 1,
             Job::Housekeeping => 2,
+            Job::KeyRotation => 3,
         }
     }
 }

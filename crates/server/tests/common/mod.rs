@@ -89,6 +89,18 @@ impl Env {
         env
     }
 
+    /// Another node on the same database, bound but not serving, with its own `clock`: what a
+    /// second `serve` process on the same PostgreSQL is. (On SQLite it is refused.)
+    #[allow(dead_code)]
+    pub async fn second_node(
+        &self,
+        clock: Clock,
+    ) -> Result<server::Server, server::error::ServeError> {
+        let mut config = self.config.clone();
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        server::Server::bind(config, clock).await
+    }
+
     /// Stops the service and removes its database.
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
