@@ -15,6 +15,7 @@ on_both_backends!(
     entries_round_trip_and_chain,
     queries_filter_and_page,
     concurrent_appends_make_one_chain,
+    appends_from_several_nodes_make_one_chain,
     a_changed_entry_is_located,
     a_changed_chain_field_is_located,
     a_deleted_entry_is_detected,
@@ -343,4 +344,47 @@ async fn audited_changes_share_the_chain(ctx: Ctx) {
             "Remove member from role (PIM activation expired)",
         ]
     );
+}
+
+/// Three stores on one database, as three nodes are (each its own pool), appending at once from
+/// four tasks each: one chain, gap-free, that verifies.
+async fn appends_from_several_nodes_make_one_chain(ctx: Ctx) {
+    let mut nodes = vec![ctx.store.clone()];
+    for _ in 0..2 {
+        nodes.push(Store::open(&ctx.url).await.unwrap());
+    }
+    let tasks: Vec<_> = nodes
+        .iter()
+        .enumerate()
+        .flat_map(|(n, node)| {
+            (0..4).map(move |task| {
+                let node = node.clone();
+                tokio::spawn(async move {
+                    let mut seqs = Vec::new();
+                    for i in 0..25 {
+                        seqs.push(
+                            node.append_audit(&entry(n * 100 + task * 25 + i))
+                                .await
+                                .unwrap()
+                                .seq,
+                        );
+                    }
+                    seqs
+                })
+            })
+        })
+        .collect();
+    let mut seqs = Vec::new();
+    for task in tasks {
+        seqs.extend(task.await.unwrap());
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=300).collect::<Vec<u64>>());
+    for node in &nodes {
+        let v = node.verify_audit_chain().await.unwrap();
+        assert_eq!((v.entries, v.first_broken.clone()), (300, None), "{v:?}");
+    }
+    for node in &nodes[1..] {
+        node.close().await;
+    }
 }
