@@ -7,7 +7,6 @@ use crate::conditional_access::LockoutGuard;
 use crate::users::UserError;
 use crate::{Authorized, Caller, Core};
 use policy::method::AuthenticationMethodMode;
-use policy::roles::BuiltInRole;
 use store::MethodSummary;
 
 impl Core {
@@ -30,11 +29,7 @@ impl Core {
             if !self.may::<ManageUsers>(caller).await? {
                 return Err(refused("an active User or Global Administrator role"));
             }
-            if self.may_hold_a_role(&user.id).await?
-                && !self
-                    .holds_active_role(&caller.id(), &[BuiltInRole::GlobalAdministrator])
-                    .await?
-            {
+            if self.needs_global_administrator(caller, &user).await? {
                 return Err(refused(
                     "an active Global Administrator role for a user who holds or may activate a role",
                 ));
@@ -174,15 +169,7 @@ impl Core {
             Err(AuthorizeError::Store(e)) => return Err(e.into()),
         };
         let caller = allowed.caller();
-        if self.may_hold_a_role(&user.id).await?
-            && !self
-                .holds_active_role(&caller.id(), &[BuiltInRole::GlobalAdministrator])
-                .await?
-        {
-            let refused = UserError::PrivilegedTarget(user.user_principal_name.clone());
-            self.audit_refusal(audit, &refused).await;
-            return Err(refused);
-        }
+        let audit = self.guard_privileged_target(caller, &user, audit).await?;
         let Some(method) = self
             .store
             .list_methods(&user.id, self.now())

@@ -320,6 +320,36 @@ impl Core {
         Ok(())
     }
 
+    /// Whether `caller` needs an active Global Administrator role to act on `target`: true when
+    /// `target` holds or may activate a role and `caller` holds no active Global Administrator
+    /// role (a User Administrator must not reach the admins above them).
+    pub(crate) async fn needs_global_administrator(
+        &self,
+        caller: &Caller,
+        target: &User,
+    ) -> Result<bool, StoreError> {
+        Ok(self.may_hold_a_role(&target.id).await?
+            && !self
+                .holds_active_role(&caller.id(), &[BuiltInRole::GlobalAdministrator])
+                .await?)
+    }
+
+    /// The write-path form of [`Core::needs_global_administrator`]: `audit` back when `caller`
+    /// may change `target`, else the refusal, audited.
+    pub(crate) async fn guard_privileged_target(
+        &self,
+        caller: &Caller,
+        target: &User,
+        audit: store::AuditEntry,
+    ) -> Result<store::AuditEntry, UserError> {
+        if self.needs_global_administrator(caller, target).await? {
+            let refused = UserError::PrivilegedTarget(target.user_principal_name.clone());
+            self.audit_refusal(audit, &refused).await;
+            return Err(refused);
+        }
+        Ok(audit)
+    }
+
     /// The checks of a change to `current`: only a Global Administrator changes a user who
     /// holds or may activate a role; and disabling or deleting must not lock every eligible
     /// Global Administrator out, unless overridden. Returns the audit entry to write (marked
@@ -332,15 +362,9 @@ impl Core {
         effect: Effect,
         guard: LockoutGuard,
     ) -> Result<store::AuditEntry, UserError> {
-        if self.may_hold_a_role(&current.id).await?
-            && !self
-                .holds_active_role(&allowed.caller().id(), &[BuiltInRole::GlobalAdministrator])
-                .await?
-        {
-            let refused = UserError::PrivilegedTarget(current.user_principal_name.clone());
-            self.audit_refusal(audit, &refused).await;
-            return Err(refused);
-        }
+        let audit = self
+            .guard_privileged_target(allowed.caller(), current, audit)
+            .await?;
         if effect == Effect::KeepsAccess {
             return Ok(audit);
         }
