@@ -60,6 +60,12 @@ from_area_error!(
 
 pub use odata::to_value;
 
+/// Whether the caller's session carries an MFA claim (the `…_Admin_…` enablement rules of a
+/// role may require one of an administrator's request).
+pub fn mfa_claim(caller: &Caller) -> bool {
+    caller.claims.amr.iter().any(|v| v == "mfa")
+}
+
 /// Whether a path segment is `filterByCurrentUser(on='…')`: `Some(Ok)` for `on='principal'`,
 /// `Some(Err)` for another `on`, `None` when the segment is something else (an id).
 pub fn filter_by_current_user(segment: &str) -> Option<Result<(), QueryError>> {
@@ -194,8 +200,7 @@ pub async fn admin_request(
     guard: LockoutGuard,
 ) -> Result<(StatusCode, Json<Value>), GraphError> {
     let admin = app::pim::admin::authorize(state, caller, &request, kind).await?;
-    let mfa_claim = caller.claims.amr.iter().any(|v| v == "mfa");
-    match app::pim::admin::request(state, &admin, mfa_claim, request, kind, guard).await? {
+    match app::pim::admin::request(state, &admin, mfa_claim(caller), request, kind, guard).await? {
         AdminRequestOutcome::ValidatedOnly(echoed) => {
             Ok((StatusCode::OK, Json(to_value(&echoed)?)))
         }

@@ -8,6 +8,7 @@ use crate::graph::body::JsonBody;
 use crate::graph::error::GraphError;
 use crate::graph::odata::{self, Accepts};
 use crate::graph::openapi as doc;
+use crate::graph::pim_map::mfa_claim;
 use crate::state::AppState;
 use app::authz::ManageRoles;
 use app::pim::direct;
@@ -35,11 +36,6 @@ fn render(a: &store::RoleAssignment) -> Value {
         "roleDefinitionId": a.role_definition_id.as_str(),
         "directoryScopeId": a.directory_scope_id,
     })
-}
-
-/// Whether the caller's session carries an MFA claim (a role's rules may require one).
-fn mfa_claim(caller: &Caller) -> bool {
-    caller.claims.amr.iter().any(|v| v == "mfa")
 }
 
 /// `GET …/roleAssignments`, with `$filter` (`principalId`, `roleDefinitionId`, …), `$top`
