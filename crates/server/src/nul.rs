@@ -18,7 +18,8 @@ const FORM_LIMIT: usize = 2 * 1024 * 1024;
 
 const REFUSED: &str = "The request holds a NUL character (U+0000), which no value here can hold.";
 
-fn holds_encoded_nul(bytes: &[u8]) -> bool {
+/// Whether URL- or form-encoded `bytes` hold an encoded NUL (`%00`, in any letter case).
+pub(crate) fn holds_encoded_nul(bytes: &[u8]) -> bool {
     bytes.windows(3).any(|w| w.eq_ignore_ascii_case(b"%00"))
 }
 

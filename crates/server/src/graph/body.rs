@@ -169,13 +169,8 @@ pub async fn refuse_nul_in_uri(
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::response::IntoResponse as _;
-    let uri = request.uri();
-    let encoded = uri.path_and_query().map_or("", |p| p.as_str());
-    if encoded
-        .as_bytes()
-        .windows(3)
-        .any(|w| w.eq_ignore_ascii_case(b"%00"))
-    {
+    let encoded = request.uri().path_and_query().map_or("", |p| p.as_str());
+    if crate::nul::holds_encoded_nul(encoded.as_bytes()) {
         return GraphError::bad_request("BadRequest", NUL_REFUSED).into_response();
     }
     next.run(request).await
