@@ -25,11 +25,14 @@ fn refused(detail: impl Into<String>) -> StoreError {
     StoreError::Backup(detail.into())
 }
 
-/// The file of a `sqlite://PATH` URL; `None` for an in-memory database or another scheme.
+/// The file of a `sqlite://PATH` URL (read as the store opens it); `None` for an in-memory
+/// database (`:memory:` or `mode=memory`) or another scheme.
 pub fn sqlite_file(url: &str) -> Option<PathBuf> {
-    let rest = url.strip_prefix("sqlite:")?.trim_start_matches("//");
-    let path = rest.split('?').next().unwrap_or(rest);
-    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+    if !url.starts_with("sqlite:") {
+        return None;
+    }
+    let parsed = crate::SqliteUrl::parse(url);
+    (!parsed.path.is_empty() && !parsed.memory).then(|| PathBuf::from(parsed.path))
 }
 
 /// Whether `path` starts as a SQLite database does.

@@ -277,11 +277,37 @@ impl Store {
     }
 }
 
+/// A `sqlite:` URL taken apart.
+pub(crate) struct SqliteUrl<'a> {
+    /// The file (or `:memory:`), as written.
+    pub(crate) path: &'a str,
+    /// The query after `?`, if any.
+    pub(crate) query: &'a str,
+    /// Whether it names an in-memory database (`:memory:` or `mode=memory`).
+    pub(crate) memory: bool,
+}
+
+impl<'a> SqliteUrl<'a> {
+    /// Takes `sqlite://PATH[?QUERY]` or `sqlite::memory:` apart.
+    pub(crate) fn parse(url: &'a str) -> SqliteUrl<'a> {
+        let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let memory = path == ":memory:" || query.split('&').any(|p| p == "mode=memory");
+        SqliteUrl {
+            path,
+            query,
+            memory,
+        }
+    }
+}
+
 /// Opens a SQLite pool: WAL, foreign keys on, a busy timeout on every connection.
 async fn open_sqlite(url: &str) -> Result<AnyPool, StoreError> {
-    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
-    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-    let memory = path == ":memory:" || query.split('&').any(|p| p == "mode=memory");
+    let SqliteUrl {
+        path,
+        query,
+        memory,
+    } = SqliteUrl::parse(url);
     if path.is_empty() && !memory {
         return Err(StoreError::InvalidUrl(
             "sqlite URL without a path: use sqlite://PATH or sqlite::memory:".into(),

@@ -119,6 +119,8 @@ mod tests {
         assert!(ServeLock::held(&db).is_none());
         assert!(ServeLock::claim(&url).unwrap().is_some());
         assert!(ServeLock::claim("sqlite::memory:").unwrap().is_none());
+        let shared = format!("sqlite://{}?mode=memory", dir.path().join("m").display());
+        assert!(ServeLock::claim(&shared).unwrap().is_none());
         assert!(ServeLock::claim("postgres://u:p@localhost/db")
             .unwrap()
             .is_none());
