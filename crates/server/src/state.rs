@@ -142,17 +142,22 @@ impl AppState {
 
     /// Whether the store holds an active key younger than the key lifetime.
     async fn has_fresh_key(&self, now: DateTime<Utc>) -> Result<bool, ServeError> {
+        Ok(self.any_fresh(&self.store.list_signing_keys().await?, now))
+    }
+
+    /// Whether `stored` holds an active key younger than the key lifetime.
+    fn any_fresh(&self, stored: &[store::SigningKey], now: DateTime<Utc>) -> bool {
         let rotate_after = Duration::days(i64::from(self.config.lifetimes.signing_key_days));
-        Ok(self.store.list_signing_keys().await?.iter().any(|k| {
+        stored.iter().any(|k| {
             k.retired_at.is_none() && k.activated_at.is_some_and(|a| now - a < rotate_after)
-        }))
+        })
     }
 
     /// Creates and activates a new key, retiring the others, unless the active one is fresh
     /// (decided again under the job's lock, so that a node that waited does not rotate twice).
     async fn rotate_if_stale(&self, now: DateTime<Utc>) -> Result<(), ServeError> {
         let stored = self.store.list_signing_keys().await?;
-        if !self.has_fresh_key(now).await? {
+        if !self.any_fresh(&stored, now) {
             let new = SigningKey::generate(now)?;
             let jwk = serde_json::to_value(new.public_jwk()?)
                 .map_err(|e| ServeError::Internal(format!("JWK: {e}")))?;
