@@ -13,8 +13,10 @@ use store::{ChangeKind, ConfigKind, Store, StoreError};
 
 /// How long the cached engine is used before the store's tenant version is read again (one row;
 /// the changes since, only when it moved). Writes made through this process are followed at the
-/// next use ([`EngineCache::changed`]); this bounds how late a change made by another process
-/// (the CLI, another node) is seen.
+/// next use ([`EngineCache::changed`]), and so are changes another node announces (the service
+/// listens for them on PostgreSQL and calls [`crate::Core::tenant_changed`]); this bounds how
+/// late a change is seen when no announcement comes (the CLI on SQLite, a lost listening
+/// connection).
 const ENGINE_POLL: Duration = Duration::seconds(1);
 
 /// Beyond this many changes behind, reading the whole tenant again is the cheaper way.

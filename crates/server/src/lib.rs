@@ -93,6 +93,7 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
         let jobs = tokio::spawn(background_jobs(self.state.clone()));
+        let listening = tokio::spawn(follow_changes(self.state.clone()));
         // Outside the router: a path is rewritten before it is routed.
         let app = tower::ServiceExt::map_request(
             router(self.state.clone()),
@@ -106,6 +107,7 @@ impl Server {
         .with_graceful_shutdown(shutdown)
         .await;
         jobs.abort();
+        listening.abort();
         self.state.store.close().await;
         Ok(served?)
     }
@@ -197,6 +199,41 @@ async fn metrics(
         )],
         state.metrics.render(),
     )
+}
+
+/// Keeps this node's Conditional Access engine in step with changes committed on any node:
+/// each announcement (PostgreSQL `LISTEN`) marks the engine stale, so that the next decision
+/// follows the store's change log first. A lost connection is made again, and the engine is
+/// marked stale then too, as announcements may have been missed; meanwhile the engine's own
+/// poll of the tenant version (every second) bounds how late a change is seen. On SQLite one
+/// node serves and there is nothing to listen to.
+async fn follow_changes(state: Arc<AppState>) {
+    loop {
+        match state.store.listen_for_changes().await {
+            Ok(None) => return,
+            Ok(Some(mut listener)) => {
+                // A change committed before the listener listened is found by this catch-up.
+                state.tenant_changed();
+                loop {
+                    match listener.next().await {
+                        Ok(store::Heard::Change(_)) => state.metrics.change_heard("change"),
+                        Ok(store::Heard::Reconnected) => {
+                            tracing::warn!("listening for changes: connection lost and made again");
+                            state.metrics.change_heard("reconnected");
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "listening for changes failed; retrying");
+                            break;
+                        }
+                    }
+                    state.tenant_changed();
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot listen for changes; retrying"),
+        }
+        state.tenant_changed();
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
 }
 
 /// Ends PIM activations on time: every few seconds, and at once at start-up (an activation

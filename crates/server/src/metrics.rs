@@ -40,6 +40,9 @@ pub struct Metrics {
     pub http_requests: Counter,
     /// Catch-ups of the Conditional Access engine with the store, by how.
     pub engine_updates: Family<EngineLabels, Counter>,
+    /// Announcements of committed changes heard from the store (PostgreSQL `LISTEN`), by what
+    /// was heard: `change`, or `reconnected` after the listening connection was lost.
+    pub changes_heard: Family<EngineLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -49,6 +52,7 @@ impl Default for Metrics {
         let tokens = Family::<TokenLabels, Counter>::default();
         let http_requests = Counter::default();
         let engine_updates = Family::<EngineLabels, Counter>::default();
+        let changes_heard = Family::<EngineLabels, Counter>::default();
         registry.register("sign_ins", "Sign-in attempts by result", sign_ins.clone());
         registry.register(
             "token_requests",
@@ -66,12 +70,19 @@ impl Default for Metrics {
              followed (only what changed read) or unchanged",
             engine_updates.clone(),
         );
+        registry.register(
+            "changes_heard",
+            "Committed changes announced by the store (PostgreSQL LISTEN): change, or \
+             reconnected after the listening connection was lost",
+            changes_heard.clone(),
+        );
         Metrics {
             registry: Mutex::new(registry),
             sign_ins,
             tokens,
             http_requests,
             engine_updates,
+            changes_heard,
         }
     }
 }
@@ -98,6 +109,24 @@ impl Metrics {
     /// How many catch-ups of the engine went this way.
     pub fn engine_updates(&self, how: &str) -> u64 {
         self.engine_updates
+            .get_or_create(&EngineLabels {
+                how: how.to_string(),
+            })
+            .get()
+    }
+
+    /// Counts an announcement heard from the store: `change` or `reconnected`.
+    pub fn change_heard(&self, how: &str) {
+        self.changes_heard
+            .get_or_create(&EngineLabels {
+                how: how.to_string(),
+            })
+            .inc();
+    }
+
+    /// How many announcements were heard this way.
+    pub fn changes_heard(&self, how: &str) -> u64 {
+        self.changes_heard
             .get_or_create(&EngineLabels {
                 how: how.to_string(),
             })

@@ -7,14 +7,22 @@
 //! before it, so no two writers take the two in opposite orders). A reader compares its version
 //! with [`Store::tenant_version`] and reads [`Store::tenant_changes_since`] when it moved.
 //!
-//! Readers poll the version today. To be told instead, [`record_change`] is the one place to
-//! announce a change (on PostgreSQL, `pg_notify` with the version, delivered at commit); a
-//! listener then only has to mark its engine stale, and the log says what to read.
+//! On PostgreSQL [`record_change`] also announces the change (`pg_notify` with the version,
+//! which PostgreSQL delivers at commit, and only if the transaction commits): every node holds a
+//! [`ChangeListener`] and marks its engine stale when told, so that a change committed on one
+//! node counts on the others at their next decision, and the log says what to read. Polling the
+//! version stays as the fallback for a lost listening connection and for SQLite, where one node
+//! serves and other processes (the CLI) write rarely.
 
 use crate::sql::RowExt;
 use crate::tenant::ConfigKind;
 use crate::{Store, StoreError};
+use sqlx::postgres::PgListener;
 use sqlx::{Any, Transaction};
+use std::sync::Arc;
+
+/// The PostgreSQL channel on which every committed change is announced, with its version.
+const CHANNEL: &str = "portcullis_tenant_changes";
 
 /// How many changes the log keeps: a reader further behind reads the whole tenant.
 const KEPT_CHANGES: i64 = 10_000;
@@ -109,7 +117,65 @@ pub(crate) async fn record_change(
     .bind(KEPT_CHANGES)
     .execute(&mut **tx)
     .await?;
+    if tx.backend_name() == "PostgreSQL" {
+        // Queued by PostgreSQL and delivered to the listeners when (and only if) the
+        // transaction commits; the text cast keeps the void result out of the row decoding.
+        sqlx::query("SELECT pg_notify($1, value::text)::text FROM tenant_version WHERE id = 1")
+            .bind(CHANNEL)
+            .execute(&mut **tx)
+            .await?;
+    }
     Ok(())
+}
+
+/// The URL the listening connection opens; kept out of `Debug`, as it may hold a password.
+#[derive(Clone)]
+pub(crate) struct ListenUrl(Arc<str>);
+
+impl ListenUrl {
+    pub(crate) fn new(url: &str) -> ListenUrl {
+        ListenUrl(url.into())
+    }
+}
+
+impl std::fmt::Debug for ListenUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ListenUrl(…)")
+    }
+}
+
+/// What a [`ChangeListener`] heard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Heard {
+    /// A change was committed (by any node), raising the tenant version to this.
+    Change(u64),
+    /// The listening connection was lost and made again: announcements in between were
+    /// missed, so the listener's owner catches up as if told of a change.
+    Reconnected,
+}
+
+/// Told of every change any node commits: a connection of its own that `LISTEN`s on the
+/// store's channel (PostgreSQL only).
+pub struct ChangeListener {
+    listener: PgListener,
+}
+
+impl std::fmt::Debug for ChangeListener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChangeListener").finish_non_exhaustive()
+    }
+}
+
+impl ChangeListener {
+    /// Waits for the next announcement. An error means the connection could not be made
+    /// again; the caller retries later (the engine's version poll covers the gap).
+    pub async fn next(&mut self) -> Result<Heard, StoreError> {
+        match self.listener.try_recv().await? {
+            // An unparsable payload still says that something changed.
+            Some(n) => Ok(Heard::Change(n.payload().parse().unwrap_or(0))),
+            None => Ok(Heard::Reconnected),
+        }
+    }
 }
 
 fn version_of(value: i64) -> Result<u64, StoreError> {
@@ -117,6 +183,17 @@ fn version_of(value: i64) -> Result<u64, StoreError> {
 }
 
 impl Store {
+    /// A listener for the changes every node commits; `None` on SQLite, where one node serves
+    /// and learns of its own writes directly.
+    pub async fn listen_for_changes(&self) -> Result<Option<ChangeListener>, StoreError> {
+        let Some(url) = &self.listen_url else {
+            return Ok(None);
+        };
+        let mut listener = PgListener::connect(&url.0).await?;
+        listener.listen(CHANNEL).await?;
+        Ok(Some(ChangeListener { listener }))
+    }
+
     /// The tenant version: it grows with every change to what Conditional Access reads. Read it
     /// before reading the tenant, and follow [`Store::tenant_changes_since`] from it.
     pub async fn tenant_version(&self) -> Result<u64, StoreError> {

@@ -57,7 +57,7 @@ pub use audit::{
 };
 pub use backup::{sqlite_file, Restored};
 pub use challenges::{Ceremony, CeremonyKind, OtpChallenge};
-pub use changes::{ChangeKind, ChangesSince, TenantChangeRecord};
+pub use changes::{ChangeKind, ChangeListener, ChangesSince, Heard, TenantChangeRecord};
 pub use credentials::{
     registration_of, Attachment, ContactMethod, MethodSummary, NewMethod, PasswordCredential,
     TemporaryAccessPass, TotpCredential, WebauthnCredential,
@@ -146,6 +146,9 @@ pub struct Diagnostics {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The PostgreSQL URL, for the connection that listens for changes (a pool's connections
+    /// cannot be kept listening); `None` on SQLite.
+    listen_url: Option<changes::ListenUrl>,
 }
 
 impl Store {
@@ -163,7 +166,12 @@ impl Store {
                 .await
                 .map_err(connect_error)?,
         };
-        let store = Store { pool, backend };
+        let listen_url = (backend == Backend::Postgres).then(|| changes::ListenUrl::new(url));
+        let store = Store {
+            pool,
+            backend,
+            listen_url,
+        };
         store.migrate().await?;
         Ok(store)
     }
