@@ -66,6 +66,9 @@ impl Server {
         };
         let serve_lock = store::ServeLock::claim(config.database_url().expose())?;
         let store = Store::open(config.database_url().expose()).await?;
+        if let Ok(d) = store.diagnostics().await {
+            tracing::info!(backend = ?d.backend, encrypted = ?d.encrypted, schema = d.schema_version, "database opened");
+        }
         let state = AppState::new(store, config, issuer, clock).await?;
         oidc::clients::register_configured(&state).await?;
         account::register_portal_client(&state).await?;

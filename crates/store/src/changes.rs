@@ -189,7 +189,9 @@ impl Store {
         let Some(url) = &self.listen_url else {
             return Ok(None);
         };
-        let mut listener = PgListener::connect(&url.0).await?;
+        let mut listener = PgListener::connect(&url.0)
+            .await
+            .map_err(crate::connect_error)?;
         listener.listen(CHANNEL).await?;
         Ok(Some(ChangeListener { listener }))
     }

@@ -35,6 +35,10 @@ pub enum StoreError {
     /// The database failed; the source says how (log it, do not show it).
     #[error("database error")]
     Database(#[source] sqlx::Error),
+    /// The database cannot be reached: refused, unreachable, a certificate that does not
+    /// verify, wrong credentials. The sentence is the driver's, which never holds the URL.
+    #[error("cannot connect to the database: {0}")]
+    Connect(String),
     /// The database URL is not one the store can open.
     #[error("invalid database URL: {0}")]
     InvalidUrl(String),

@@ -13,8 +13,9 @@
 //! - **Multi-row changes** run in one transaction, begun `IMMEDIATE` on SQLite so that a
 //!   transaction that reads before it writes waits for the lock instead of failing.
 //!
-//! The store refuses a database migrated by a newer build ([`StoreError::NewerSchema`]). It has
-//! no TLS support for PostgreSQL yet: connect over a local socket or a trusted network.
+//! The store refuses a database migrated by a newer build ([`StoreError::NewerSchema`]). It
+//! connects to PostgreSQL over TLS as the URL asks (`sslmode=verify-full&sslrootcert=CA.pem`;
+//! see docs/operations.md), and names a certificate file it cannot read before connecting.
 //!
 //! To change the schema, add `crates/store/migrations/NNNN_what.sql` (never edit an applied
 //! one), keep to the portable SQL above, and run the suite on both backends:
@@ -139,6 +140,8 @@ pub struct Diagnostics {
     pub journal_mode: Option<String>,
     /// Whether SQLite enforces foreign keys on this connection; `None` on PostgreSQL.
     pub foreign_keys: Option<bool>,
+    /// Whether the connection to PostgreSQL is encrypted (TLS); `None` on SQLite.
+    pub encrypted: Option<bool>,
 }
 
 /// The persistence layer: one connection pool, SQLite or PostgreSQL.
@@ -159,12 +162,15 @@ impl Store {
         sqlx::any::install_default_drivers();
         let pool = match backend {
             Backend::Sqlite => open_sqlite(url).await?,
-            Backend::Postgres => AnyPoolOptions::new()
-                .max_connections(10)
-                .acquire_timeout(Duration::from_secs(30))
-                .connect(url)
-                .await
-                .map_err(connect_error)?,
+            Backend::Postgres => {
+                check_tls_files(url)?;
+                AnyPoolOptions::new()
+                    .max_connections(10)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect(url)
+                    .await
+                    .map_err(connect_error)?
+            }
         };
         let listen_url = (backend == Backend::Postgres).then(|| changes::ListenUrl::new(url));
         let store = Store {
@@ -198,8 +204,18 @@ impl Store {
             .list_applied_migrations()
             .await
             .map_err(migrate_error)?;
-        let (journal_mode, foreign_keys) = match self.backend {
-            Backend::Postgres => (None, None),
+        let (journal_mode, foreign_keys, encrypted) = match self.backend {
+            Backend::Postgres => {
+                use sqlx::Row;
+                let ssl: bool = sqlx::query(
+                    "SELECT coalesce((SELECT ssl FROM pg_stat_ssl \
+                     WHERE pid = pg_backend_pid()), false) AS ssl",
+                )
+                .fetch_one(&mut *conn)
+                .await?
+                .try_get(0)?;
+                (None, None, Some(ssl))
+            }
             Backend::Sqlite => {
                 use sqlx::Row;
                 let mode: String = sqlx::query("PRAGMA journal_mode")
@@ -210,7 +226,7 @@ impl Store {
                     .fetch_one(&mut *conn)
                     .await?
                     .try_get(0)?;
-                (Some(mode.to_lowercase()), Some(fk != 0))
+                (Some(mode.to_lowercase()), Some(fk != 0), None)
             }
         };
         Ok(Diagnostics {
@@ -219,6 +235,7 @@ impl Store {
             known_schema_version: Self::known_schema_version(),
             journal_mode,
             foreign_keys,
+            encrypted,
         })
     }
 
@@ -365,9 +382,30 @@ async fn open_sqlite(url: &str) -> Result<AnyPool, StoreError> {
     Ok(pool)
 }
 
-fn connect_error(e: sqlx::Error) -> StoreError {
+/// Refuses a PostgreSQL URL naming a certificate or key file that cannot be read, by name (the
+/// driver's own message names no file).
+fn check_tls_files(url: &str) -> Result<(), StoreError> {
+    let Ok(parsed) = url::Url::parse(url) else {
+        // The driver reports what is wrong with the URL.
+        return Ok(());
+    };
+    for (key, path) in parsed.query_pairs() {
+        if matches!(&*key, "sslrootcert" | "sslcert" | "sslkey") {
+            if let Err(e) = std::fs::File::open(&*path) {
+                return Err(StoreError::InvalidUrl(format!("{key} '{path}': {e}")));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn connect_error(e: sqlx::Error) -> StoreError {
     match e {
         sqlx::Error::Configuration(cause) => StoreError::InvalidUrl(cause.to_string()),
+        sqlx::Error::Tls(cause) => StoreError::Connect(format!("TLS: {cause}")),
+        e @ (sqlx::Error::Io(_) | sqlx::Error::Database(_) | sqlx::Error::PoolTimedOut) => {
+            StoreError::Connect(e.to_string())
+        }
         e => StoreError::Database(e),
     }
 }
