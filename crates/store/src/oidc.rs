@@ -278,6 +278,29 @@ impl Store {
         Ok(())
     }
 
+    /// Stores `client`, replacing the one with its `client_id` if any, in one statement: nodes
+    /// starting at once each register the configured clients, and none may fail for another
+    /// having just done it.
+    pub async fn put_client(&self, client: &OidcClient) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO oidc_clients (client_id, display_name, redirect_uris_json, is_public, \
+             secret_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (client_id) DO UPDATE SET display_name = excluded.display_name, \
+             redirect_uris_json = excluded.redirect_uris_json, is_public = excluded.is_public, \
+             secret_hash = excluded.secret_hash, created_at = excluded.created_at",
+        )
+        .bind(&client.client_id)
+        .bind(&client.display_name)
+        .bind(to_json("redirect URIs", &client.redirect_uris)?)
+        .bind(flag(client.is_public))
+        .bind(&client.secret_hash)
+        .bind(ms(client.created_at))
+        .execute(self.pool())
+        .await
+        .map_err(on_write("client"))?;
+        Ok(())
+    }
+
     /// The client with this `client_id`.
     pub async fn get_client(&self, client_id: &str) -> Result<OidcClient, StoreError> {
         if crate::unstorable(client_id) {

@@ -54,7 +54,38 @@ on_both_backends!(
     signing_keys,
     deleting_a_user_removes_what_hangs_off_it,
     writes_to_a_missing_user_conflict,
+    clients_are_put_by_many_writers_at_once,
 );
+
+/// Nodes starting together each register the same clients: all succeed, and the last one
+/// written is the one stored.
+async fn clients_are_put_by_many_writers_at_once(ctx: Ctx) {
+    let made = |name: &str| OidcClient {
+        client_id: "shared".into(),
+        display_name: name.into(),
+        redirect_uris: vec![format!("https://{name}.example/cb")],
+        is_public: false,
+        secret_hash: Some(format!("hash-{name}")),
+        created_at: t(1),
+    };
+    let writers: Vec<_> = (0..8)
+        .map(|i| {
+            let store = ctx.store.clone();
+            let client = made(&format!("node{i}"));
+            tokio::spawn(async move { store.put_client(&client).await })
+        })
+        .collect();
+    for w in writers {
+        w.await.unwrap().unwrap();
+    }
+    let stored = ctx.store.get_client("shared").await.unwrap();
+    assert!(stored.display_name.starts_with("node"));
+    let name = stored.display_name.clone();
+    assert_eq!(stored, made(&name), "one writer's client, whole");
+    // Replacing changes every field.
+    ctx.store.put_client(&made("later")).await.unwrap();
+    assert_eq!(ctx.store.get_client("shared").await.unwrap(), made("later"));
+}
 
 // ---------------------------------------------------------------------------------------------
 // Helpers

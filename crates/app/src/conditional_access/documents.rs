@@ -9,7 +9,17 @@ use std::future::Future;
 use store::{AuditEntry, ConfigKind, StoreError};
 
 /// How often a write is tried again when another change lands between its read and its write.
-const ATTEMPTS: usize = 3;
+pub(super) const ATTEMPTS: u32 = 8;
+
+/// Waits before attempt `attempt` (from 1) of a generation-tied write that lost to another
+/// change: a random time up to 4, 8, 16… ms (at most 128), so that writers racing on several
+/// nodes spread out instead of colliding again in step.
+pub(super) async fn back_off(attempt: u32) {
+    let ceiling_ms = 2u64.saturating_pow(attempt.saturating_add(1)).min(128);
+    let random = u64::from(uuid::Uuid::new_v4().as_bytes()[0]);
+    let wait = ceiling_ms * random / 255;
+    tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+}
 
 /// What one attempt decided to write: the document's id, the document (`None`: delete it),
 /// whether one was stored before, and the audit entry of the write.
@@ -93,7 +103,10 @@ impl Core {
         E: From<StoreError>,
         Fut: Future<Output = Result<Decided<T>, E>>,
     {
-        for _ in 0..ATTEMPTS {
+        for attempt in 0..ATTEMPTS {
+            if attempt > 0 {
+                back_off(attempt).await;
+            }
             let generation = self.store.config_generation().await?;
             let decided = decide().await?;
             if self

@@ -33,9 +33,6 @@ pub mod strengths;
 
 pub use guard::AdminLockout;
 
-/// How often a write is tried again when another change lands between its check and its write.
-const ATTEMPTS: usize = 3;
-
 /// A change to one policy.
 #[derive(Debug, Clone)]
 pub enum PolicyChange {
@@ -176,7 +173,10 @@ impl Core {
             PolicyChange::Delete(_) => ("Delete conditional access policy", "Delete"),
         };
         let new_id = store::new_id();
-        for _ in 0..ATTEMPTS {
+        for attempt in 0..documents::ATTEMPTS {
+            if attempt > 0 {
+                documents::back_off(attempt).await;
+            }
             let generation = self.store.config_generation().await?;
             let before = self.store.load_tenant(now).await?;
             let (id, before_policy, after_policy) = match &change {

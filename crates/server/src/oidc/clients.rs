@@ -16,15 +16,16 @@ pub async fn register_configured(state: &AppState) -> Result<(), ServeError> {
     Ok(())
 }
 
-/// Stores a client, replacing one with the same id.
+/// Stores a client, replacing one with the same id (in one statement: several nodes may start
+/// at once, each registering the same clients).
 pub async fn upsert(store: &Store, client: &OidcClient) -> Result<(), ServeError> {
     match store.get_client(&client.client_id).await {
         Ok(existing) if &existing == client => return Ok(()),
-        Ok(_) => store.delete_client(&client.client_id).await?,
+        Ok(_) => {}
         Err(e) if e.is_not_found() => {}
         Err(e) => return Err(e.into()),
     }
-    store.create_client(client).await?;
+    store.put_client(client).await?;
     Ok(())
 }
 

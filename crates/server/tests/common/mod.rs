@@ -292,8 +292,23 @@ impl Browser {
         Self::build(&self.base, self.cookies.clone(), Some(ip))
     }
 
+    /// A new browser with no cookies that loads pages from `node` (one node of several) under
+    /// the `issuer`'s origin, as behind a load balancer.
+    pub fn between(node: &str, issuer: &str) -> Browser {
+        Self::build_with_origin(node, issuer, Arc::default(), None)
+    }
+
     fn build(
         base: &str,
+        cookies: Arc<reqwest::cookie::Jar>,
+        ip: Option<std::net::Ipv4Addr>,
+    ) -> Browser {
+        Self::build_with_origin(base, base, cookies, ip)
+    }
+
+    fn build_with_origin(
+        base: &str,
+        origin: &str,
         cookies: Arc<reqwest::cookie::Jar>,
         ip: Option<std::net::Ipv4Addr>,
     ) -> Browser {
@@ -303,7 +318,7 @@ impl Browser {
             .default_headers(
                 [(
                     reqwest::header::ORIGIN,
-                    reqwest::header::HeaderValue::from_str(base).unwrap(),
+                    reqwest::header::HeaderValue::from_str(origin).unwrap(),
                 )]
                 .into_iter()
                 .collect(),
@@ -355,6 +370,52 @@ impl Browser {
     pub async fn get(&self, path: &str) -> Landing {
         let r = self.http.get(self.url(path)).send().await.unwrap();
         self.land(r).await
+    }
+
+    /// GET, following redirects; `None` when the service did not answer (a node going down).
+    pub async fn try_get(&self, path: &str) -> Option<Landing> {
+        let r = self.http.get(self.url(path)).send().await.ok()?;
+        self.try_land(r).await
+    }
+
+    /// POST a form, following redirects; `None` when the service did not answer.
+    pub async fn try_post(&self, path: &str, form: &[(&str, &str)]) -> Option<Landing> {
+        let r = self
+            .http
+            .post(self.url(path))
+            .form(form)
+            .send()
+            .await
+            .ok()?;
+        self.try_land(r).await
+    }
+
+    /// [`Browser::land`] that gives up (`None`) when the service stops answering.
+    async fn try_land(&self, mut response: reqwest::Response) -> Option<Landing> {
+        loop {
+            let status = response.status();
+            if status.is_redirection() {
+                let location = response
+                    .headers()
+                    .get("location")?
+                    .to_str()
+                    .ok()?
+                    .to_string();
+                let target = url::Url::parse(&self.url(&location)).ok()?;
+                if !target.as_str().starts_with(&self.base) {
+                    return Some(Landing::Client(target));
+                }
+                response = self.http.get(target).send().await.ok()?;
+                continue;
+            }
+            let path = response.url().path().to_string();
+            let html = response.text().await.ok()?;
+            return Some(Landing::Page {
+                status: status.as_u16(),
+                path,
+                html,
+            });
+        }
     }
 
     /// POST a form, following redirects.
