@@ -18,20 +18,17 @@
 
 mod common;
 
-use common::{authorize_path, pkce, transaction_of, Browser, Landing, REDIRECT};
+use common::nodes::{call, free_port, Node};
+use common::REDIRECT;
 use policy::directory::{AssignmentStatus, GLOBAL_ADMINISTRATOR};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use store::testing::{Backend, TestDatabase, TestDatabaseError};
 use store::{ConfigKind, Store, User};
 
-/// The child process's instructions: JSON with `listen`, `data_dir`, `database_url`, `issuer`.
-const NODE_VAR: &str = "PORTCULLIS_CRASH_TEST_NODE";
 const PASSWORD: &str = "correct horse battery staple 93";
 const REQUESTS: &str = "/v1.0/roleManagement/directory/roleAssignmentScheduleRequests";
 const POLICIES: &str = "/v1.0/identity/conditionalAccess/policies";
@@ -43,212 +40,25 @@ const EXPIRED: &str = "Remove member from role (PIM activation expired)";
 #[test]
 #[ignore = "a node of the crash tests: they start it as a child process"]
 fn node_process() {
-    let Ok(spec) = std::env::var(NODE_VAR) else {
-        return;
-    };
-    let spec: Value = serde_json::from_str(&spec).unwrap();
-    let text = |k: &str| spec[k].as_str().unwrap().to_string();
-    let mut config = server::config::Config::default();
-    config.listen = text("listen").parse().unwrap();
-    config.data_dir = text("data_dir").into();
-    config.database_url = Some(server::config::Secret::new(text("database_url")));
-    config.issuer = Some(url::Url::parse(&text("issuer")).unwrap());
-    // Cheap hashing, as in every service test: the test is about crashes, not argon2's cost.
-    config.password.memory_kib = 1024;
-    config.password.iterations = 1;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async move {
-        let server = server::Server::bind(config, app::Clock::default())
-            .await
-            .unwrap();
-        server.serve(std::future::pending()).await.unwrap();
-    });
+    common::nodes::serve_node_from_env();
 }
 
-/// A node process and how to start it again.
-struct Node {
-    name: &'static str,
-    base: String,
-    spec: String,
-    child: Option<Child>,
-}
-
-impl Node {
-    /// Starts a node listening on `port`; returns once it answers `/healthz`, and how long that
-    /// took.
-    fn start(name: &'static str, port: u16, db: &str, issuer: &str, dir: &std::path::Path) -> Node {
-        let data_dir = dir.join(name);
-        std::fs::create_dir_all(&data_dir).unwrap();
-        let spec = json!({
-            "listen": format!("127.0.0.1:{port}"),
-            "data_dir": data_dir,
-            "database_url": db,
-            "issuer": issuer,
+/// How the crash tests start a node: this test binary, running `node_process` alone.
+fn launch() -> Vec<String> {
+    let exe = std::env::current_exe()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    ["node_process", "--exact", "--ignored", "--nocapture"]
+        .iter()
+        .fold(vec![exe], |mut v, a| {
+            v.push((*a).to_string());
+            v
         })
-        .to_string();
-        let mut node = Node {
-            name,
-            base: format!("http://localhost:{port}"),
-            spec,
-            child: None,
-        };
-        node.restart();
-        node
-    }
-
-    /// Starts the process (again); the time until it answered `/healthz`.
-    fn restart(&mut self) -> Duration {
-        let started = Instant::now();
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["node_process", "--exact", "--ignored", "--nocapture"])
-            .env(NODE_VAR, &self.spec)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        // The harness's own lines, and the node's panic if it fails to start.
-        let out = child.stdout.take().unwrap();
-        let err = child.stderr.take().unwrap();
-        let name = self.name;
-        for stream in [
-            Box::new(out) as Box<dyn std::io::Read + Send>,
-            Box::new(err),
-        ] {
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    if !line.contains("running 1 test") && !line.trim().is_empty() {
-                        eprintln!("[node {name}] {line}");
-                    }
-                }
-            });
-        }
-        self.child = Some(child);
-        let health = format!("{}/healthz", self.base);
-        loop {
-            if healthy(&health) {
-                return started.elapsed();
-            }
-            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("node {} exited at start-up: {status}", self.name);
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "node {} did not start within 60 s",
-                self.name
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// `kill -9`.
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().unwrap();
-            child.wait().unwrap();
-        }
-    }
 }
 
-impl Drop for Node {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// Whether `url` answers 200: a blocking GET on a plain socket (node start-up runs outside the
-/// runtime).
-fn healthy(url: &str) -> bool {
-    use std::io::{Read, Write};
-    let Ok(parsed) = url::Url::parse(url) else {
-        return false;
-    };
-    let Some(port) = parsed.port() else {
-        return false;
-    };
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let request = format!(
-        "GET {} HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n\r\n",
-        parsed.path()
-    );
-    if s.write_all(request.as_bytes()).is_err() {
-        return false;
-    }
-    let mut answer = String::new();
-    let _ = s.read_to_string(&mut answer);
-    answer.starts_with("HTTP/1.1 200")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Signs `upn` in with its password at `node` (a browser whose pages come from that node,
-/// under the issuer's origin, as behind a load balancer); the access token, or `None` if the
-/// node failed on the way (it may be being killed).
 async fn sign_in(node: &str, issuer: &str, upn: &str) -> Option<String> {
-    let b = Browser::between(node, issuer);
-    let (verifier, challenge) = pkce();
-    let page = b.try_get(&authorize_path("app", &challenge, &[])).await?;
-    let Landing::Page { html, .. } = &page else {
-        return None;
-    };
-    let tx = transaction_of(html);
-    b.try_post(&format!("/signin/{tx}/username"), &[("username", upn)])
-        .await?;
-    let landing = b
-        .try_post(&format!("/signin/{tx}/password"), &[("password", PASSWORD)])
-        .await?;
-    let Landing::Client(url) = landing else {
-        return None;
-    };
-    let code = url.query_pairs().find(|(k, _)| k == "code")?.1.into_owned();
-    let r = b
-        .http
-        .post(format!("{node}/token"))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", REDIRECT),
-            ("client_id", "app"),
-            ("code_verifier", verifier.as_str()),
-        ])
-        .send()
-        .await
-        .ok()?;
-    if r.status() != 200 {
-        return None;
-    }
-    let tokens: Value = r.json().await.ok()?;
-    Some(tokens["access_token"].as_str()?.to_string())
-}
-
-/// A Graph call at `node`: the status and body, or `None` when the node did not answer (a
-/// connection refused or cut: not acknowledged).
-async fn call(
-    http: &reqwest::Client,
-    method: reqwest::Method,
-    url: String,
-    token: &str,
-    body: Option<Value>,
-) -> Option<(u16, Value)> {
-    let mut r = http.request(method, url).bearer_auth(token);
-    if let Some(body) = body {
-        r = r.json(&body);
-    }
-    let r = r.send().await.ok()?;
-    let status = r.status().as_u16();
-    let text = r.text().await.ok()?;
-    Some((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+    common::nodes::sign_in(node, issuer, upn, PASSWORD).await
 }
 
 fn policy(name: &str) -> Value {
@@ -450,7 +260,7 @@ async fn crash_under_load(backend: Backend, nodes: usize, victim: usize) {
             let path = dir.path().to_path_buf();
             let port = *port;
             let name = names[i];
-            std::thread::spawn(move || Node::start(name, port, &db_url, &issuer, &path))
+            std::thread::spawn(move || Node::start(&launch(), name, port, &db_url, &issuer, &path))
         })
         .collect::<Vec<_>>()
         .into_iter()

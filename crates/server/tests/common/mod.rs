@@ -7,6 +7,7 @@
 
 pub mod account;
 pub mod graph;
+pub mod nodes;
 pub mod pim;
 // Integration tests only: the examples that borrow this harness have no CARGO_TARGET_TMPDIR.
 #[cfg(test)]
