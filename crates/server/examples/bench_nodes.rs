@@ -27,8 +27,7 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use common::nodes::{call, free_port, sign_in, Node};
-use common::REDIRECT;
+use common::nodes::{assignment, call, free_port, sign_in, Node};
 use policy::directory::AssignmentStatus;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -75,55 +74,26 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 }
 
 async fn user(store: &Store, upn: &str) -> User {
-    let user = User::new(upn, upn, chrono::Utc::now());
-    store.create_user(&user).await.unwrap();
-    let params = authn::password::PasswordParams {
-        memory_kib: 1024,
-        iterations: 1,
-        ..server::config::Config::default().password
-    };
-    let hash = authn::password::hash_password(
-        &params,
-        &authn::secrecy::SecretString::from(PASSWORD.to_string()),
-    )
-    .unwrap();
-    store
-        .set_password(&store::PasswordCredential {
-            user_id: user.id.clone(),
-            phc: hash.as_str().to_string(),
-            changed_at: chrono::Utc::now(),
-        })
-        .await
-        .unwrap();
-    user
+    common::nodes::user_with_password(store, upn, PASSWORD).await
 }
 
-fn assignment(user: &User, role: &str, status: AssignmentStatus) -> store::RoleAssignment {
-    store::RoleAssignment {
-        id: store::new_id(),
-        principal_id: policy::ids::PrincipalId::trusted(user.id.clone()),
-        role_definition_id: policy::ids::RoleId::trusted(role),
-        directory_scope_id: "/".into(),
-        status,
-        start_at: chrono::Utc::now() - chrono::Duration::days(1),
-        end_at: None,
-    }
+/// Prints one `RESULT` line: the count, the rate over `wall`, p50 and p99.
+fn report(what: &str, nodes: usize, mut latencies: Vec<Duration>, wall: Duration) {
+    latencies.sort();
+    println!(
+        "RESULT what={what} nodes={nodes} n={} rate={:.1}/s p50_ms={:.1} p99_ms={:.1}",
+        latencies.len(),
+        latencies.len() as f64 / wall.as_secs_f64(),
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99)
+    );
 }
 
 async fn run(workers: usize, seconds: Duration) {
     let db = TestDatabase::create(Backend::Postgres).await.unwrap();
     let seed = Store::open(&db.url).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    seed.create_client(&store::OidcClient {
-        client_id: "app".into(),
-        display_name: "app".into(),
-        redirect_uris: vec![REDIRECT.into()],
-        is_public: true,
-        secret_hash: None,
-        created_at: chrono::Utc::now(),
-    })
-    .await
-    .unwrap();
+    common::nodes::app_client(&seed).await;
     let admin = user(&seed, "admin@example.test").await;
     seed.assign_role(&assignment(
         &admin,
@@ -245,16 +215,8 @@ async fn run(workers: usize, seconds: Duration) {
         for t in tasks {
             t.await.unwrap();
         }
-        let wall = started.elapsed();
-        let mut l = std::mem::take(&mut *latencies.lock().unwrap());
-        l.sort();
-        println!(
-            "RESULT what=signins nodes={k} n={} rate={:.1}/s p50_ms={:.1} p99_ms={:.1}",
-            l.len(),
-            l.len() as f64 / wall.as_secs_f64(),
-            percentile(&l, 0.5),
-            percentile(&l, 0.99)
-        );
+        let latencies = std::mem::take(&mut *latencies.lock().unwrap());
+        report("signins", k, latencies, started.elapsed());
 
         // Activations.
         let queue: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(
@@ -303,16 +265,8 @@ async fn run(workers: usize, seconds: Duration) {
         for t in tasks {
             t.await.unwrap();
         }
-        let wall = started.elapsed();
-        let mut l = std::mem::take(&mut *latencies.lock().unwrap());
-        l.sort();
-        println!(
-            "RESULT what=activations nodes={k} n={} rate={:.1}/s p50_ms={:.1} p99_ms={:.1}",
-            l.len(),
-            l.len() as f64 / wall.as_secs_f64(),
-            percentile(&l, 0.5),
-            percentile(&l, 0.99)
-        );
+        let latencies = std::mem::take(&mut *latencies.lock().unwrap());
+        report("activations", k, latencies, started.elapsed());
     }
 
     // Commit to effect, on node 2.

@@ -19,7 +19,6 @@
 mod common;
 
 use common::nodes::{call, free_port, Node};
-use common::REDIRECT;
 use policy::directory::{AssignmentStatus, GLOBAL_ADMINISTRATOR};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -167,44 +166,13 @@ async fn sign_in_repeatedly(
     }
 }
 
-/// A user with a password, straight into the store (as the CLI would).
 async fn user(store: &Store, upn: &str) -> User {
-    let user = User::new(upn, upn, chrono::Utc::now());
-    store.create_user(&user).await.unwrap();
-    let params = authn::password::PasswordParams {
-        memory_kib: 1024,
-        iterations: 1,
-        ..server::config::Config::default().password
-    };
-    let hash = authn::password::hash_password(
-        &params,
-        &authn::secrecy::SecretString::from(PASSWORD.to_string()),
-    )
-    .unwrap();
-    store
-        .set_password(&store::PasswordCredential {
-            user_id: user.id.clone(),
-            phc: hash.as_str().to_string(),
-            changed_at: chrono::Utc::now(),
-        })
-        .await
-        .unwrap();
-    user
+    common::nodes::user_with_password(store, upn, PASSWORD).await
 }
 
 async fn role(store: &Store, user: &User, role: &str, status: AssignmentStatus) {
-    store
-        .assign_role(&store::RoleAssignment {
-            id: store::new_id(),
-            principal_id: policy::ids::PrincipalId::trusted(user.id.clone()),
-            role_definition_id: policy::ids::RoleId::trusted(role),
-            directory_scope_id: "/".into(),
-            status,
-            start_at: chrono::Utc::now() - chrono::Duration::days(1),
-            end_at: None,
-        })
-        .await
-        .unwrap();
+    let granted = common::nodes::assignment(user, role, status);
+    store.assign_role(&granted).await.unwrap();
 }
 
 /// The whole run on `backend` with `nodes` nodes; the one at index `victim` is killed.
@@ -218,16 +186,7 @@ async fn crash_under_load(backend: Backend, nodes: usize, victim: usize) {
     let seed = Store::open(&db.url).await.unwrap();
     let ports: Vec<u16> = (0..nodes).map(|_| free_port()).collect();
     let issuer = format!("http://localhost:{}", ports[0]);
-    seed.create_client(&store::OidcClient {
-        client_id: "app".into(),
-        display_name: "app".into(),
-        redirect_uris: vec![REDIRECT.into()],
-        is_public: true,
-        secret_hash: None,
-        created_at: chrono::Utc::now(),
-    })
-    .await
-    .unwrap();
+    common::nodes::app_client(&seed).await;
     let admin = user(&seed, "admin@example.test").await;
     role(
         &seed,

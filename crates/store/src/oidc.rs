@@ -259,22 +259,28 @@ where
     Ok(())
 }
 
+/// Inserts one client: its six columns, in [`Store::write_client`]'s order.
+const CLIENT_INSERT: &str = "INSERT INTO oidc_clients (client_id, display_name, \
+     redirect_uris_json, is_public, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
+
 impl Store {
     /// Registers a client.
     pub async fn create_client(&self, client: &OidcClient) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO oidc_clients (client_id, display_name, redirect_uris_json, is_public, \
-             secret_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&client.client_id)
-        .bind(&client.display_name)
-        .bind(to_json("redirect URIs", &client.redirect_uris)?)
-        .bind(flag(client.is_public))
-        .bind(&client.secret_hash)
-        .bind(ms(client.created_at))
-        .execute(self.pool())
-        .await
-        .map_err(on_write("client"))?;
+        self.write_client(CLIENT_INSERT, client).await
+    }
+
+    /// Runs `statement` (an insert of the six client columns) for `client`.
+    async fn write_client(&self, statement: &str, client: &OidcClient) -> Result<(), StoreError> {
+        sqlx::query(statement)
+            .bind(&client.client_id)
+            .bind(&client.display_name)
+            .bind(to_json("redirect URIs", &client.redirect_uris)?)
+            .bind(flag(client.is_public))
+            .bind(&client.secret_hash)
+            .bind(ms(client.created_at))
+            .execute(self.pool())
+            .await
+            .map_err(on_write("client"))?;
         Ok(())
     }
 
@@ -282,23 +288,13 @@ impl Store {
     /// starting at once each register the configured clients, and none may fail for another
     /// having just done it.
     pub async fn put_client(&self, client: &OidcClient) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO oidc_clients (client_id, display_name, redirect_uris_json, is_public, \
-             secret_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT (client_id) DO UPDATE SET display_name = excluded.display_name, \
+        let upsert = format!(
+            "{CLIENT_INSERT} ON CONFLICT (client_id) DO UPDATE SET \
+             display_name = excluded.display_name, \
              redirect_uris_json = excluded.redirect_uris_json, is_public = excluded.is_public, \
-             secret_hash = excluded.secret_hash, created_at = excluded.created_at",
-        )
-        .bind(&client.client_id)
-        .bind(&client.display_name)
-        .bind(to_json("redirect URIs", &client.redirect_uris)?)
-        .bind(flag(client.is_public))
-        .bind(&client.secret_hash)
-        .bind(ms(client.created_at))
-        .execute(self.pool())
-        .await
-        .map_err(on_write("client"))?;
-        Ok(())
+             secret_hash = excluded.secret_hash, created_at = excluded.created_at"
+        );
+        self.write_client(&upsert, client).await
     }
 
     /// The client with this `client_id`.

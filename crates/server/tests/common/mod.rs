@@ -345,26 +345,10 @@ impl Browser {
     }
 
     /// Follows redirects within the service until a page or the client.
-    pub async fn land(&self, mut response: reqwest::Response) -> Landing {
-        loop {
-            let status = response.status();
-            if status.is_redirection() {
-                let location = response.headers()["location"].to_str().unwrap().to_string();
-                let target = url::Url::parse(&self.url(&location)).unwrap();
-                if !target.as_str().starts_with(&self.base) {
-                    return Landing::Client(target);
-                }
-                response = self.http.get(target).send().await.unwrap();
-                continue;
-            }
-            let path = response.url().path().to_string();
-            let html = response.text().await.unwrap();
-            return Landing::Page {
-                status: status.as_u16(),
-                path,
-                html,
-            };
-        }
+    pub async fn land(&self, response: reqwest::Response) -> Landing {
+        self.try_land(response)
+            .await
+            .expect("the service stopped answering")
     }
 
     /// GET, following redirects.

@@ -235,3 +235,61 @@ pub async fn call(
     let text = r.text().await.ok()?;
     Some((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
 }
+
+/// A user with `password` (argon2id at 1 MiB, 1 iteration), straight into the store, as the CLI
+/// would make one while nodes serve.
+pub async fn user_with_password(store: &store::Store, upn: &str, password: &str) -> store::User {
+    let user = store::User::new(upn, upn, chrono::Utc::now());
+    store.create_user(&user).await.unwrap();
+    let params = authn::password::PasswordParams {
+        memory_kib: 1024,
+        iterations: 1,
+        ..server::config::Config::default().password
+    };
+    let hash = authn::password::hash_password(
+        &params,
+        &authn::secrecy::SecretString::from(password.to_string()),
+    )
+    .unwrap();
+    store
+        .set_password(&store::PasswordCredential {
+            user_id: user.id.clone(),
+            phc: hash.as_str().to_string(),
+            changed_at: chrono::Utc::now(),
+        })
+        .await
+        .unwrap();
+    user
+}
+
+/// An assignment of `role` to `user` with `status`, from yesterday, open-ended.
+pub fn assignment(
+    user: &store::User,
+    role: &str,
+    status: policy::directory::AssignmentStatus,
+) -> store::RoleAssignment {
+    store::RoleAssignment {
+        id: store::new_id(),
+        principal_id: policy::ids::PrincipalId::trusted(user.id.clone()),
+        role_definition_id: policy::ids::RoleId::trusted(role),
+        directory_scope_id: "/".into(),
+        status,
+        start_at: chrono::Utc::now() - chrono::Duration::days(1),
+        end_at: None,
+    }
+}
+
+/// The public client `app` (PKCE, redirecting to [`REDIRECT`]) that the load signs in with.
+pub async fn app_client(store: &store::Store) {
+    store
+        .create_client(&store::OidcClient {
+            client_id: "app".into(),
+            display_name: "app".into(),
+            redirect_uris: vec![REDIRECT.into()],
+            is_public: true,
+            secret_hash: None,
+            created_at: chrono::Utc::now(),
+        })
+        .await
+        .unwrap();
+}
