@@ -20,6 +20,7 @@ on_both_backends!(
     a_role_without_a_context_activates_at_once,
     a_refused_form_keeps_what_was_typed,
     the_step_up_activates_once_and_its_code_is_spent,
+    a_step_up_left_waiting_is_continued_from_my_roles,
     a_cross_site_form_activates_nothing,
     a_code_from_another_browser_signs_nobody_in,
 );
@@ -208,18 +209,52 @@ async fn a_refused_form_keeps_what_was_typed(env: &Env) {
     assert!(html.contains("no eligible assignment"), "{html}");
 }
 
-async fn the_step_up_activates_once_and_its_code_is_spent(env: &Env) {
+/// Security Reader's activation requires c1, whose policy asks for a phishing-resistant
+/// method every time; `upn` is eligible, holds a passkey that counts, and is signed in.
+async fn c1_and_a_signed_in_user_with_a_passkey(
+    env: &Env,
+    upn: &str,
+) -> (
+    store::User,
+    webauthn_authenticator_rs::softpasskey::SoftPasskey,
+    Browser,
+) {
     env.policies(context_policy(
         "c1",
         json!({ "operator": "OR", "authenticationStrength": { "id": PHISHING_RESISTANT } }),
     ))
     .await;
     require_context(env, SECURITY_READER, "c1").await;
-    let user = env.user("hana@example.test", PASSWORD).await;
+    let user = env.user(upn, PASSWORD).await;
     eligible(env, &user, SECURITY_READER).await;
-    let mut key = passkey(env, &user).await;
+    let key = passkey(env, &user).await;
     let b = Browser::new(env);
-    sign_in(&b, "/", "hana@example.test").await;
+    sign_in(&b, "/", upn).await;
+    (user, key, b)
+}
+
+/// Performs the passkey on the step-up sign-in page at `signin`; returns the portal's callback
+/// URL the sign-in sends the browser to (not yet visited).
+async fn passkey_on(
+    env: &Env,
+    b: &Browser,
+    signin: &str,
+    key: &mut webauthn_authenticator_rs::softpasskey::SoftPasskey,
+) -> String {
+    let step_up = b.get(signin).await;
+    let tx = transaction_of(step_up.html());
+    assert!(step_up.html().contains("webauthn-button"), "{step_up:?}");
+    assert!(!step_up.html().contains("password-form"), "{step_up:?}");
+    let (ceremony, credential) = passkey_assertion(env, b, &tx, key).await;
+    let (status, next) = post_assertion(env, b, &tx, &ceremony, &credential).await;
+    assert_eq!(status, 200, "{next}");
+    let callback = redirect_of(env, b, next["next"].as_str().unwrap()).await;
+    assert!(callback.contains("/my/callback?code="), "{callback}");
+    callback
+}
+
+async fn the_step_up_activates_once_and_its_code_is_spent(env: &Env) {
+    let (user, mut key, b) = c1_and_a_signed_in_user_with_a_passkey(env, "hana@example.test").await;
     let page = b.get("/my/roles").await;
     assert!(
         page.html()
@@ -244,17 +279,9 @@ async fn the_step_up_activates_once_and_its_code_is_spent(env: &Env) {
     let waiting = requests_of(env, &user).await;
     assert_eq!(waiting.len(), 1);
     assert_eq!(waiting[0].status(), pim::Status::PendingStepUp);
-    let step_up = b.get(&signin).await;
-    let tx = transaction_of(step_up.html());
-    assert!(step_up.html().contains("webauthn-button"), "{step_up:?}");
-    assert!(!step_up.html().contains("password-form"), "{step_up:?}");
 
     // The passkey; the sign-in returns its code to the portal, which activates with it.
-    let (ceremony, credential) = passkey_assertion(env, &b, &tx, &mut key).await;
-    let (status, next) = post_assertion(env, &b, &tx, &ceremony, &credential).await;
-    assert_eq!(status, 200, "{next}");
-    let callback = redirect_of(env, &b, next["next"].as_str().unwrap()).await;
-    assert!(callback.contains("/my/callback?code="), "{callback}");
+    let callback = passkey_on(env, &b, &signin, &mut key).await;
     let done = b.get(&callback).await;
     let Landing::Page { path, html, .. } = &done else {
         panic!("{done:?}");
@@ -275,6 +302,52 @@ async fn the_step_up_activates_once_and_its_code_is_spent(env: &Env) {
     assert!(html.contains("cannot be used"), "{html}");
     assert_eq!(requests_of(env, &user).await.len(), 1);
     assert_eq!(active_assignments(env, &user).await.len(), 1);
+}
+
+async fn a_step_up_left_waiting_is_continued_from_my_roles(env: &Env) {
+    let (user, mut key, b) = c1_and_a_signed_in_user_with_a_passkey(env, "lee@example.test").await;
+    let form = [
+        ("role", SECURITY_READER),
+        ("duration", "PT1H"),
+        ("justification", "Incident 4712"),
+    ];
+    // Activate, then leave the sign-in page: the request waits, and My roles says so.
+    assert_eq!(activate(env, &b, &form).await.status(), 303);
+    let waiting = requests_of(env, &user).await;
+    assert_eq!(waiting.len(), 1);
+    let id = waiting[0].id().to_string();
+    let page = b.get("/my/roles").await;
+    assert!(page.html().contains("Waiting for your step-up"), "{page:?}");
+    assert!(page.html().contains(&format!("value=\"{id}\"")), "{page:?}");
+    // Continue: a new step-up sign-in for the same request, which activates it.
+    let r = b
+        .http
+        .post(format!("{}/my/roles/step-up", env.base))
+        .form(&[("request", id.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let signin = r.headers()["location"].to_str().unwrap().to_string();
+    let callback = passkey_on(env, &b, &signin, &mut key).await;
+    let done = b.get(&callback).await;
+    assert!(
+        done.html().contains("Security Reader is active until"),
+        "{done:?}"
+    );
+    let records = requests_of(env, &user).await;
+    assert_eq!(records.len(), 1, "no second request was made");
+    assert_eq!(records[0].status(), pim::Status::Provisioned);
+    // It no longer waits: continuing again is refused and opens no sign-in.
+    let r = b
+        .http
+        .post(format!("{}/my/roles/step-up", env.base))
+        .form(&[("request", id.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("no longer waits"));
 }
 
 async fn a_cross_site_form_activates_nothing(env: &Env) {

@@ -590,15 +590,15 @@ fn step_up_view(r: &ContextReadiness) -> StepUpView {
         .iter()
         .map(|p| {
             format!(
-                "Policy '{}' asks for {} ({}){}.",
+                "Policy '{}' asks for {}{}. Any of: {}.",
                 p.policy_name,
                 p.strength_name,
-                methods_of(&p.allowed_combinations).join("; "),
                 if p.every_time {
                     ", made for this request (an earlier sign-in does not count)"
                 } else {
                     ""
-                }
+                },
+                methods_of(&p.allowed_combinations).join("; "),
             )
         })
         .collect();
