@@ -21,6 +21,7 @@ on_both_backends!(
     a_refused_form_keeps_what_was_typed,
     the_step_up_activates_once_and_its_code_is_spent,
     a_step_up_left_waiting_is_continued_from_my_roles,
+    a_context_whose_policy_misses_the_caller_is_said_to_ask_nothing,
     a_cross_site_form_activates_nothing,
     a_code_from_another_browser_signs_nobody_in,
 );
@@ -348,6 +349,35 @@ async fn a_step_up_left_waiting_is_continued_from_my_roles(env: &Env) {
         .unwrap();
     assert_eq!(r.status(), 400);
     assert!(r.text().await.unwrap().contains("no longer waits"));
+}
+
+async fn a_context_whose_policy_misses_the_caller_is_said_to_ask_nothing(env: &Env) {
+    // The policy on c1 targets the role's holders; an eligible user holds nothing yet, so it
+    // does not apply to the step-up, and the page must not promise a proof.
+    let mut tenant = context_policy(
+        "c1",
+        json!({ "operator": "OR", "authenticationStrength": { "id": PHISHING_RESISTANT } }),
+    );
+    tenant["conditionalAccessPolicies"][0]["conditions"]["users"] =
+        json!({ "includeRoles": [SECURITY_READER] });
+    env.policies(tenant).await;
+    require_context(env, SECURITY_READER, "c1").await;
+    let user = env.user("max@example.test", PASSWORD).await;
+    eligible(env, &user, SECURITY_READER).await;
+    let b = Browser::new(env);
+    sign_in(&b, "/", "max@example.test").await;
+    let html = b.get("/my/roles").await.html().to_string();
+    assert!(
+        html.contains("Activation requires authentication context c1"),
+        "{html}"
+    );
+    assert!(
+        html.contains(
+            "No policy requiring an authentication strength on this context applies to you"
+        ),
+        "{html}"
+    );
+    assert!(!html.contains("asks for Phishing-resistant MFA"), "{html}");
 }
 
 async fn a_cross_site_form_activates_nothing(env: &Env) {

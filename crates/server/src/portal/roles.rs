@@ -602,8 +602,17 @@ fn step_up_view(r: &ContextReadiness) -> StepUpView {
             )
         })
         .collect();
-    if let Some(reason) = &r.without_strength {
-        asks.push(format!("No authentication strength is checked: {reason}."));
+    match &r.without_strength {
+        Some(reason) => asks.push(format!("No authentication strength is checked: {reason}.")),
+        // Policies require a strength on the context, but none applies to this caller (they
+        // target role holders, say, and the caller is only eligible): say so rather than
+        // promise a proof that will not be asked for.
+        None if asks.is_empty() => asks.push(
+            "No policy requiring an authentication strength on this context applies to you: \
+             the step-up asks for nothing beyond your sign-in. Tell your administrator."
+                .into(),
+        ),
+        None => {}
     }
     StepUpView {
         context: context_label(r),
