@@ -57,6 +57,7 @@ pub use step_up::{
 };
 pub use target::{Caller, Level, Operation, RuleTarget};
 pub use validate::{
-    graph_error, validate_activation, validate_admin_request, validate_deactivation,
-    validate_self_extension, ActivationFacts, ActivationPlan, GraphError, RuleViolation,
+    activation_requirements, graph_error, validate_activation, validate_admin_request,
+    validate_deactivation, validate_self_extension, ActivationFacts, ActivationPlan,
+    ActivationRequirements, GraphError, RuleViolation,
 };

@@ -4,7 +4,7 @@
 //! the way from `127.0.0.1` to the `localhost` issuer.
 //!
 //! The same-origin check (CSRF protection): a POST, PUT, PATCH or DELETE to a form route
-//! (sign-in, security info, the demo) must carry an `Origin` header equal to the
+//! (sign-in, security info, the portal, the demo) must carry an `Origin` header equal to the
 //! issuer's origin, or, lacking one, a `Referer` of that origin. Browsers send `Origin` with
 //! every POST, so a form posted from another site, of any content type, is refused; a request
 //! with neither header is refused too (only a non-browser client would send it, and the pages
@@ -69,7 +69,7 @@ async fn account_js() -> Response {
 /// Whether `path` is one of the pages' form routes (cookie-authenticated, for browsers). Not
 /// `/authorize` and `/logout`, which relying parties may reach with a cross-site POST by design.
 fn is_form_route(path: &str) -> bool {
-    ["/signin/", "/account", "/demo"]
+    ["/signin/", "/account", "/my/", "/demo"]
         .iter()
         .any(|p| path.starts_with(p))
 }
@@ -77,6 +77,7 @@ fn is_form_route(path: &str) -> bool {
 /// Whether `path` is a page a person opens.
 fn is_page_route(path: &str) -> bool {
     is_form_route(path)
+        || path == "/"
         || ["/authorize", "/logout"]
             .iter()
             .any(|p| path.starts_with(p))

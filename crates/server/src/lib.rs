@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod nul;
 pub mod oidc;
 pub mod outbox;
+pub mod portal;
 pub mod session;
 pub mod signin;
 pub mod state;
@@ -72,6 +73,7 @@ impl Server {
         let state = AppState::new(store, config, issuer, clock).await?;
         oidc::clients::register_configured(&state).await?;
         account::register_portal_client(&state).await?;
+        portal::register_client(&state).await?;
         Ok(Server {
             state: Arc::new(state),
             listener,
@@ -126,6 +128,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(oidc::routes())
         .merge(signin::routes())
         .merge(account::routes())
+        .merge(portal::routes())
         .merge(demo_client::routes())
         .merge(
             graph::routes().route_layer(axum::middleware::from_fn(graph::body::refuse_nul_in_uri)),

@@ -189,6 +189,15 @@ async fn the_demo_is_seeded_once_and_its_credentials_work() {
     }
     assert!(text.contains("portcullis demo totp alice@demo.portcullis.test"));
     assert!(text.contains(&format!("{}/demo", state.issuer)));
+    // The portal, and whom to sign in as there.
+    assert!(
+        text.contains(&format!("Portal:        {}/  ", state.issuer)),
+        "{text}"
+    );
+    assert!(
+        text.contains("sign in as adele@demo.portcullis.test, eligible Global Administrator"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

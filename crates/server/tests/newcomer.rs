@@ -3,7 +3,8 @@
 //! the right `amr`, `acrs` and `auth_time` — then a step-up to context c2 adds `acrs: ["c2"]`,
 //! and a step-up to c1 (phishing-resistant, every time) cannot be met with TOTP. And the README's
 //! "Activating a role, end to end": the demo's onboarding pass registers Adele's passkey, the
-//! challenge and the demo page name the step-up, and the passkey activates Global Administrator.
+//! challenge and the demo page name the step-up, and the passkey activates Global Administrator;
+//! and the same in the portal, from My roles, with no token to copy.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -291,8 +292,88 @@ async fn the_readme_walk_through_activates_adele_with_a_passkey_onboarded_by_a_p
     assert_eq!(body["status"], "Provisioned");
 }
 
+/// The README's walk-through in the portal: after the passkey is onboarded with the pass, Adele
+/// opens My roles, signs in with her password and TOTP code, is told before clicking that
+/// Global Administrator asks for context c1, and Activate leads to the passkey and back with the
+/// role active — no token copied.
+async fn the_readme_portal_walk_through_activates_adele_from_my_roles(env: &Env) {
+    let creds = server::demo::seed(&env.state)
+        .await
+        .unwrap()
+        .expect("first seeding");
+    let adele = creds.user("adele@demo.portcullis.test").unwrap().clone();
+    let onboarding = server::demo::onboarding_pass(&env.state)
+        .await
+        .unwrap()
+        .expect("a pass for Adele");
+    use authn::secrecy::ExposeSecret as _;
+    let pass = onboarding.pass.expose_secret().to_string();
+    let printed = server::demo::print_onboarding(&onboarding, &env.base);
+    assert!(
+        printed.contains(&format!("{}/my/roles", env.base)),
+        "{printed}"
+    );
+    let b = Browser::new(env);
+    common::account::account_with_pass(&b, &adele.user_principal_name, &pass).await;
+    let mut key = webauthn_authenticator_rs::softpasskey::SoftPasskey::new(true);
+    let (status, added) = common::account::register(&b, env, &mut key).await.unwrap();
+    assert_eq!(status, 200, "{added}");
+
+    // My roles, in a new browser, with the password and the TOTP code.
+    let b = Browser::new(env);
+    let page = b.get("/my/roles").await;
+    let tx = transaction_of(page.html());
+    b.post(
+        &format!("/signin/{tx}/username"),
+        &[("username", &adele.user_principal_name)],
+    )
+    .await;
+    b.post(
+        &format!("/signin/{tx}/password"),
+        &[("password", &adele.password)],
+    )
+    .await;
+    let code = server::demo::totp_code(adele.totp_secret.as_deref().unwrap(), env.now()).unwrap();
+    let page = b
+        .post(&format!("/signin/{tx}/totp"), &[("code", &code)])
+        .await;
+    let html = page.html();
+    assert!(html.contains("Global Administrator"), "{html}");
+    assert!(
+        html.contains("Activation requires authentication context c1"),
+        "{html}"
+    );
+    let ga = policy::directory::GLOBAL_ADMINISTRATOR;
+    assert!(html.contains(&format!("id=\"activate-{ga}\"")), "{html}");
+
+    // Activate: the step-up asks only for the passkey; back on My roles, the role is active.
+    let step_up = b
+        .post(
+            "/my/roles/activate",
+            &[
+                ("role", ga),
+                ("duration", "PT1H"),
+                ("justification", "Trying the portal"),
+            ],
+        )
+        .await;
+    assert!(
+        step_up.html().contains("webauthn-form") && !step_up.html().contains("totp-form"),
+        "{}",
+        step_up.html()
+    );
+    let tx = transaction_of(step_up.html());
+    let done = common::pim::use_passkey(env, &b, &tx, &mut key).await;
+    assert!(
+        done.html().contains("Global Administrator is active until"),
+        "{}",
+        done.html()
+    );
+}
+
 on_both_backends!(
     the_demo_signs_alice_in_and_steps_up,
     adele_is_challenged_for_c1_and_told_what_to_register,
     the_readme_walk_through_activates_adele_with_a_passkey_onboarded_by_a_pass,
+    the_readme_portal_walk_through_activates_adele_from_my_roles,
 );

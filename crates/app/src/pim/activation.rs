@@ -60,6 +60,53 @@ impl Presented {
             }),
         }
     }
+
+    /// From a browser session (the portal): its MFA claim — the methods performed in it, however
+    /// long ago — and no proof.
+    pub fn from_session<'a>(
+        methods: impl IntoIterator<Item = &'a policy::method::AuthenticationMethodMode>,
+    ) -> Presented {
+        Presented {
+            mfa_claim: policy::amr::amr(methods).iter().any(|v| v == "mfa"),
+            step_up: None,
+        }
+    }
+
+    /// From a step-up sign-in whose authorization code the portal redeemed itself (no token is
+    /// minted): the proof names `request` and the signed-in user, counts as issued at
+    /// `redeemed_at`, carries the sign-in's authentication (its time, `acrs` and `amr`), and
+    /// is used once under `once_id` (the code's hash: the code is redeemed once anyway).
+    pub fn from_step_up_sign_in(
+        request: &str,
+        user_id: &str,
+        redeemed_at: DateTime<Utc>,
+        sign_in: &SignInProof<'_>,
+        once_id: &str,
+    ) -> Presented {
+        Presented {
+            mfa_claim: sign_in.amr.iter().any(|v| v == "mfa"),
+            step_up: Some(StepUpProof::from_token_claims(
+                request,
+                user_id,
+                redeemed_at.timestamp(),
+                sign_in.auth_time.timestamp(),
+                sign_in.acrs,
+                sign_in.amr,
+                once_id,
+            )),
+        }
+    }
+}
+
+/// What a completed sign-in says about its authentication, as its code records it.
+#[derive(Debug, Clone, Copy)]
+pub struct SignInProof<'a> {
+    /// When the user authenticated.
+    pub auth_time: DateTime<Utc>,
+    /// The authentication contexts it satisfied.
+    pub acrs: &'a [String],
+    /// The methods performed (RFC 8176).
+    pub amr: &'a [String],
 }
 
 /// What became of a `selfActivate`.

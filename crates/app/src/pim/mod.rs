@@ -16,6 +16,8 @@ mod error;
 pub mod extension;
 mod facts;
 pub mod jobs;
+pub mod my_roles;
+pub mod readiness;
 pub mod schedules;
 pub mod settings;
 

@@ -272,6 +272,84 @@ pub fn validate_activation(
     }
 }
 
+/// What activating a role asks of a request, read from its settings as [`validate_activation`]
+/// applies them, so that a form can ask for exactly that before anything is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivationRequirements {
+    /// The longest activation allowed; `None` when the settings set none.
+    pub maximum_duration: Option<TimeDelta>,
+    /// A justification (`Enablement_EndUser_Assignment`, or the approval's
+    /// `isRequestorJustificationRequired` when approval is required).
+    pub justification: bool,
+    /// A ticket number and system (`Ticketing`).
+    pub ticket: bool,
+    /// An MFA claim in the session (`MultiFactorAuthentication`, only when no context is
+    /// required: a required context supersedes it).
+    pub mfa_claim: bool,
+    /// The authentication context whose fresh, request-bound step-up activation requires.
+    pub context: Option<ContextId>,
+    /// Whether approvers decide before the role is active.
+    pub approval: bool,
+}
+
+/// What activating a role with `policy` requires; the violations when its settings are unusable
+/// (then [`validate_activation`] refuses every activation with the same violations).
+pub fn activation_requirements(
+    policy: &RoleManagementPolicy,
+) -> Result<ActivationRequirements, Vec<RuleViolation>> {
+    let mut out = Vec::new();
+    let expiration_id = RuleId::ExpirationEndUserAssignment;
+    let expiration = expiration_rule(policy, &expiration_id, &mut out);
+    let enablement = enablement_rule(policy, &RuleId::EnablementEndUserAssignment, &mut out);
+    let context = context_rule(policy, &mut out);
+    let approval = approval_rule(policy, &mut out);
+    let maximum_duration = match expiration.map(|r| (r.maximum(), r.is_expiration_required)) {
+        Some((Some(Ok(d)), _)) => Some(d),
+        Some((Some(Err(e)), _)) => {
+            out.push(misconfigured(
+                &expiration_id,
+                format!("maximumDuration: {e}"),
+            ));
+            None
+        }
+        Some((None, true)) => {
+            out.push(misconfigured(
+                &expiration_id,
+                "no maximumDuration".to_string(),
+            ));
+            None
+        }
+        Some((None, false)) | None => None,
+    };
+    let context = match context.map(AuthenticationContextRule::required_context) {
+        Some(Ok(c)) => c,
+        Some(Err(e)) => {
+            out.push(misconfigured(
+                &RuleId::AuthenticationContextEndUserAssignment,
+                e.to_string(),
+            ));
+            None
+        }
+        None => None,
+    };
+    let approval_required = approval.is_some_and(|a| a.setting.is_approval_required);
+    let requires = |rule: &EnabledRule| enablement.is_some_and(|e| e.requires(rule));
+    if !out.is_empty() {
+        return Err(out);
+    }
+    Ok(ActivationRequirements {
+        maximum_duration,
+        justification: requires(&EnabledRule::Justification)
+            || approval.is_some_and(|a| {
+                a.setting.is_approval_required && a.setting.is_requestor_justification_required
+            }),
+        ticket: requires(&EnabledRule::Ticketing),
+        mfa_claim: context.is_none() && requires(&EnabledRule::MultiFactorAuthentication),
+        context,
+        approval: approval_required,
+    })
+}
+
 /// Checks a `selfDeactivate` request: the principal must hold an activation (not an assignment
 /// an administrator made) that started at least five minutes ago.
 pub fn validate_deactivation(
@@ -459,6 +537,81 @@ mod tests {
             Err(vec![RuleViolation::RoleAssignmentDoesNotExist {
                 kind: ScheduleKind::Assignment
             }])
+        );
+    }
+
+    #[test]
+    fn requirements_are_read_as_the_validation_applies_them() {
+        let defaults = activation_requirements(&policy()).unwrap();
+        assert_eq!(
+            defaults,
+            ActivationRequirements {
+                maximum_duration: Some(TimeDelta::hours(8)),
+                justification: true,
+                ticket: false,
+                mfa_claim: true,
+                context: None,
+                approval: false,
+            }
+        );
+
+        let mut p = policy();
+        p.require_authentication_context("c1", now(), None).unwrap();
+        p.patch_rule(
+            "Enablement_EndUser_Assignment",
+            &serde_json::json!({
+                "@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyEnablementRule",
+                "enabledRules": ["Ticketing"]
+            }),
+            now(),
+            None,
+        )
+        .unwrap();
+        p.patch_rule(
+            "Approval_EndUser_Assignment",
+            &serde_json::json!({
+                "@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyApprovalRule",
+                "setting": {
+                    "isApprovalRequired": true,
+                    "isRequestorJustificationRequired": true,
+                    "approvalStages": [{ "primaryApprovers": [
+                        { "@odata.type": "#microsoft.graph.singleUser", "userId": "bob" }
+                    ] }]
+                }
+            }),
+            now(),
+            None,
+        )
+        .unwrap();
+        let required = activation_requirements(&p).unwrap();
+        // The context supersedes the MFA claim; the approval asks for the justification.
+        assert_eq!(required.context, Some(ContextId::parse("c1").unwrap()));
+        assert!(!required.mfa_claim);
+        assert!(required.ticket);
+        assert!(required.approval);
+        assert!(required.justification);
+    }
+
+    #[test]
+    fn unusable_settings_give_the_violations_an_activation_would_get() {
+        let mut p = policy();
+        for rule in &mut p.rules {
+            if let Rule::Expiration(r) = rule {
+                if r.id == "Expiration_EndUser_Assignment" {
+                    r.maximum_duration = Some("eight hours".into());
+                }
+            }
+        }
+        let refused = activation_requirements(&p).unwrap_err();
+        assert!(
+            matches!(&refused[..], [RuleViolation::PolicyMisconfigured { rule_id, .. }]
+                if *rule_id == RuleId::ExpirationEndUserAssignment),
+            "{refused:?}"
+        );
+        let activation = validate_activation(&p, &request(Some("PT1H")), &eligible(), now());
+        assert!(
+            activation.is_err_and(|v| v.contains(&refused[0])),
+            "an activation is refused for the same reason"
         );
     }
 }

@@ -13,8 +13,9 @@ mod violation;
 mod window;
 
 pub use activation::{
-    validate_activation, validate_deactivation, ActivationFacts, ActivationPlan, ActiveAssignment,
-    ActiveKind, ApprovalStages, DeactivationPlan, Window, MINIMUM_ACTIVE_DURATION,
+    activation_requirements, validate_activation, validate_deactivation, ActivationFacts,
+    ActivationPlan, ActivationRequirements, ActiveAssignment, ActiveKind, ApprovalStages,
+    DeactivationPlan, Window, MINIMUM_ACTIVE_DURATION,
 };
 pub use admin::{
     validate_admin_request, validate_self_extension, AdminFacts, AssignmentPlan, EXTENSION_WINDOW,

@@ -65,12 +65,30 @@ pub fn routes() -> Router<Arc<AppState>> {
 /// Registers (or updates) the portal's client: confidential, with a secret nobody holds, so
 /// its codes are only ever redeemed by `/account/callback`.
 pub async fn register_portal_client(state: &AppState) -> Result<(), ServeError> {
-    let existing = match state.store.get_client(PORTAL_CLIENT_ID).await {
+    register_own_client(
+        state,
+        PORTAL_CLIENT_ID,
+        "Portcullis security info",
+        "/account/callback",
+    )
+    .await
+}
+
+/// Registers (or updates) one of the service's own pages as a client of itself: confidential,
+/// with a secret nobody holds (no one can redeem its codes at `/token`), redirecting only to
+/// `callback_path` on the issuer, where the page redeems its codes itself.
+pub async fn register_own_client(
+    state: &AppState,
+    client_id: &str,
+    display_name: &str,
+    callback_path: &str,
+) -> Result<(), ServeError> {
+    let existing = match state.store.get_client(client_id).await {
         Ok(c) => Some(c),
         Err(e) if e.is_not_found() => None,
         Err(e) => return Err(e.into()),
     };
-    let redirect = format!("{}/account/callback", state.issuer);
+    let redirect = format!("{}{callback_path}", state.issuer);
     if existing
         .as_ref()
         .is_some_and(|c| c.redirect_uris == [redirect.clone()])
@@ -78,8 +96,8 @@ pub async fn register_portal_client(state: &AppState) -> Result<(), ServeError> 
         return Ok(());
     }
     let client = OidcClient {
-        client_id: PORTAL_CLIENT_ID.into(),
-        display_name: "Portcullis security info".into(),
+        client_id: client_id.into(),
+        display_name: display_name.into(),
         redirect_uris: vec![redirect],
         is_public: false,
         secret_hash: Some(crate::oidc::clients::hash_secret(

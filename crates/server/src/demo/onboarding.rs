@@ -91,7 +91,9 @@ pub fn print_onboarding(pass: &OnboardingPass, issuer: &str) -> String {
          access pass, valid until {until} UTC:\n\n    {secret}\n\nOpen {issuer}/account, sign \
          in as {upn} with the pass, and register a passkey or security key: registered under \
          an administrator's pass, it counts for context c1 (a key added with a password, or a \
-         password and a code, does not). A new pass is issued at every start until she has one.",
+         password and a code, does not). Then open {issuer}/my/roles, sign in as {upn} with her \
+         password and TOTP code, and Activate Global Administrator: the passkey is asked for, \
+         and the role is active. A new pass is issued at every start until she has a key.",
         issued_by = pass.issued_by,
         upn = pass.user_principal_name,
         until = pass.expires_at.format("%Y-%m-%d %H:%M"),

@@ -178,6 +178,12 @@ pub fn print_instructions(creds: &DemoCredentials, issuer: &str) -> String {
     line("Portcullis demo tenant".into());
     line(String::new());
     line(format!(
+        "  Portal:        {issuer}/  (My access: sign in as {eligible}, eligible Global \
+         Administrator, with her password and TOTP code; My roles, Activate, and the passkey \
+         prompt of c1)",
+        eligible = USERS[1].upn
+    ));
+    line(format!(
         "  Try it:        {issuer}/demo  (an OIDC client: sign in, then step up to c1 or c2)"
     ));
     line(format!(

@@ -24,7 +24,6 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, Uri};
 use axum::Json;
 use base64::Engine as _;
-use chrono::{DateTime, Utc};
 use pim::{Action, ScheduleKind, ScheduleRequest};
 use policy::ids::RequestId;
 use serde_json::{json, Value};
@@ -69,68 +68,46 @@ fn step_up_challenge(state: &AppState, record_id: &str, context: &str) -> GraphE
 }
 
 /// When the caller has no registered method that satisfies a strength the policies on
-/// `context` require of them: a sentence saying which policy, which strength and what to
-/// register, and the details (`methodsToRegister`) for the client. `None` when they can.
+/// `context` require of them ([`app::pim::readiness`]): a sentence saying which policy, which
+/// strength and what to register, and the details (`methodsToRegister`) for the client. `None`
+/// when they can.
 async fn lacking_methods(
     state: &AppState,
     caller: &app::Caller,
     context: &str,
-    now: DateTime<Utc>,
 ) -> Result<Option<(String, Value)>, GraphError> {
-    let engine = state.engine().await?;
-    let me = policy::posture::TargetUser {
-        id: caller.user.id.clone(),
-        user_principal_name: caller.user.user_principal_name.clone(),
-        display_name: None,
-        is_break_glass: false,
-        via: Vec::new(),
-    };
-    let methods =
-        crate::posture::methods_of(&state.store, std::slice::from_ref(&me), &|_| true, now)
-            .await
-            .map_err(|e| crate::error::ServeError::Internal(format!("{e:?}")))?;
-    // No strength on the context (an MFA fallback or check): nothing to register for.
-    let Ok(preflight) =
-        policy::posture::preflight_activation_on(engine.as_ref(), context, &[me], &|id| {
-            methods.get(id).cloned().unwrap_or_default()
-        })
-    else {
-        return Ok(None);
-    };
-    let unable: Vec<(
-        &policy::posture::PolicyPreflight,
-        &policy::posture::UserReadiness,
-    )> = preflight
-        .policies
-        .iter()
-        .flat_map(|p| p.report.cannot.iter().map(move |r| (p, r)))
-        .collect();
-    if unable.is_empty() {
+    let readiness = app::pim::readiness::for_caller(state, caller, context)
+        .await
+        .map_err(|e| crate::error::ServeError::Internal(format!("{e:?}")))?;
+    if readiness.can_satisfy() {
         return Ok(None);
     }
-    let sentences: Vec<String> = unable
-        .iter()
-        .map(|(p, r)| {
+    let sentences: Vec<String> = readiness
+        .unmet()
+        .map(|(p, lacking)| {
             format!(
                 "Policy '{}' requires authentication strength '{}' for {context}, and none of \
                  your registered methods satisfies it: {}.",
                 p.policy_name,
-                p.report.strength_name,
-                r.advice.as_deref().unwrap_or("register a method it allows")
+                p.strength_name,
+                lacking
+                    .advice
+                    .as_deref()
+                    .unwrap_or("register a method it allows")
             )
         })
         .collect();
-    let details: Vec<Value> = unable
-        .iter()
-        .map(|(p, r)| {
+    let details: Vec<Value> = readiness
+        .unmet()
+        .map(|(p, lacking)| {
             json!({
                 "policyId": p.policy_id,
                 "policyName": p.policy_name,
-                "strengthId": p.report.strength_id,
-                "strengthName": p.report.strength_name,
-                "registered": r.registered,
-                "shortfalls": r.shortfalls,
-                "advice": r.advice,
+                "strengthId": p.strength_id,
+                "strengthName": p.strength_name,
+                "registered": lacking.registered,
+                "shortfalls": lacking.shortfalls,
+                "advice": lacking.advice,
                 "securityInfo": format!("{}/account", state.issuer),
             })
         })
@@ -158,7 +135,7 @@ async fn step_up_required(
             inner["stepUpPage"] = json!(page);
         }
     }
-    if let Some(lacking) = lacking_methods(state, caller, context, state.now()).await? {
+    if let Some(lacking) = lacking_methods(state, caller, context).await? {
         challenge.message = format!("{} {}", lacking.0, challenge.message);
         if let Some(inner) = challenge.inner.as_mut() {
             inner["methodsToRegister"] = lacking.1;

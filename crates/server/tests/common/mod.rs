@@ -6,6 +6,9 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod account;
+// Integration tests only, like `python` (whose runner it shares).
+#[cfg(test)]
+pub mod browser;
 pub mod graph;
 pub mod nodes;
 pub mod pim;

@@ -184,11 +184,13 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Runs `command` to completion or until `limit`, then kills it; returns its status and output.
+/// Runs `command` (a client, a browser scenario) to completion or until `limit`, then kills it;
+/// returns its status and output.
 pub fn run_with_timeout(
     mut command: Command,
     limit: Duration,
 ) -> Result<(ExitStatus, String, String), String> {
+    let program = command.get_program().to_string_lossy().into_owned();
     let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
     let out_path = dir.path().join("stdout");
     let err_path = dir.path().join("stderr");
@@ -199,7 +201,7 @@ pub fn run_with_timeout(
         .stdout(out)
         .stderr(err)
         .spawn()
-        .map_err(|e| format!("starting the Python client: {e}"))?;
+        .map_err(|e| format!("starting {program}: {e}"))?;
     let deadline = Instant::now() + limit;
     let status = loop {
         match child.try_wait().map_err(|e| e.to_string())? {
@@ -217,8 +219,8 @@ pub fn run_with_timeout(
     match status {
         Some(status) => Ok((status, stdout, stderr)),
         None => Err(format!(
-            "the Python client did not finish within {} s and was killed\n--- stdout\n\
-             {stdout}\n--- stderr\n{stderr}",
+            "{program} did not finish within {} s and was killed\n--- stdout\n{stdout}\n--- \
+             stderr\n{stderr}",
             limit.as_secs()
         )),
     }

@@ -1,0 +1,249 @@
+//! The portal in a real browser: Debian's chromium driven by playwright-core, with a Chrome
+//! DevTools virtual authenticator for passkeys (`tests/browser/`, see `common/browser.rs`).
+//! Scenario 2 of issue 11: an eligible administrator with only a password and TOTP session
+//! clicks Activate on a role whose activation requires context c1, is prompted for the passkey
+//! and comes back with the role active; another, with no method that counts, is told what to
+//! do. Each scenario runs against a fresh service seeded through the store and the application
+//! core; the script fails on any JavaScript error, console error or CSP violation, and this
+//! test then checks through the store what the pages said.
+//!
+//! SQLite only: the browser is the slow part (a few seconds a scenario), and what the pages
+//! call is the application core that the HTTP and API tests run on both backends.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use app::access_pass::PassRequest;
+use app::authz::ManageRoles;
+use authn::secrecy::ExposeSecret as _;
+use common::browser;
+use common::graph::assign;
+use common::pim::{eligible, require_context, PASSWORD};
+use common::Env;
+use policy::directory::{AssignmentStatus, PRIVILEGED_ROLE_ADMINISTRATOR};
+use policy::registration::RegistrationProof;
+use serde_json::json;
+use store::testing::Backend;
+use store::{ScheduleRequestQuery, User};
+
+const APPLICATION_ADMINISTRATOR: &str = "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3";
+const PHISHING_RESISTANT: &str = "00000000-0000-0000-0000-000000000004";
+
+/// The seed's configuration: context c1, required by Application Administrator's activation,
+/// and the policy on it (phishing-resistant, sign-in frequency every time, On); and a policy
+/// asking every sign-in to the applications for MFA, so that a session is a password and a
+/// TOTP code.
+async fn tenant(env: &Env) {
+    env.policies(json!({
+        "authenticationContextClassReferences": [{
+            "id": "c1",
+            "displayName": "Tier 0 Role Activation (Sign-in Everytime)",
+            "isAvailable": true
+        }],
+        "conditionalAccessPolicies": [
+            {
+                "id": "6b1d0c1e-0000-4000-8000-000000000001",
+                "displayName": "Require MFA",
+                "state": "enabled",
+                "conditions": {
+                    "users": { "includeUsers": ["All"] },
+                    "applications": { "includeApplications": ["All"] },
+                    "clientAppTypes": ["all"]
+                },
+                "grantControls": { "operator": "OR", "builtInControls": ["mfa"] }
+            },
+            {
+                "id": "6b1d0c1e-0000-4000-8000-000000000002",
+                "displayName": "Tier 0 Role Activation",
+                "state": "enabled",
+                "conditions": {
+                    "users": { "includeUsers": ["All"] },
+                    "applications": { "includeAuthenticationContextClassReferences": ["c1"] },
+                    "clientAppTypes": ["all"]
+                },
+                "grantControls": {
+                    "operator": "OR",
+                    "authenticationStrength": { "id": PHISHING_RESISTANT }
+                },
+                "sessionControls": {
+                    "signInFrequency": {
+                        "isEnabled": true,
+                        "frequencyInterval": "everyTime",
+                        "authenticationType": "primaryAndSecondaryAuthentication"
+                    }
+                }
+            }
+        ]
+    }))
+    .await;
+    require_context(env, APPLICATION_ADMINISTRATOR, "c1").await;
+}
+
+/// A user eligible for Application Administrator with a password and an authenticator app;
+/// returns the app's secret.
+async fn eligible_admin(env: &Env, upn: &str) -> (User, Vec<u8>) {
+    let user = env.user(upn, PASSWORD).await;
+    let secret = env.totp(&user).await;
+    eligible(env, &user, APPLICATION_ADMINISTRATOR).await;
+    (user, secret)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Where the scripts save their screenshots: `docs/portal` with
+/// `PORTCULLIS_UPDATE_SCREENSHOTS=1` (to refresh the documentation's), else a scratch folder.
+fn screenshots() -> String {
+    if std::env::var("PORTCULLIS_UPDATE_SCREENSHOTS").as_deref() == Ok("1") {
+        common::python::workspace_root()
+            .join("docs/portal")
+            .display()
+            .to_string()
+    } else {
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join("portal-screenshots")
+            .display()
+            .to_string()
+    }
+}
+
+/// The browser is ready, or the reason it is not.
+async fn browser_ready() {
+    tokio::task::spawn_blocking(browser::ready)
+        .await
+        .unwrap()
+        .unwrap_or_else(|message| panic!("{message}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_eligible_admin_activates_through_the_passkey_prompt() {
+    if browser::skipped("activate-with-passkey") {
+        return;
+    }
+    browser_ready().await;
+    let env = Env::start(Backend::Sqlite).await.unwrap();
+    tenant(&env).await;
+    let (alice, secret) = eligible_admin(&env, "alice@example.test").await;
+    // The rollout's first step: an administrator issues her a pass, under which the key she
+    // registers counts for a phishing-resistant strength.
+    let admin = env.user("admin@example.test", PASSWORD).await;
+    assign(
+        &env,
+        &admin.id,
+        PRIVILEGED_ROLE_ADMINISTRATOR,
+        AssignmentStatus::Active,
+        None,
+    )
+    .await;
+    let allowed = env
+        .state
+        .authorize::<ManageRoles>(&app::Caller::new(admin))
+        .await
+        .unwrap();
+    let issued = env
+        .state
+        .issue_access_pass(&allowed, &alice.id, PassRequest::default())
+        .await
+        .unwrap();
+
+    browser::scenario(
+        "activate-with-passkey.mjs",
+        vec![
+            ("PORTCULLIS_BASE", env.base.clone()),
+            ("PORTCULLIS_UPN", alice.user_principal_name.clone()),
+            ("PORTCULLIS_PASSWORD", PASSWORD.to_string()),
+            ("PORTCULLIS_TOTP_SECRET", hex(&secret)),
+            ("PORTCULLIS_PASS", issued.pass.expose_secret().to_string()),
+            ("PORTCULLIS_ROLE_ID", APPLICATION_ADMINISTRATOR.to_string()),
+            (
+                "PORTCULLIS_ROLE_NAME",
+                "Application Administrator".to_string(),
+            ),
+            ("PORTCULLIS_SCREENSHOTS", screenshots()),
+        ],
+    )
+    .await;
+
+    // What the pages said, through the store: her key counts (registered under the pass)…
+    let keys = env.state.store.list_webauthn(&alice.id).await.unwrap();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert_eq!(
+        keys[0].provenance.as_ref().map(|p| p.proof.clone()),
+        Some(RegistrationProof::TemporaryAccessPass)
+    );
+    // …one request was made, and it is the activation, with what the form sent…
+    let requests = env
+        .state
+        .store
+        .list_schedule_requests(&ScheduleRequestQuery {
+            principal_id: Some(alice.id.clone()),
+            ..ScheduleRequestQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(requests.len(), 1, "{requests:#?}");
+    let request = &requests[0].request;
+    assert_eq!(requests[0].status(), pim::Status::Provisioned);
+    assert_eq!(request.role_definition_id, APPLICATION_ADMINISTRATOR);
+    assert_eq!(
+        request.justification.as_deref(),
+        Some("Incident 4711: rotate the signing key")
+    );
+    let ticket = request.ticket_info.as_ref().expect("the ticket was kept");
+    assert_eq!(ticket.ticket_number.as_deref(), Some("INC-4711"));
+    // …and the role is active, once, for the two hours chosen before the refused attempt.
+    let active = common::pim::active_assignments(&env, &alice).await;
+    assert_eq!(active.len(), 1, "{active:#?}");
+    let assignment = &active[0].assignment;
+    assert!(policy::ids::RoleId::trusted(APPLICATION_ADMINISTRATOR)
+        .is(assignment.role_definition_id.as_str()));
+    assert_eq!(
+        assignment.end_at.map(|end| end - assignment.start_at),
+        Some(chrono::Duration::hours(2))
+    );
+    // The proof was presented once; the replays never reached an activation.
+    let completed =
+        common::audits_named(&env, "Add member to role completed (PIM activation)").await;
+    assert_eq!(completed.len(), 1, "{completed:#?}");
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_key_that_counts_my_roles_says_what_to_do() {
+    if browser::skipped("no-counting-method") {
+        return;
+    }
+    browser_ready().await;
+    let env = Env::start(Backend::Sqlite).await.unwrap();
+    tenant(&env).await;
+    let (bob, secret) = eligible_admin(&env, "bob@example.test").await;
+    // A key added with a password alone: no stronger than the password, so it does not count.
+    common::passkey_registered_under(&env, &bob, RegistrationProof::PasswordOnly).await;
+
+    browser::scenario(
+        "no-counting-method.mjs",
+        vec![
+            ("PORTCULLIS_BASE", env.base.clone()),
+            ("PORTCULLIS_UPN", bob.user_principal_name.clone()),
+            ("PORTCULLIS_PASSWORD", PASSWORD.to_string()),
+            ("PORTCULLIS_TOTP_SECRET", hex(&secret)),
+            ("PORTCULLIS_ROLE_ID", APPLICATION_ADMINISTRATOR.to_string()),
+            ("PORTCULLIS_SCREENSHOTS", screenshots()),
+        ],
+    )
+    .await;
+
+    // Nothing was offered that could fail: no request was recorded.
+    let requests = env
+        .state
+        .store
+        .list_schedule_requests(&ScheduleRequestQuery {
+            principal_id: Some(bob.id.clone()),
+            ..ScheduleRequestQuery::default()
+        })
+        .await
+        .unwrap();
+    assert!(requests.is_empty(), "{requests:#?}");
+    env.stop().await;
+}
