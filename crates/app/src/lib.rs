@@ -12,6 +12,8 @@ mod clock;
 pub mod code;
 pub mod conditional_access;
 mod engine;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod groups;
 pub mod lockout;
 pub mod logs;

@@ -230,14 +230,8 @@ impl Core {
                 reason,
             };
             let current = self.role_settings(role).await?;
-            let mut policy = current.policy.clone();
-            for rule in &item.policy.rules {
-                let body = serde_json::to_value(rule)
-                    .map_err(|e| refuse(format!("rule '{}' cannot be read: {e}", rule.id())))?;
-                policy
-                    .patch_rule(rule.id(), &body, now, None)
-                    .map_err(|e| refuse(format!("rule '{}': {e}", rule.id())))?;
-            }
+            let mut policy =
+                imported_settings(&current.policy, &item.policy, now).map_err(refuse)?;
             if let Some(context) = policy
                 .authentication_context()
                 .and_then(|c| c.required_context().ok().flatten())
@@ -341,6 +335,24 @@ trait Imported: Serialize {
 }
 
 /// `name (id)`, or the id alone.
+/// `current` settings with each rule of `imported` applied as a rule PATCH applies it (its type,
+/// its properties, its values); why not, naming the rule.
+pub(crate) fn imported_settings(
+    current: &RoleManagementPolicy,
+    imported: &RoleManagementPolicy,
+    now: DateTime<Utc>,
+) -> Result<RoleManagementPolicy, String> {
+    let mut policy = current.clone();
+    for rule in &imported.rules {
+        let body = serde_json::to_value(rule)
+            .map_err(|e| format!("rule '{}' cannot be read: {e}", rule.id()))?;
+        policy
+            .patch_rule(rule.id(), &body, now, None)
+            .map_err(|e| format!("rule '{}': {e}", rule.id()))?;
+    }
+    Ok(policy)
+}
+
 fn label(name: Option<&str>, id: &str) -> String {
     match name {
         Some(n) if !n.is_empty() && n != id => format!("{n} ({id})"),

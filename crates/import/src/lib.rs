@@ -282,18 +282,34 @@ fn strip_position(message: &str) -> String {
     }
 }
 
+/// Loads a folder held in memory: each file (its path under `root`, and its bytes) read as
+/// [`load`] reads the files of a folder on disk. For the fuzz targets (`fuzz/`).
+#[doc(hidden)]
+pub fn load_in_memory(root: &Path, files: &[(PathBuf, Vec<u8>)]) -> Loaded {
+    let mut loaded = Loaded::default();
+    let mut files: Vec<&(PathBuf, Vec<u8>)> = files.iter().collect();
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    for (file, bytes) in files {
+        let hint = classify::folder_hint(root, file);
+        load_bytes(file, root, hint, bytes, &mut loaded);
+    }
+    resolve_role_settings(&mut loaded);
+    loaded
+}
+
 fn load_file(file: &Path, root: &Path, hint: Option<Kind>, loaded: &mut Loaded) {
-    let bytes = match std::fs::read(file) {
-        Ok(b) => b,
-        Err(source) => {
-            loaded.unreadable.push(LoadError::Io {
-                path: file.into(),
-                source,
-            });
-            return;
-        }
-    };
-    let text = match decode::decode(&bytes) {
+    match std::fs::read(file) {
+        Ok(bytes) => load_bytes(file, root, hint, &bytes, loaded),
+        Err(source) => loaded.unreadable.push(LoadError::Io {
+            path: file.into(),
+            source,
+        }),
+    }
+}
+
+/// Adds what the bytes of `file` hold to `loaded`, or records why they cannot be read.
+fn load_bytes(file: &Path, root: &Path, hint: Option<Kind>, bytes: &[u8], loaded: &mut Loaded) {
+    let text = match decode::decode(bytes) {
         Ok(t) => t,
         Err(source) => {
             loaded.unreadable.push(LoadError::Encoding {

@@ -86,6 +86,38 @@ pub struct ContextWritten {
     pub created: bool,
 }
 
+/// The context a write names in its path (`id`), which the body may repeat but not change.
+pub(crate) fn context_id(id: &str, body: &Value) -> Result<ContextId, ContextError> {
+    let id = ContextId::parse(id)?;
+    if let Some(given) = body.get("id").and_then(Value::as_str) {
+        if ContextId::parse(given).ok() != Some(id) {
+            return Err(ContextError::IdChanged {
+                id: id.to_string(),
+                given: given.to_string(),
+            });
+        }
+    }
+    Ok(id)
+}
+
+/// Context `id` as `body` writes it: merged into `current`, or made from `body` alone.
+pub(crate) fn written_context(
+    current: Option<&AuthenticationContextClassReference>,
+    id: ContextId,
+    body: &Value,
+) -> Result<AuthenticationContextClassReference, ContextError> {
+    let mut document = match current {
+        Some(c) => serde_json::to_value(c).map_err(ContextError::NotAContext)?,
+        None => serde_json::json!({}),
+    };
+    policy::merge_patch::merge_patch(&mut document, body);
+    document["id"] = Value::String(id.to_string());
+    if let Some(fields) = document.as_object_mut() {
+        fields.remove("@odata.context");
+    }
+    serde_json::from_value(document).map_err(ContextError::NotAContext)
+}
+
 impl Core {
     /// Every authentication context, ordered by number.
     pub async fn authentication_contexts(
@@ -134,15 +166,7 @@ impl Core {
         body: &Value,
         upsert: bool,
     ) -> Result<ContextWritten, ContextError> {
-        let id = ContextId::parse(id)?;
-        if let Some(given) = body.get("id").and_then(Value::as_str) {
-            if ContextId::parse(given).ok() != Some(id) {
-                return Err(ContextError::IdChanged {
-                    id: id.to_string(),
-                    given: given.to_string(),
-                });
-            }
-        }
+        let id = context_id(id, body)?;
         let now = self.now();
         let core = self;
         let decided = self
@@ -154,17 +178,7 @@ impl Core {
                         return Err(ContextError::Exists(id.to_string()));
                     }
                     let created = current.is_none();
-                    let mut document = match &current {
-                        Some(c) => serde_json::to_value(c).map_err(ContextError::NotAContext)?,
-                        None => serde_json::json!({}),
-                    };
-                    policy::merge_patch::merge_patch(&mut document, body);
-                    document["id"] = Value::String(id.to_string());
-                    if let Some(fields) = document.as_object_mut() {
-                        fields.remove("@odata.context");
-                    }
-                    let context: AuthenticationContextClassReference =
-                        serde_json::from_value(document).map_err(ContextError::NotAContext)?;
+                    let context = written_context(current.as_ref(), id, body)?;
                     let (activity, operation) = if created {
                         ("Add authentication context", "Add")
                     } else {

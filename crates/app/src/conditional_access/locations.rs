@@ -14,6 +14,7 @@ use crate::authz::{ManageConditionalAccess, ReadConditionalAccess};
 use crate::code::ErrorCode;
 use crate::conditional_access::documents::{fresh_document, Decided};
 use crate::{Authorized, Core};
+use chrono::{DateTime, Utc};
 use policy::ids::LocationId;
 use policy::location::{LocationKind, NamedLocation};
 use serde_json::Value;
@@ -125,6 +126,52 @@ fn odata_type(location: &NamedLocation) -> Option<&str> {
     location.extra.get("@odata.type").and_then(Value::as_str)
 }
 
+/// A new named location from a client's `body`, under the service's `id` and
+/// `createdDateTime`, refused when Graph would refuse it.
+pub(crate) fn new_location(
+    body: &Value,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<NamedLocation, LocationError> {
+    let location: NamedLocation = serde_json::from_value(fresh_document(body, id, now, &[]))
+        .map_err(LocationError::NotALocation)?;
+    let refused = problems(&location);
+    if !refused.is_empty() {
+        return Err(LocationError::Invalid(refused));
+    }
+    Ok(location)
+}
+
+/// `current` with the merge patch `patch` applied, refused when Graph would refuse the result
+/// or when the patch changes the location's kind or id.
+pub(crate) fn patched_location(
+    current: &NamedLocation,
+    patch: &Value,
+    now: DateTime<Utc>,
+) -> Result<NamedLocation, LocationError> {
+    let mut document = serde_json::to_value(current).map_err(LocationError::NotALocation)?;
+    policy::merge_patch::merge_patch(&mut document, patch);
+    document["id"] = Value::String(current.id.clone());
+    document["modifiedDateTime"] = Value::String(now.to_rfc3339());
+    let after: NamedLocation =
+        serde_json::from_value(document).map_err(LocationError::NotALocation)?;
+    let mut refused = problems(&after);
+    if odata_type(&after) != odata_type(current) {
+        refused.push("a named location's @odata.type cannot change".into());
+    }
+    if patch
+        .get("id")
+        .and_then(Value::as_str)
+        .is_some_and(|given| !given.eq_ignore_ascii_case(&current.id))
+    {
+        refused.push("a named location's id cannot change".into());
+    }
+    if !refused.is_empty() {
+        return Err(LocationError::Invalid(refused));
+    }
+    Ok(after)
+}
+
 impl Core {
     /// Every named location, ordered by name.
     pub async fn named_locations(
@@ -160,12 +207,7 @@ impl Core {
     ) -> Result<NamedLocation, LocationError> {
         let now = self.now();
         let id = store::new_id();
-        let location: NamedLocation = serde_json::from_value(fresh_document(body, &id, now, &[]))
-            .map_err(LocationError::NotALocation)?;
-        let refused = problems(&location);
-        if !refused.is_empty() {
-            return Err(LocationError::Invalid(refused));
-        }
+        let location = new_location(body, &id, now)?;
         let audit = allowed
             .caller()
             .audit("Policy", "Add named location", "Add", now)
@@ -190,27 +232,7 @@ impl Core {
                 ConfigKind::NamedLocation,
                 move || async move {
                     let current = core.stored_location(id).await?;
-                    let mut document =
-                        serde_json::to_value(&current).map_err(LocationError::NotALocation)?;
-                    policy::merge_patch::merge_patch(&mut document, patch);
-                    document["id"] = Value::String(current.id.clone());
-                    document["modifiedDateTime"] = Value::String(now.to_rfc3339());
-                    let after: NamedLocation =
-                        serde_json::from_value(document).map_err(LocationError::NotALocation)?;
-                    let mut refused = problems(&after);
-                    if odata_type(&after) != odata_type(&current) {
-                        refused.push("a named location's @odata.type cannot change".into());
-                    }
-                    if patch
-                        .get("id")
-                        .and_then(Value::as_str)
-                        .is_some_and(|given| !id.is(given))
-                    {
-                        refused.push("a named location's id cannot change".into());
-                    }
-                    if !refused.is_empty() {
-                        return Err(LocationError::Invalid(refused));
-                    }
+                    let after = patched_location(&current, patch, now)?;
                     Ok(Decided {
                         id: current.id.clone(),
                         existed: true,

@@ -16,6 +16,8 @@ use crate::authz::{ManageConditionalAccess, ReadConditionalAccess};
 use crate::code::ErrorCode;
 use crate::posture::PostureError;
 use crate::{Authorized, Core};
+use chrono::{DateTime, Utc};
+use documents::fresh_document;
 use policy::api_write::write_violations;
 use policy::conditional_access::ConditionalAccessPolicy;
 use policy::engine::Engine;
@@ -180,31 +182,14 @@ impl Core {
             let generation = self.store.config_generation().await?;
             let before = self.store.load_tenant(now).await?;
             let (id, before_policy, after_policy) = match &change {
-                PolicyChange::Create(body) => {
-                    let mut body = body.clone();
-                    body["id"] = Value::String(new_id.clone());
-                    body["createdDateTime"] = Value::String(now.to_rfc3339());
-                    if let Some(fields) = body.as_object_mut() {
-                        fields.remove("modifiedDateTime");
-                        fields.remove("@odata.context");
-                    }
-                    (new_id.clone(), None, Some(parse(body)?))
-                }
+                PolicyChange::Create(body) => (
+                    new_id.clone(),
+                    None,
+                    Some(created_policy(body, &new_id, now)?),
+                ),
                 PolicyChange::Patch(id, patch) => {
                     let current = self.stored_policy(id).await?;
-                    if patch
-                        .get("id")
-                        .and_then(Value::as_str)
-                        .is_some_and(|given| !given.eq_ignore_ascii_case(&current.id))
-                    {
-                        return Err(PolicyError::IdChanged);
-                    }
-                    let mut document =
-                        serde_json::to_value(&current).map_err(PolicyError::Unrenderable)?;
-                    policy::merge_patch::merge_patch(&mut document, patch);
-                    document["id"] = Value::String(current.id.clone());
-                    document["modifiedDateTime"] = Value::String(now.to_rfc3339());
-                    let after = parse(document)?;
+                    let after = patched_policy(&current, patch, now)?;
                     (current.id.clone(), Some(current), Some(after))
                 }
                 PolicyChange::Delete(id) => {
@@ -223,19 +208,13 @@ impl Core {
                     .audit("Policy", activity, operation, now)
                     .target("Policy", &id, (!name.is_empty()).then_some(name.as_str()))
             };
-            if let Some(p) = &after_policy {
-                let refused_values = new_write_violations(before_policy.as_ref(), p);
-                if !refused_values.is_empty() {
-                    return Err(self
-                        .refused(audit_entry(), PolicyError::RefusedValues(refused_values))
-                        .await);
-                }
-            }
-            let errors = new_errors(&before, &after);
-            if !errors.is_empty() {
-                return Err(self
-                    .refused(audit_entry(), PolicyError::Invalid(errors))
-                    .await);
+            if let Err(refusal) = check_write(
+                &before,
+                &after,
+                before_policy.as_ref(),
+                after_policy.as_ref(),
+            ) {
+                return Err(self.refused(audit_entry(), refusal).await);
             }
             if let Some(p) = &after_policy {
                 let missing = self
@@ -327,6 +306,56 @@ fn parse(value: Value) -> Result<ConditionalAccessPolicy, PolicyError> {
     serde_json::from_value(value).map_err(PolicyError::NotAPolicy)
 }
 
+/// A new policy from a client's `body`, under the service's `id` and `createdDateTime`.
+pub(crate) fn created_policy(
+    body: &Value,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<ConditionalAccessPolicy, PolicyError> {
+    parse(fresh_document(body, id, now, &[]))
+}
+
+/// `current` with the merge patch `patch` applied (its id kept, `modifiedDateTime` now).
+pub(crate) fn patched_policy(
+    current: &ConditionalAccessPolicy,
+    patch: &Value,
+    now: DateTime<Utc>,
+) -> Result<ConditionalAccessPolicy, PolicyError> {
+    if patch
+        .get("id")
+        .and_then(Value::as_str)
+        .is_some_and(|given| !given.eq_ignore_ascii_case(&current.id))
+    {
+        return Err(PolicyError::IdChanged);
+    }
+    let mut document = serde_json::to_value(current).map_err(PolicyError::Unrenderable)?;
+    policy::merge_patch::merge_patch(&mut document, patch);
+    document["id"] = Value::String(current.id.clone());
+    document["modifiedDateTime"] = Value::String(now.to_rfc3339());
+    parse(document)
+}
+
+/// The checks of a write that read nothing from the store: no new refused value in the policy
+/// written, no new validation error in the tenant `after` it.
+pub(crate) fn check_write(
+    before: &Tenant,
+    after: &Tenant,
+    before_policy: Option<&ConditionalAccessPolicy>,
+    after_policy: Option<&ConditionalAccessPolicy>,
+) -> Result<(), PolicyError> {
+    if let Some(p) = after_policy {
+        let refused_values = new_write_violations(before_policy, p);
+        if !refused_values.is_empty() {
+            return Err(PolicyError::RefusedValues(refused_values));
+        }
+    }
+    let errors = new_errors(before, after);
+    if !errors.is_empty() {
+        return Err(PolicyError::Invalid(errors));
+    }
+    Ok(())
+}
+
 /// What the API refuses in `after` beyond what an import keeps (values Graph does not define,
 /// numbers out of range; see [`policy::api_write`]) and `before` did not already carry: a
 /// write is not blamed for what an import put there, but cannot add more of it.
@@ -348,7 +377,11 @@ fn new_write_violations(
 }
 
 /// The tenant with `policy` in place of the one with its id (added if new), or without `id`.
-fn with_change(tenant: &Tenant, id: &str, policy: Option<&ConditionalAccessPolicy>) -> Tenant {
+pub(crate) fn with_change(
+    tenant: &Tenant,
+    id: &str,
+    policy: Option<&ConditionalAccessPolicy>,
+) -> Tenant {
     let mut after = tenant.clone();
     after
         .conditional_access_policies

@@ -12,6 +12,7 @@ use crate::conditional_access::documents::{fresh_document, Decided};
 use crate::conditional_access::{AdminLockout, LockoutGuard};
 use crate::posture::PostureError;
 use crate::{Authorized, Core};
+use chrono::{DateTime, Utc};
 use policy::conditional_access::ConditionalAccessPolicy;
 use policy::ids::StrengthId;
 use policy::method::MethodCombination;
@@ -202,6 +203,45 @@ fn configuration_problems(config: &CombinationConfiguration) -> Vec<String> {
     out
 }
 
+/// A new custom strength from a client's `body`, under the service's `id` and
+/// `createdDateTime`, refused when Graph would refuse it.
+pub(crate) fn new_strength(
+    body: &Value,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<AuthenticationStrengthPolicy, StrengthError> {
+    let fixed = [("policyType", "custom"), ("requirementsSatisfied", "mfa")];
+    let strength: AuthenticationStrengthPolicy =
+        serde_json::from_value(fresh_document(body, id, now, &fixed))
+            .map_err(StrengthError::NotAStrength)?;
+    let refused = problems(&strength);
+    if !refused.is_empty() {
+        return Err(StrengthError::Invalid(refused));
+    }
+    Ok(strength)
+}
+
+/// Custom strength `current` changed by `change` (applied to its JSON document), still custom,
+/// refused when Graph would refuse the result.
+pub(crate) fn changed_strength(
+    current: &AuthenticationStrengthPolicy,
+    change: impl Fn(&mut Value) -> Result<(), StrengthError>,
+    now: DateTime<Utc>,
+) -> Result<AuthenticationStrengthPolicy, StrengthError> {
+    let mut document = serde_json::to_value(current).map_err(StrengthError::NotAStrength)?;
+    change(&mut document)?;
+    document["id"] = Value::String(current.id.clone());
+    document["policyType"] = Value::String("custom".into());
+    document["modifiedDateTime"] = Value::String(now.to_rfc3339());
+    let after: AuthenticationStrengthPolicy =
+        serde_json::from_value(document).map_err(StrengthError::NotAStrength)?;
+    let refused = problems(&after);
+    if !refused.is_empty() {
+        return Err(StrengthError::Invalid(refused));
+    }
+    Ok(after)
+}
+
 /// Whether `policy` requires strength `id`.
 fn requires(policy: &ConditionalAccessPolicy, id: &StrengthId) -> bool {
     policy
@@ -278,14 +318,7 @@ impl Core {
     ) -> Result<AuthenticationStrengthPolicy, StrengthError> {
         let now = self.now();
         let id = store::new_id();
-        let fixed = [("policyType", "custom"), ("requirementsSatisfied", "mfa")];
-        let strength: AuthenticationStrengthPolicy =
-            serde_json::from_value(fresh_document(body, &id, now, &fixed))
-                .map_err(StrengthError::NotAStrength)?;
-        let refused = problems(&strength);
-        if !refused.is_empty() {
-            return Err(StrengthError::Invalid(refused));
-        }
+        let strength = new_strength(body, &id, now)?;
         let audit = allowed
             .caller()
             .audit("Policy", "Add authentication strength", "Add", now)
@@ -438,18 +471,7 @@ impl Core {
                 ConfigKind::AuthenticationStrength,
                 move || async move {
                     let current = core.custom_strength(id).await?;
-                    let mut document =
-                        serde_json::to_value(&current).map_err(StrengthError::NotAStrength)?;
-                    change(&mut document)?;
-                    document["id"] = Value::String(current.id.clone());
-                    document["policyType"] = Value::String("custom".into());
-                    document["modifiedDateTime"] = Value::String(now.to_rfc3339());
-                    let after: AuthenticationStrengthPolicy =
-                        serde_json::from_value(document).map_err(StrengthError::NotAStrength)?;
-                    let refused = problems(&after);
-                    if !refused.is_empty() {
-                        return Err(StrengthError::Invalid(refused));
-                    }
+                    let after = changed_strength(&current, change, now)?;
                     let audit = allowed
                         .caller()
                         .audit("Policy", "Update authentication strength", "Update", now)

@@ -103,7 +103,7 @@ pub async fn open_transaction(
 
 /// Reads the query, refusing repeated parameters (RFC 6749 §3.1: "MUST NOT be included more
 /// than once").
-fn parse_params(query: &str) -> Result<AuthorizeParams, PageError> {
+pub fn parse_params(query: &str) -> Result<AuthorizeParams, PageError> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).map_err(|e| {
         PageError::bad_request(
             "The application's request is invalid",

@@ -20,7 +20,7 @@ use serde_json::{json, Map, Value};
 
 mod filter;
 use filter::*;
-pub use filter::{parse_filter, Filter, Term};
+pub use filter::{parse_filter, Comparison, Filter, Term};
 
 /// The largest `$top`.
 pub const MAX_TOP: usize = 999;

@@ -46,12 +46,17 @@ pub(super) fn read_form(
 }
 
 /// What the client presented to authenticate.
-pub(super) struct Credentials {
-    pub(super) client_id: String,
-    pub(super) secret: Option<String>,
+#[derive(Debug)]
+pub struct Credentials {
+    /// The client it says it is.
+    pub client_id: String,
+    /// Its secret, if it sent one.
+    pub secret: Option<String>,
 }
 
-pub(super) fn credentials(
+/// Who the client says it is, from its HTTP Basic credentials or the form (`params`): one
+/// method only, and the same client in both when both name one.
+pub fn credentials(
     headers: &HeaderMap,
     params: &BTreeMap<String, String>,
 ) -> Result<Credentials, OAuthError> {

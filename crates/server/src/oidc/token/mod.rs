@@ -38,6 +38,9 @@ mod code;
 mod issue;
 mod refresh;
 use client::*;
+/// Reached by the fuzz targets (`fuzz/`), not by other modules.
+#[doc(hidden)]
+pub use client::{credentials, Credentials};
 pub use client::{form_params, is_form};
 use code::*;
 use issue::*;
