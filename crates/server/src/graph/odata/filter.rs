@@ -238,10 +238,20 @@ pub fn parse_filter(text: &str, allowed: &[&str]) -> Result<Filter, QueryError> 
         };
         let boolean = BOOLEANS.iter().any(|b| b.eq_ignore_ascii_case(&property));
         let value = match it.next() {
-            Some(Token::Word(w)) if datetime => match chrono::DateTime::parse_from_rfc3339(&w) {
-                Ok(t) => t
-                    .with_timezone(&chrono::Utc)
-                    .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            Some(Token::Word(w)) if datetime => match chrono::DateTime::parse_from_rfc3339(&w)
+                .map(|t| t.with_timezone(&chrono::Utc))
+            {
+                Ok(t) if (0..=9999).contains(&chrono::Datelike::year(&t)) => {
+                    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+                }
+                // RFC 3339 writes the years 0000 to 9999 only: a time that leaves them once in
+                // UTC (0000-01-01T00:00:00+01:00) could not be read back to compare, and the
+                // filter would silently keep nothing.
+                Ok(_) => {
+                    return Err(bad(format!(
+                        "Invalid $filter: '{w}' is before 0000 or after 9999 once in UTC"
+                    )))
+                }
                 Err(_) => {
                     return Err(bad(format!(
                         "Invalid $filter: '{w}' is not an RFC 3339 time such as                          2026-12-01T00:00:00Z"

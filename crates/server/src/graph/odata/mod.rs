@@ -430,6 +430,14 @@ mod tests {
         assert!(err("createdDateTime ge yesterday").contains("RFC 3339"));
         assert!(err("userId ge 'a'").contains("takes eq"));
         assert!(err("createdDateTime ne 2026-12-01T00:00:00Z").contains("'ne'"));
+        // A time that leaves RFC 3339's years once in UTC is refused, not kept as a value that
+        // no time equals.
+        for edge in ["0000-01-01T00:00:00+01:00", "9999-12-31T23:30:00-01:00"] {
+            let m = err(&format!("createdDateTime ge {edge}"));
+            assert!(m.contains("before 0000 or after 9999"), "{m}");
+        }
+        let f = parse_filter("createdDateTime ge 0000-01-01T00:00:00-01:00", fields).unwrap();
+        assert!(f.matches(&json!({"createdDateTime": "2026-12-01T00:00:00Z"})));
         // A time is not an eq value for value_of (which pushes equality down to the store).
         let f = parse_filter("createdDateTime ge 2026-12-01T00:00:00Z", fields).unwrap();
         assert_eq!(f.value_of("createdDateTime"), None);
