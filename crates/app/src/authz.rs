@@ -231,9 +231,19 @@ impl Core {
         user: &UserId,
         roles: &[BuiltInRole],
     ) -> Result<bool, StoreError> {
+        Ok(!self.active_roles_among(user, roles).await?.is_empty())
+    }
+
+    /// Which of `roles` `user` holds actively now, directly or through a group.
+    pub async fn active_roles_among(
+        &self,
+        user: &UserId,
+        roles: &[BuiltInRole],
+    ) -> Result<Vec<BuiltInRole>, StoreError> {
         let now = self.now();
         let mut principals = vec![user.as_str().to_string()];
         principals.extend(self.store.transitive_groups(user.as_str()).await?);
+        let mut held = Vec::new();
         for principal in principals {
             let active = self
                 .store
@@ -244,14 +254,40 @@ impl Core {
                     ..AssignmentQuery::default()
                 })
                 .await?;
-            if active.iter().any(|s| {
-                BuiltInRole::from_id(s.assignment.role_definition_id.as_str())
-                    .is_some_and(|r| roles.contains(&r))
-            }) {
-                return Ok(true);
+            for role in active
+                .iter()
+                .filter_map(|s| BuiltInRole::from_id(s.assignment.role_definition_id.as_str()))
+            {
+                if roles.contains(&role) && !held.contains(&role) {
+                    held.push(role);
+                }
             }
         }
-        Ok(false)
+        Ok(held)
+    }
+
+    /// The authentication contexts a write under `P` re-proves: those the activation settings
+    /// of the caller's active roles granting `P` require. An administrator who activated Global
+    /// Administrator behind a phishing-resistant context re-proves that context, not merely a
+    /// password, before the admin center changes anything in their name.
+    pub async fn reauthentication_contexts<P: Permission>(
+        &self,
+        caller: &Caller,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut contexts = Vec::new();
+        for role in self.active_roles_among(&caller.id(), P::ROLES).await? {
+            let settings = self.role_settings(role.id().as_str()).await?;
+            let required = settings
+                .policy
+                .authentication_context()
+                .and_then(|r| r.required_context().ok().flatten());
+            if let Some(context) = required.map(|c| c.to_string()) {
+                if !contexts.contains(&context) {
+                    contexts.push(context);
+                }
+            }
+        }
+        Ok(contexts)
     }
 }
 

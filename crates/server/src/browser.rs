@@ -69,7 +69,7 @@ async fn account_js() -> Response {
 /// Whether `path` is one of the pages' form routes (cookie-authenticated, for browsers). Not
 /// `/authorize` and `/logout`, which relying parties may reach with a cross-site POST by design.
 fn is_form_route(path: &str) -> bool {
-    ["/signin/", "/account", "/my/", "/demo"]
+    ["/signin/", "/account", "/my/", "/admin", "/demo"]
         .iter()
         .any(|p| path.starts_with(p))
 }

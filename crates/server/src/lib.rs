@@ -8,6 +8,7 @@
 
 pub mod access_token;
 pub mod account;
+pub mod admin;
 pub mod browser;
 pub mod config;
 pub mod demo;
@@ -129,6 +130,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(signin::routes())
         .merge(account::routes())
         .merge(portal::routes())
+        .merge(admin::routes())
         .merge(demo_client::routes())
         .merge(
             graph::routes().route_layer(axum::middleware::from_fn(graph::body::refuse_nul_in_uri)),

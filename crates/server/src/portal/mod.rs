@@ -60,55 +60,74 @@ pub async fn register_client(state: &AppState) -> Result<(), ServeError> {
 }
 
 /// Where a plain sign-in returns to, carried in the sign-in's `state`: one of the portal's
-/// pages, never an address a link could choose.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Return {
+/// pages or an admin center page, never an address a link could choose (see
+/// [`Return::parse`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Return {
     Home,
     Roles,
     Requests,
     Approvals,
+    /// A page of the admin center: a path under `/admin`, checked by [`admin_path`].
+    Admin(String),
 }
 
 impl Return {
-    const ALL: [Return; 4] = [
+    const PAGES: [Return; 4] = [
         Return::Home,
         Return::Roles,
         Return::Requests,
         Return::Approvals,
     ];
 
-    fn as_str(self) -> &'static str {
+    fn as_state(&self) -> String {
         match self {
-            Return::Home => "home",
-            Return::Roles => "roles",
-            Return::Requests => "requests",
-            Return::Approvals => "approvals",
+            Return::Home => "home".into(),
+            Return::Roles => "roles".into(),
+            Return::Requests => "requests".into(),
+            Return::Approvals => "approvals".into(),
+            Return::Admin(path) => format!("admin:{path}"),
         }
     }
 
-    fn path(self) -> &'static str {
+    fn path(&self) -> &str {
         match self {
             Return::Home => "/",
             Return::Roles => "/my/roles",
             Return::Requests => "/my/requests",
             Return::Approvals => "/my/approvals",
+            Return::Admin(path) => path,
         }
     }
 
     /// The page a `state` names; home for anything else.
     fn parse(state: Option<&str>) -> Return {
-        Return::ALL
+        if let Some(path) = state.and_then(|s| s.strip_prefix("admin:")) {
+            return admin_path(path).map_or(Return::Home, Return::Admin);
+        }
+        Return::PAGES
             .into_iter()
-            .find(|r| Some(r.as_str()) == state)
+            .find(|r| Some(r.as_state().as_str()) == state)
             .unwrap_or(Return::Home)
     }
+}
+
+/// `path` if it is a page of the admin center: `/admin` or below, letters, digits, `-`, `_`
+/// and single slashes only, so that no `state` can send the browser to another site
+/// (`//evil.example`), up a directory, or into a query.
+pub(crate) fn admin_path(path: &str) -> Option<String> {
+    let below = path == "/admin" || path.starts_with("/admin/");
+    let plain = path
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_'));
+    (below && plain && !path.contains("//") && path.len() <= 200).then(|| path.to_string())
 }
 
 /// The portal's authorization request: a plain sign-in, or the step-up of `step_up` (request
 /// id, context).
 fn portal_request(
     state: &AppState,
-    back: Return,
+    back: &Return,
     step_up: Option<(&str, &str)>,
 ) -> AuthorizationRequest {
     let (acrs, claims, step_up_request) = match step_up {
@@ -125,7 +144,7 @@ fn portal_request(
         client_id: CLIENT_ID.into(),
         redirect_uri: format!("{}{CALLBACK}", state.issuer),
         scope: "openid".into(),
-        state: Some(back.as_str().into()),
+        state: Some(back.as_state()),
         nonce: None,
         code_challenge: None,
         prompt_login: false,
@@ -142,7 +161,7 @@ fn portal_request(
 }
 
 /// Sends the browser to the sign-in pages for `request`.
-async fn to_sign_in(
+pub(crate) async fn to_sign_in(
     state: &AppState,
     jar: CookieJar,
     request: &AuthorizationRequest,
@@ -152,12 +171,33 @@ async fn to_sign_in(
 }
 
 /// A visitor without a session: to the sign-in, then back to `back`.
-async fn sign_in_first(
+pub(crate) async fn sign_in_first(
     state: &AppState,
     jar: CookieJar,
     back: Return,
 ) -> Result<Response, PageError> {
-    to_sign_in(state, jar, &portal_request(state, back, None)).await
+    to_sign_in(state, jar, &portal_request(state, &back, None)).await
+}
+
+/// A re-authentication for the admin center: a sign-in where only a proof of the last
+/// `max_age` seconds counts, on `contexts` (those the administrator's role settings require),
+/// back to the admin page `back`.
+pub(crate) async fn reauthenticate(
+    state: &AppState,
+    jar: CookieJar,
+    back: Return,
+    contexts: &[String],
+    max_age: i64,
+) -> Result<Response, PageError> {
+    let mut request = portal_request(state, &back, None);
+    request.max_age = Some(max_age);
+    if !contexts.is_empty() {
+        request.acrs = contexts.to_vec();
+        request.claims = Some(serde_json::json!({
+            "access_token": { "acrs": { "essential": true, "values": contexts } }
+        }));
+    }
+    to_sign_in(state, jar, &request).await
 }
 
 /// Which page of *My access* is shown (the navigation marks it).
@@ -177,6 +217,8 @@ struct HomePage {
     eligible: usize,
     active: usize,
     waiting_for_me: usize,
+    /// Whether the caller may open a section of the admin center now.
+    admin: bool,
 }
 
 async fn home(
@@ -192,6 +234,11 @@ async fn home(
         .await
         .map_err(|e| ServeError::Internal(format!("My roles: {e}")))?;
     let waiting_for_me = requests::waiting_for_me(&state, caller).await?.len();
+    let admin = crate::admin::Frame::of(&state, caller, crate::admin::Section::Home)
+        .await?
+        .nav
+        .len()
+        > 1;
     render(
         StatusCode::OK,
         &HomePage {
@@ -200,12 +247,13 @@ async fn home(
             eligible: roles.eligible.len(),
             active: roles.active.len(),
             waiting_for_me,
+            admin,
         },
     )
 }
 
 /// Renders a portal page with `status`; never cached (it shows who holds which role).
-fn render(status: StatusCode, page: &impl Template) -> Result<Response, PageError> {
+pub(crate) fn render(status: StatusCode, page: &impl Template) -> Result<Response, PageError> {
     let html = page
         .render()
         .map_err(|e| ServeError::Internal(format!("portal page: {e}")))?;
@@ -218,7 +266,7 @@ fn render(status: StatusCode, page: &impl Template) -> Result<Response, PageErro
 }
 
 /// A time as the pages show it.
-fn when(t: DateTime<Utc>) -> String {
+pub(crate) fn when(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
@@ -290,5 +338,42 @@ async fn callback(
             "This sign-in cannot be used",
             message,
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{admin_path, Return};
+
+    #[test]
+    fn a_sign_in_returns_only_to_the_portal_or_the_admin_center() {
+        for page in [
+            Return::Home,
+            Return::Roles,
+            Return::Requests,
+            Return::Approvals,
+        ] {
+            assert_eq!(Return::parse(Some(&page.as_state())), page);
+        }
+        let policies = Return::Admin("/admin/policies".into());
+        assert_eq!(Return::parse(Some(&policies.as_state())), policies);
+        assert_eq!(Return::parse(Some("admin:/admin")).path(), "/admin");
+        // Anything else goes home: another site, another path, a query, a climb.
+        for state in [
+            "admin://evil.example",
+            "admin:/admin//evil.example",
+            "admin:https://evil.example/admin",
+            "admin:/administrator/../my",
+            "admin:/admin/../my/roles",
+            "admin:/admin?x=1",
+            "admin:/adminx",
+            "admin:/my/roles",
+            "admin:",
+            "/admin",
+            "roles2",
+        ] {
+            assert_eq!(Return::parse(Some(state)), Return::Home, "{state}");
+        }
+        assert_eq!(admin_path(&format!("/admin/{}", "a".repeat(300))), None);
     }
 }

@@ -172,8 +172,11 @@ pub(super) async fn activate(
     let presented = Presented::from_session(&methods);
     match activation::activate(&state, &session.caller, &presented, form.request()).await {
         Ok(ActivationOutcome::StepUpRequired { record, context }) => {
-            let request =
-                super::portal_request(&state, Return::Roles, Some((record.id(), context.as_str())));
+            let request = super::portal_request(
+                &state,
+                &Return::Roles,
+                Some((record.id(), context.as_str())),
+            );
             to_sign_in(&state, jar, &request).await
         }
         Ok(ActivationOutcome::Activated(record)) => Ok(after(record.id(), false)),
@@ -240,7 +243,7 @@ pub(super) async fn resume_step_up(
     };
     let request = super::portal_request(
         &state,
-        Return::Roles,
+        &Return::Roles,
         Some((record.id(), &context.to_string())),
     );
     to_sign_in(&state, jar, &request).await
