@@ -15,9 +15,8 @@
 //! be. Nothing new is stored: a write refused for freshness keeps the form's input and offers
 //! the sign-in that makes the proof, which comes back to the page.
 
-// The sections that use the page gate and the re-authentication land next (issue 11); this
-// allowance goes with them.
-#![allow(dead_code)]
+mod form;
+mod roles;
 
 use crate::error::{PageError, ServeError};
 use crate::portal::{self, Return};
@@ -49,6 +48,9 @@ pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/admin", get(home))
         .route("/admin/reauthenticate", post(reauthenticate))
+        .route("/admin/roles", get(roles::list))
+        .route("/admin/roles/{id}", get(roles::page))
+        .route("/admin/roles/{id}/rules/{rule}", post(roles::save_rule))
 }
 
 /// A section of the admin center, as the navigation and the home page list it.
@@ -472,6 +474,17 @@ async fn home(
         })
         .collect();
     portal::render(StatusCode::OK, &HomePage { frame, sections })
+}
+
+/// The status of a page refused by a service's [`Refusal`](app::pim::Refusal).
+pub(crate) fn status_of(refusal: &app::pim::Refusal) -> StatusCode {
+    use app::pim::RefusalKind;
+    match refusal.kind {
+        RefusalKind::Invalid => StatusCode::BAD_REQUEST,
+        RefusalKind::Forbidden => StatusCode::FORBIDDEN,
+        RefusalKind::NotFound => StatusCode::NOT_FOUND,
+        RefusalKind::Conflict => StatusCode::CONFLICT,
+    }
 }
 
 /// A failure of the pages' own making (a template, a service's unexpected error).

@@ -1,0 +1,414 @@
+//! The admin center's PIM sections over real HTTP, on SQLite and PostgreSQL: who may open them
+//! (an active role administrator; a non-admin is refused, an eligible one told to activate);
+//! the role settings editor saving through the same service as Graph's `PATCH` of a rule, with
+//! invalid input refused on the page as typed and nothing written; writes refused once the
+//! session's proof is older than ten minutes and fine after re-authenticating; a cross-site
+//! `POST` refused; temporary access passes shown once; rollout readiness from not ready to
+//! *On*.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::graph::{assign, SECURITY_READER};
+use common::pim::PASSWORD;
+use common::{transaction_of, Browser, Env, Landing};
+use policy::directory::{AssignmentStatus, PRIVILEGED_ROLE_ADMINISTRATOR};
+use serde_json::json;
+
+on_both_backends!(
+    a_non_admin_is_refused_and_an_eligible_admin_told_to_activate,
+    the_settings_editor_shows_the_rules_and_saves_one,
+    invalid_settings_are_refused_as_typed_and_nothing_is_written,
+    an_old_session_must_reauthenticate_before_a_write,
+    a_cross_site_settings_post_is_refused,
+    the_context_rule_offers_the_tenants_contexts,
+);
+
+/// Opens `path` signed out and signs `upn` in with the password; returns where it lands.
+async fn sign_in(b: &Browser, path: &str, upn: &str) -> Landing {
+    let page = b.get(path).await;
+    let tx = transaction_of(page.html());
+    b.post(&format!("/signin/{tx}/username"), &[("username", upn)])
+        .await;
+    b.post(&format!("/signin/{tx}/password"), &[("password", PASSWORD)])
+        .await
+}
+
+/// A user holding Privileged Role Administrator actively, signed in at `path`.
+async fn admin_at(env: &Env, upn: &str, path: &str) -> (store::User, Browser, Landing) {
+    let user = env.user(upn, PASSWORD).await;
+    assign(
+        env,
+        &user.id,
+        PRIVILEGED_ROLE_ADMINISTRATOR,
+        AssignmentStatus::Active,
+        None,
+    )
+    .await;
+    let b = Browser::new(env);
+    let landing = sign_in(&b, path, upn).await;
+    (user, b, landing)
+}
+
+fn page_of(landing: &Landing) -> (u16, &str, &str) {
+    match landing {
+        Landing::Page { status, path, html } => (*status, path.as_str(), html.as_str()),
+        Landing::Client(u) => panic!("landed at the client: {u}"),
+    }
+}
+
+/// The Security Reader settings page.
+fn settings_path() -> String {
+    format!("/admin/roles/{SECURITY_READER}")
+}
+
+fn rule_action(rule: &str) -> String {
+    format!("/admin/roles/{SECURITY_READER}/rules/{rule}")
+}
+
+/// The stored activation maximum of Security Reader.
+async fn activation_maximum(env: &Env) -> Option<String> {
+    let policy = env
+        .state
+        .core
+        .role_settings(SECURITY_READER)
+        .await
+        .unwrap()
+        .policy;
+    policy
+        .expiration(&pim::RuleId::ExpirationEndUserAssignment)
+        .and_then(|e| e.maximum_duration.clone())
+}
+
+async fn settings_changes(env: &Env) -> Vec<store::AuditRecord> {
+    common::audits_named(env, "Update role setting in PIM").await
+}
+
+async fn a_non_admin_is_refused_and_an_eligible_admin_told_to_activate(env: &Env) {
+    env.user("nina@example.test", PASSWORD).await;
+    let b = Browser::new(env);
+    let landing = sign_in(&b, "/admin/roles", "nina@example.test").await;
+    let (status, path, html) = page_of(&landing);
+    assert_eq!((status, path), (403, "/admin/roles"), "{html}");
+    assert!(
+        html.contains("Privileged Role Administrator or Global Administrator"),
+        "{html}"
+    );
+    // The same for the editor and for a write.
+    assert_eq!(page_of(&b.get(&settings_path()).await).0, 403);
+    let r = b
+        .post(
+            &rule_action("Expiration_EndUser_Assignment"),
+            &[("maximum", "PT1H")],
+        )
+        .await;
+    assert_eq!(page_of(&r).0, 403);
+    assert_eq!(activation_maximum(env).await.as_deref(), Some("PT8H"));
+
+    // Eligible for the role but not active: told to activate it first.
+    let eligible = env.user("ella@example.test", PASSWORD).await;
+    assign(
+        env,
+        &eligible.id,
+        PRIVILEGED_ROLE_ADMINISTRATOR,
+        AssignmentStatus::Eligible,
+        None,
+    )
+    .await;
+    let b = Browser::new(env);
+    let landing = sign_in(&b, "/admin/roles", "ella@example.test").await;
+    let (status, _, html) = page_of(&landing);
+    assert_eq!(status, 403, "{html}");
+    assert!(html.contains("activate it in My roles"), "{html}");
+    assert!(html.contains("/my/roles"), "{html}");
+
+    // The admin center's home offers nothing to either.
+    let home = b.get("/admin").await;
+    assert!(home.html().contains("id=\"no-admin-role\""), "{home:?}");
+}
+
+async fn the_settings_editor_shows_the_rules_and_saves_one(env: &Env) {
+    let (user, b, landing) = admin_at(env, "pat@example.test", "/admin/roles").await;
+    let (status, _, html) = page_of(&landing);
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Security Reader"), "{html}");
+    assert!(
+        html.contains(&format!("href=\"{}\"", settings_path())),
+        "{html}"
+    );
+    // Pat's own assignment is counted.
+    assert!(
+        html.contains(&format!(
+            "id=\"role-{PRIVILEGED_ROLE_ADMINISTRATOR}\"><td><a href=\"/admin/roles/{PRIVILEGED_ROLE_ADMINISTRATOR}\">Privileged Role Administrator</a></td><td class=\"eligible\">0</td><td class=\"active\">1</td>"
+        )),
+        "{html}"
+    );
+
+    let page = b.get(&settings_path()).await;
+    let html = page.html();
+    for group in ["Activation", "Assignment", "Notification"] {
+        assert!(
+            html.contains(&format!("-heading\">{group}</h2>")),
+            "{group}: {html}"
+        );
+    }
+    assert_eq!(
+        html.matches("<form method=\"post\" action=\"/admin/roles/")
+            .count(),
+        17
+    );
+    assert!(html.contains("value=\"PT8H\""), "{html}");
+
+    let r = b
+        .post(
+            &rule_action("Expiration_EndUser_Assignment"),
+            &[("required", "on"), ("maximum", "PT2H")],
+        )
+        .await;
+    let (status, path, html) = page_of(&r);
+    assert_eq!((status, path), (200, settings_path().as_str()), "{html}");
+    assert!(
+        html.contains("Saved: Activation maximum duration."),
+        "{html}"
+    );
+    assert!(html.contains("value=\"PT2H\""), "{html}");
+    assert_eq!(activation_maximum(env).await.as_deref(), Some("PT2H"));
+    let changes = settings_changes(env).await;
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].entry.result, store::AuditResult::Success);
+    assert!(changes[0].entry.initiated_by.to_string().contains(&user.id));
+
+    // Approval with an approver, and the enablement rule: both kinds saved as Graph would.
+    let approver = env.user("appr@example.test", PASSWORD).await;
+    let user_value = format!("user:{}", approver.id);
+    let r = b
+        .post(
+            &rule_action("Approval_EndUser_Assignment"),
+            &[("required", "on"), ("approver", user_value.as_str())],
+        )
+        .await;
+    assert_eq!(page_of(&r).0, 200, "{r:?}");
+    let r = b
+        .post(
+            &rule_action("Enablement_EndUser_Assignment"),
+            &[("require", "Justification"), ("require", "Ticketing")],
+        )
+        .await;
+    assert_eq!(page_of(&r).0, 200, "{r:?}");
+    let r = b
+        .post(
+            &rule_action("Notification_Admin_Admin_Eligibility"),
+            &[("level", "Critical"), ("recipients", "sec@example.test")],
+        )
+        .await;
+    assert_eq!(page_of(&r).0, 200, "{r:?}");
+    let policy = env
+        .state
+        .core
+        .role_settings(SECURITY_READER)
+        .await
+        .unwrap()
+        .policy;
+    let approval = policy.approval().unwrap();
+    assert!(approval.setting.is_approval_required);
+    let rules = serde_json::to_value(&policy.rules).unwrap();
+    let text = rules.to_string();
+    assert!(text.contains(&approver.id), "{text}");
+    let enablement = policy
+        .enablement(&pim::RuleId::EnablementEndUserAssignment)
+        .unwrap();
+    assert!(enablement.requires(&pim::EnabledRule::Ticketing));
+    assert!(!enablement.requires(&pim::EnabledRule::MultiFactorAuthentication));
+    assert!(text.contains("sec@example.test"), "{text}");
+    assert_eq!(settings_changes(env).await.len(), 4);
+    // The page shows the approver chosen.
+    let page = b.get(&settings_path()).await;
+    assert!(
+        page.html()
+            .contains(&format!("<option value=\"{user_value}\" selected>")),
+        "{page:?}"
+    );
+}
+
+async fn invalid_settings_are_refused_as_typed_and_nothing_is_written(env: &Env) {
+    let (_, b, _) = admin_at(env, "quinn@example.test", "/admin").await;
+    for (rule, form, says) in [
+        (
+            "Expiration_EndUser_Assignment",
+            vec![("maximum", "PT30H")],
+            "PT30H",
+        ),
+        (
+            "Expiration_EndUser_Assignment",
+            vec![("maximum", "eight hours <b>")],
+            "eight hours &#60;b&#62;",
+        ),
+        (
+            "Approval_EndUser_Assignment",
+            vec![("required", "on")],
+            "at least one approver",
+        ),
+        (
+            "Notification_Admin_Admin_Assignment",
+            vec![("level", "All"), ("recipients", "not an address")],
+            "is not an e-mail address",
+        ),
+        (
+            "AuthenticationContext_EndUser_Assignment",
+            vec![("enabled", "on"), ("context", "c7")],
+            "does not exist",
+        ),
+    ] {
+        let r = b.post(&rule_action(rule), &form).await;
+        let (status, _, html) = page_of(&r);
+        assert_eq!(status, 400, "{rule}: {html}");
+        assert!(
+            html.contains(&format!("id=\"error-{rule}\"")),
+            "{rule}: {html}"
+        );
+        assert!(html.contains(says), "{rule}: {says}: {html}");
+    }
+    // The maximum typed is kept in the form.
+    let r = b
+        .post(
+            &rule_action("Expiration_EndUser_Assignment"),
+            &[("maximum", "P2D")],
+        )
+        .await;
+    let (status, _, html) = page_of(&r);
+    assert_eq!(status, 400, "{html}");
+    assert!(html.contains("value=\"P2D\""), "{html}");
+    // An unknown rule is not found.
+    let r = b.post(&rule_action("Nothing_Here"), &[]).await;
+    assert_eq!(page_of(&r).0, 404);
+    // Nothing was written (refusals of the service are audited as failures only).
+    assert_eq!(activation_maximum(env).await.as_deref(), Some("PT8H"));
+    assert!(env
+        .state
+        .store
+        .get_role_policy(SECURITY_READER)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(settings_changes(env)
+        .await
+        .iter()
+        .all(|a| a.entry.result != store::AuditResult::Success));
+}
+
+/// Completes a re-authentication sign-in that `landing` opened (the password again).
+async fn reauthenticate(b: &Browser, landing: &Landing, upn: &str) -> Landing {
+    let html = landing.html();
+    let tx = transaction_of(html);
+    if !html.contains(&format!("/signin/{tx}/password")) {
+        b.post(&format!("/signin/{tx}/username"), &[("username", upn)])
+            .await;
+    }
+    b.post(&format!("/signin/{tx}/password"), &[("password", PASSWORD)])
+        .await
+}
+
+async fn an_old_session_must_reauthenticate_before_a_write(env: &Env) {
+    let (_, b, _) = admin_at(env, "rosa@example.test", &settings_path()).await;
+    env.state.clock.advance(chrono::Duration::minutes(11));
+    // Reading still works; a write is refused with the input kept and the button offered.
+    let r = b
+        .post(
+            &rule_action("Expiration_EndUser_Assignment"),
+            &[("required", "on"), ("maximum", "PT3H")],
+        )
+        .await;
+    let (status, _, html) = page_of(&r);
+    assert_eq!(status, 403, "{html}");
+    assert!(html.contains("id=\"reauth\""), "{html}");
+    assert!(html.contains("last 10 minutes"), "{html}");
+    assert!(html.contains("value=\"PT3H\""), "{html}");
+    assert!(html.contains("action=\"/admin/reauthenticate\""), "{html}");
+    assert_eq!(activation_maximum(env).await.as_deref(), Some("PT8H"));
+
+    // Confirm it's you: a sign-in, then back to the editor; the write goes through.
+    let back = settings_path();
+    let signin = b
+        .post(
+            "/admin/reauthenticate",
+            &[("back", back.as_str()), ("contexts", "")],
+        )
+        .await;
+    let done = reauthenticate(&b, &signin, "rosa@example.test").await;
+    let (status, path, html) = page_of(&done);
+    assert_eq!((status, path), (200, back.as_str()), "{html}");
+    let r = b
+        .post(
+            &rule_action("Expiration_EndUser_Assignment"),
+            &[("required", "on"), ("maximum", "PT3H")],
+        )
+        .await;
+    assert_eq!(page_of(&r).0, 200, "{r:?}");
+    assert_eq!(activation_maximum(env).await.as_deref(), Some("PT3H"));
+}
+
+async fn a_cross_site_settings_post_is_refused(env: &Env) {
+    let (_, b, _) = admin_at(env, "sam@example.test", "/admin").await;
+    for origin in [Some("https://evil.example"), None] {
+        let mut request = b
+            .http
+            .post(format!(
+                "{}{}",
+                env.base,
+                rule_action("Expiration_EndUser_Assignment")
+            ))
+            .form(&[("required", "on"), ("maximum", "PT1H")]);
+        request = match origin {
+            Some(o) => request.header("Origin", o),
+            // No Origin at all (the client's default one replaced by an empty value).
+            None => request.header("Origin", "null"),
+        };
+        let r = request.send().await.unwrap();
+        assert_eq!(r.status(), 403, "{origin:?}");
+    }
+    assert_eq!(activation_maximum(env).await.as_deref(), Some("PT8H"));
+    assert!(settings_changes(env).await.is_empty());
+}
+
+async fn the_context_rule_offers_the_tenants_contexts(env: &Env) {
+    env.policies(json!({
+        "authenticationContextClassReferences": [
+            { "id": "c2", "displayName": "Privileged roles", "isAvailable": true }
+        ]
+    }))
+    .await;
+    let (_, b, _) = admin_at(env, "tara@example.test", &settings_path()).await;
+    let page = b.get(&settings_path()).await;
+    assert!(
+        page.html()
+            .contains("<option value=\"c2\">c2 — Privileged roles</option>"),
+        "{page:?}"
+    );
+    let r = b
+        .post(
+            &rule_action("AuthenticationContext_EndUser_Assignment"),
+            &[("enabled", "on"), ("context", "c2")],
+        )
+        .await;
+    let (status, _, html) = page_of(&r);
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("<option value=\"c2\" selected>c2 — Privileged roles</option>"),
+        "{html}"
+    );
+    let policy = env
+        .state
+        .core
+        .role_settings(SECURITY_READER)
+        .await
+        .unwrap()
+        .policy;
+    assert_eq!(
+        policy
+            .authentication_context()
+            .and_then(|c| c.required_context().ok().flatten())
+            .map(|c| c.to_string())
+            .as_deref(),
+        Some("c2")
+    );
+}
