@@ -10,7 +10,7 @@
 mod common;
 
 use common::graph::{assign, SECURITY_READER};
-use common::pim::PASSWORD;
+use common::pim::{eligible, require_context, PASSWORD};
 use common::{transaction_of, Browser, Env, Landing};
 use policy::directory::{AssignmentStatus, PRIVILEGED_ROLE_ADMINISTRATOR};
 use serde_json::json;
@@ -22,6 +22,9 @@ on_both_backends!(
     an_old_session_must_reauthenticate_before_a_write,
     a_cross_site_settings_post_is_refused,
     the_context_rule_offers_the_tenants_contexts,
+    a_pass_is_shown_once_listed_and_deleted,
+    invalid_pass_requests_are_refused_as_typed,
+    readiness_goes_from_not_ready_to_on,
 );
 
 /// Opens `path` signed out and signs `upn` in with the password; returns where it lands.
@@ -410,5 +413,259 @@ async fn the_context_rule_offers_the_tenants_contexts(env: &Env) {
             .map(|c| c.to_string())
             .as_deref(),
         Some("c2")
+    );
+}
+
+async fn passes_of(env: &Env, user: &store::User) -> Vec<store::TemporaryAccessPass> {
+    env.state.store.list_taps(&user.id).await.unwrap()
+}
+
+async fn a_pass_is_shown_once_listed_and_deleted(env: &Env) {
+    let (admin, b, _) = admin_at(env, "uma@example.test", "/admin/access-passes").await;
+    let victor = env.user("victor@example.test", PASSWORD).await;
+    let r = b
+        .post(
+            "/admin/access-passes",
+            &[
+                ("user", "victor@example.test"),
+                ("lifetime", "60"),
+                ("once", "on"),
+            ],
+        )
+        .await;
+    let (status, path, html) = page_of(&r);
+    assert_eq!((status, path), (200, "/admin/access-passes"), "{html}");
+    assert!(html.contains("id=\"issued\""), "{html}");
+    let start = html.find("<code id=\"pass\">").unwrap() + "<code id=\"pass\">".len();
+    let pass = &html[start..start + html[start..].find('<').unwrap()];
+    assert!(pass.len() >= 8, "{pass}");
+    let stored = passes_of(env, &victor).await;
+    assert_eq!(stored.len(), 1);
+    assert!(stored[0].is_usable_once);
+    assert_ne!(stored[0].pass_hash, pass);
+    assert!(!stored[0].pass_hash.contains(pass));
+    assert_eq!(stored[0].created_by, admin.id);
+    // Listed with its usability, and never shown again.
+    let list = b.get("/admin/access-passes?user=victor@example.test").await;
+    let html = list.html();
+    assert!(html.contains("usable now"), "{html}");
+    assert!(!html.contains(pass), "{html}");
+    assert!(!html.contains("id=\"issued\""), "{html}");
+    // A second one while the first is usable is refused.
+    let r = b
+        .post(
+            "/admin/access-passes",
+            &[("user", "victor@example.test"), ("lifetime", "60")],
+        )
+        .await;
+    let (status, _, html) = page_of(&r);
+    assert_eq!(status, 400, "{html}");
+    assert!(html.contains("already has a usable"), "{html}");
+    assert_eq!(passes_of(env, &victor).await.len(), 1);
+    // Deleted.
+    let r = b
+        .post(
+            "/admin/access-passes/delete",
+            &[
+                ("user", "victor@example.test"),
+                ("pass", stored[0].id.as_str()),
+            ],
+        )
+        .await;
+    let (status, _, html) = page_of(&r);
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("The pass was deleted."), "{html}");
+    assert!(passes_of(env, &victor).await.is_empty());
+    let issued = common::audits_named(
+        env,
+        "Admin registered temporary access pass method for user",
+    )
+    .await;
+    let succeeded: Vec<_> = issued
+        .iter()
+        .filter(|a| a.entry.result == store::AuditResult::Success)
+        .collect();
+    assert_eq!((issued.len(), succeeded.len()), (2, 1));
+}
+
+async fn invalid_pass_requests_are_refused_as_typed(env: &Env) {
+    let (_, b, _) = admin_at(env, "walt@example.test", "/admin").await;
+    let xena = env.user("xena@example.test", PASSWORD).await;
+    for (form, status, says) in [
+        (
+            vec![("user", "xena@example.test"), ("lifetime", "5")],
+            400,
+            "from 10 to",
+        ),
+        (
+            vec![("user", "xena@example.test"), ("lifetime", "soon")],
+            400,
+            "number of minutes",
+        ),
+        (
+            vec![("user", "nobody@example.test"), ("lifetime", "60")],
+            404,
+            "does not exist",
+        ),
+        (vec![("user", ""), ("lifetime", "60")], 400, "Name the user"),
+    ] {
+        let r = b.post("/admin/access-passes", &form).await;
+        let (got, _, html) = page_of(&r);
+        assert_eq!(got, status, "{form:?}: {html}");
+        assert!(html.contains(says), "{form:?}: {html}");
+        assert!(!html.contains("id=\"issued\""), "{html}");
+        // The input is kept.
+        assert!(
+            html.contains(&format!("value=\"{}\"", form[1].1)),
+            "{form:?}: {html}"
+        );
+    }
+    assert!(passes_of(env, &xena).await.is_empty());
+    // An old session issues nothing until it re-authenticates.
+    env.state.clock.advance(chrono::Duration::minutes(11));
+    let r = b
+        .post(
+            "/admin/access-passes",
+            &[("user", "xena@example.test"), ("lifetime", "60")],
+        )
+        .await;
+    let (status, _, html) = page_of(&r);
+    assert_eq!(status, 403, "{html}");
+    assert!(html.contains("id=\"reauth\""), "{html}");
+    assert!(html.contains("value=\"xena@example.test\""), "{html}");
+    assert!(passes_of(env, &xena).await.is_empty());
+}
+
+/// c1 with a report-only policy asking for phishing-resistant methods every time.
+fn report_only_c1() -> serde_json::Value {
+    let mut tenant = common::pim::context_policy(
+        "c1",
+        json!({ "operator": "OR", "authenticationStrength": { "id": "00000000-0000-0000-0000-000000000004" } }),
+    );
+    tenant["conditionalAccessPolicies"][0]["state"] = json!("enabledForReportingButNotEnforced");
+    tenant
+}
+
+async fn policy_state(env: &Env) -> String {
+    let policies: Vec<policy::conditional_access::ConditionalAccessPolicy> = env
+        .state
+        .store
+        .list_config(store::ConfigKind::Policy)
+        .await
+        .unwrap();
+    policies[0].state.to_string()
+}
+
+async fn readiness_goes_from_not_ready_to_on(env: &Env) {
+    env.policies(report_only_c1()).await;
+    require_context(env, SECURITY_READER, "c1").await;
+    let ivy = env.user("ivy@example.test", PASSWORD).await;
+    eligible(env, &ivy, SECURITY_READER).await;
+    let (admin, b, _) = admin_at(env, "yara@example.test", "/admin/readiness").await;
+    assign(
+        env,
+        &admin.id,
+        policy::roles::BuiltInRole::ConditionalAccessAdministrator.template_id(),
+        AssignmentStatus::Active,
+        None,
+    )
+    .await;
+
+    // (a) Ivy has no method that counts; the page offers a pass.
+    let page = b.get("/admin/readiness").await;
+    let html = page.html();
+    assert!(
+        html.contains("Security Reader — activation requires c1"),
+        "{html}"
+    );
+    assert!(
+        html.contains("class=\"not-ready\" data-upn=\"ivy@example.test\""),
+        "{html}"
+    );
+    assert!(
+        html.contains("href=\"/admin/access-passes?user=ivy%40example.test\""),
+        "{html}"
+    );
+    assert!(html.contains("id=\"switch-on\" disabled"), "{html}");
+    // The switch is refused by the server too, whatever the form says.
+    let switch = [
+        ("role", SECURITY_READER),
+        ("policy", "ca-c1"),
+        ("pilot", "ivy@example.test"),
+    ];
+    let r = b.post("/admin/readiness/on", &switch).await;
+    let (status, _, html) = page_of(&r);
+    assert_eq!(status, 409, "{html}");
+    assert!(html.contains("Not switched on"), "{html}");
+    assert_eq!(policy_state(env).await, "enabledForReportingButNotEnforced");
+
+    // Ivy registers a passkey under a pass: ready.
+    let mut key = common::passkey(env, &ivy).await;
+    let page = b.get("/admin/readiness").await;
+    let html = page.html();
+    assert!(
+        html.contains("class=\"ready\" data-upn=\"ivy@example.test\""),
+        "{html}"
+    );
+    // (c) The pilot has not run: not eligible, then not activated.
+    let page = b
+        .get(&format!(
+            "/admin/readiness?role={SECURITY_READER}&policy=ca-c1&pilot=yara@example.test"
+        ))
+        .await;
+    assert!(page.html().contains("is not eligible"), "{page:?}");
+    let pilot_path =
+        format!("/admin/readiness?role={SECURITY_READER}&policy=ca-c1&pilot=ivy@example.test");
+    let page = b.get(&pilot_path).await;
+    let html = page.html();
+    assert!(html.contains("has not activated"), "{html}");
+    assert!(html.contains("id=\"switch-on\" disabled"), "{html}");
+    assert_eq!(
+        page_of(&b.post("/admin/readiness/on", &switch).await).0,
+        409
+    );
+
+    // Ivy signs in with the passkey and activates with the step-up.
+    let ivy_b = Browser::new(env);
+    let signin = ivy_b.get("/my/roles").await;
+    let tx = transaction_of(signin.html());
+    ivy_b
+        .post(
+            &format!("/signin/{tx}/username"),
+            &[("username", "ivy@example.test")],
+        )
+        .await;
+    let landed = common::pim::use_passkey(env, &ivy_b, &tx, &mut key).await;
+    assert_eq!(page_of(&landed).1, "/my/roles", "{landed:?}");
+    let r = ivy_b
+        .post(
+            "/my/roles/activate",
+            &[
+                ("role", SECURITY_READER),
+                ("duration", "PT1H"),
+                ("justification", "Pilot of c1"),
+            ],
+        )
+        .await;
+    let (_, path, html) = page_of(&r);
+    assert_eq!(path, "/my/roles", "{html}");
+    assert!(html.contains("Security Reader is active until"), "{html}");
+
+    // The pilot passed; the switch is offered and goes through.
+    let page = b.get(&pilot_path).await;
+    let html = page.html();
+    assert!(html.contains("Pilot passed"), "{html}");
+    assert!(html.contains("id=\"switch-on\">"), "{html}");
+    let r = b.post("/admin/readiness/on", &switch).await;
+    let (status, _, html) = page_of(&r);
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("The policy is On."), "{html}");
+    assert!(html.contains("id=\"is-on\""), "{html}");
+    assert_eq!(policy_state(env).await, "enabled");
+    assert_eq!(
+        common::audits_named(env, "Update conditional access policy")
+            .await
+            .len(),
+        1
     );
 }

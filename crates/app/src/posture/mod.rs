@@ -20,6 +20,7 @@ use store::{RoleDefinition, Store, StoreError};
 
 mod lint;
 mod preflight;
+pub mod rollout;
 pub use lint::{lint, LintReport};
 pub use preflight::{preflight, Preflight, Subject};
 

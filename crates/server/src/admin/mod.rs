@@ -15,7 +15,9 @@
 //! be. Nothing new is stored: a write refused for freshness keeps the form's input and offers
 //! the sign-in that makes the proof, which comes back to the page.
 
+mod access_passes;
 mod form;
+mod readiness;
 mod roles;
 
 use crate::error::{PageError, ServeError};
@@ -48,6 +50,13 @@ pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/admin", get(home))
         .route("/admin/reauthenticate", post(reauthenticate))
+        .route(
+            "/admin/access-passes",
+            get(access_passes::page).post(access_passes::issue),
+        )
+        .route("/admin/access-passes/delete", post(access_passes::delete))
+        .route("/admin/readiness", get(readiness::page))
+        .route("/admin/readiness/on", post(readiness::switch_on))
         .route("/admin/roles", get(roles::list))
         .route("/admin/roles/{id}", get(roles::page))
         .route("/admin/roles/{id}/rules/{rule}", post(roles::save_rule))
