@@ -3,7 +3,8 @@
 //! Scenario 2 of issue 11: an eligible administrator with only a password and TOTP session
 //! clicks Activate on a role whose activation requires context c1, is prompted for the passkey
 //! and comes back with the role active; another, with no method that counts, is told what to
-//! do. Each scenario runs against a fresh service seeded through the store and the application
+//! do. Scenario 4: rollout readiness from an eligible administrator without a passkey to the
+//! policy switched On, in two browsers. Each scenario runs against a fresh service seeded through the store and the application
 //! core; the script fails on any JavaScript error, console error or CSP violation, and this
 //! test then checks through the store what the pages said.
 //!
@@ -28,6 +29,8 @@ use store::{ScheduleRequestQuery, User};
 
 const APPLICATION_ADMINISTRATOR: &str = "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3";
 const PHISHING_RESISTANT: &str = "00000000-0000-0000-0000-000000000004";
+/// The policy on c1.
+const TIER0_POLICY: &str = "6b1d0c1e-0000-4000-8000-000000000002";
 
 /// The seed's configuration: context c1, required by Application Administrator's activation,
 /// and the policy on it (phishing-resistant, sign-in frequency every time, On); and a policy
@@ -53,7 +56,7 @@ async fn tenant(env: &Env) {
                 "grantControls": { "operator": "OR", "builtInControls": ["mfa"] }
             },
             {
-                "id": "6b1d0c1e-0000-4000-8000-000000000002",
+                "id": TIER0_POLICY,
                 "displayName": "Tier 0 Role Activation",
                 "state": "enabled",
                 "conditions": {
@@ -245,5 +248,101 @@ async fn without_a_key_that_counts_my_roles_says_what_to_do() {
         .await
         .unwrap();
     assert!(requests.is_empty(), "{requests:#?}");
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_goes_from_a_pass_to_a_passkey_to_on() {
+    if browser::skipped("readiness") {
+        return;
+    }
+    browser_ready().await;
+    let env = Env::start(Backend::Sqlite).await.unwrap();
+    tenant(&env).await;
+    // The policy on c1 is not On yet: report-only, as the rollout starts.
+    let tier0 = policy::ids::PolicyId::parse(TIER0_POLICY).unwrap();
+    let writer = env.user("ca@example.test", PASSWORD).await;
+    assign(
+        &env,
+        &writer.id,
+        policy::roles::BuiltInRole::ConditionalAccessAdministrator.template_id(),
+        AssignmentStatus::Active,
+        None,
+    )
+    .await;
+    let allowed = env
+        .state
+        .authorize::<app::authz::ManageConditionalAccess>(&app::Caller::new(writer))
+        .await
+        .unwrap();
+    env.state
+        .write_conditional_access_policy(
+            &allowed,
+            app::conditional_access::PolicyChange::Patch(
+                tier0,
+                json!({ "state": "enabledForReportingButNotEnforced" }),
+            ),
+            app::conditional_access::LockoutGuard::Enforce,
+        )
+        .await
+        .unwrap();
+    let (dana, _) = eligible_admin(&env, "dana@example.test").await;
+    let admin = env.user("admin@example.test", PASSWORD).await;
+    let admin_secret = env.totp(&admin).await;
+    for role in [
+        PRIVILEGED_ROLE_ADMINISTRATOR,
+        policy::roles::BuiltInRole::ConditionalAccessAdministrator.template_id(),
+    ] {
+        assign(&env, &admin.id, role, AssignmentStatus::Active, None).await;
+    }
+
+    browser::scenario(
+        "readiness.mjs",
+        vec![
+            ("PORTCULLIS_BASE", env.base.clone()),
+            ("PORTCULLIS_ADMIN_UPN", admin.user_principal_name.clone()),
+            ("PORTCULLIS_ADMIN_TOTP_SECRET", hex(&admin_secret)),
+            ("PORTCULLIS_PASSWORD", PASSWORD.to_string()),
+            ("PORTCULLIS_PILOT_UPN", dana.user_principal_name.clone()),
+            ("PORTCULLIS_ROLE_ID", APPLICATION_ADMINISTRATOR.to_string()),
+            ("PORTCULLIS_POLICY_ID", TIER0_POLICY.to_string()),
+            ("PORTCULLIS_SCREENSHOTS", screenshots()),
+        ],
+    )
+    .await;
+
+    // What the pages said, through the store: the pass the admin center issued was used for
+    // the key, which counts…
+    let passes = env.state.store.list_taps(&dana.id).await.unwrap();
+    assert_eq!(passes.len(), 1, "{passes:?}");
+    assert_eq!(passes[0].created_by, admin.id);
+    assert!(passes[0].used_at.is_some());
+    let keys = env.state.store.list_webauthn(&dana.id).await.unwrap();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert_eq!(
+        keys[0].provenance.as_ref().map(|p| p.proof.clone()),
+        Some(RegistrationProof::TemporaryAccessPass)
+    );
+    // …the pilot activated once…
+    assert_eq!(common::pim::active_assignments(&env, &dana).await.len(), 1);
+    // …and the policy is On, switched by the admin through the audited write.
+    let policies: Vec<policy::conditional_access::ConditionalAccessPolicy> = env
+        .state
+        .store
+        .list_config(store::ConfigKind::Policy)
+        .await
+        .unwrap();
+    let tier0 = policies
+        .iter()
+        .find(|p| p.id == TIER0_POLICY)
+        .expect("the policy");
+    assert_eq!(tier0.state.to_string(), "enabled");
+    let switched = common::audits_named(&env, "Update conditional access policy").await;
+    assert_eq!(switched.len(), 2, "{switched:#?}");
+    assert!(switched[0]
+        .entry
+        .initiated_by
+        .to_string()
+        .contains(&admin.id));
     env.stop().await;
 }
