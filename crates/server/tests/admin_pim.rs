@@ -25,6 +25,8 @@ on_both_backends!(
     a_pass_is_shown_once_listed_and_deleted,
     invalid_pass_requests_are_refused_as_typed,
     readiness_goes_from_not_ready_to_on,
+    assignments_are_added_changed_and_removed,
+    invalid_assignments_are_refused_as_typed_and_nothing_is_written,
 );
 
 /// Opens `path` signed out and signs `upn` in with the password; returns where it lands.
@@ -668,4 +670,204 @@ async fn readiness_goes_from_not_ready_to_on(env: &Env) {
             .len(),
         1
     );
+}
+
+/// `user`'s assignments of Security Reader not closed, of `status`.
+async fn held(
+    env: &Env,
+    user: &store::User,
+    status: AssignmentStatus,
+) -> Vec<store::RoleAssignment> {
+    env.state
+        .store
+        .list_scheduled_assignments(&store::AssignmentQuery {
+            principal_id: Some(user.id.clone()),
+            role_definition_id: Some(SECURITY_READER.into()),
+            status: Some(status),
+            ..store::AssignmentQuery::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.closed_at.is_none())
+        .map(|a| a.assignment)
+        .collect()
+}
+
+fn local(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M").to_string()
+}
+
+async fn assignments_are_added_changed_and_removed(env: &Env) {
+    let (_, b, _) = admin_at(env, "zoe@example.test", "/admin/assignments").await;
+    let abe = env.user("abe@example.test", PASSWORD).await;
+    let end = local(env.now() + chrono::Duration::days(30));
+    let r = b
+        .post(
+            "/admin/assignments",
+            &[
+                ("kind", "eligible"),
+                ("role", SECURITY_READER),
+                ("principal", "abe@example.test"),
+                ("start", ""),
+                ("end", end.as_str()),
+                ("justification", "On call rota"),
+            ],
+        )
+        .await;
+    let (status, path, html) = page_of(&r);
+    assert_eq!((status, path), (200, "/admin/assignments"), "{html}");
+    assert!(html.contains("The assignment was added."), "{html}");
+    assert!(html.contains("abe@example.test"), "{html}");
+    let eligible = held(env, &abe, AssignmentStatus::Eligible).await;
+    assert_eq!(eligible.len(), 1, "{eligible:?}");
+    assert_eq!(eligible[0].end_at.map(|e| local(e)), Some(end.clone()));
+    assert_eq!(
+        common::audits_named(
+            env,
+            "Add eligible member to role in PIM completed (timebound)"
+        )
+        .await
+        .len(),
+        1
+    );
+    // A new end.
+    let later = local(env.now() + chrono::Duration::days(60));
+    let r = b
+        .post(
+            "/admin/assignments/update",
+            &[
+                ("kind", "eligible"),
+                ("role", SECURITY_READER),
+                ("principal", abe.id.as_str()),
+                ("end", later.as_str()),
+            ],
+        )
+        .await;
+    let (status, _, html) = page_of(&r);
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("The assignment was changed."), "{html}");
+    let eligible = held(env, &abe, AssignmentStatus::Eligible).await;
+    assert_eq!(eligible.len(), 1, "{eligible:?}");
+    assert_eq!(eligible[0].end_at.map(|e| local(e)), Some(later));
+    // Active for a week, then removed.
+    let week = local(env.now() + chrono::Duration::days(7));
+    let r = b
+        .post(
+            "/admin/assignments",
+            &[
+                ("kind", "active"),
+                ("role", SECURITY_READER),
+                ("principal", "abe@example.test"),
+                ("end", week.as_str()),
+                ("justification", "Audit week"),
+            ],
+        )
+        .await;
+    assert_eq!(page_of(&r).0, 200, "{r:?}");
+    assert_eq!(held(env, &abe, AssignmentStatus::Active).await.len(), 1);
+    let r = b
+        .post(
+            "/admin/assignments/remove",
+            &[
+                ("kind", "active"),
+                ("role", SECURITY_READER),
+                ("principal", abe.id.as_str()),
+            ],
+        )
+        .await;
+    let (status, _, html) = page_of(&r);
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("The assignment was removed."), "{html}");
+    let active_now: Vec<_> = held(env, &abe, AssignmentStatus::Active)
+        .await
+        .into_iter()
+        .filter(|a| a.end_at.is_none_or(|e| e > env.now()))
+        .collect();
+    assert!(active_now.is_empty(), "{active_now:?}");
+    assert_eq!(held(env, &abe, AssignmentStatus::Eligible).await.len(), 1);
+}
+
+async fn invalid_assignments_are_refused_as_typed_and_nothing_is_written(env: &Env) {
+    let (_, b, _) = admin_at(env, "bea@example.test", "/admin").await;
+    let cy = env.user("cy@example.test", PASSWORD).await;
+    let past = local(env.now() - chrono::Duration::days(1));
+    let future = local(env.now() + chrono::Duration::days(10));
+    let sooner = local(env.now() + chrono::Duration::days(5));
+    let too_long = local(env.now() + chrono::Duration::days(800));
+    for (form, status, says) in [
+        (
+            vec![("principal", "cy@example.test"), ("end", past.as_str())],
+            400,
+            "in the past",
+        ),
+        (
+            vec![
+                ("principal", "cy@example.test"),
+                ("start", future.as_str()),
+                ("end", sooner.as_str()),
+            ],
+            400,
+            "before the start",
+        ),
+        (
+            vec![
+                ("principal", "nobody@example.test"),
+                ("end", future.as_str()),
+            ],
+            404,
+            "No user or group",
+        ),
+        (
+            vec![("principal", "cy@example.test"), ("end", "next week")],
+            400,
+            "not a date",
+        ),
+        // The role's rules: eligibility must end, within a year.
+        (
+            vec![("principal", "cy@example.test"), ("permanent", "on")],
+            400,
+            "expir",
+        ),
+        (
+            vec![("principal", "cy@example.test"), ("end", too_long.as_str())],
+            400,
+            "365",
+        ),
+    ] {
+        let mut full = vec![("kind", "eligible"), ("role", SECURITY_READER)];
+        full.extend(form.iter().copied());
+        let r = b.post("/admin/assignments", &full).await;
+        let (got, _, html) = page_of(&r);
+        assert_eq!(got, status, "{form:?}: {html}");
+        assert!(html.contains("id=\"error\""), "{form:?}: {html}");
+        assert!(
+            html.to_lowercase().contains(&says.to_lowercase()),
+            "{form:?}: {says}: {html}"
+        );
+        // The input is kept.
+        assert!(
+            html.contains(&format!("value=\"{}\"", form[0].1)),
+            "{form:?}: {html}"
+        );
+    }
+    assert!(held(env, &cy, AssignmentStatus::Eligible).await.is_empty());
+    // An old session writes nothing until it re-authenticates.
+    env.state.clock.advance(chrono::Duration::minutes(11));
+    let r = b
+        .post(
+            "/admin/assignments",
+            &[
+                ("kind", "eligible"),
+                ("role", SECURITY_READER),
+                ("principal", "cy@example.test"),
+                ("end", future.as_str()),
+            ],
+        )
+        .await;
+    let (status, _, html) = page_of(&r);
+    assert_eq!(status, 403, "{html}");
+    assert!(html.contains("id=\"reauth\""), "{html}");
+    assert!(html.contains("value=\"cy@example.test\""), "{html}");
+    assert!(held(env, &cy, AssignmentStatus::Eligible).await.is_empty());
 }

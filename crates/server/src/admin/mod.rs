@@ -16,6 +16,7 @@
 //! the sign-in that makes the proof, which comes back to the page.
 
 mod access_passes;
+mod assignments;
 mod form;
 mod readiness;
 mod roles;
@@ -55,6 +56,12 @@ pub fn routes() -> Router<Arc<AppState>> {
             get(access_passes::page).post(access_passes::issue),
         )
         .route("/admin/access-passes/delete", post(access_passes::delete))
+        .route(
+            "/admin/assignments",
+            get(assignments::page).post(assignments::add),
+        )
+        .route("/admin/assignments/update", post(assignments::update))
+        .route("/admin/assignments/remove", post(assignments::remove))
         .route("/admin/readiness", get(readiness::page))
         .route("/admin/readiness/on", post(readiness::switch_on))
         .route("/admin/roles", get(roles::list))
