@@ -721,7 +721,7 @@ async fn assignments_are_added_changed_and_removed(env: &Env) {
     assert!(html.contains("abe@example.test"), "{html}");
     let eligible = held(env, &abe, AssignmentStatus::Eligible).await;
     assert_eq!(eligible.len(), 1, "{eligible:?}");
-    assert_eq!(eligible[0].end_at.map(|e| local(e)), Some(end.clone()));
+    assert_eq!(eligible[0].end_at.map(local), Some(end.clone()));
     assert_eq!(
         common::audits_named(
             env,
@@ -749,7 +749,7 @@ async fn assignments_are_added_changed_and_removed(env: &Env) {
     assert!(html.contains("The assignment was changed."), "{html}");
     let eligible = held(env, &abe, AssignmentStatus::Eligible).await;
     assert_eq!(eligible.len(), 1, "{eligible:?}");
-    assert_eq!(eligible[0].end_at.map(|e| local(e)), Some(later));
+    assert_eq!(eligible[0].end_at.map(local), Some(later));
     // Active for a week, then removed.
     let week = local(env.now() + chrono::Duration::days(7));
     let r = b
