@@ -5,7 +5,7 @@
 
 use crate::authz::ReadAuditLogs;
 use crate::{Authorized, Core};
-use store::{AuditQuery, AuditRecord, SignInQuery, SignInRecord, StoreError};
+use store::{AuditQuery, AuditRecord, AuditVerification, SignInQuery, SignInRecord, StoreError};
 
 impl Core {
     /// Sign-ins matching `query`, newest first.
@@ -50,5 +50,14 @@ impl Core {
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// Recomputes the audit log's hash chain (as `portcullis audit verify` does): how many
+    /// entries, and the first one at which it breaks, if any.
+    pub async fn verify_audit_log(
+        &self,
+        _allowed: &Authorized<ReadAuditLogs>,
+    ) -> Result<AuditVerification, StoreError> {
+        self.store.verify_audit_chain().await
     }
 }

@@ -18,8 +18,10 @@
 mod access_passes;
 mod assignments;
 mod form;
+mod logs;
 mod readiness;
 mod roles;
+mod what_if;
 
 use crate::error::{PageError, ServeError};
 use crate::portal::{self, Return};
@@ -62,6 +64,9 @@ pub fn routes() -> Router<Arc<AppState>> {
         )
         .route("/admin/assignments/update", post(assignments::update))
         .route("/admin/assignments/remove", post(assignments::remove))
+        .route("/admin/sign-ins", get(logs::sign_ins))
+        .route("/admin/audit", get(logs::audit))
+        .route("/admin/what-if", get(what_if::page))
         .route("/admin/readiness", get(readiness::page))
         .route("/admin/readiness/on", post(readiness::switch_on))
         .route("/admin/roles", get(roles::list))
