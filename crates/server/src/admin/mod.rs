@@ -18,9 +18,11 @@
 mod access_passes;
 mod assignments;
 mod form;
+mod groups;
 mod logs;
 mod readiness;
 mod roles;
+mod users;
 mod what_if;
 
 use crate::error::{PageError, ServeError};
@@ -64,6 +66,9 @@ pub fn routes() -> Router<Arc<AppState>> {
         )
         .route("/admin/assignments/update", post(assignments::update))
         .route("/admin/assignments/remove", post(assignments::remove))
+        .route("/admin/users", get(users::page).post(users::change))
+        .route("/admin/groups", get(groups::page).post(groups::change))
+        .route("/admin/groups/{id}", get(groups::members))
         .route("/admin/sign-ins", get(logs::sign_ins))
         .route("/admin/audit", get(logs::audit))
         .route("/admin/what-if", get(what_if::page))

@@ -36,7 +36,7 @@ const FILTER: &[&str] = &[
 ];
 
 /// The shortest password a new user may be given (Entra's minimum).
-const MIN_PASSWORD: usize = 8;
+pub(crate) const MIN_PASSWORD: usize = 8;
 
 impl From<UserError> for GraphError {
     fn from(e: UserError) -> Self {
