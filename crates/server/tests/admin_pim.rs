@@ -627,29 +627,28 @@ async fn readiness_goes_from_not_ready_to_on(env: &Env) {
         409
     );
 
-    // Ivy signs in with the passkey and activates with the step-up.
+    // Ivy signs in with her password and activates: with no enforced policy on c1 the step-up
+    // asks for a second factor made for this request, and she uses the passkey.
     let ivy_b = Browser::new(env);
-    let signin = ivy_b.get("/my/roles").await;
-    let tx = transaction_of(signin.html());
-    ivy_b
-        .post(
-            &format!("/signin/{tx}/username"),
-            &[("username", "ivy@example.test")],
-        )
-        .await;
-    let landed = common::pim::use_passkey(env, &ivy_b, &tx, &mut key).await;
-    assert_eq!(page_of(&landed).1, "/my/roles", "{landed:?}");
+    sign_in(&ivy_b, "/my/roles", "ivy@example.test").await;
     let r = ivy_b
-        .post(
-            "/my/roles/activate",
-            &[
-                ("role", SECURITY_READER),
-                ("duration", "PT1H"),
-                ("justification", "Pilot of c1"),
-            ],
-        )
-        .await;
-    let (_, path, html) = page_of(&r);
+        .http
+        .post(format!("{}/my/roles/activate", env.base))
+        .form(&[
+            ("role", SECURITY_READER),
+            ("duration", "PT1H"),
+            ("justification", "Pilot of c1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let step_up = r.headers()["location"].to_str().unwrap().to_string();
+    let page = ivy_b.get(&step_up).await;
+    let tx = transaction_of(page.html());
+    assert!(page.html().contains("webauthn-button"), "{page:?}");
+    let landed = common::pim::use_passkey(env, &ivy_b, &tx, &mut key).await;
+    let (_, path, html) = page_of(&landed);
     assert_eq!(path, "/my/roles", "{html}");
     assert!(html.contains("Security Reader is active until"), "{html}");
 

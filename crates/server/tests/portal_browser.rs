@@ -29,6 +29,8 @@ use store::{ScheduleRequestQuery, User};
 
 const APPLICATION_ADMINISTRATOR: &str = "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3";
 const PHISHING_RESISTANT: &str = "00000000-0000-0000-0000-000000000004";
+/// The policy asking every sign-in for MFA.
+const REQUIRE_MFA_POLICY: &str = "6b1d0c1e-0000-4000-8000-000000000001";
 /// The policy on c1.
 const TIER0_POLICY: &str = "6b1d0c1e-0000-4000-8000-000000000002";
 
@@ -45,7 +47,7 @@ async fn tenant(env: &Env) {
         }],
         "conditionalAccessPolicies": [
             {
-                "id": "6b1d0c1e-0000-4000-8000-000000000001",
+                "id": REQUIRE_MFA_POLICY,
                 "displayName": "Require MFA",
                 "state": "enabled",
                 "conditions": {
@@ -259,8 +261,8 @@ async fn readiness_goes_from_a_pass_to_a_passkey_to_on() {
     browser_ready().await;
     let env = Env::start(Backend::Sqlite).await.unwrap();
     tenant(&env).await;
-    // The policy on c1 is not On yet: report-only, as the rollout starts.
-    let tier0 = policy::ids::PolicyId::parse(TIER0_POLICY).unwrap();
+    // Mid-rollout: the policy on c1 is not On yet, and neither is the one asking for MFA —
+    // both report-only.
     let writer = env.user("ca@example.test", PASSWORD).await;
     assign(
         &env,
@@ -275,20 +277,21 @@ async fn readiness_goes_from_a_pass_to_a_passkey_to_on() {
         .authorize::<app::authz::ManageConditionalAccess>(&app::Caller::new(writer))
         .await
         .unwrap();
-    env.state
-        .write_conditional_access_policy(
-            &allowed,
-            app::conditional_access::PolicyChange::Patch(
-                tier0,
-                json!({ "state": "enabledForReportingButNotEnforced" }),
-            ),
-            app::conditional_access::LockoutGuard::Enforce,
-        )
-        .await
-        .unwrap();
+    for id in [REQUIRE_MFA_POLICY, TIER0_POLICY] {
+        env.state
+            .write_conditional_access_policy(
+                &allowed,
+                app::conditional_access::PolicyChange::Patch(
+                    policy::ids::PolicyId::parse(id).unwrap(),
+                    json!({ "state": "enabledForReportingButNotEnforced" }),
+                ),
+                app::conditional_access::LockoutGuard::Enforce,
+            )
+            .await
+            .unwrap();
+    }
     let (dana, _) = eligible_admin(&env, "dana@example.test").await;
     let admin = env.user("admin@example.test", PASSWORD).await;
-    let admin_secret = env.totp(&admin).await;
     for role in [
         PRIVILEGED_ROLE_ADMINISTRATOR,
         policy::roles::BuiltInRole::ConditionalAccessAdministrator.template_id(),
@@ -301,7 +304,6 @@ async fn readiness_goes_from_a_pass_to_a_passkey_to_on() {
         vec![
             ("PORTCULLIS_BASE", env.base.clone()),
             ("PORTCULLIS_ADMIN_UPN", admin.user_principal_name.clone()),
-            ("PORTCULLIS_ADMIN_TOTP_SECRET", hex(&admin_secret)),
             ("PORTCULLIS_PASSWORD", PASSWORD.to_string()),
             ("PORTCULLIS_PILOT_UPN", dana.user_principal_name.clone()),
             ("PORTCULLIS_ROLE_ID", APPLICATION_ADMINISTRATOR.to_string()),
@@ -338,7 +340,7 @@ async fn readiness_goes_from_a_pass_to_a_passkey_to_on() {
         .expect("the policy");
     assert_eq!(tier0.state.to_string(), "enabled");
     let switched = common::audits_named(&env, "Update conditional access policy").await;
-    assert_eq!(switched.len(), 2, "{switched:#?}");
+    assert_eq!(switched.len(), 3, "{switched:#?}");
     assert!(switched[0]
         .entry
         .initiated_by

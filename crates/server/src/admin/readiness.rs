@@ -160,7 +160,7 @@ fn card(
             .iter()
             .map(|f| FindingRow {
                 severity: severity_name(f.severity),
-                text: format!("{}: {} Fix: {}", f.object, f.message, f.fix),
+                text: format!("{}: {} — fix: {}", f.object, f.message, f.fix),
             })
             .collect(),
         lint_clean: p.lint_clean(),
