@@ -564,6 +564,31 @@ async fn readiness_goes_from_not_ready_to_on(env: &Env) {
     let ivy = env.user("ivy@example.test", PASSWORD).await;
     eligible(env, &ivy, SECURITY_READER).await;
     let (admin, b, _) = admin_at(env, "yara@example.test", "/admin/readiness").await;
+    // A role administrator without a Conditional Access writer's role sees the switch
+    // disabled, and the server refuses it with the reason.
+    let page = b.get("/admin/readiness").await;
+    assert!(
+        page.html()
+            .contains("needs an active Global, Conditional Access or Security Administrator"),
+        "{page:?}"
+    );
+    let r = b
+        .post(
+            "/admin/readiness/on",
+            &[
+                ("role", SECURITY_READER),
+                ("policy", "ca-c1"),
+                ("pilot", ""),
+            ],
+        )
+        .await;
+    let (status, _, html) = page_of(&r);
+    assert_eq!(status, 403, "{html}");
+    assert!(
+        html.contains("Conditional Access or Security Administrator"),
+        "{html}"
+    );
+    assert_eq!(policy_state(env).await, "enabledForReportingButNotEnforced");
     assign(
         env,
         &admin.id,
@@ -626,6 +651,56 @@ async fn readiness_goes_from_not_ready_to_on(env: &Env) {
         page_of(&b.post("/admin/readiness/on", &switch).await).0,
         409
     );
+
+    // Jay, also eligible, activates with a step-up made with his authenticator app: the
+    // activation succeeds (the policy is not enforced yet), but the pilot does not pass.
+    let jay = env.user("jay@example.test", PASSWORD).await;
+    eligible(env, &jay, SECURITY_READER).await;
+    let secret = env.totp(&jay).await;
+    let jay_b = Browser::new(env);
+    sign_in(&jay_b, "/my/roles", "jay@example.test").await;
+    let r = jay_b
+        .http
+        .post(format!("{}/my/roles/activate", env.base))
+        .form(&[
+            ("role", SECURITY_READER),
+            ("duration", "PT1H"),
+            ("justification", "Not a pilot"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let step_up = r.headers()["location"].to_str().unwrap().to_string();
+    let tx = transaction_of(jay_b.get(&step_up).await.html());
+    let code = common::totp_code(&secret, env.now());
+    let landed = jay_b
+        .post(&format!("/signin/{tx}/totp"), &[("code", code.as_str())])
+        .await;
+    assert!(
+        page_of(&landed)
+            .2
+            .contains("Security Reader is active until"),
+        "{landed:?}"
+    );
+    let page = b
+        .get(&format!(
+            "/admin/readiness?role={SECURITY_READER}&policy=ca-c1&pilot=jay@example.test"
+        ))
+        .await;
+    let html = page.html();
+    assert!(html.contains("Pilot not passed"), "{html}");
+    assert!(
+        html.contains("does not satisfy Phishing-resistant MFA"),
+        "{html}"
+    );
+    assert!(html.contains("softwareOath"), "{html}");
+    // Jay has no method that counts, so (a) does not hold either; he registers one.
+    assert!(
+        html.contains("class=\"not-ready\" data-upn=\"jay@example.test\""),
+        "{html}"
+    );
+    common::passkey(env, &jay).await;
 
     // Ivy signs in with her password and activates: with no enforced policy on c1 the step-up
     // asks for a second factor made for this request, and she uses the passkey.
