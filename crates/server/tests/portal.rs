@@ -21,7 +21,7 @@ on_both_backends!(
     a_refused_form_keeps_what_was_typed,
     the_step_up_activates_once_and_its_code_is_spent,
     a_step_up_left_waiting_is_continued_from_my_roles,
-    a_context_whose_policy_misses_the_caller_is_said_to_ask_nothing,
+    a_policy_for_the_roles_members_applies_to_its_activation,
     a_cross_site_form_activates_nothing,
     a_code_from_another_browser_signs_nobody_in,
 );
@@ -351,9 +351,11 @@ async fn a_step_up_left_waiting_is_continued_from_my_roles(env: &Env) {
     assert!(r.text().await.unwrap().contains("no longer waits"));
 }
 
-async fn a_context_whose_policy_misses_the_caller_is_said_to_ask_nothing(env: &Env) {
-    // The policy on c1 targets the role's holders; an eligible user holds nothing yet, so it
-    // does not apply to the step-up, and the page must not promise a proof.
+async fn a_policy_for_the_roles_members_applies_to_its_activation(env: &Env) {
+    // The seed's policy: for the role's members, on c1. The eligible user is not a member
+    // until the activation makes them one — the step-up counts the role being activated, so
+    // the policy applies, and a session without the passkey activates nothing (Entra would
+    // apply nothing here: the gap the seeds describe).
     let mut tenant = context_policy(
         "c1",
         json!({ "operator": "OR", "authenticationStrength": { "id": PHISHING_RESISTANT } }),
@@ -366,18 +368,39 @@ async fn a_context_whose_policy_misses_the_caller_is_said_to_ask_nothing(env: &E
     eligible(env, &user, SECURITY_READER).await;
     let b = Browser::new(env);
     sign_in(&b, "/", "max@example.test").await;
+    // No key yet: the page says what the policy asks and that nothing held counts.
     let html = b.get("/my/roles").await.html().to_string();
     assert!(
         html.contains("Activation requires authentication context c1"),
         "{html}"
     );
     assert!(
-        html.contains(
-            "No policy requiring an authentication strength on this context applies to you"
-        ),
+        !html.contains("No policy requiring an authentication strength"),
         "{html}"
     );
-    assert!(!html.contains("asks for Phishing-resistant MFA"), "{html}");
+    assert!(html.contains("asks for Phishing-resistant MFA"), "{html}");
+    // With a passkey: the step-up asks for it, and only then is the role active.
+    let mut key = passkey(env, &user).await;
+    let r = activate(
+        env,
+        &b,
+        &[
+            ("role", SECURITY_READER),
+            ("duration", "PT1H"),
+            ("justification", "Incident 4713"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let signin = r.headers()["location"].to_str().unwrap().to_string();
+    assert!(active_assignments(env, &user).await.is_empty());
+    let callback = passkey_on(env, &b, &signin, &mut key).await;
+    let done = b.get(&callback).await;
+    assert!(
+        done.html().contains("Security Reader is active until"),
+        "{done:?}"
+    );
+    assert_eq!(active_assignments(env, &user).await.len(), 1);
 }
 
 async fn a_cross_site_form_activates_nothing(env: &Env) {

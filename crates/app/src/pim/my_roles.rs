@@ -200,7 +200,9 @@ async fn requirements(
         Err(violations) => return Ok(Err(violations)),
     };
     let context = match &settings.context {
-        Some(context) => Some(readiness::for_caller(core, caller, &context.to_string()).await?),
+        Some(context) => {
+            Some(readiness::for_caller(core, caller, role, &context.to_string()).await?)
+        }
         None => None,
     };
     Ok(Ok(Requirements { settings, context }))
