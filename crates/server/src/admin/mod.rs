@@ -19,6 +19,7 @@
 // allowance goes with them.
 #![allow(dead_code)]
 
+use crate::error::PageForm;
 use crate::error::{PageError, ServeError};
 use crate::portal::{self, Return};
 use crate::session::BrowserSession;
@@ -34,7 +35,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Router;
 use axum_extra::extract::cookie::CookieJar;
 use chrono::TimeDelta;
 use serde::Deserialize;
@@ -388,7 +389,7 @@ async fn reauthenticate(
     State(state): State<Arc<AppState>>,
     jar: CookieJar,
     session: Option<BrowserSession>,
-    Form(form): Form<ReauthenticateForm>,
+    PageForm(form): PageForm<ReauthenticateForm>,
 ) -> Result<Response, PageError> {
     let back = portal::admin_path(&form.back).unwrap_or_else(|| "/admin".into());
     let Some(session) = session else {

@@ -6,6 +6,7 @@
 //! which would, with the way to Security info, instead of a form that could not succeed.
 
 use super::{render, to_sign_in, when, Current, Return};
+use crate::error::PageForm;
 use crate::error::{PageError, ServeError};
 use crate::session::BrowserSession;
 use crate::signin::pages::describe;
@@ -18,7 +19,6 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use axum_extra::extract::cookie::CookieJar;
 use chrono::TimeDelta;
 use pim::request::{ExpirationPattern, ExpirationType, RequestSchedule, TicketInfo};
@@ -157,7 +157,7 @@ pub(super) async fn activate(
     State(state): State<Arc<AppState>>,
     jar: CookieJar,
     session: Option<BrowserSession>,
-    Form(form): Form<ActivateForm>,
+    PageForm(form): PageForm<ActivateForm>,
 ) -> Result<Response, PageError> {
     let Some(session) = session else {
         return Err(signed_out());
@@ -207,7 +207,7 @@ pub(super) async fn resume_step_up(
     State(state): State<Arc<AppState>>,
     jar: CookieJar,
     session: Option<BrowserSession>,
-    Form(form): Form<ResumeForm>,
+    PageForm(form): PageForm<ResumeForm>,
 ) -> Result<Response, PageError> {
     let Some(session) = session else {
         return Err(signed_out());
