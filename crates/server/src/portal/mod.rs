@@ -313,7 +313,12 @@ async fn callback(
         ));
     };
     let code_hash = token_hash(&code);
-    let redeemed = state.store.consume_code(&code_hash, state.now()).await?;
+    // Only the portal's own codes are consumed here: another client's code sent to this page
+    // is refused and stays its client's to redeem.
+    let redeemed = state
+        .store
+        .consume_client_code(&code_hash, CLIENT_ID, state.now())
+        .await?;
     let callback_uri = format!("{}{CALLBACK}", state.issuer);
     let session_id = session.as_ref().map(|s| token_hash(&s.token));
     let redeemed = redeemed.filter(|c| {
