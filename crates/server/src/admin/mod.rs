@@ -25,8 +25,8 @@ use crate::portal::{self, Return};
 use crate::session::BrowserSession;
 use crate::state::AppState;
 use app::authz::{
-    AuthorizeError, ManageConditionalAccess, ManageGroups, ManageRoles, ManageUsers, ReadAuditLogs,
-    ReadConditionalAccess,
+    ActiveRoles, AuthorizeError, ManageConditionalAccess, ManageGroups, ManageRoles, ManageUsers,
+    ReadAuditLogs, ReadConditionalAccess,
 };
 use app::signin::{AssessmentRequest, Circumstances, SignInSubject, Verdict};
 use app::{Authorized, Caller, Permission};
@@ -150,13 +150,8 @@ impl Section {
         }
     }
 
-    /// Whether the caller may open the section (read it) and change it now.
-    pub(crate) async fn access(
-        self,
-        state: &AppState,
-        caller: &Caller,
-    ) -> Result<Access, PageError> {
-        let core = &state.core;
+    /// Whether the caller, holding `held`, may open the section (read it) and change it.
+    pub(crate) fn access(self, held: &ActiveRoles) -> Access {
         let (read, write) = match self {
             Section::Home => (true, false),
             Section::Contexts
@@ -164,24 +159,24 @@ impl Section {
             | Section::Policies
             | Section::Locations
             | Section::WhatIf => (
-                core.may::<ReadConditionalAccess>(caller).await?,
-                core.may::<ManageConditionalAccess>(caller).await?,
+                held.allow::<ReadConditionalAccess>(),
+                held.allow::<ManageConditionalAccess>(),
             ),
             Section::Roles | Section::Assignments | Section::AccessPasses | Section::Readiness => {
-                let manage = core.may::<ManageRoles>(caller).await?;
+                let manage = held.allow::<ManageRoles>();
                 (manage, manage)
             }
             Section::Users => {
-                let manage = core.may::<ManageUsers>(caller).await?;
+                let manage = held.allow::<ManageUsers>();
                 (manage, manage)
             }
             Section::Groups => {
-                let manage = core.may::<ManageGroups>(caller).await?;
+                let manage = held.allow::<ManageGroups>();
                 (manage, manage)
             }
-            Section::SignIns | Section::Audit => (core.may::<ReadAuditLogs>(caller).await?, false),
+            Section::SignIns | Section::Audit => (held.allow::<ReadAuditLogs>(), false),
         };
-        Ok(Access { read, write })
+        Access { read, write }
     }
 }
 
@@ -220,13 +215,16 @@ impl Frame {
         caller: &Caller,
         current: Section,
     ) -> Result<Frame, PageError> {
-        let mut nav = Vec::new();
-        for section in Section::ALL {
-            let access = section.access(state, caller).await?;
-            if access.read {
-                nav.push(NavItem { section, access });
-            }
-        }
+        // One read of the caller's roles for every section.
+        let held = state.core.active_roles(caller).await?;
+        let nav = Section::ALL
+            .into_iter()
+            .map(|section| NavItem {
+                section,
+                access: section.access(&held),
+            })
+            .filter(|item| item.access.read)
+            .collect();
         Ok(Frame {
             upn: caller.user.user_principal_name.clone(),
             nav,
