@@ -1,6 +1,7 @@
 //! The portal at `/`: *My access* for every signed-in user — *My roles* (eligible and active
-//! roles, and *Activate*, which leads straight into the request-bound step-up and back), *My
-//! requests*, *Approvals* and *Security info* (`/account`).
+//! roles; *Activate*, which leads straight into the request-bound step-up and back;
+//! *Deactivate*, *Extend* and *Renew*), *My requests* (and *Cancel* while one waits),
+//! *Approvals* (*Approve* and *Deny*, never one's own) and *Security info* (`/account`).
 //!
 //! Server-rendered (askama), with no script of its own: every action is a plain form `POST`
 //! under `/my/`, which the same-origin check of [`crate::browser`] guards like every page form
@@ -16,6 +17,8 @@
 //! this browser's session, and for a step-up it is the proof, used once, that activates the
 //! request through the application core ([`app::pim::activation`]).
 
+mod approvals;
+mod holder;
 mod requests;
 mod roles;
 
@@ -26,11 +29,12 @@ use crate::session::BrowserSession;
 use crate::state::AppState;
 use crate::web::token_hash;
 use askama::Template;
+use axum::extract::rejection::FormRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{Form, Router};
 use axum_extra::extract::cookie::CookieJar;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -49,8 +53,13 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/my/roles", get(roles::page))
         .route("/my/roles/activate", post(roles::activate))
         .route("/my/roles/step-up", post(roles::resume_step_up))
+        .route("/my/roles/deactivate", post(holder::deactivate))
+        .route("/my/roles/extend", post(holder::extend))
+        .route("/my/roles/renew", post(holder::renew))
         .route("/my/requests", get(requests::mine))
-        .route("/my/approvals", get(requests::approvals))
+        .route("/my/requests/cancel", post(requests::cancel))
+        .route("/my/approvals", get(approvals::page))
+        .route("/my/approvals/decide", post(approvals::decide))
         .route(CALLBACK, get(callback))
 }
 
@@ -191,7 +200,7 @@ async fn home(
     let roles = app::pim::my_roles::my_roles(&state, caller)
         .await
         .map_err(|e| ServeError::Internal(format!("My roles: {e}")))?;
-    let waiting_for_me = requests::waiting_for_me(&state, caller).await?.len();
+    let waiting_for_me = approvals::waiting_for_me(&state, caller).await?.len();
     render(
         StatusCode::OK,
         &HomePage {
@@ -215,6 +224,19 @@ fn render(status: StatusCode, page: &impl Template) -> Result<Response, PageErro
         Html(html),
     )
         .into_response())
+}
+
+/// The fields of a form `POST`, or the page that says the body could not be read (not form
+/// data, or not the fields the form sends): a `400` that changes nothing.
+fn form_fields<T>(body: Result<Form<T>, FormRejection>) -> Result<T, PageError> {
+    body.map(|Form(fields)| fields).map_err(|rejection| {
+        tracing::info!(%rejection, "a portal form's body was refused");
+        PageError::bad_request(
+            "This form could not be read",
+            "What was sent is not what the portal's forms send; nothing was changed. Open the \
+             page again and use its form.",
+        )
+    })
 }
 
 /// A time as the pages show it.
