@@ -330,13 +330,13 @@ fn card(
     };
     let summary = if renewing {
         format!(
-            "{what} ended at {}. You may ask for it to be renewed until {}.",
+            "{what} ended at {}; it can be renewed until {}.",
             when(x.end),
             when(x.end + pim::validate::RENEWAL_WINDOW)
         )
     } else {
         format!(
-            "{what} ends at {}, in {}. You may ask for it to be extended.",
+            "{what} ends at {}, in {}.",
             when(x.end),
             days_label(x.end - now)
         )
@@ -345,7 +345,16 @@ fn card(
         id: format!("{}-{}", kind_value(x.kind), x.role.id),
         role_id: x.role.id.clone(),
         kind: kind_value(x.kind),
-        name: x.role.display_name.clone(),
+        // Not the role's name alone: its card under *Eligible roles* has that name already, and
+        // each section's name must be its own.
+        name: format!(
+            "{}: your {}",
+            x.role.display_name,
+            match x.kind {
+                ScheduleKind::Eligibility => "eligibility",
+                ScheduleKind::Assignment => "active assignment",
+            }
+        ),
         summary,
         path: if renewing {
             "/my/roles/renew"
@@ -440,9 +449,14 @@ fn iso_days(d: TimeDelta) -> String {
     }
 }
 
-/// "30 days", "1 day", or hours when less than a day is left.
+/// "30 days", "1 day" (to the nearest day), or hours when less than a day is left.
 fn days_label(d: TimeDelta) -> String {
-    match (d.num_days(), d.num_hours()) {
+    let days = if d >= TimeDelta::days(1) {
+        (d + TimeDelta::hours(12)).num_days()
+    } else {
+        0
+    };
+    match (days, d.num_hours()) {
         (1, _) => "1 day".to_string(),
         (0, 1) => "1 hour".to_string(),
         (0, h) if h > 0 => format!("{h} hours"),
@@ -463,9 +477,9 @@ mod tests {
         assert_eq!(values, ["P14D", "P30D"]);
         assert!(offered.iter().any(|d| d.selected && d.value == "P30D"));
         // A refused form's choice is kept; a maximum that is not whole days is offered as is.
-        let offered = durations(Some(TimeDelta::hours(36)), TimeDelta::zero(), "PT36H");
+        let offered = durations(Some(TimeDelta::hours(36)), TimeDelta::zero(), "P1DT12H");
         let values: Vec<&str> = offered.iter().map(|d| d.value.as_str()).collect();
-        assert_eq!(values, ["PT36H"]);
+        assert_eq!(values, ["P1DT12H"]);
         assert!(offered[0].selected);
         // Nothing fits: nothing is offered.
         assert!(durations(Some(TimeDelta::days(7)), TimeDelta::days(8), "").is_empty());
@@ -494,5 +508,10 @@ mod tests {
         };
         assert_eq!(odd.kind(), None);
         assert_eq!(days_label(TimeDelta::hours(5)), "5 hours");
+        assert_eq!(
+            days_label(TimeDelta::days(10) - TimeDelta::seconds(1)),
+            "10 days"
+        );
+        assert_eq!(days_label(TimeDelta::hours(30)), "1 day");
     }
 }

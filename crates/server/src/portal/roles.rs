@@ -4,6 +4,7 @@
 //! the request and goes straight to its step-up sign-in, whose code `/my/callback` turns into
 //! the proof that activates it. A caller with no method that counts for the context is told
 //! which would, with the way to Security info, instead of a form that could not succeed.
+//! *Deactivate*, *Extend* and *Renew* on the same page are [`super::holder`]'s.
 
 use super::holder::ExtendCard;
 use super::{form_fields, render, to_sign_in, when, Current, Return};
