@@ -1140,7 +1140,8 @@ async fn an_approver_denies_and_a_decision_on_another_request_is_refused(env: &E
     );
 }
 
-/// The portal's action forms, with a valid body each (for `id`, a request waiting for approval).
+/// The portal's action forms, with a valid body each (for `id`, a request waiting for approval),
+/// the decision last.
 fn action_forms(id: &str) -> Vec<(&'static str, Vec<(&'static str, String)>)> {
     let extension = || {
         vec![
@@ -1151,6 +1152,14 @@ fn action_forms(id: &str) -> Vec<(&'static str, Vec<(&'static str, String)>)> {
         ]
     };
     vec![
+        (
+            "/my/roles/activate",
+            vec![
+                ("role", SECURITY_READER.to_string()),
+                ("justification", "Another hour".to_string()),
+            ],
+        ),
+        ("/my/roles/step-up", vec![("request", id.to_string())]),
         ("/my/requests/cancel", vec![("request", id.to_string())]),
         (
             "/my/roles/deactivate",
