@@ -176,8 +176,8 @@ where
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, PageError> {
         match axum::Form::<T>::from_request(req, state).await {
             Ok(axum::Form(value)) => Ok(PageForm(value)),
-            Err(rejection) => Err(PageError::new(
-                rejection.status(),
+            // One answer for every way a body can be wrong: a 400 that changes nothing.
+            Err(rejection) => Err(PageError::bad_request(
                 "This form could not be read",
                 format!(
                     "What was sent is not the form this page sends ({}). Nothing was changed: \

@@ -54,7 +54,7 @@ async fn a_body_that_is_not_the_pages_form_gets_the_error_page_and_changes_nothi
         r#"{"username":"una@example.test"}"#,
     )
     .await;
-    assert_eq!(status, 415, "{html}");
+    assert_eq!(status, 400, "{html}");
     assert!(kind.starts_with("text/html"), "{kind}");
     assert!(html.contains("This form could not be read"), "{html}");
     // The transaction is untouched: the form itself still works.
@@ -77,14 +77,14 @@ async fn a_body_that_is_not_the_pages_form_gets_the_error_page_and_changes_nothi
     ] {
         let (status, kind, html) =
             post_raw(&b, &env, "/my/roles/activate", content_type, &body).await;
-        assert_eq!(status, 415, "{content_type}: {html}");
+        assert_eq!(status, 400, "{content_type}: {html}");
         assert!(kind.starts_with("text/html"), "{kind}");
         assert!(html.contains("Nothing was changed"), "{html}");
     }
     // The admin center's re-authentication form.
     let (status, _, html) =
         post_raw(&b, &env, "/admin/reauthenticate", "application/json", "{}").await;
-    assert_eq!(status, 415, "{html}");
+    assert_eq!(status, 400, "{html}");
     assert!(html.contains("This form could not be read"), "{html}");
 
     let requests = env

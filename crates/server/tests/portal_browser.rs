@@ -3,8 +3,10 @@
 //! Scenario 2 of issue 11: an eligible administrator with only a password and TOTP session
 //! clicks Activate on a role whose activation requires context c1, is prompted for the passkey
 //! and comes back with the role active; another, with no method that counts, is told what to
-//! do. Each scenario runs against a fresh service seeded through the store and the application
-//! core; the script fails on any JavaScript error, console error or CSP violation, and this
+//! do. Scenario 3: approval with two browsers — the requester cannot decide their own request,
+//! the approver approves it, and the role is active. Each scenario runs against a fresh service
+//! seeded through the store and the application core; the script fails on any JavaScript
+//! error, console error, CSP violation or serious accessibility violation (axe-core), and this
 //! test then checks through the store what the pages said.
 //!
 //! SQLite only: the browser is the slow part (a few seconds a scenario), and what the pages
@@ -41,17 +43,7 @@ async fn tenant(env: &Env) {
             "isAvailable": true
         }],
         "conditionalAccessPolicies": [
-            {
-                "id": "6b1d0c1e-0000-4000-8000-000000000001",
-                "displayName": "Require MFA",
-                "state": "enabled",
-                "conditions": {
-                    "users": { "includeUsers": ["All"] },
-                    "applications": { "includeApplications": ["All"] },
-                    "clientAppTypes": ["all"]
-                },
-                "grantControls": { "operator": "OR", "builtInControls": ["mfa"] }
-            },
+            require_mfa(),
             {
                 "id": "6b1d0c1e-0000-4000-8000-000000000002",
                 "displayName": "Tier 0 Role Activation",
@@ -77,6 +69,22 @@ async fn tenant(env: &Env) {
     }))
     .await;
     require_context(env, APPLICATION_ADMINISTRATOR, "c1").await;
+}
+
+/// A policy asking every sign-in to the applications for MFA, so that a session is a password
+/// and a TOTP code.
+fn require_mfa() -> serde_json::Value {
+    json!({
+        "id": "6b1d0c1e-0000-4000-8000-000000000001",
+        "displayName": "Require MFA",
+        "state": "enabled",
+        "conditions": {
+            "users": { "includeUsers": ["All"] },
+            "applications": { "includeApplications": ["All"] },
+            "clientAppTypes": ["all"]
+        },
+        "grantControls": { "operator": "OR", "builtInControls": ["mfa"] }
+    })
 }
 
 /// A user eligible for Application Administrator with a password and an authenticator app;
@@ -245,5 +253,173 @@ async fn without_a_key_that_counts_my_roles_says_what_to_do() {
         .await
         .unwrap();
     assert!(requests.is_empty(), "{requests:#?}");
+    env.stop().await;
+}
+
+/// The role of the approval scenario (not privileged: its settings can be anything).
+const SECURITY_READER: &str = "5d6b6bb7-de71-4623-b4af-96380a352509";
+/// The role whose eligibility the approval scenario's requester asks to extend.
+const GLOBAL_READER: &str = "f2ef992c-3afb-46b9-b7cf-a126ee74c451";
+
+/// Security Reader's activation requires a justification and the approval of one of
+/// `approvers` (user ids), who must give a justification too.
+async fn approval_required(env: &Env, approvers: &[&str]) {
+    let now = env.now();
+    let mut policy = pim::RoleManagementPolicy::default_for(SECURITY_READER, now);
+    let enablement = json!({
+        "@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyEnablementRule",
+        "enabledRules": ["Justification"]
+    });
+    let approvers: Vec<_> = approvers
+        .iter()
+        .map(|id| json!({ "@odata.type": "#microsoft.graph.singleUser", "userId": id }))
+        .collect();
+    let approval = json!({
+        "@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyApprovalRule",
+        "setting": {
+            "isApprovalRequired": true,
+            "approvalMode": "SingleStage",
+            "approvalStages": [{
+                "approvalStageTimeOutInDays": 1,
+                "isApproverJustificationRequired": true,
+                "escalationTimeInMinutes": 0,
+                "isEscalationEnabled": false,
+                "primaryApprovers": approvers,
+                "escalationApprovers": []
+            }]
+        }
+    });
+    policy
+        .patch_rule("Enablement_EndUser_Assignment", &enablement, now, None)
+        .unwrap();
+    policy
+        .patch_rule("Approval_EndUser_Assignment", &approval, now, None)
+        .unwrap();
+    env.state.store.put_role_policy(&policy, 0).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approver_approves_in_another_browser_and_the_requester_never_decides() {
+    if browser::skipped("approval") {
+        return;
+    }
+    browser_ready().await;
+    let env = Env::start(Backend::Sqlite).await.unwrap();
+    env.policies(json!({ "conditionalAccessPolicies": [require_mfa()] }))
+        .await;
+    let riley = env.user("riley@example.test", PASSWORD).await;
+    let riley_secret = env.totp(&riley).await;
+    eligible(&env, &riley, SECURITY_READER).await;
+    // And for Global Reader, until ten days from now.
+    assign(
+        &env,
+        &riley.id,
+        GLOBAL_READER,
+        AssignmentStatus::Eligible,
+        Some(env.now() + chrono::Duration::days(10)),
+    )
+    .await;
+    let avery = env.user("avery@example.test", PASSWORD).await;
+    let avery_secret = env.totp(&avery).await;
+    // Riley approves this role's requests too — never her own.
+    approval_required(&env, &[&avery.id, &riley.id]).await;
+
+    browser::scenario(
+        "approval.mjs",
+        vec![
+            ("PORTCULLIS_BASE", env.base.clone()),
+            ("PORTCULLIS_PASSWORD", PASSWORD.to_string()),
+            (
+                "PORTCULLIS_REQUESTER_UPN",
+                riley.user_principal_name.clone(),
+            ),
+            ("PORTCULLIS_REQUESTER_TOTP_SECRET", hex(&riley_secret)),
+            ("PORTCULLIS_APPROVER_UPN", avery.user_principal_name.clone()),
+            ("PORTCULLIS_APPROVER_TOTP_SECRET", hex(&avery_secret)),
+            ("PORTCULLIS_ROLE_ID", SECURITY_READER.to_string()),
+            ("PORTCULLIS_ROLE_NAME", "Security Reader".to_string()),
+            ("PORTCULLIS_EXTENDABLE_ROLE_ID", GLOBAL_READER.to_string()),
+            ("PORTCULLIS_SCREENSHOTS", screenshots()),
+        ],
+    )
+    .await;
+
+    // What the pages said, through the store: the extension waits for an administrator…
+    let requests = env
+        .state
+        .store
+        .list_schedule_requests(&ScheduleRequestQuery {
+            principal_id: Some(riley.id.clone()),
+            ..ScheduleRequestQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(requests.len(), 2, "{requests:#?}");
+    let (extensions, activations): (Vec<_>, Vec<_>) = requests
+        .iter()
+        .partition(|r| r.kind == pim::ScheduleKind::Eligibility);
+    assert_eq!(extensions.len(), 1, "{requests:#?}");
+    assert_eq!(extensions[0].request.action(), pim::Action::SelfExtend);
+    assert_eq!(extensions[0].status(), pim::Status::PendingAdminDecision);
+    assert_eq!(
+        extensions[0].request.justification.as_deref(),
+        Some("The quarterly review needs another month")
+    );
+    // …and the activation was granted, with the form's justification…
+    let request = activations[0];
+    assert_eq!(request.status(), pim::Status::Provisioned);
+    assert_eq!(
+        request.request.justification.as_deref(),
+        Some("Rotate the audit log's signing keys (CHG-1042)")
+    );
+    // …one decision, Avery's, with hers (Riley's attempt recorded nothing)…
+    let decisions = env
+        .state
+        .store
+        .list_approval_decisions(request.id())
+        .await
+        .unwrap();
+    assert_eq!(decisions.len(), 1, "{decisions:#?}");
+    assert_eq!(decisions[0].reviewed_by, avery.id);
+    assert_eq!(decisions[0].review_result, store::ReviewResult::Approve);
+    assert_eq!(
+        decisions[0].justification,
+        "CHG-1042 is in this week's change window"
+    );
+    // …the role active for the two hours chosen…
+    let active = common::pim::active_assignments(&env, &riley).await;
+    assert_eq!(active.len(), 1, "{active:#?}");
+    let a = &active[0].assignment;
+    assert_eq!(
+        a.end_at.map(|end| end - a.start_at),
+        Some(chrono::Duration::hours(2))
+    );
+    // …and the audit log records the approval by Avery, and Riley's refused attempt.
+    let approved = common::audits_named(
+        &env,
+        "Add member to role completed (PIM activation approved)",
+    )
+    .await;
+    assert_eq!(approved.len(), 1, "{approved:#?}");
+    let entry = &approved[0].entry;
+    assert_eq!(entry.initiated_by["user"]["id"], avery.id.as_str());
+    assert_eq!(
+        entry.initiated_by["user"]["userPrincipalName"],
+        "avery@example.test"
+    );
+    assert_eq!(entry.correlation_id.as_deref(), Some(request.id()));
+    let refused = common::audits_named(&env, "Approval decision refused").await;
+    assert_eq!(refused.len(), 1, "{refused:#?}");
+    assert_eq!(
+        refused[0].entry.initiated_by["user"]["id"],
+        riley.id.as_str()
+    );
+    assert!(env
+        .state
+        .store
+        .verify_audit_chain()
+        .await
+        .unwrap()
+        .is_intact());
     env.stop().await;
 }
