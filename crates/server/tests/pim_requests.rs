@@ -778,6 +778,28 @@ async fn an_ended_assignment_is_renewed_by_an_administrators_decision(env: &Env)
             <= 1
     );
     assert_eq!(now_active[0].request_id.as_deref(), Some(id.as_str()));
+    // An administrator granted it: it is an assignment, not an activation, so its holder
+    // cannot end it with selfDeactivate (though it came from the holder's own request).
+    let (status, body) = post(
+        env,
+        REQUESTS,
+        &dave_token,
+        json!({
+            "action": "selfDeactivate",
+            "roleDefinitionId": SECURITY_READER,
+            "directoryScopeId": "/",
+        }),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("made by an administrator, not activated"),
+        "{body}"
+    );
+    assert_eq!(active(env, &dave).await.len(), 1);
 }
 
 async fn an_undecided_stage_escalates_to_its_escalation_approvers(env: &Env) {

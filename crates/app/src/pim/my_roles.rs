@@ -20,8 +20,7 @@ use policy::directory::AssignmentStatus;
 use policy::ids::RoleId;
 use std::collections::BTreeMap;
 use store::{
-    AssignmentQuery, RoleDefinition, ScheduleRequestQuery, ScheduleRequestRecord,
-    ScheduledAssignment, StoreError,
+    AssignmentQuery, RoleDefinition, ScheduleRequestQuery, ScheduleRequestRecord, StoreError,
 };
 
 /// Why *My roles* could not be read.
@@ -240,7 +239,7 @@ async fn extendable(
             })
             .await?
         {
-            if kind == ScheduleKind::Assignment && is_activation(core, &s).await? {
+            if kind == ScheduleKind::Assignment && super::facts::is_activation(core, &s).await? {
                 continue;
             }
             let a = &s.assignment;
@@ -306,18 +305,6 @@ struct Ends {
     live: Option<Option<DateTime<Utc>>>,
     /// Of the one that ended last.
     ended: Option<DateTime<Utc>>,
-}
-
-/// Whether an active assignment is an activation (made by the holder's `selfActivate`).
-async fn is_activation(core: &Core, s: &ScheduledAssignment) -> Result<bool, StoreError> {
-    let Some(id) = &s.request_id else {
-        return Ok(false);
-    };
-    match core.store.get_schedule_request(id).await {
-        Ok(r) => Ok(r.request.action() == Action::SelfActivate),
-        Err(e) if e.is_not_found() => Ok(false),
-        Err(e) => Err(e),
-    }
 }
 
 /// The maximum duration of `Expiration_Admin_Eligibility` or `Expiration_Admin_Assignment`.
