@@ -156,18 +156,13 @@ pub(crate) async fn list(
     session: Option<BrowserSession>,
     Query(done): Query<Done>,
 ) -> Result<Response, PageError> {
-    let admin = match super::open::<ReadConditionalAccess>(
-        &state,
-        jar,
-        session,
-        Section::Contexts,
-        LIST,
-    )
-    .await?
-    {
-        Ok(admin) => admin,
-        Err(response) => return Ok(response),
-    };
+    let admin =
+        match super::open::<ReadConditionalAccess>(&state, jar, session, Section::Contexts, LIST)
+            .await?
+        {
+            Ok(admin) => admin,
+            Err(response) => return Ok(response),
+        };
     let contexts = rows(&state, &admin.allowed).await?;
     let page = ListPage {
         write: forms::may_write(&admin.frame),
@@ -211,11 +206,9 @@ pub(crate) async fn create(
         .write_authentication_context(&admin.allowed, &form.id, &form.body(), false)
         .await
     {
-        Ok(written) => Ok(Redirect::to(&format!(
-            "{LIST}?saved={}",
-            written.context.id
-        ))
-        .into_response()),
+        Ok(written) => {
+            Ok(Redirect::to(&format!("{LIST}?saved={}", written.context.id)).into_response())
+        }
         Err(e) => {
             let (status, message) = forms::refusal(e.code(), &e)?;
             let page = list_page(&state, admin, form, Some(message), None).await?;
@@ -232,18 +225,13 @@ pub(crate) async fn one(
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     let back = format!("{LIST}/{id}");
-    let admin = match super::open::<ReadConditionalAccess>(
-        &state,
-        jar,
-        session,
-        Section::Contexts,
-        &back,
-    )
-    .await?
-    {
-        Ok(admin) => admin,
-        Err(response) => return Ok(response),
-    };
+    let admin =
+        match super::open::<ReadConditionalAccess>(&state, jar, session, Section::Contexts, &back)
+            .await?
+        {
+            Ok(admin) => admin,
+            Err(response) => return Ok(response),
+        };
     let context = match state.authentication_context(&admin.allowed, &id).await {
         Ok(c) => c,
         Err(e) => {
@@ -306,11 +294,9 @@ pub(crate) async fn update(
         .write_authentication_context(&admin.allowed, &id, &form.body(), true)
         .await
     {
-        Ok(written) => Ok(Redirect::to(&format!(
-            "{LIST}?saved={}",
-            written.context.id
-        ))
-        .into_response()),
+        Ok(written) => {
+            Ok(Redirect::to(&format!("{LIST}?saved={}", written.context.id)).into_response())
+        }
         Err(e) => {
             let (status, message) = forms::refusal(e.code(), &e)?;
             refused(admin, form, Some(message), None, status)

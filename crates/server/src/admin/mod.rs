@@ -58,8 +58,14 @@ pub fn routes() -> Router<Arc<AppState>> {
 /// The Conditional Access sections: contexts, strengths, policies and named locations.
 fn conditional_access_routes() -> Router<Arc<AppState>> {
     Router::new()
-        .route("/admin/contexts", get(contexts::list).post(contexts::create))
-        .route("/admin/contexts/{id}", get(contexts::one).post(contexts::update))
+        .route(
+            "/admin/contexts",
+            get(contexts::list).post(contexts::create),
+        )
+        .route(
+            "/admin/contexts/{id}",
+            get(contexts::one).post(contexts::update),
+        )
         .route("/admin/contexts/{id}/delete", post(contexts::delete))
         .merge(policies::routes())
         .merge(strengths::routes())

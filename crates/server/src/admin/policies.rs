@@ -356,13 +356,12 @@ async fn form_view(
         ("low", "Low"),
         ("none", "No risk"),
     ]);
-    let checks = |name: &'static str, legend: &'static str, options: Vec<(String, String)>| {
-        Checks {
+    let checks =
+        |name: &'static str, legend: &'static str, options: Vec<(String, String)>| Checks {
             name,
             legend,
             choices: choices(options, input.list(name)),
-        }
-    };
+        };
     let mut include_users = fixed(&[("All", "All users")]);
     include_users.extend(users.iter().cloned());
     Ok(FormView {
@@ -389,7 +388,10 @@ async fn form_view(
                 "user_actions",
                 "User actions",
                 fixed(&[
-                    ("urn:user:registersecurityinfo", "Register security information"),
+                    (
+                        "urn:user:registersecurityinfo",
+                        "Register security information",
+                    ),
                     ("urn:user:registerdevice", "Register or join devices"),
                 ]),
             ),
@@ -402,12 +404,19 @@ async fn form_view(
                 fixed(&[
                     ("all", "Any client app"),
                     ("browser", "Browser"),
-                    ("mobileAppsAndDesktopClients", "Mobile apps and desktop clients"),
+                    (
+                        "mobileAppsAndDesktopClients",
+                        "Mobile apps and desktop clients",
+                    ),
                     ("exchangeActiveSync", "Exchange ActiveSync clients"),
                     ("other", "Other (legacy) clients"),
                 ]),
             ),
-            checks("include_platforms", "Include device platforms", platforms.clone()),
+            checks(
+                "include_platforms",
+                "Include device platforms",
+                platforms.clone(),
+            ),
             checks(
                 "exclude_platforms",
                 "Exclude device platforms",
@@ -465,8 +474,9 @@ async fn policy_page(
         None => Vec::new(),
     };
     let document = match stored {
-        Some(p) => serde_json::to_string_pretty(p)
-            .map_err(|e| super::internal("a stored policy", e))?,
+        Some(p) => {
+            serde_json::to_string_pretty(p).map_err(|e| super::internal("a stored policy", e))?
+        }
         None => String::new(),
     };
     let form = match form {
@@ -571,7 +581,8 @@ async fn stored(
     allowed: &Authorized<ReadConditionalAccess>,
     id: &str,
 ) -> Result<ConditionalAccessPolicy, PageError> {
-    let not_found = |message: String| PageError::new(StatusCode::NOT_FOUND, "No such policy", message);
+    let not_found =
+        |message: String| PageError::new(StatusCode::NOT_FOUND, "No such policy", message);
     let Ok(policy_id) = PolicyId::parse(id) else {
         return Err(not_found(format!("'{id}' is not a policy id.")));
     };
@@ -664,7 +675,11 @@ async fn create(
     }
     let document = match input.document(&serde_json::json!({})) {
         Ok(d) => d,
-        Err(message) => return again.render(StatusCode::BAD_REQUEST, Some(message), None).await,
+        Err(message) => {
+            return again
+                .render(StatusCode::BAD_REQUEST, Some(message), None)
+                .await
+        }
     };
     match state
         .core
@@ -675,9 +690,7 @@ async fn create(
         )
         .await
     {
-        Ok(written) => {
-            Ok(Redirect::to(&format!("{LIST}/{}?saved=1", written.id)).into_response())
-        }
+        Ok(written) => Ok(Redirect::to(&format!("{LIST}/{}?saved=1", written.id)).into_response()),
         Err(e) => {
             let (status, message) = policy_error(e)?;
             again.render(status, Some(message), None).await
@@ -716,7 +729,11 @@ async fn update(
     let before = render_policy(&current)?;
     let after = match input.document(&before) {
         Ok(d) => d,
-        Err(message) => return again.render(StatusCode::BAD_REQUEST, Some(message), None).await,
+        Err(message) => {
+            return again
+                .render(StatusCode::BAD_REQUEST, Some(message), None)
+                .await
+        }
     };
     let patch = super::policy_form::merge_patch(&before, &after);
     let Ok(policy_id) = PolicyId::parse(&current.id) else {
@@ -731,9 +748,7 @@ async fn update(
         )
         .await
     {
-        Ok(written) => {
-            Ok(Redirect::to(&format!("{LIST}/{}?saved=1", written.id)).into_response())
-        }
+        Ok(written) => Ok(Redirect::to(&format!("{LIST}/{}?saved=1", written.id)).into_response()),
         Err(e) => {
             let (status, message) = policy_error(e)?;
             again.render(status, Some(message), None).await
@@ -773,10 +788,8 @@ async fn delete(
                 .await
             {
                 Ok(_) => {
-                    let name: String = url::form_urlencoded::byte_serialize(
-                        current.name().as_bytes(),
-                    )
-                    .collect();
+                    let name: String =
+                        url::form_urlencoded::byte_serialize(current.name().as_bytes()).collect();
                     return Ok(Redirect::to(&format!("{LIST}?deleted={name}")).into_response());
                 }
                 Err(e) => {

@@ -176,8 +176,8 @@ impl PolicyInput {
         let built_in = strings(grant.and_then(|g| g.get("builtInControls")));
         let frequency = at(doc, FREQUENCY)
             .filter(|f| f.get("isEnabled").and_then(Value::as_bool) != Some(false));
-        let every_time = frequency
-            .is_some_and(|f| text(f.get("frequencyInterval")) == Some("everyTime"));
+        let every_time =
+            frequency.is_some_and(|f| text(f.get("frequencyInterval")) == Some("everyTime"));
         PolicyInput {
             name: text(doc.get("displayName")).unwrap_or_default().to_string(),
             state: text(doc.get("state")).unwrap_or("disabled").to_string(),
@@ -271,9 +271,9 @@ impl PolicyInput {
             let emptied = at(&doc, path).is_some_and(|condition| {
                 at(stored, path) != Some(condition)
                     && condition.as_object().is_some_and(|fields| {
-                        fields.values().all(|v| {
-                            v.is_null() || v.as_array().is_some_and(Vec::is_empty)
-                        })
+                        fields
+                            .values()
+                            .all(|v| v.is_null() || v.as_array().is_some_and(Vec::is_empty))
                     })
             });
             if emptied {
@@ -325,7 +325,11 @@ impl PolicyInput {
         let operator = match self.operator.to_ascii_uppercase().as_str() {
             "OR" => "OR",
             "AND" => "AND",
-            other => return Err(format!("The controls combine with OR or AND, not '{other}'.")),
+            other => {
+                return Err(format!(
+                    "The controls combine with OR or AND, not '{other}'."
+                ))
+            }
         };
         let stored_operator = text(grant.get("operator")).map(str::to_ascii_uppercase);
         if stored_operator.as_deref() != Some(operator) {
@@ -462,7 +466,12 @@ mod tests {
         for ((name, _), values) in LISTS.iter().zip(&input.lists) {
             pairs.extend(values.iter().map(|v| ((*name).to_string(), v.clone())));
         }
-        pairs.extend(input.controls.iter().map(|c| ("controls".to_string(), c.clone())));
+        pairs.extend(
+            input
+                .controls
+                .iter()
+                .map(|c| ("controls".to_string(), c.clone())),
+        );
         Fields::new(pairs)
     }
 
@@ -502,7 +511,9 @@ mod tests {
             ("operator", "OR"),
             ("frequency", "everyTime"),
         ]);
-        let doc = PolicyInput::from_fields(&form).document(&json!({})).unwrap();
+        let doc = PolicyInput::from_fields(&form)
+            .document(&json!({}))
+            .unwrap();
         assert_eq!(
             doc,
             json!({
@@ -541,7 +552,10 @@ mod tests {
         input.lists[0] = vec!["u1".into(), "u3".into(), "u2".into()];
         input.lists[11] = Vec::new();
         let doc = input.document(&stored).unwrap();
-        assert_eq!(doc["conditions"]["users"]["includeUsers"], json!(["u2", "u1", "u3"]));
+        assert_eq!(
+            doc["conditions"]["users"]["includeUsers"],
+            json!(["u2", "u1", "u3"])
+        );
         assert_eq!(doc["conditions"]["platforms"], Value::Null);
     }
 
