@@ -28,6 +28,8 @@ on_both_backends!(
     invalid_policies_and_the_lockout_guard_are_refused_on_the_page,
     a_cross_site_form_changes_nothing,
     an_imported_policy_survives_an_unchanged_edit,
+    named_locations_are_created_changed_and_deleted,
+    custom_strengths_and_their_fido2_models,
 );
 
 const CA_ADMINISTRATOR: &str = "b1be1c3e-b65d-4f19-8427-f6fa0d97feb9";
@@ -97,6 +99,22 @@ async fn contexts(env: &Env) -> Vec<policy::context::AuthenticationContextClassR
     env.state
         .store
         .list_config(ConfigKind::AuthenticationContext)
+        .await
+        .unwrap()
+}
+
+async fn locations(env: &Env) -> Vec<policy::location::NamedLocation> {
+    env.state
+        .store
+        .list_config(ConfigKind::NamedLocation)
+        .await
+        .unwrap()
+}
+
+async fn strengths(env: &Env) -> Vec<policy::strength::AuthenticationStrengthPolicy> {
+    env.state
+        .store
+        .list_config(ConfigKind::AuthenticationStrength)
         .await
         .unwrap()
 }
@@ -656,4 +674,250 @@ async fn an_imported_policy_survives_an_unchanged_edit(env: &Env) {
         unchanged.modified_date_time = before.modified_date_time.clone();
         assert_eq!(unchanged, before, "{}", before.name());
     }
+}
+
+async fn named_locations_are_created_changed_and_deleted(env: &Env) {
+    person(
+        env,
+        "ca@example.test",
+        Some((CA_ADMINISTRATOR, AssignmentStatus::Active)),
+    )
+    .await;
+    let b = signed_in(env, "ca@example.test").await;
+    let page = b.get("/admin/locations/new").await;
+    let form = form_of(page.html(), "location-form");
+    assert!(form.contains(&("kind".into(), "ip".into())), "{form:?}");
+    // A malformed range, then no name: refused with the sentence, what was typed kept.
+    for (name, ranges, says) in [
+        (
+            "HQ",
+            "10.0.0.0/8\n10.0.0.300/8",
+            "'10.0.0.300/8' is not an IPv4 or IPv6 CIDR range",
+        ),
+        ("  ", "10.0.0.0/8", "displayName is required"),
+    ] {
+        let (status, html) = send(
+            env,
+            &b,
+            "/admin/locations",
+            &[
+                ("kind", "ip"),
+                ("name", name),
+                ("ranges", ranges),
+                ("trusted", "true"),
+            ],
+        )
+        .await;
+        assert_eq!(status, 400, "{html}");
+        assert!(unescape(&html).contains(says), "{html}");
+        assert!(html.contains(ranges), "{html}");
+    }
+    let (status, html) = send(
+        env,
+        &b,
+        "/admin/locations",
+        &[
+            ("kind", "country"),
+            ("name", "EU"),
+            ("countries", "de, FR, XYZ"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400, "{html}");
+    assert!(
+        unescape(&html).contains("'XYZ' is not an ISO 3166-1 alpha-2"),
+        "{html}"
+    );
+    assert!(locations(env).await.is_empty());
+    // Created: an IP location (trusted) and a country location.
+    let (status, to) = send(
+        env,
+        &b,
+        "/admin/locations",
+        &[
+            ("kind", "ip"),
+            ("name", "HQ"),
+            ("ranges", "10.0.0.0/8\n2001:db8::/32"),
+            ("trusted", "true"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303, "{to}");
+    let (status, _) = send(
+        env,
+        &b,
+        "/admin/locations",
+        &[("kind", "country"), ("name", "EU"), ("countries", "de, FR")],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let all = locations(env).await;
+    let hq = all.iter().find(|l| l.name() == "HQ").unwrap().clone();
+    let eu = all.iter().find(|l| l.name() == "EU").unwrap();
+    let ranges: Vec<&str> = hq
+        .ip_ranges
+        .iter()
+        .flatten()
+        .map(|r| r.cidr_address.as_str())
+        .collect();
+    assert_eq!(ranges, ["10.0.0.0/8", "2001:db8::/32"]);
+    assert_eq!(hq.is_trusted, Some(true));
+    assert_eq!(
+        eu.countries_and_regions.as_deref(),
+        Some(&["DE".to_string(), "FR".to_string()][..])
+    );
+    let list = b.get("/admin/locations").await;
+    assert!(
+        list.html().contains("10.0.0.0/8, 2001:db8::/32"),
+        "{list:?}"
+    );
+    // Changed: renamed, one range dropped, no longer trusted.
+    let page = b.get(&to).await;
+    let form = form_of(page.html(), "location-form");
+    let mut form = with(&form, "name", &["Head office"]);
+    form.retain(|(k, _)| k != "trusted");
+    form.push(("ranges".into(), "10.0.0.0/8".into()));
+    form.retain(|(k, v)| k != "ranges" || v == "10.0.0.0/8");
+    let (status, _) = send(
+        env,
+        &b,
+        &format!("/admin/locations/{}", hq.id),
+        &pairs(&form),
+    )
+    .await;
+    assert_eq!(status, 303);
+    let changed = locations(env)
+        .await
+        .into_iter()
+        .find(|l| l.id == hq.id)
+        .unwrap();
+    assert_eq!(changed.name(), "Head office");
+    assert_eq!(changed.is_trusted, Some(false));
+    assert_eq!(changed.ip_ranges.as_ref().map(Vec::len), Some(1));
+    // Named by a policy: not deleted; then deleted.
+    env.policies(json!({ "conditionalAccessPolicies": [{
+        "id": "p-loc", "displayName": "Outside HQ", "state": "disabled",
+        "conditions": { "users": { "includeUsers": ["All"] },
+                        "applications": { "includeApplications": ["All"] },
+                        "clientAppTypes": ["all"],
+                        "locations": { "includeLocations": ["All"], "excludeLocations": [hq.id] } },
+        "grantControls": { "operator": "OR", "builtInControls": ["block"] } }] }))
+        .await;
+    let (status, html) = send(env, &b, &format!("/admin/locations/{}/delete", hq.id), &[]).await;
+    assert_eq!(status, 400, "{html}");
+    assert!(html.contains("Outside HQ"), "{html}");
+    assert_eq!(locations(env).await.len(), 2);
+    let (status, to) = send(env, &b, &format!("/admin/locations/{}/delete", eu.id), &[]).await;
+    assert_eq!((status, to.as_str()), (303, "/admin/locations?deleted=1"));
+    assert_eq!(locations(env).await.len(), 1);
+}
+
+async fn custom_strengths_and_their_fido2_models(env: &Env) {
+    person(
+        env,
+        "ca@example.test",
+        Some((CA_ADMINISTRATOR, AssignmentStatus::Active)),
+    )
+    .await;
+    let b = signed_in(env, "ca@example.test").await;
+    let list = b.get("/admin/strengths").await;
+    assert!(list.html().contains("Phishing-resistant MFA"), "{list:?}");
+    // A built-in strength is read only, even for a writer.
+    let page = b
+        .get(&format!("/admin/strengths/{PHISHING_RESISTANT}"))
+        .await;
+    assert!(!page.html().contains("id=\"strength-form\""), "{page:?}");
+    let (status, html) = send(
+        env,
+        &b,
+        &format!("/admin/strengths/{PHISHING_RESISTANT}"),
+        &[("name", "Mine now"), ("combinations", "password")],
+    )
+    .await;
+    assert_eq!(status, 400, "{html}");
+    assert!(html.contains("built-in"), "{html}");
+    // Refused: no name, no combination, a mode that does not exist.
+    for (name, combinations, says) in [
+        ("", vec!["fido2"], "displayName is required"),
+        ("Keys only", vec![], "at least one combination"),
+        (
+            "Keys only",
+            vec!["password,quantumPigeon"],
+            "'quantumPigeon'",
+        ),
+    ] {
+        let mut form = vec![("name", name), ("description", "Hardware keys")];
+        form.extend(combinations.iter().map(|c| ("combinations", *c)));
+        let (status, html) = send(env, &b, "/admin/strengths", &form).await;
+        assert_eq!(status, 400, "{html}");
+        assert!(unescape(&html).contains(says), "{html}");
+        assert!(html.contains("value=\"Hardware keys\""), "{html}");
+    }
+    assert!(strengths(env).await.is_empty());
+    let (status, to) = send(
+        env,
+        &b,
+        "/admin/strengths",
+        &[
+            ("name", "Keys only"),
+            ("description", "Hardware keys"),
+            ("combinations", "fido2"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303, "{to}");
+    let id = strengths(env).await[0].id.clone();
+    // Windows Hello added; then restricted to one FIDO2 model.
+    let page = b.get(&to).await;
+    let form = form_of(page.html(), "strength-form");
+    let form = with(&form, "combinations", &["fido2", "windowsHelloForBusiness"]);
+    let (status, _) = send(env, &b, &format!("/admin/strengths/{id}"), &pairs(&form)).await;
+    assert_eq!(status, 303);
+    let aaguid = "cb69481e-8ff7-4039-93ec-0a2729a154a8";
+    let (status, _) = send(
+        env,
+        &b,
+        &format!("/admin/strengths/{id}/fido2"),
+        &[("aaguids", aaguid)],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let stored = strengths(env).await.remove(0);
+    let combos: Vec<String> = stored
+        .allowed_combinations
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(combos, ["fido2", "windowsHelloForBusiness"]);
+    assert_eq!(stored.combination_configurations.len(), 1, "{stored:#?}");
+    assert_eq!(
+        stored.combination_configurations[0]
+            .allowed_aaguids
+            .as_deref(),
+        Some(&[aaguid.to_string()][..])
+    );
+    let page = b.get(&format!("/admin/strengths/{id}")).await;
+    assert!(page.html().contains(aaguid), "{page:?}");
+    // Required by a policy: not deleted; then deleted.
+    env.policies(json!({ "conditionalAccessPolicies": [{
+        "id": "p-keys", "displayName": "Keys for admins", "state": "disabled",
+        "conditions": { "users": { "includeUsers": ["All"] },
+                        "applications": { "includeApplications": ["All"] },
+                        "clientAppTypes": ["all"] },
+        "grantControls": { "operator": "OR", "authenticationStrength": { "id": id } } }] }))
+        .await;
+    let (status, html) = send(env, &b, &format!("/admin/strengths/{id}/delete"), &[]).await;
+    assert_eq!(status, 400, "{html}");
+    assert!(html.contains("Keys for admins"), "{html}");
+    let mut unused: ConditionalAccessPolicy = policies(env).await.remove(0);
+    unused.grant_controls = None;
+    env.policies(json!({ "conditionalAccessPolicies": [unused] }))
+        .await;
+    let (status, to) = send(env, &b, &format!("/admin/strengths/{id}/delete"), &[]).await;
+    assert_eq!(
+        (status, to.as_str()),
+        (303, "/admin/strengths?deleted=1"),
+        "{to}"
+    );
+    assert!(strengths(env).await.is_empty());
 }

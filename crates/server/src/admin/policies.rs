@@ -50,11 +50,25 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/admin/policies/{id}/delete", post(delete))
 }
 
-/// One checkbox (or option) of the form.
+/// One checkbox (or option) of a form.
 pub(crate) struct Choice {
-    value: String,
-    label: String,
-    checked: bool,
+    /// What the form sends.
+    pub value: String,
+    /// What the page says.
+    pub label: String,
+    /// Whether it is chosen.
+    pub checked: bool,
+}
+
+impl Choice {
+    /// A choice of `value`, shown as `label`.
+    pub(crate) fn new(value: &str, label: String, checked: bool) -> Choice {
+        Choice {
+            value: value.to_string(),
+            label,
+            checked,
+        }
+    }
 }
 
 /// A group of checkboxes: one list of the policy.

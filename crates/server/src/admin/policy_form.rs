@@ -139,7 +139,7 @@ fn set(doc: &mut Value, path: &[&str], value: Value) {
 }
 
 /// `stored` with what is not `chosen` removed and what is new added at the end.
-fn merged(stored: &[String], chosen: &[String]) -> Vec<String> {
+pub(crate) fn merged(stored: &[String], chosen: &[String]) -> Vec<String> {
     let mut out: Vec<String> = stored
         .iter()
         .filter(|s| chosen.contains(s))
