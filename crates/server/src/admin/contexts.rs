@@ -196,7 +196,7 @@ pub(crate) async fn create(
     let (admin, stale) =
         match forms::writer(&state, jar, session, Section::Contexts, LIST, request).await? {
             Writer::Refused(response) => return Ok(response),
-            Writer::Open { admin, stale } => (admin, stale),
+            Writer::Open { admin, stale } => (*admin, stale),
         };
     if let Some(reauth) = stale {
         let page = list_page(&state, admin, form, None, Some(reauth)).await?;
@@ -269,7 +269,7 @@ pub(crate) async fn update(
     let (admin, stale) =
         match forms::writer(&state, jar, session, Section::Contexts, &back, request).await? {
             Writer::Refused(response) => return Ok(response),
-            Writer::Open { admin, stale } => (admin, stale),
+            Writer::Open { admin, stale } => (*admin, stale),
         };
     let refused = |admin: super::Admin<_>, form, error, reauth, status| {
         let page = OnePage {
@@ -321,7 +321,7 @@ pub(crate) async fn delete(
     let (admin, stale) =
         match forms::writer(&state, jar, session, Section::Contexts, &back, request).await? {
             Writer::Refused(response) => return Ok(response),
-            Writer::Open { admin, stale } => (admin, stale),
+            Writer::Open { admin, stale } => (*admin, stale),
         };
     let reader = forms::reader(&state, admin.allowed.caller()).await?;
     let current = match state.authentication_context(&reader, &id).await {

@@ -56,7 +56,7 @@ pub(crate) enum Writer {
     /// A writer; `stale` says why the write must wait for a new proof, if it must.
     Open {
         /// The page, opened with the permission to change Conditional Access.
-        admin: Admin<ManageConditionalAccess>,
+        admin: Box<Admin<ManageConditionalAccess>>,
         /// The notice for a write refused for freshness.
         stale: Option<Reauth>,
     },
@@ -90,7 +90,10 @@ pub(crate) async fn writer(
         Freshness::Fresh => None,
         Freshness::Stale { contexts, reason } => Some(Reauth::new(back, &contexts, reason)),
     };
-    Ok(Writer::Open { admin, stale })
+    Ok(Writer::Open {
+        admin: Box::new(admin),
+        stale,
+    })
 }
 
 /// Whether the caller of a read page may also change the section (the page then shows its

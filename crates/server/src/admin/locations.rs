@@ -355,7 +355,7 @@ async fn write(
     let (admin, stale) =
         match forms::writer(state, jar, session, Section::Locations, back, request).await? {
             Writer::Refused(response) => return Ok(response),
-            Writer::Open { admin, stale } => (admin, stale),
+            Writer::Open { admin, stale } => (*admin, stale),
         };
     let reader = forms::reader(state, admin.allowed.caller()).await?;
     let current = match id {

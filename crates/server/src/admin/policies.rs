@@ -282,7 +282,7 @@ async fn form_view(
             (u.id, label)
         })
         .collect();
-    users.sort_by(|a, b| a.1.to_lowercase().cmp(&b.1.to_lowercase()));
+    users.sort_by_key(|a| a.1.to_lowercase());
     let mut groups: Vec<(String, String)> = state
         .core
         .groups(caller)
@@ -290,7 +290,7 @@ async fn form_view(
         .into_iter()
         .map(|g| (g.id, g.display_name))
         .collect();
-    groups.sort_by(|a, b| a.1.to_lowercase().cmp(&b.1.to_lowercase()));
+    groups.sort_by_key(|a| a.1.to_lowercase());
     // The directory's role definitions, as the Graph API's roleDefinitions lists them.
     let mut roles: Vec<(String, String)> = state
         .store
@@ -626,7 +626,7 @@ async fn writer(
     Ok(
         match forms::writer(state, jar, session, Section::Policies, back, request).await? {
             Writer::Refused(response) => Err(response),
-            Writer::Open { admin, stale } => Ok((admin, stale)),
+            Writer::Open { admin, stale } => Ok((*admin, stale)),
         },
     )
 }

@@ -439,6 +439,7 @@ pub(crate) fn merge_patch(before: &Value, after: &Value) -> Value {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
