@@ -210,6 +210,12 @@ async fn a_reader_sees_no_forms_and_cannot_write(env: &Env) {
         ("/admin/contexts/c3", "edit-context"),
         ("/admin/policies/ca-c3", "policy-form"),
         ("/admin/policies", "new-policy"),
+        ("/admin/strengths", "new-strength"),
+        (
+            &format!("/admin/strengths/{PHISHING_RESISTANT}"),
+            "strength-form",
+        ),
+        ("/admin/locations", "new-location"),
     ] {
         let page = b.get(path).await;
         let Landing::Page { status, html, .. } = &page else {
@@ -241,6 +247,39 @@ async fn a_reader_sees_no_forms_and_cannot_write(env: &Env) {
     assert_eq!(status, 405, "the new form is read with GET only");
     let (status, _) = send(env, &b, "/admin/policies", &[("name", "Reader's")]).await;
     assert_eq!(status, 403);
+    let (status, _) = send(
+        env,
+        &b,
+        "/admin/strengths",
+        &[("name", "Reader's"), ("combinations", "fido2")],
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _) = send(
+        env,
+        &b,
+        "/admin/locations",
+        &[
+            ("kind", "ip"),
+            ("name", "Reader's"),
+            ("ranges", "10.0.0.0/8"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 403);
+    for page in [
+        "/admin/policies/new",
+        "/admin/strengths/new",
+        "/admin/locations/new",
+    ] {
+        let landed = b.get(page).await;
+        let Landing::Page { status, .. } = &landed else {
+            panic!("{landed:?}");
+        };
+        assert_eq!(*status, 403, "{page}");
+    }
+    assert!(strengths(env).await.is_empty());
+    assert!(locations(env).await.is_empty());
     assert_eq!(contexts(env).await.len(), 1);
     assert_eq!(policies(env).await.len(), 1);
 }

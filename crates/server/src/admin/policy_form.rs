@@ -258,7 +258,8 @@ impl PolicyInput {
     /// the form itself cannot say (the service checks the rest, as for the API).
     pub(crate) fn document(&self, stored: &Value) -> Result<Value, String> {
         let mut doc = stored.clone();
-        if text(doc.get("displayName")) != Some(self.name.trim()) {
+        // A name sent back as stored stays as stored, blanks and all.
+        if text(doc.get("displayName")) != Some(self.name.as_str()) {
             doc["displayName"] = json!(self.name.trim());
         }
         if text(doc.get("state")) != Some(self.state.as_str()) {
