@@ -86,6 +86,8 @@ await run(`admin-seed (${step})`, async ({ page, watch }) => {
   check(findings.includes("no authentication strength"), `the lint warns: ${findings}`);
   check(findings.includes("c1"), `about c1: ${findings}`);
   check(findings.includes("Fix: "), `with its fix: ${findings}`);
+  await page.evaluate(() => document.getElementById("findings-heading").scrollIntoView());
+  await screenshot(page, "policy-lint");
   watch.assertClean("the policy with MFA");
 
   // Then the phishing-resistant strength instead of MFA, from the keyboard.
