@@ -355,6 +355,46 @@ async fn a_write_needs_a_recent_sign_in_and_keeps_the_input(env: &Env) {
         "{html}"
     );
     assert!(contexts(env).await.is_empty());
+    // The same for a policy, a location and a strength: refused, kept, nothing written.
+    let (status, html) = send(
+        env,
+        &b,
+        "/admin/policies",
+        &[
+            ("name", "Stale policy"),
+            ("include_users", "All"),
+            ("grant", "block"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 401, "{html}");
+    assert!(html.contains("id=\"reauth\""), "{html}");
+    assert!(html.contains("value=\"Stale policy\""), "{html}");
+    let (status, html) = send(
+        env,
+        &b,
+        "/admin/locations",
+        &[
+            ("kind", "ip"),
+            ("name", "Stale HQ"),
+            ("ranges", "10.0.0.0/8"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 401, "{html}");
+    assert!(html.contains("value=\"Stale HQ\""), "{html}");
+    let (status, html) = send(
+        env,
+        &b,
+        "/admin/strengths",
+        &[("name", "Stale keys"), ("combinations", "fido2")],
+    )
+    .await;
+    assert_eq!(status, 401, "{html}");
+    assert!(html.contains("value=\"Stale keys\""), "{html}");
+    assert!(policies(env).await.is_empty());
+    assert!(locations(env).await.is_empty());
+    assert!(strengths(env).await.is_empty());
     // Confirm it's you: a sign-in, and back to the page.
     let page = b
         .post(

@@ -217,3 +217,35 @@ impl Core {
             .collect())
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn finding(policy_id: Option<&str>, context: Option<&str>) -> PostureFinding {
+        PostureFinding {
+            severity: Severity::Warning,
+            kind: PostureKind::ContextWithoutStrength,
+            object: "x".into(),
+            policy_id: policy_id.map(str::to_string),
+            context: context.map(str::to_string),
+            message: String::new(),
+            fix: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_finding_concerns_the_policy_it_names_or_whose_context_it_is_about() {
+        let policy: ConditionalAccessPolicy = serde_json::from_value(json!({
+            "id": "AbC-1", "state": "enabled",
+            "conditions": { "applications": {
+                "includeAuthenticationContextClassReferences": ["c1"] } }
+        }))
+        .unwrap();
+        assert!(concerns(&finding(Some("abc-1"), None), &policy));
+        assert!(concerns(&finding(None, Some("c1")), &policy));
+        assert!(!concerns(&finding(Some("other"), Some("c2")), &policy));
+        assert!(!concerns(&finding(None, None), &policy));
+    }
+}
