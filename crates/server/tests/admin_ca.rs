@@ -657,6 +657,10 @@ async fn invalid_policies_and_the_lockout_guard_are_refused_on_the_page(env: &En
         "{html}"
     );
     assert!(html.contains("adele@example.test"), "{html}");
+    assert!(
+        html.contains("does not override the lockout guard"),
+        "{html}"
+    );
     assert!(html.contains("value=\"Admins on c1\""), "{html}");
     assert!(
         html.contains(&format!("<option value=\"{PHISHING_RESISTANT}\" selected>")),

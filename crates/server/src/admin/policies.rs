@@ -162,7 +162,14 @@ fn render_policy(p: &ConditionalAccessPolicy) -> Result<Value, PageError> {
 }
 
 fn policy_error(e: PolicyError) -> Result<(StatusCode, String), PageError> {
-    forms::refusal(e.code(), &e)
+    let lockout = matches!(e, PolicyError::Lockout { .. });
+    let (status, mut message) = forms::refusal(e.code(), &e)?;
+    if lockout {
+        // The sentence is the API's; the page has no override, on purpose.
+        message
+            .push_str(" The admin center does not override the lockout guard: nothing was saved.");
+    }
+    Ok((status, message))
 }
 
 /// `GET /admin/policies`.
