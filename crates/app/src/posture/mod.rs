@@ -20,7 +20,7 @@ use store::{RoleDefinition, Store, StoreError};
 
 mod lint;
 mod preflight;
-pub use lint::{lint, LintReport};
+pub use lint::{concerns, lint, LintReport};
 pub use preflight::{preflight, Preflight, Subject};
 
 /// Why a posture check could not be made.

@@ -15,9 +15,12 @@
 //! be. Nothing new is stored: a write refused for freshness keeps the form's input and offers
 //! the sign-in that makes the proof, which comes back to the page.
 
-// The sections that use the page gate and the re-authentication land next (issue 11); this
-// allowance goes with them.
-#![allow(dead_code)]
+mod contexts;
+mod forms;
+mod locations;
+mod policies;
+mod policy_form;
+mod strengths;
 
 use crate::error::PageForm;
 use crate::error::{PageError, ServeError};
@@ -50,6 +53,24 @@ pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/admin", get(home))
         .route("/admin/reauthenticate", post(reauthenticate))
+        .merge(conditional_access_routes())
+}
+
+/// The Conditional Access sections: contexts, strengths, policies and named locations.
+fn conditional_access_routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route(
+            "/admin/contexts",
+            get(contexts::list).post(contexts::create),
+        )
+        .route(
+            "/admin/contexts/{id}",
+            get(contexts::one).post(contexts::update),
+        )
+        .route("/admin/contexts/{id}/delete", post(contexts::delete))
+        .merge(policies::routes())
+        .merge(strengths::routes())
+        .merge(locations::routes())
 }
 
 /// A section of the admin center, as the navigation and the home page list it.
