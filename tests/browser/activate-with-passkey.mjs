@@ -5,6 +5,7 @@
 // passkey, and comes back to My roles with the role active. A replayed step-up activates
 // nothing more.
 import { check, env, gotoExpecting, run, screenshot, signIn } from "./lib.mjs";
+import { checkAccessibility } from "./lib/axe.mjs";
 
 const base = env("PORTCULLIS_BASE");
 const upn = env("PORTCULLIS_UPN");
@@ -17,6 +18,7 @@ await run("activate-with-passkey", async ({ context, page, watch, credentials })
   await signIn(page, upn, { pass: env("PORTCULLIS_PASS") });
   await page.getByRole("heading", { name: "Security info" }).waitFor();
   await watch.cspCanary(page);
+  await checkAccessibility(page, "Security info");
   await page.getByLabel("Name", { exact: true }).fill("Virtual key");
   await page.getByRole("button", { name: "Add a passkey or security key" }).click();
   const key = page.locator("#methods li", { hasText: "Virtual key" });
@@ -37,6 +39,7 @@ await run("activate-with-passkey", async ({ context, page, watch, credentials })
     totpSecret: env("PORTCULLIS_TOTP_SECRET"),
   });
   await page.getByRole("heading", { name: "My access" }).waitFor();
+  await checkAccessibility(page, "My access");
   const nav = page.getByRole("navigation", { name: "My access" });
   for (const item of ["My roles", "My requests", "Approvals", "Security info"]) {
     check((await nav.getByRole("link", { name: item }).count()) === 1, `the navigation offers ${item}`);
@@ -54,6 +57,7 @@ await run("activate-with-passkey", async ({ context, page, watch, credentials })
     `the page says the context is required before the click: ${said}`,
   );
   check(said.includes("Phishing-resistant MFA"), `and which strength: ${said}`);
+  await checkAccessibility(page, "My roles");
   await screenshot(page, "my-roles");
 
   // 4. A refused form keeps what was typed: a justification of blanks only.
@@ -68,6 +72,7 @@ await run("activate-with-passkey", async ({ context, page, watch, credentials })
   });
   const refusal = await page.locator("#activate-error").innerText();
   check(/justification/i.test(refusal), `the refusal says the justification is missing: ${refusal}`);
+  await checkAccessibility(page, "My roles with a refused form");
   const kept = page.locator(`#activate-${roleId}`);
   check((await kept.getByLabel("Duration").inputValue()) === "PT2H", "the duration is kept");
   check(
@@ -110,6 +115,7 @@ await run("activate-with-passkey", async ({ context, page, watch, credentials })
   );
   check((await credentials())[0].signCount > signCount, "the passkey was used for the step-up");
   check(callback !== null, "the sign-in came back through /my/callback");
+  await checkAccessibility(page, "My roles after the activation");
   await screenshot(page, "activated");
   watch.assertClean("after the activation");
 
@@ -118,6 +124,7 @@ await run("activate-with-passkey", async ({ context, page, watch, credentials })
   await gotoExpecting(page, watch, callback, 400);
   const replayed = await page.locator("#error").innerText();
   check(replayed.includes("cannot be used"), `a used code is refused: ${replayed}`);
+  await checkAccessibility(page, "My roles refusing a replayed code");
   await gotoExpecting(page, watch, stepUpUrl, 400);
   check(
     (await page.locator("body").innerText()).includes("This sign-in is over"),

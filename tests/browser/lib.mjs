@@ -186,22 +186,34 @@ export async function screenshot(page, name) {
 
 /** Runs `scenario` with a fresh browser; exits non-zero with the reason when it fails. */
 export async function run(name, scenario) {
+  await runWith(name, 1, ([browser]) => scenario(browser));
+}
+
+/**
+ * Runs `scenario` with `count` fresh browsers — separate profiles, so separate cookies and
+ * authenticators, as two people at two machines — passed as an array; any browser's problem
+ * fails it, and a failure prints what each page said.
+ */
+export async function runWith(name, count, scenario) {
   const started = Date.now();
-  const browser = await launch();
+  const browsers = [];
   try {
-    await scenario(browser);
-    browser.watch.assertClean("at the end");
+    for (let i = 0; i < count; i++) browsers.push(await launch());
+    await scenario(browsers);
+    browsers.forEach((b, i) => b.watch.assertClean(count > 1 ? `browser ${i + 1} at the end` : "at the end"));
     console.log(`${name}: passed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   } catch (e) {
-    console.error(`${name}: FAILED on ${browser.page.url()}\n${e.stack || e}`);
-    try {
-      const body = await browser.page.locator("body").innerText({ timeout: 1000 });
-      console.error(`--- the page said:\n${body}`);
-    } catch {
-      // The page is gone; the error says enough.
+    console.error(`${name}: FAILED on ${browsers.map((b) => b.page.url()).join(" and ")}\n${e.stack || e}`);
+    for (const [i, b] of browsers.entries()) {
+      try {
+        const body = await b.page.locator("body").innerText({ timeout: 1000 });
+        console.error(`--- the page${count > 1 ? ` of browser ${i + 1}` : ""} said:\n${body}`);
+      } catch {
+        // The page is gone; the error says enough.
+      }
     }
     process.exitCode = 1;
   } finally {
-    await browser.close();
+    for (const b of browsers) await b.close();
   }
 }

@@ -3,6 +3,7 @@
 // a phishing-resistant strength). My roles says so before anything is clicked — which methods
 // would count, and the way to Security info — and offers no Activate that could not succeed.
 import { check, env, run, screenshot, signIn } from "./lib.mjs";
+import { checkAccessibility } from "./lib/axe.mjs";
 
 const base = env("PORTCULLIS_BASE");
 const upn = env("PORTCULLIS_UPN");
@@ -25,10 +26,12 @@ await run("no-counting-method", async ({ page, watch }) => {
   check(said.includes("does not count"), `it says why the registered key does not count: ${said}`);
   check(said.includes("temporary access pass"), `it says how to get one that counts: ${said}`);
   check((await page.locator(`#activate-${roleId}`).count()) === 0, "no Activate form is offered");
+  await checkAccessibility(page, "My roles without a method that counts");
   await screenshot(page, "no-counting-method");
 
   // The way out: Security info, reachable with this session's fresh TOTP.
   await explanation.getByRole("link", { name: "Register one in Security info" }).click();
   await page.getByRole("heading", { name: "Security info" }).waitFor();
+  await checkAccessibility(page, "Security info");
   watch.assertClean("security info");
 });

@@ -225,6 +225,16 @@ impl Core {
         self.holds_active_role(&caller.id(), P::ROLES).await
     }
 
+    /// The built-in roles the caller holds actively now, read once, to show what several
+    /// permissions would allow (a page's navigation); a change still needs
+    /// [`Core::authorize`].
+    pub async fn active_roles(&self, caller: &Caller) -> Result<ActiveRoles, StoreError> {
+        Ok(ActiveRoles(
+            self.active_roles_among(&caller.id(), &BuiltInRole::ALL)
+                .await?,
+        ))
+    }
+
     /// Whether `user` holds one of `roles` actively now, directly or through a group.
     pub async fn holds_active_role(
         &self,
@@ -288,6 +298,17 @@ impl Core {
             }
         }
         Ok(contexts)
+    }
+}
+
+/// The built-in roles a caller held actively when read ([`Core::active_roles`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ActiveRoles(Vec<BuiltInRole>);
+
+impl ActiveRoles {
+    /// Whether these roles grant `P` (what [`Core::may`] answers, without reading again).
+    pub fn allow<P: Permission>(&self) -> bool {
+        self.0.iter().any(|r| P::ROLES.contains(r))
     }
 }
 

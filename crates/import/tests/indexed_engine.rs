@@ -211,6 +211,7 @@ fn compare(mut tenant: Tenant) -> usize {
                 target: target.clone(),
                 conditions: conditions[(u + t) % conditions.len()].clone(),
                 session: sessions[(u / conditions.len() + t) % sessions.len()].clone(),
+                activating_role: None,
             };
             let full = engine.evaluate_all(&sign_in, now);
             let indexed = engine.decide_logged(&sign_in, now);

@@ -76,6 +76,7 @@ fn sign_in(user: u64, target: Target) -> SignIn {
             ],
             mfa_claimed_at: None,
         },
+        activating_role: None,
     }
 }
 

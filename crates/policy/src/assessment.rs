@@ -77,9 +77,11 @@ pub struct AssessmentRequest {
     pub prompt_login: bool,
     /// `max_age` in seconds: an older authentication means only this transaction's count.
     pub max_age: Option<i64>,
-    /// A PIM step-up: contexts whose policies demand a strength or an `everyTime` sign-in
-    /// frequency count only the methods of this transaction (DESIGN §8).
-    pub step_up: bool,
+    /// A PIM step-up for the activation of this role (its definition id): contexts whose
+    /// policies demand a strength or an `everyTime` sign-in frequency count only the methods of
+    /// this transaction (DESIGN §8), and policies that include the role's holders apply as if
+    /// it were held ([`SignIn::activating_role`]).
+    pub step_up: Option<String>,
 }
 
 /// One method performed in the user's session, as both rules read it.
@@ -206,6 +208,8 @@ struct Assessor<'a> {
     session: AuthenticationSession,
     /// For a PIM step-up: the methods of this transaction alone.
     step_up: Option<AuthenticationSession>,
+    /// For a PIM step-up: the role being activated.
+    activating_role: Option<String>,
 }
 
 /// One context's outcome: whether it is satisfied, or why it blocks.
@@ -262,7 +266,7 @@ pub fn assess(
 
     // A PIM step-up: the session of this transaction alone, for contexts whose policies demand
     // a strength or sign-in frequency `everyTime` (DESIGN §8).
-    let step_up = request.step_up.then(|| AuthenticationSession {
+    let step_up = request.step_up.as_ref().map(|_| AuthenticationSession {
         transaction_started_at: Some(state.transaction_started_at),
         methods: counted
             .iter()
@@ -296,6 +300,7 @@ pub fn assess(
         now,
         session,
         step_up,
+        activating_role: request.step_up.clone(),
     };
 
     // The application itself (or the user action).
@@ -429,6 +434,7 @@ impl Assessor<'_> {
             target,
             conditions: self.conditions.clone(),
             session: self.session.clone(),
+            activating_role: None,
         }
     }
 
@@ -471,6 +477,9 @@ impl Assessor<'_> {
         // fresh sign-in, do the methods of this transaction alone count.
         let demanding = targeting.iter().any(|p| demands_fresh_methods(p));
         let mut signed = self.sign_in(Target::AuthenticationContext(id));
+        // The contexts are what the activation requires: their policies for the role's
+        // members apply to the member about to be.
+        signed.activating_role = self.activating_role.clone();
         if let (true, Some(fresh)) = (demanding, &self.step_up) {
             signed.session = fresh.clone();
         }

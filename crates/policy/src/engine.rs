@@ -65,6 +65,9 @@ pub(crate) struct Principal<'e> {
     pub(crate) user: &'e User,
     pub(crate) groups: HashSet<String>,
     pub(crate) roles: HashSet<String>,
+    /// The role being activated ([`SignIn::activating_role`], lower case): held for
+    /// inclusion only.
+    pub(crate) activating: Option<String>,
 }
 
 /// Which of a session's methods a policy may count.
@@ -204,7 +207,8 @@ impl Engine {
             .collect()
     }
 
-    pub(crate) fn principal(&self, user_id: &str) -> Result<Principal<'_>, EvaluateError> {
+    pub(crate) fn principal(&self, sign_in: &SignIn) -> Result<Principal<'_>, EvaluateError> {
+        let user_id = sign_in.user_id.as_str();
         let user = self
             .user(user_id)
             .ok_or_else(|| EvaluateError::UnknownUser(user_id.into()))?;
@@ -215,6 +219,7 @@ impl Engine {
             user,
             groups,
             roles,
+            activating: sign_in.activating_role.as_deref().map(lower),
         })
     }
 
@@ -224,7 +229,7 @@ impl Engine {
         sign_in: &SignIn,
         at: DateTime<Utc>,
     ) -> Result<Vec<PolicyEvaluation>, EvaluateError> {
-        let principal = self.principal(&sign_in.user_id)?;
+        let principal = self.principal(sign_in)?;
         Ok((0..self.tenant.conditional_access_policies.len())
             .map(|i| self.evaluate_policy(i, sign_in, &principal, at))
             .collect())
@@ -232,7 +237,7 @@ impl Engine {
 
     /// Decides the sign-in, reading only the enforced policies that can apply (via the index).
     pub fn decide(&self, sign_in: &SignIn, at: DateTime<Utc>) -> Result<Decision, EvaluateError> {
-        let principal = self.principal(&sign_in.user_id)?;
+        let principal = self.principal(sign_in)?;
         let evaluations: Vec<PolicyEvaluation> = self
             .index
             .candidates(&sign_in.target, &principal)
@@ -255,7 +260,7 @@ impl Engine {
         sign_in: &SignIn,
         at: DateTime<Utc>,
     ) -> Result<(Decision, Vec<PolicyEvaluation>), EvaluateError> {
-        let principal = self.principal(&sign_in.user_id)?;
+        let principal = self.principal(sign_in)?;
         let policies = &self.tenant.conditional_access_policies;
         let mut candidate = vec![false; policies.len()];
         for i in self
@@ -578,6 +583,14 @@ impl Engine {
         };
         let role_match =
             |ids: &[String]| Tri::from(ids.iter().any(|r| p.roles.contains(lower_cow(r).as_ref())));
+        // The role being activated counts for inclusion only (see `SignIn::activating_role`).
+        let activating_match = |ids: &[String]| {
+            Tri::from(
+                p.activating
+                    .as_deref()
+                    .is_some_and(|a| ids.iter().any(|r| lower_cow(r).as_ref() == a)),
+            )
+        };
         let guest_match = |g: &Option<crate::conditional_access::GuestsOrExternalUsers>| match g {
             Some(g) if guest && !g.guest_or_external_user_types.0.is_empty() => {
                 match &p.user.guest_or_external_user_type {
@@ -597,6 +610,7 @@ impl Engine {
             user_match(&u.include_users),
             group_match(&u.include_groups),
             role_match(&u.include_roles),
+            activating_match(&u.include_roles),
             guest_match(&u.include_guests_or_external_users),
         ]);
         let exclude = Tri::any([

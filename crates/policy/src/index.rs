@@ -105,7 +105,12 @@ impl PolicyIndex {
             Target::AuthenticationContext(c) => vec![TargetKey::Context(c.to_string())],
         };
         let guest = principal.user.is_guest();
-        let roles: Vec<String> = principal.roles.iter().map(|r| role_key(r)).collect();
+        let roles: Vec<String> = principal
+            .roles
+            .iter()
+            .chain(principal.activating.as_ref())
+            .map(|r| role_key(r))
+            .collect();
         let ids: Vec<&str> = std::iter::once(principal.id.as_str())
             .chain(principal.groups.iter().map(String::as_str))
             .chain(roles.iter().map(String::as_str))

@@ -674,12 +674,16 @@ impl<'e> Directory<'e> {
 
     /// Whether the policy's users condition takes in the user, and through what. With
     /// `with_eligible`, roles the user may activate count as held (what the policy will do once
-    /// they are active). A group the tenant does not hold makes the answer unknown.
+    /// they are active). `activating` is the role whose activation's step-up is evaluated: it
+    /// counts as held for inclusion only, as the engine counts it
+    /// ([`crate::signin::SignIn::activating_role`]). A group the tenant does not hold makes the
+    /// answer unknown.
     fn users_condition(
         &self,
         policy: &ConditionalAccessPolicy,
         user_id: &str,
         with_eligible: bool,
+        activating: Option<&str>,
     ) -> (Tri, Vec<String>) {
         let Some(u) = &policy.conditions.users else {
             return (Tri::False, Vec::new());
@@ -739,6 +743,16 @@ impl<'e> Directory<'e> {
             }
             t
         };
+        let activating_match = |ids: &[String], via: &mut Vec<String>| {
+            let hit = activating.and_then(|a| ids.iter().find(|r| r.eq_ignore_ascii_case(a)));
+            match hit {
+                Some(r) => {
+                    via.push(format!("activating {}", role_name(&r.to_ascii_lowercase())));
+                    Tri::True
+                }
+                None => Tri::False,
+            }
+        };
         let guest_match = |g: &Option<crate::conditional_access::GuestsOrExternalUsers>| match g {
             Some(g) if guest && !g.guest_or_external_user_types.0.is_empty() => {
                 match user.and_then(|u| u.guest_or_external_user_type.as_ref()) {
@@ -752,6 +766,7 @@ impl<'e> Directory<'e> {
             user_match(&u.include_users, &mut via, true),
             group_match(&u.include_groups, &mut via),
             role_match(&u.include_roles, &mut via),
+            activating_match(&u.include_roles, &mut via),
             guest_match(&u.include_guests_or_external_users),
         ]);
         let mut ignored = Vec::new();
@@ -791,9 +806,9 @@ impl<'e> Directory<'e> {
             }
             return users
                 .iter()
-                .any(|user| self.users_condition(policy, user, false).0 != Tri::False);
+                .any(|user| self.users_condition(policy, user, false, None).0 != Tri::False);
         }
-        self.users_condition(policy, id, false).0 != Tri::False
+        self.users_condition(policy, id, false, None).0 != Tri::False
     }
 
     fn is_break_glass(&self, user_id: &str, break_glass: &[String]) -> bool {
@@ -1315,7 +1330,7 @@ pub fn policy_targets(
         .iter()
         .filter(|u| u.account_enabled != Some(false))
         .filter_map(|u| {
-            let (t, via) = dir.users_condition(policy, &u.id, true);
+            let (t, via) = dir.users_condition(policy, &u.id, true, None);
             (t != Tri::False).then(|| dir.target_user(&u.id, via, break_glass))
         })
         .collect()
@@ -1420,16 +1435,24 @@ impl ActivationPreflight {
     }
 }
 
-/// Pre-flight of an activation that requires `context`, for the `eligible` users: the enforced
-/// policies targeting the context, and for each one that requires a strength, whether the
-/// eligible users it applies to can satisfy it.
+/// Pre-flight of an activation of `role` (when known) that requires `context`, for the
+/// `eligible` users: the enforced policies targeting the context, and for each one that
+/// requires a strength, whether the eligible users it applies to can satisfy it. A policy that
+/// includes `role` applies to them, as it does at their step-up.
 pub fn preflight_activation(
     tenant: &Tenant,
     context: &str,
+    role: Option<&str>,
     eligible: &[TargetUser],
     methods_of: &dyn Fn(&str) -> Vec<RegisteredMethod>,
 ) -> Result<ActivationPreflight, PreflightError> {
-    preflight_activation_on(&Engine::new(tenant.clone()), context, eligible, methods_of)
+    preflight_activation_on(
+        &Engine::new(tenant.clone()),
+        context,
+        role,
+        eligible,
+        methods_of,
+    )
 }
 
 /// [`preflight_activation`] over an engine already built (the service's cached one), rather
@@ -1437,6 +1460,7 @@ pub fn preflight_activation(
 pub fn preflight_activation_on(
     engine: &Engine,
     context: &str,
+    role: Option<&str>,
     eligible: &[TargetUser],
     methods_of: &dyn Fn(&str) -> Vec<RegisteredMethod>,
 ) -> Result<ActivationPreflight, PreflightError> {
@@ -1464,7 +1488,7 @@ pub fn preflight_activation_on(
             .ok_or_else(|| PreflightError::UnknownStrength(id.to_string()))?;
         let targets: Vec<TargetUser> = eligible
             .iter()
-            .filter(|u| dir.users_condition(p, &u.id, false).0 != Tri::False)
+            .filter(|u| dir.users_condition(p, &u.id, false, role).0 != Tri::False)
             .cloned()
             .collect();
         covered.extend(targets.iter().map(|u| u.id.clone()));
@@ -1779,7 +1803,7 @@ mod tests {
     fn activation_preflight_lists_who_cannot_and_what_to_register() {
         let t = tenant();
         let eligible = eligible_users(&t, GA, &[BG_GROUP.into()]);
-        let p = preflight_activation(&t, "c1", &eligible, &methods).unwrap();
+        let p = preflight_activation(&t, "c1", None, &eligible, &methods).unwrap();
         assert_eq!(p.policies.len(), 1);
         assert!(p.uncovered.is_empty());
         let r = &p.policies[0].report;
@@ -1811,12 +1835,43 @@ mod tests {
     }
 
     #[test]
+    fn activation_preflight_counts_the_role_activated_as_its_step_up_does() {
+        // The c1 policy for the role's members only: the eligible are not members yet.
+        let mut t = tenant();
+        let policy =
+            t.conditional_access_policies
+                .iter_mut()
+                .find(|p| {
+                    p.conditions.applications.as_ref().is_some_and(|a| {
+                        a.include_authentication_context_class_references == ["c1"]
+                    })
+                })
+                .unwrap();
+        let users = policy.conditions.users.get_or_insert_with(Default::default);
+        users.include_users.clear();
+        users.include_groups.clear();
+        users.include_roles = vec![GA.to_string()];
+        let eligible = eligible_users(&t, GA, &[BG_GROUP.into()]);
+        // Without the role: nobody is covered, which is what made the seed's policy a gap.
+        let p = preflight_activation(&t, "c1", None, &eligible, &methods).unwrap();
+        assert_eq!(p.uncovered.len(), 2, "{p:#?}");
+        // Activating the role: both covered, Adele cannot, Bob can — as at their step-up.
+        let p = preflight_activation(&t, "c1", Some(GA), &eligible, &methods).unwrap();
+        assert!(p.uncovered.is_empty(), "{p:#?}");
+        let r = &p.policies[0].report;
+        assert_eq!(r.cannot.len(), 1);
+        assert_eq!(r.cannot[0].user.user_principal_name, "adele@x.test");
+        assert_eq!(r.can.len(), 1);
+        assert_eq!(r.can[0].user.user_principal_name, "bob@x.test");
+    }
+
+    #[test]
     fn activation_preflight_refuses_weak_or_untargeted_contexts() {
         let t = tenant();
-        let e = preflight_activation(&t, "c2", &[], &methods).unwrap_err();
+        let e = preflight_activation(&t, "c2", None, &[], &methods).unwrap_err();
         assert!(matches!(e, PreflightError::ContextWithoutStrength { .. }));
         assert!(e.to_string().contains("MFA check"), "{e}");
-        let e = preflight_activation(&t, "c3", &[], &methods).unwrap_err();
+        let e = preflight_activation(&t, "c3", None, &[], &methods).unwrap_err();
         assert_eq!(e, PreflightError::ContextNotTargeted("c3".into()));
         assert!(e.to_string().contains("claim check"));
     }

@@ -65,6 +65,13 @@ pub struct SignIn {
     pub conditions: SignInConditions,
     /// What the user has proven.
     pub session: AuthenticationSession,
+    /// The role (definition id) whose PIM activation this sign-in is the step-up of. Policies
+    /// that *include* the role's holders apply to it as if the role were held — the activation
+    /// is what makes the user a holder, and "for the role's members" must mean the members
+    /// about to be — while exclusions still read only the roles held now, so that counting it
+    /// can only add requirements, never lift one. Entra applies such a policy only once the
+    /// role is active, so an eligible admin steps up with nothing asked: the gap this closes.
+    pub activating_role: Option<String>,
 }
 
 /// Why an evaluate request cannot be turned into a sign-in.
@@ -277,6 +284,7 @@ impl EvaluateRequest {
             target,
             conditions,
             session: self.authentication_session.clone(),
+            activating_role: None,
         })
     }
 }

@@ -221,7 +221,10 @@ fn a_step_up_counts_only_its_own_methods_for_a_strength() {
         run(&e, &r, &events, None).verdict,
         Verdict::Grant(_)
     ));
-    let step_up = AssessmentRequest { step_up: true, ..r };
+    let step_up = AssessmentRequest {
+        step_up: Some("role".into()),
+        ..r
+    };
     let a = run(&e, &step_up, &events, None);
     assert_eq!(reasons(&a.verdict).len(), 1, "{:?}", a.verdict);
     let a = run(&e, &step_up, &[event(Mode::Fido2, 1)], None);
@@ -269,4 +272,95 @@ fn security_info_needs_a_fresh_proof() {
     );
     let a = run(&e, &r, &[event(Mode::Password, 1)], Some(Floor::Password));
     assert!(matches!(a.verdict, Verdict::Grant(_)), "{:?}", a.verdict);
+}
+
+/// Application Administrator's role template id.
+const APP_ADMIN: &str = "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3";
+
+#[test]
+fn a_step_up_counts_the_role_it_activates_for_the_policies_that_include_it() {
+    // The seed's policy: for the role's members, on the role's context, phishing-resistant
+    // every time. The user is not a member yet: the activation is what makes them one.
+    let e = engine(json!([{
+        "id": "tier0",
+        "displayName": "Tier 0 Role Activation",
+        "state": "enabled",
+        "conditions": {
+            "users": {"includeRoles": [APP_ADMIN.to_uppercase()]},
+            "applications": {"includeAuthenticationContextClassReferences": ["c1"]}
+        },
+        "grantControls": {"operator": "OR", "builtInControls": [],
+            "authenticationStrength": {"id": "00000000-0000-0000-0000-000000000004"}},
+        "sessionControls": {"signInFrequency": {"isEnabled": true,
+            "frequencyInterval": "everyTime", "authenticationType": "primaryAndSecondaryAuthentication"}}
+    }]));
+    let password_and_code = [event(Mode::Password, 1), event(Mode::SoftwareOath, 1)];
+    let on_c1 = AssessmentRequest {
+        contexts: vec!["c1".into()],
+        ..request()
+    };
+    // Not a step-up: the policy is for the role's members, and the user holds no role.
+    assert!(matches!(
+        run(&e, &on_c1, &password_and_code, None).verdict,
+        Verdict::Grant(_)
+    ));
+    // The step-up of an activation of the role: the policy applies, a code is not enough.
+    let step_up = AssessmentRequest {
+        step_up: Some(APP_ADMIN.into()),
+        ..on_c1.clone()
+    };
+    let a = run(&e, &step_up, &password_and_code, None);
+    assert_eq!(reasons(&a.verdict).len(), 1, "{:?}", a.verdict);
+    assert!(
+        a.applied_policies
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["id"] == "tier0" && p["result"] == "failure"),
+        "{}",
+        a.applied_policies
+    );
+    // The step-up of another role: not this policy's members.
+    let other = AssessmentRequest {
+        step_up: Some("62e90394-69f5-4237-9190-012177145e10".into()),
+        ..on_c1.clone()
+    };
+    assert!(matches!(
+        run(&e, &other, &password_and_code, None).verdict,
+        Verdict::Grant(_)
+    ));
+    // With a key in this transaction, it is satisfied.
+    let a = run(
+        &e,
+        &step_up,
+        &[event(Mode::Password, 1), event(Mode::Fido2, 1)],
+        None,
+    );
+    let Verdict::Grant(g) = a.verdict else {
+        panic!("{:?}", a.verdict)
+    };
+    assert_eq!((g.acr.as_str(), g.acrs), ("phr", vec!["c1".to_string()]));
+}
+
+#[test]
+fn the_role_a_step_up_activates_never_lifts_an_exclusion_it_is_not_held_for() {
+    // A policy for everyone but the role's holders: the activation does not make the user one
+    // of the excluded yet, so the policy still applies to the step-up.
+    let e = engine(json!([{
+        "id": "others",
+        "displayName": "Everyone else on c1",
+        "state": "enabled",
+        "conditions": {
+            "users": {"includeUsers": ["All"], "excludeRoles": [APP_ADMIN]},
+            "applications": {"includeAuthenticationContextClassReferences": ["c1"]}
+        },
+        "grantControls": {"operator": "OR", "builtInControls": ["block"]}
+    }]));
+    let step_up = AssessmentRequest {
+        contexts: vec!["c1".into()],
+        step_up: Some(APP_ADMIN.into()),
+        ..request()
+    };
+    let a = run(&e, &step_up, &[event(Mode::Password, 1)], None);
+    assert!(matches!(a.verdict, Verdict::Block(_)), "{:?}", a.verdict);
 }

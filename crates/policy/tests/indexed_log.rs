@@ -348,6 +348,7 @@ impl SignInSpec {
                     .collect(),
                 mfa_claimed_at: self.claim.map(|c| now() - Duration::minutes(c)),
             },
+            activating_role: None,
         }
     }
 }

@@ -80,6 +80,7 @@ impl Case {
             transaction_id: Some(&self.transaction),
             request: &self.request,
             circumstances,
+            activating_role: None,
         }
     }
 }
@@ -186,6 +187,7 @@ fn engine_sign_in(case: &Case, circumstances: &Circumstances) -> SignIn {
                 .collect(),
             mfa_claimed_at: None,
         },
+        activating_role: None,
     }
 }
 

@@ -689,6 +689,7 @@ fn tenant_costs(
             let report = policy::posture::preflight_activation(
                 &tenant,
                 CONTEXT,
+                None,
                 std::slice::from_ref(&me),
                 &|_| Vec::new(),
             );

@@ -270,6 +270,7 @@ fn eligible_users(n: usize) -> Vec<u64> {
                     ],
                     mfa_claimed_at: None,
                 },
+                activating_role: None,
             };
             engine
                 .decide(&s, now)

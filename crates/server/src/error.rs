@@ -159,3 +159,32 @@ impl IntoResponse for PageError {
         }
     }
 }
+
+/// A page form's body: axum's [`axum::Form`], except that a body which is not the form the page
+/// sent (malformed, another content type, a field of the wrong kind) is refused with the error
+/// page, in words, rather than with axum's plain-text rejection.
+#[derive(Debug, Clone)]
+pub struct PageForm<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for PageForm<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = PageError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, PageError> {
+        match axum::Form::<T>::from_request(req, state).await {
+            Ok(axum::Form(value)) => Ok(PageForm(value)),
+            // One answer for every way a body can be wrong: a 400 that changes nothing.
+            Err(rejection) => Err(PageError::bad_request(
+                "This form could not be read",
+                format!(
+                    "What was sent is not the form this page sends ({}). Nothing was changed: \
+                     go back, reload the page and send it again.",
+                    rejection.body_text()
+                ),
+            )),
+        }
+    }
+}

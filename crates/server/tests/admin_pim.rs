@@ -324,7 +324,7 @@ async fn an_old_session_must_reauthenticate_before_a_write(env: &Env) {
         )
         .await;
     let (status, _, html) = page_of(&r);
-    assert_eq!(status, 403, "{html}");
+    assert_eq!(status, 401, "{html}");
     assert!(html.contains("id=\"reauth\""), "{html}");
     assert!(html.contains("last 10 minutes"), "{html}");
     assert!(html.contains("value=\"PT3H\""), "{html}");
@@ -532,7 +532,7 @@ async fn invalid_pass_requests_are_refused_as_typed(env: &Env) {
         )
         .await;
     let (status, _, html) = page_of(&r);
-    assert_eq!(status, 403, "{html}");
+    assert_eq!(status, 401, "{html}");
     assert!(html.contains("id=\"reauth\""), "{html}");
     assert!(html.contains("value=\"xena@example.test\""), "{html}");
     assert!(passes_of(env, &xena).await.is_empty());
@@ -940,7 +940,7 @@ async fn invalid_assignments_are_refused_as_typed_and_nothing_is_written(env: &E
         )
         .await;
     let (status, _, html) = page_of(&r);
-    assert_eq!(status, 403, "{html}");
+    assert_eq!(status, 401, "{html}");
     assert!(html.contains("id=\"reauth\""), "{html}");
     assert!(html.contains("value=\"cy@example.test\""), "{html}");
     assert!(held(env, &cy, AssignmentStatus::Eligible).await.is_empty());

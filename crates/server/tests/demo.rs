@@ -242,6 +242,7 @@ fn sign_in(user_id: &str, target: Target, session: AuthenticationSession) -> Sig
             ..SignInConditions::default()
         },
         session,
+        activating_role: None,
     }
 }
 

@@ -778,6 +778,28 @@ async fn an_ended_assignment_is_renewed_by_an_administrators_decision(env: &Env)
             <= 1
     );
     assert_eq!(now_active[0].request_id.as_deref(), Some(id.as_str()));
+    // An administrator granted it: it is an assignment, not an activation, so its holder
+    // cannot end it with selfDeactivate (though it came from the holder's own request).
+    let (status, body) = post(
+        env,
+        REQUESTS,
+        &dave_token,
+        json!({
+            "action": "selfDeactivate",
+            "roleDefinitionId": SECURITY_READER,
+            "directoryScopeId": "/",
+        }),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("made by an administrator, not activated"),
+        "{body}"
+    );
+    assert_eq!(active(env, &dave).await.len(), 1);
 }
 
 async fn an_undecided_stage_escalates_to_its_escalation_approvers(env: &Env) {
@@ -890,6 +912,68 @@ async fn a_request_waiting_for_an_administrator_can_be_withdrawn(env: &Env) {
     assert!(active(env, &dave).await.is_empty());
 }
 
+async fn an_eligibility_extension_is_withdrawn_on_its_own_collection(env: &Env) {
+    let (_, admin) = administrator(env, "pra@example.test").await;
+    let (erin, erin_token) = signed_in(env, "erin@example.test").await;
+    let (_, frank_token) = signed_in(env, "frank@example.test").await;
+    assign(
+        env,
+        &erin.id,
+        SECURITY_READER,
+        AssignmentStatus::Eligible,
+        Some(env.now() + Duration::days(10)),
+    )
+    .await;
+    let eligibility = "/v1.0/roleManagement/directory/roleEligibilityScheduleRequests";
+    let (status, request) = post(
+        env,
+        eligibility,
+        &erin_token,
+        json!({
+            "action": "selfExtend",
+            "roleDefinitionId": SECURITY_READER,
+            "directoryScopeId": "/",
+            "justification": "the audit runs another month",
+            "scheduleInfo": { "expiration": { "type": "afterDuration", "duration": "P30D" } }
+        }),
+    )
+    .await;
+    assert_eq!(status, 201, "{request}");
+    let id = request["id"].as_str().unwrap().to_string();
+    let cancel = format!("{eligibility}/{id}/cancel");
+    // Not on the other collection, not by another user, not by an administrator; an id that
+    // names nothing is not found.
+    let (status, _) = post(
+        env,
+        &format!("{REQUESTS}/{id}/cancel"),
+        &erin_token,
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 404);
+    for token in [&frank_token, &admin] {
+        let (status, body) = post(env, &cancel, token, json!({})).await;
+        assert_eq!(status, 404, "{body}");
+    }
+    let (status, body) = post(
+        env,
+        &format!("{eligibility}/not-an-id/cancel"),
+        &erin_token,
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 404, "{body}");
+    // Its holder withdraws it, once.
+    let (status, body) = post(env, &cancel, &erin_token, json!({})).await;
+    assert_eq!(status, 204, "{body}");
+    let (_, canceled) = get(env, &format!("{eligibility}/{id}"), &erin_token).await;
+    assert_eq!(canceled["status"], "Canceled");
+    let (status, body) = post(env, &cancel, &erin_token, json!({})).await;
+    assert_eq!(status, 400, "{body}");
+    let (_, waiting) = get(env, &format!("{APPROVALS}/{WAITING_FOR_ME}"), &admin).await;
+    assert!(waiting["value"].as_array().unwrap().is_empty(), "{waiting}");
+}
+
 on_both_backends!(
     approval_required_the_request_waits_the_requester_cannot_approve_and_approval_activates,
     a_denied_request_never_activates_and_a_canceled_one_cannot_be_approved,
@@ -900,4 +984,5 @@ on_both_backends!(
     an_ended_assignment_is_renewed_by_an_administrators_decision,
     an_undecided_stage_escalates_to_its_escalation_approvers,
     a_request_waiting_for_an_administrator_can_be_withdrawn,
+    an_eligibility_extension_is_withdrawn_on_its_own_collection,
 );

@@ -391,6 +391,31 @@ impl Store {
         .transpose()
     }
 
+    /// [`Store::consume_code`] for the service's own pages: only a code issued to `client_id`
+    /// is consumed, so that a code of another client sent to a page's callback is refused
+    /// without being spent (its own client can still redeem it).
+    pub async fn consume_client_code(
+        &self,
+        code_hash: &str,
+        client_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<AuthorizationCode>, StoreError> {
+        sqlx::query(concat!(
+            "UPDATE authorization_codes SET consumed_at = $2 \
+             WHERE code_hash = $1 AND client_id = $3 AND consumed_at IS NULL AND expires_at > $2 \
+             RETURNING ",
+            code_columns!()
+        ))
+        .bind(code_hash)
+        .bind(ms(now))
+        .bind(client_id)
+        .fetch_optional(self.pool())
+        .await?
+        .as_ref()
+        .map(code_from_row)
+        .transpose()
+    }
+
     /// Records the first refresh token of the family a redeemed code starts (its
     /// `family_id` becomes the code's), in one transaction. Returns `false`, storing nothing, if
     /// the code is unknown, not redeemed, has already started a family, or was replayed: a

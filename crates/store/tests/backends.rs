@@ -1127,6 +1127,22 @@ async fn authorization_codes_are_single_use(ctx: Ctx) {
         "expired"
     );
 
+    // A page's callback consumes only its own client's codes: another's stays redeemable.
+    s.insert_code(&code("elsewhere")).await.unwrap();
+    assert_eq!(
+        s.consume_client_code("elsewhere", "another-client", t(10))
+            .await
+            .unwrap(),
+        None
+    );
+    let own = s
+        .consume_client_code("elsewhere", "portal", t(10))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(own.consumed_at, Some(t(10)));
+    assert_eq!(s.consume_code("elsewhere", t(11)).await.unwrap(), None);
+
     for round in 0..4 {
         let hash = format!("race-{round}");
         s.insert_code(&code(&hash)).await.unwrap();

@@ -29,9 +29,13 @@ impl Core {
         let eligible = eligible_users(tenant, GLOBAL_ADMINISTRATOR, &[]);
         let methods = methods_without(&self.store, &eligible, &|_| true, now, removed).await?;
         let all: BTreeSet<String> = eligible.iter().map(|u| u.id.clone()).collect();
-        let Ok(preflight) = preflight_activation(tenant, context, &eligible, &|id| {
-            methods.get(id).cloned().unwrap_or_default()
-        }) else {
+        let Ok(preflight) = preflight_activation(
+            tenant,
+            context,
+            Some(GLOBAL_ADMINISTRATOR),
+            &eligible,
+            &|id| methods.get(id).cloned().unwrap_or_default(),
+        ) else {
             return Ok((all, Vec::new()));
         };
         let unable = preflight.unable_users();

@@ -574,16 +574,27 @@ pub async fn visible_request(
     }
 }
 
-/// Cancels one of the caller's requests that still waits (for its step-up, its approval or an
-/// administrator's decision) or is granted but not yet in force: the state machine says which
-/// may be canceled. Audited, also when refused.
+/// Cancels one of the caller's requests for an active assignment that still waits (for its
+/// step-up, its approval or an administrator's decision) or is granted but not yet in force:
+/// the state machine says which may be canceled. Audited, also when refused.
 pub async fn cancel(
     core: &Core,
     caller: &Caller,
     id: &RequestId,
 ) -> Result<ScheduleRequestRecord, ActivationError> {
+    cancel_of(core, caller, ScheduleKind::Assignment, id).await
+}
+
+/// [`cancel`] for a request of `kind`: a holder's `selfExtend` or `selfRenew` of an
+/// eligibility is withdrawn like one of an active assignment.
+pub async fn cancel_of(
+    core: &Core,
+    caller: &Caller,
+    kind: ScheduleKind,
+    id: &RequestId,
+) -> Result<ScheduleRequestRecord, ActivationError> {
     let now = core.now();
-    let record = own_request(core, caller, ScheduleKind::Assignment, id).await?;
+    let record = own_request(core, caller, kind, id).await?;
     let role = record.request.role_definition_id.clone();
     let entry = audit(caller, "Cancel role request", &role, now).correlation(record.id());
     let from = progress_of(&record);

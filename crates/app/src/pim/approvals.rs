@@ -235,6 +235,12 @@ impl Approval {
             .is_some_and(|set| set.contains(user_id))
     }
 
+    /// Whether `user_id` is among the approvers of the step in progress — also when they made
+    /// the request, which they may never decide (see [`Step::assigned_to_me`]).
+    pub fn is_approver_now(&self, user_id: &UserId) -> bool {
+        self.is_approver(self.record.approval_stage as usize, user_id)
+    }
+
     /// Whether `user_id` made the request.
     fn is_requester(&self, user_id: &UserId) -> bool {
         *user_id == self.record.request.principal_id
@@ -370,6 +376,34 @@ pub async fn waiting_for(core: &Core, caller: &Caller) -> Result<Vec<Approval>, 
         }
     }
     Ok(mine)
+}
+
+/// The caller's own requests that wait for a decision (of approvers, or of an administrator),
+/// newest first: what they cannot decide themselves.
+pub async fn requested_by(core: &Core, caller: &Caller) -> Result<Vec<Approval>, ApprovalError> {
+    let mut own = Vec::new();
+    for status in [Status::PendingApproval, Status::PendingAdminDecision] {
+        own.extend(
+            core.store
+                .list_schedule_requests(&ScheduleRequestQuery {
+                    principal_id: Some(caller.user.id.clone()),
+                    status: Some(status),
+                    limit: 1000,
+                    ..ScheduleRequestQuery::default()
+                })
+                .await?,
+        );
+    }
+    own.sort_by(|a, b| {
+        b.request
+            .created_date_time
+            .cmp(&a.request.created_date_time)
+    });
+    let mut approvals = Vec::with_capacity(own.len());
+    for record in own {
+        approvals.push(Approval::load(core, record).await?);
+    }
+    Ok(approvals)
 }
 
 /// A decision on an approval step.

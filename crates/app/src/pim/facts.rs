@@ -100,7 +100,12 @@ pub(crate) async fn holdings(
             }
         }
     }
-    let active = core
+    // An activation (made by the holder's `selfActivate`) is what the holder may end; an
+    // active assignment an administrator made — directly, or by granting the holder's
+    // extension or renewal — is not, though it came from a request too. With both, the
+    // activation is the one reported.
+    let mut active = None;
+    for s in core
         .store
         .list_scheduled_assignments(&AssignmentQuery {
             principal_id: Some(user.as_str().to_string()),
@@ -110,22 +115,29 @@ pub(crate) async fn holdings(
             request_id: None,
         })
         .await?
-        .into_iter()
-        .next()
-        .map(|s| {
-            let active = ActiveAssignment {
+    {
+        let activated = is_activation(core, &s).await?;
+        if active.is_some() && !activated {
+            continue;
+        }
+        active = Some((
+            ActiveAssignment {
                 window: Window {
                     start: s.assignment.start_at,
                     end: s.assignment.end_at,
                 },
-                assignment_type: if s.request_id.is_some() {
+                assignment_type: if activated {
                     ActiveKind::Activated
                 } else {
                     ActiveKind::Assigned
                 },
-            };
-            (active, s.assignment.id)
-        });
+            },
+            s.assignment.id,
+        ));
+        if activated {
+            break;
+        }
+    }
     Ok(Holdings {
         eligibility,
         active,
@@ -192,5 +204,21 @@ pub fn new_schedule(
         status: status_of(kind),
         start_at: start,
         end_at: end,
+    }
+}
+
+/// Whether an active assignment is an activation: made by the holder's own `selfActivate`
+/// (not by an administrator, nor by granting the holder's `selfExtend` or `selfRenew`).
+pub(crate) async fn is_activation(
+    core: &Core,
+    s: &store::ScheduledAssignment,
+) -> Result<bool, StoreError> {
+    let Some(id) = &s.request_id else {
+        return Ok(false);
+    };
+    match core.store.get_schedule_request(id).await {
+        Ok(r) => Ok(r.request.action() == pim::Action::SelfActivate),
+        Err(e) if e.is_not_found() => Ok(false),
+        Err(e) => Err(e),
     }
 }

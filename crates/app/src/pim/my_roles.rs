@@ -2,18 +2,26 @@
 //! role with the end of its eligibility, whether it is active now, and what its activation
 //! requires (read from the role's settings as the activation rules apply them) — including,
 //! when that is an authentication context, whether the caller has registered a method that
-//! counts for it ([`crate::pim::readiness`]).
+//! counts for it ([`crate::pim::readiness`]) — and which of the caller's schedules may be
+//! extended or renewed ([`Extendable`]).
 
 use crate::pim::readiness::{self, ContextReadiness};
 use crate::pim::schedules::{self, Rows, Shown};
 use crate::posture::PostureError;
 use crate::{Caller, Core};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use pim::schedule::{AssignmentType, MemberType};
-use pim::{ActivationRequirements, RuleViolation, ScheduleKind, Status};
+use pim::validate::{EXTENSION_WINDOW, RENEWAL_WINDOW};
+use pim::{
+    Action, ActivationRequirements, RoleManagementPolicy, Rule, RuleId, RuleViolation,
+    ScheduleKind, Status,
+};
 use policy::directory::AssignmentStatus;
 use policy::ids::RoleId;
-use store::{RoleDefinition, ScheduleRequestQuery, ScheduleRequestRecord, StoreError};
+use std::collections::BTreeMap;
+use store::{
+    AssignmentQuery, RoleDefinition, ScheduleRequestQuery, ScheduleRequestRecord, StoreError,
+};
 
 /// Why *My roles* could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +43,32 @@ pub struct MyRoles {
     pub active: Vec<ActiveRole>,
     /// The caller's activation requests that wait for their step-up, newest first.
     pub waiting_for_step_up: Vec<WaitingRequest>,
+    /// The caller's own schedules (eligibilities, administrators' active assignments) that
+    /// end soon enough to ask for an extension or ended recently enough to ask for a renewal,
+    /// by role name.
+    pub extendable: Vec<Extendable>,
+}
+
+/// A schedule the caller holds directly (an eligibility, or an active assignment an
+/// administrator made; never an activation, which is activated again instead) and may ask an
+/// administrator to extend (`selfExtend`: it ends within [`EXTENSION_WINDOW`]) or renew
+/// (`selfRenew`: it ended within [`RENEWAL_WINDOW`] and nothing of its kind replaced it).
+#[derive(Debug, Clone)]
+pub struct Extendable {
+    /// The role.
+    pub role: RoleDefinition,
+    /// Eligible or active.
+    pub kind: ScheduleKind,
+    /// `SelfExtend` or `SelfRenew`.
+    pub action: Action,
+    /// When it ends, or ended.
+    pub end: DateTime<Utc>,
+    /// The longest schedule of its kind the role's settings let an administrator grant
+    /// (`Expiration_Admin_*`); `None` when they set none, or when it cannot be read (the
+    /// request is then refused with the reason).
+    pub maximum: Option<TimeDelta>,
+    /// The caller's request for it that already waits for an administrator, if any.
+    pub waiting: Option<ScheduleRequestRecord>,
 }
 
 /// A role the caller may activate.
@@ -170,11 +204,119 @@ pub async fn my_roles(core: &Core, caller: &Caller) -> Result<MyRoles, MyRolesEr
             record,
         })
         .collect();
+    let extendable = extendable(core, caller, &definition).await?;
     Ok(MyRoles {
         eligible,
         active,
         waiting_for_step_up: waiting,
+        extendable,
     })
+}
+
+/// The caller's schedules that may be extended or renewed now (see [`Extendable`]), by role
+/// name, eligibilities first.
+async fn extendable(
+    core: &Core,
+    caller: &Caller,
+    definition: &impl Fn(&str) -> RoleDefinition,
+) -> Result<Vec<Extendable>, MyRolesError> {
+    let now = core.now();
+    let mut out = Vec::new();
+    for kind in [ScheduleKind::Eligibility, ScheduleKind::Assignment] {
+        let status = match kind {
+            ScheduleKind::Eligibility => AssignmentStatus::Eligible,
+            ScheduleKind::Assignment => AssignmentStatus::Active,
+        };
+        // Per role (as the store spells it): the schedule not yet ended that lasts longest,
+        // and the one that ended last — what `selfExtend` and `selfRenew` act on.
+        let mut by_role: BTreeMap<String, Ends> = BTreeMap::new();
+        for s in core
+            .store
+            .list_scheduled_assignments(&AssignmentQuery {
+                principal_id: Some(caller.user.id.clone()),
+                status: Some(status),
+                ..AssignmentQuery::default()
+            })
+            .await?
+        {
+            if kind == ScheduleKind::Assignment && super::facts::is_activation(core, &s).await? {
+                continue;
+            }
+            let a = &s.assignment;
+            let slot = by_role
+                .entry(a.role_definition_id.as_str().to_ascii_lowercase())
+                .or_default();
+            let ended = s.closed_at.is_some() || a.end_at.is_some_and(|end| end <= now);
+            match (ended, a.end_at) {
+                (false, end) => {
+                    slot.live = Some(match slot.live {
+                        None => end,
+                        Some(known) => known.zip(end).map(|(x, y)| x.max(y)),
+                    });
+                }
+                (true, end) => {
+                    let end = end.or(s.closed_at).unwrap_or(now);
+                    slot.ended = Some(slot.ended.map_or(end, |known| known.max(end)));
+                }
+            }
+        }
+        for (role, ends) in by_role {
+            let (action, end) = match (ends.live, ends.ended) {
+                (Some(Some(end)), _) if end - EXTENSION_WINDOW <= now => (Action::SelfExtend, end),
+                (None, Some(end)) if now - end <= RENEWAL_WINDOW => (Action::SelfRenew, end),
+                _ => continue,
+            };
+            let role = definition(&role);
+            let waiting = core
+                .store
+                .list_schedule_requests(&ScheduleRequestQuery {
+                    kind: Some(kind),
+                    principal_id: Some(caller.user.id.clone()),
+                    role_definition_id: Some(role.id.clone()),
+                    status: Some(Status::PendingAdminDecision),
+                    limit: 1,
+                    ..ScheduleRequestQuery::default()
+                })
+                .await?
+                .into_iter()
+                .next();
+            let policy = core.role_settings(&role.id).await?.policy;
+            out.push(Extendable {
+                maximum: admin_maximum(&policy, kind),
+                role,
+                kind,
+                action,
+                end,
+                waiting,
+            });
+        }
+    }
+    out.sort_by(|a, b| {
+        (a.kind == ScheduleKind::Assignment, &a.role.display_name)
+            .cmp(&(b.kind == ScheduleKind::Assignment, &b.role.display_name))
+    });
+    Ok(out)
+}
+
+/// The ends of a principal's schedules of one kind for one role.
+#[derive(Default)]
+struct Ends {
+    /// Of the one not yet ended that lasts longest (`Some(None)`: one without an end).
+    live: Option<Option<DateTime<Utc>>>,
+    /// Of the one that ended last.
+    ended: Option<DateTime<Utc>>,
+}
+
+/// The maximum duration of `Expiration_Admin_Eligibility` or `Expiration_Admin_Assignment`.
+fn admin_maximum(policy: &RoleManagementPolicy, kind: ScheduleKind) -> Option<TimeDelta> {
+    let id = match kind {
+        ScheduleKind::Eligibility => RuleId::ExpirationAdminEligibility,
+        ScheduleKind::Assignment => RuleId::ExpirationAdminAssignment,
+    };
+    match policy.rule(&id) {
+        Some(Rule::Expiration(r)) => r.maximum().and_then(Result::ok),
+        _ => None,
+    }
 }
 
 /// Another eligibility for the same role: the longest-lasting one counts, and a direct one
@@ -200,7 +342,9 @@ async fn requirements(
         Err(violations) => return Ok(Err(violations)),
     };
     let context = match &settings.context {
-        Some(context) => Some(readiness::for_caller(core, caller, &context.to_string()).await?),
+        Some(context) => {
+            Some(readiness::for_caller(core, caller, role, &context.to_string()).await?)
+        }
         None => None,
     };
     Ok(Ok(Requirements { settings, context }))

@@ -72,12 +72,14 @@ pub struct Lacking {
     pub advice: Option<String>,
 }
 
-/// What the enforced policies on `context` ask of `caller` activating a role that requires it,
-/// checked against the caller's registered methods now. The caller counts as privileged (they
+/// What the enforced policies on `context` ask of `caller` activating `role`, which requires
+/// it, checked against the caller's registered methods now (a policy that includes the role's
+/// holders counts, as at the step-up). The caller counts as privileged (they
 /// are activating a role), so a key registered under a weaker proof does not count (DESIGN §8.5).
 pub async fn for_caller(
     core: &Core,
     caller: &Caller,
+    role: &str,
     context: &str,
 ) -> Result<ContextReadiness, PostureError> {
     let now = core.now();
@@ -93,7 +95,7 @@ pub async fn for_caller(
         via: Vec::new(),
     };
     let methods = methods_of(&core.store, std::slice::from_ref(&me), &|_| true, now).await?;
-    let preflight = preflight_activation_on(engine.as_ref(), context, &[me], &|id| {
+    let preflight = preflight_activation_on(engine.as_ref(), context, Some(role), &[me], &|id| {
         methods.get(id).cloned().unwrap_or_default()
     });
     Ok(match preflight {

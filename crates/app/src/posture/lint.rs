@@ -2,6 +2,10 @@
 //! security info.
 
 use super::*;
+use crate::authz::ReadConditionalAccess;
+use crate::{Authorized, Core};
+use policy::conditional_access::ConditionalAccessPolicy;
+use policy::posture::{targets_context, PostureKind};
 
 /// The contexts role activation requires, with the roles requiring each.
 pub(super) fn context_uses(roles: &[RoleSettings]) -> Vec<ContextUse> {
@@ -176,4 +180,72 @@ pub(super) async fn weakly_registered(
         }
     }
     Ok(found)
+}
+
+/// Whether `finding` concerns `policy`: it names the policy, or a context the policy targets
+/// (a context's findings name no single policy, but each policy on it is where the fix goes).
+pub fn concerns(finding: &PostureFinding, policy: &ConditionalAccessPolicy) -> bool {
+    finding
+        .policy_id
+        .as_deref()
+        .is_some_and(|id| id.eq_ignore_ascii_case(&policy.id))
+        || finding
+            .context
+            .as_deref()
+            .is_some_and(|c| targets_context(policy, c))
+}
+
+impl Core {
+    /// The Conditional Access findings of the posture lint (what `portcullis lint` reports
+    /// under Conditional Access, without a break-glass designation), for the admin center's
+    /// policy pages. They name policies and contexts, not users' methods, so a Conditional
+    /// Access reader may see them.
+    pub async fn conditional_access_findings(
+        &self,
+        _allowed: &Authorized<ReadConditionalAccess>,
+    ) -> Result<Vec<PostureFinding>, PostureError> {
+        let now = self.now();
+        let roles = role_settings(&self.store, now).await?;
+        let tenant = self
+            .store
+            .load_tenant(now)
+            .await
+            .map_err(read("the tenant"))?;
+        Ok(lint_conditional_access(&tenant, &[], &context_uses(&roles))
+            .into_iter()
+            .filter(|f| f.kind != PostureKind::NoBreakGlassDesignated)
+            .collect())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn finding(policy_id: Option<&str>, context: Option<&str>) -> PostureFinding {
+        PostureFinding {
+            severity: Severity::Warning,
+            kind: PostureKind::ContextWithoutStrength,
+            object: "x".into(),
+            policy_id: policy_id.map(str::to_string),
+            context: context.map(str::to_string),
+            message: String::new(),
+            fix: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_finding_concerns_the_policy_it_names_or_whose_context_it_is_about() {
+        let policy: ConditionalAccessPolicy = serde_json::from_value(json!({
+            "id": "AbC-1", "state": "enabled",
+            "conditions": { "applications": {
+                "includeAuthenticationContextClassReferences": ["c1"] } }
+        }))
+        .unwrap();
+        assert!(concerns(&finding(Some("abc-1"), None), &policy));
+        assert!(concerns(&finding(None, Some("c1")), &policy));
+        assert!(!concerns(&finding(Some("other"), Some("c2")), &policy));
+        assert!(!concerns(&finding(None, None), &policy));
+    }
 }

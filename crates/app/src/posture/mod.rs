@@ -21,7 +21,7 @@ use store::{RoleDefinition, Store, StoreError};
 mod lint;
 mod preflight;
 pub mod rollout;
-pub use lint::{lint, LintReport};
+pub use lint::{concerns, lint, LintReport};
 pub use preflight::{preflight, Preflight, Subject};
 
 /// Why a posture check could not be made.

@@ -109,9 +109,13 @@ pub async fn preflight(
             let eligible = eligible_users(&tenant, &role.definition.id, &break_glass);
             // Eligible users are privileged by definition.
             let methods = methods_of(store, &eligible, &|_| true, now).await?;
-            let preflight = preflight_activation(&tenant, &context.to_string(), &eligible, &|id| {
-                methods.get(id).cloned().unwrap_or_default()
-            })
+            let preflight = preflight_activation(
+                &tenant,
+                &context.to_string(),
+                Some(&role.definition.id),
+                &eligible,
+                &|id| methods.get(id).cloned().unwrap_or_default(),
+            )
             .map_err(|reason| PostureError::ContextPreflight {
                 role: name.clone(),
                 context: context.to_string(),

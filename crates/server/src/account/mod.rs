@@ -269,7 +269,7 @@ async fn callback(
         .ok_or_else(|| PageError::bad_request("Missing code", "Open /account again."))?;
     let redeemed = state
         .store
-        .consume_code(&token_hash(&code), state.now())
+        .consume_client_code(&token_hash(&code), PORTAL_CLIENT_ID, state.now())
         .await?;
     // The code must name this browser's session; whether that session is still live is the
     // page's to check when it is opened (the redirect goes there).

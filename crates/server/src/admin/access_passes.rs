@@ -6,6 +6,7 @@
 use super::form::Fields;
 use super::{freshness, open, Admin, Frame, Freshness, Reauth, Section};
 use crate::error::PageError;
+use crate::error::PageForm;
 use crate::portal::{render, when};
 use crate::session::BrowserSession;
 use crate::state::AppState;
@@ -16,7 +17,6 @@ use authn::secrecy::ExposeSecret;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -163,7 +163,7 @@ pub(super) async fn issue(
     headers: HeaderMap,
     jar: CookieJar,
     session: Option<BrowserSession>,
-    Form(pairs): Form<Vec<(String, String)>>,
+    PageForm(pairs): PageForm<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
     let admin = match open::<ManageRoles>(&state, jar, session, Section::AccessPasses, PATH).await?
     {
@@ -182,7 +182,7 @@ pub(super) async fn issue(
     page.once = once;
     if let Freshness::Stale { contexts, reason } = stale {
         page.reauth = Some(Reauth::new(PATH, &contexts, reason));
-        return render(StatusCode::FORBIDDEN, &page);
+        return render(super::forms::STALE, &page);
     }
     let refuse = |mut page: PassesPage, why: String| {
         page.error = Some(why);
@@ -243,7 +243,7 @@ pub(super) async fn delete(
     headers: HeaderMap,
     jar: CookieJar,
     session: Option<BrowserSession>,
-    Form(form): Form<DeleteForm>,
+    PageForm(form): PageForm<DeleteForm>,
 ) -> Result<Response, PageError> {
     let admin = match open::<ManageRoles>(&state, jar, session, Section::AccessPasses, PATH).await?
     {
@@ -261,7 +261,7 @@ pub(super) async fn delete(
     }
     if let Freshness::Stale { contexts, reason } = stale {
         page.reauth = Some(Reauth::new(PATH, &contexts, reason));
-        return render(StatusCode::FORBIDDEN, &page);
+        return render(super::forms::STALE, &page);
     }
     match state
         .core

@@ -8,6 +8,7 @@
 use super::form::Fields;
 use super::roles::Choice;
 use super::{freshness, open, Admin, Frame, Freshness, Reauth, Section};
+use crate::error::PageForm;
 use crate::error::{PageError, ServeError};
 use crate::portal::{render, when};
 use crate::session::BrowserSession;
@@ -19,7 +20,6 @@ use askama::Template;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use axum_extra::extract::cookie::CookieJar;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use pim::{ScheduleKind, ScheduleRequest};
@@ -315,7 +315,7 @@ async fn act(
     let mut page = page_of(&state, frame, &kept).await?;
     if let Freshness::Stale { contexts, reason } = stale {
         page.reauth = Some(Reauth::new(PATH, &contexts, reason));
-        return render(StatusCode::FORBIDDEN, &page);
+        return render(super::forms::STALE, &page);
     }
     let refuse = |mut page: AssignmentsPage, status: StatusCode, why: String| {
         page.error = Some(why);
@@ -385,7 +385,7 @@ pub(super) async fn add(
     headers: HeaderMap,
     jar: CookieJar,
     session: Option<BrowserSession>,
-    Form(pairs): Form<Vec<(String, String)>>,
+    PageForm(pairs): PageForm<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
     act(state, peer, headers, jar, session, pairs, "adminAssign").await
 }
@@ -397,7 +397,7 @@ pub(super) async fn update(
     headers: HeaderMap,
     jar: CookieJar,
     session: Option<BrowserSession>,
-    Form(pairs): Form<Vec<(String, String)>>,
+    PageForm(pairs): PageForm<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
     act(state, peer, headers, jar, session, pairs, "adminUpdate").await
 }
@@ -409,7 +409,7 @@ pub(super) async fn remove(
     headers: HeaderMap,
     jar: CookieJar,
     session: Option<BrowserSession>,
-    Form(pairs): Form<Vec<(String, String)>>,
+    PageForm(pairs): PageForm<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
     act(state, peer, headers, jar, session, pairs, "adminRemove").await
 }

@@ -6,6 +6,7 @@
 use super::form::Fields;
 use super::{freshness, open, Frame, Freshness, Reauth, Section};
 use crate::error::PageError;
+use crate::error::PageForm;
 use crate::portal::render;
 use crate::session::BrowserSession;
 use crate::state::AppState;
@@ -16,7 +17,6 @@ use askama::Template;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -190,7 +190,7 @@ pub(super) async fn change(
     headers: HeaderMap,
     jar: CookieJar,
     session: Option<BrowserSession>,
-    Form(pairs): Form<Vec<(String, String)>>,
+    PageForm(pairs): PageForm<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
     let fields = Fields(pairs);
     let op = fields.get("op").to_string();
@@ -222,7 +222,7 @@ pub(super) async fn change(
     .await??;
     if let Freshness::Stale { contexts, reason } = stale {
         page.reauth = Some(Reauth::new(&back, &contexts, reason));
-        return render(StatusCode::FORBIDDEN, &page);
+        return render(super::forms::STALE, &page);
     }
     let core = &state.core;
     let result = match op.as_str() {

@@ -17,21 +17,28 @@
 
 mod access_passes;
 mod assignments;
+mod contexts;
 mod form;
+mod forms;
 mod groups;
+mod locations;
 mod logs;
+mod policies;
+mod policy_form;
 mod readiness;
 mod roles;
+mod strengths;
 mod users;
 mod what_if;
 
+use crate::error::PageForm;
 use crate::error::{PageError, ServeError};
 use crate::portal::{self, Return};
 use crate::session::BrowserSession;
 use crate::state::AppState;
 use app::authz::{
-    AuthorizeError, ManageConditionalAccess, ManageGroups, ManageRoles, ManageUsers, ReadAuditLogs,
-    ReadConditionalAccess,
+    ActiveRoles, AuthorizeError, ManageConditionalAccess, ManageGroups, ManageRoles, ManageUsers,
+    ReadAuditLogs, ReadConditionalAccess,
 };
 use app::signin::{AssessmentRequest, Circumstances, SignInSubject, Verdict};
 use app::{Authorized, Caller, Permission};
@@ -40,7 +47,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Router;
 use axum_extra::extract::cookie::CookieJar;
 use chrono::TimeDelta;
 use serde::Deserialize;
@@ -55,6 +62,13 @@ pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/admin", get(home))
         .route("/admin/reauthenticate", post(reauthenticate))
+        .merge(conditional_access_routes())
+        .merge(pim_routes())
+}
+
+/// The PIM, directory, logs, What If and readiness sections.
+fn pim_routes() -> Router<Arc<AppState>> {
+    Router::new()
         .route(
             "/admin/access-passes",
             get(access_passes::page).post(access_passes::issue),
@@ -77,6 +91,23 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/admin/roles", get(roles::list))
         .route("/admin/roles/{id}", get(roles::page))
         .route("/admin/roles/{id}/rules/{rule}", post(roles::save_rule))
+}
+
+/// The Conditional Access sections: contexts, strengths, policies and named locations.
+fn conditional_access_routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route(
+            "/admin/contexts",
+            get(contexts::list).post(contexts::create),
+        )
+        .route(
+            "/admin/contexts/{id}",
+            get(contexts::one).post(contexts::update),
+        )
+        .route("/admin/contexts/{id}/delete", post(contexts::delete))
+        .merge(policies::routes())
+        .merge(strengths::routes())
+        .merge(locations::routes())
 }
 
 /// A section of the admin center, as the navigation and the home page list it.
@@ -177,13 +208,8 @@ impl Section {
         }
     }
 
-    /// Whether the caller may open the section (read it) and change it now.
-    pub(crate) async fn access(
-        self,
-        state: &AppState,
-        caller: &Caller,
-    ) -> Result<Access, PageError> {
-        let core = &state.core;
+    /// Whether the caller, holding `held`, may open the section (read it) and change it.
+    pub(crate) fn access(self, held: &ActiveRoles) -> Access {
         let (read, write) = match self {
             Section::Home => (true, false),
             Section::Contexts
@@ -191,24 +217,24 @@ impl Section {
             | Section::Policies
             | Section::Locations
             | Section::WhatIf => (
-                core.may::<ReadConditionalAccess>(caller).await?,
-                core.may::<ManageConditionalAccess>(caller).await?,
+                held.allow::<ReadConditionalAccess>(),
+                held.allow::<ManageConditionalAccess>(),
             ),
             Section::Roles | Section::Assignments | Section::AccessPasses | Section::Readiness => {
-                let manage = core.may::<ManageRoles>(caller).await?;
+                let manage = held.allow::<ManageRoles>();
                 (manage, manage)
             }
             Section::Users => {
-                let manage = core.may::<ManageUsers>(caller).await?;
+                let manage = held.allow::<ManageUsers>();
                 (manage, manage)
             }
             Section::Groups => {
-                let manage = core.may::<ManageGroups>(caller).await?;
+                let manage = held.allow::<ManageGroups>();
                 (manage, manage)
             }
-            Section::SignIns | Section::Audit => (core.may::<ReadAuditLogs>(caller).await?, false),
+            Section::SignIns | Section::Audit => (held.allow::<ReadAuditLogs>(), false),
         };
-        Ok(Access { read, write })
+        Access { read, write }
     }
 }
 
@@ -247,13 +273,16 @@ impl Frame {
         caller: &Caller,
         current: Section,
     ) -> Result<Frame, PageError> {
-        let mut nav = Vec::new();
-        for section in Section::ALL {
-            let access = section.access(state, caller).await?;
-            if access.read {
-                nav.push(NavItem { section, access });
-            }
-        }
+        // One read of the caller's roles for every section.
+        let held = state.core.active_roles(caller).await?;
+        let nav = Section::ALL
+            .into_iter()
+            .map(|section| NavItem {
+                section,
+                access: section.access(&held),
+            })
+            .filter(|item| item.access.read)
+            .collect();
         Ok(Frame {
             upn: caller.user.user_principal_name.clone(),
             nav,
@@ -416,7 +445,7 @@ async fn reauthenticate(
     State(state): State<Arc<AppState>>,
     jar: CookieJar,
     session: Option<BrowserSession>,
-    Form(form): Form<ReauthenticateForm>,
+    PageForm(form): PageForm<ReauthenticateForm>,
 ) -> Result<Response, PageError> {
     let back = portal::admin_path(&form.back).unwrap_or_else(|| "/admin".into());
     let Some(session) = session else {

@@ -11,6 +11,7 @@
 
 use super::{freshness, open, Admin, Frame, Freshness, Reauth, Section};
 use crate::error::PageError;
+use crate::error::PageForm;
 use crate::portal::{render, when};
 use crate::session::BrowserSession;
 use crate::state::AppState;
@@ -21,7 +22,6 @@ use askama::Template;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use axum_extra::extract::cookie::CookieJar;
 use policy::ids::PolicyId;
 use policy::posture::{severity_name, UserReadiness};
@@ -301,7 +301,7 @@ pub(super) async fn switch_on(
     headers: HeaderMap,
     jar: CookieJar,
     session: Option<BrowserSession>,
-    Form(form): Form<SwitchForm>,
+    PageForm(form): PageForm<SwitchForm>,
 ) -> Result<Response, PageError> {
     let admin = match open::<ManageRoles>(&state, jar, session, Section::Readiness, PATH).await? {
         Ok(admin) => admin,
@@ -358,7 +358,7 @@ pub(super) async fn switch_on(
         if let Freshness::Stale { contexts, reason } = stale {
             let reauth = Reauth::new(PATH, &contexts, reason);
             return refused(
-                StatusCode::FORBIDDEN,
+                super::forms::STALE,
                 "Not switched on: confirm it's you first.".into(),
                 Some(reauth),
             )

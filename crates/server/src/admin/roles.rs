@@ -7,6 +7,7 @@
 
 use super::form::Fields;
 use super::{freshness, open, Admin, Frame, Freshness, Reauth, Section};
+use crate::error::PageForm;
 use crate::error::{PageError, ServeError};
 use crate::portal::render;
 use crate::session::BrowserSession;
@@ -18,7 +19,6 @@ use askama::Template;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use axum_extra::extract::cookie::CookieJar;
 use pim::{
     ApprovalMode, EnabledRule, NotificationLevel, RecipientType, Rule, RuleId, RuleKind, SubjectSet,
@@ -741,7 +741,7 @@ pub(super) async fn save_rule(
     jar: CookieJar,
     session: Option<BrowserSession>,
     Path((id, rule_id)): Path<(String, String)>,
-    Form(pairs): Form<Vec<(String, String)>>,
+    PageForm(pairs): PageForm<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
     let back = format!("/admin/roles/{id}");
     let admin = match open::<ManageRoles>(&state, jar, session, Section::Roles, &back).await? {
@@ -774,7 +774,7 @@ pub(super) async fn save_rule(
             &state,
             admin,
             &role,
-            StatusCode::FORBIDDEN,
+            super::forms::STALE,
             None,
             Some(view),
             Some(reauth),

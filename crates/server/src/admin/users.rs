@@ -6,6 +6,7 @@
 
 use super::form::Fields;
 use super::{freshness, open, Frame, Freshness, Reauth, Section};
+use crate::error::PageForm;
 use crate::error::{PageError, ServeError};
 use crate::portal::{render, when};
 use crate::session::BrowserSession;
@@ -18,7 +19,6 @@ use authn::secrecy::SecretString;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 use serde_json::json;
@@ -113,7 +113,7 @@ pub(super) async fn change(
     headers: HeaderMap,
     jar: CookieJar,
     session: Option<BrowserSession>,
-    Form(pairs): Form<Vec<(String, String)>>,
+    PageForm(pairs): PageForm<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
     let admin = match open::<ManageUsers>(&state, jar, session, Section::Users, PATH).await? {
         Ok(admin) => admin,
@@ -131,7 +131,7 @@ pub(super) async fn change(
     let mut page = page_of(&state, frame, &kept).await?;
     if let Freshness::Stale { contexts, reason } = stale {
         page.reauth = Some(Reauth::new(PATH, &contexts, reason));
-        return render(StatusCode::FORBIDDEN, &page);
+        return render(super::forms::STALE, &page);
     }
     let user = fields.get("user").to_string();
     let result = match op.as_str() {

@@ -74,9 +74,10 @@ fn step_up_challenge(state: &AppState, record_id: &str, context: &str) -> GraphE
 async fn lacking_methods(
     state: &AppState,
     caller: &app::Caller,
+    role: &str,
     context: &str,
 ) -> Result<Option<(String, Value)>, GraphError> {
-    let readiness = app::pim::readiness::for_caller(state, caller, context)
+    let readiness = app::pim::readiness::for_caller(state, caller, role, context)
         .await
         .map_err(|e| crate::error::ServeError::Internal(format!("{e:?}")))?;
     if readiness.can_satisfy() {
@@ -121,6 +122,7 @@ async fn step_up_required(
     state: &AppState,
     caller: &Caller,
     record_id: &str,
+    role: &str,
     context: &str,
 ) -> Result<GraphError, GraphError> {
     let mut challenge = step_up_challenge(state, record_id, context);
@@ -135,7 +137,7 @@ async fn step_up_required(
             inner["stepUpPage"] = json!(page);
         }
     }
-    if let Some(lacking) = lacking_methods(state, caller, context).await? {
+    if let Some(lacking) = lacking_methods(state, caller, role, context).await? {
         challenge.message = format!("{} {}", lacking.0, challenge.message);
         if let Some(inner) = challenge.inner.as_mut() {
             inner["methodsToRegister"] = lacking.1;
@@ -189,9 +191,14 @@ pub async fn create(
                 | ActivationOutcome::PendingApproval(record) => {
                     Ok((StatusCode::CREATED, Json(to_value(&record.request)?)))
                 }
-                ActivationOutcome::StepUpRequired { record, context } => {
-                    Err(step_up_required(&state, &caller, record.id(), &context).await?)
-                }
+                ActivationOutcome::StepUpRequired { record, context } => Err(step_up_required(
+                    &state,
+                    &caller,
+                    record.id(),
+                    &record.request.role_definition_id,
+                    &context,
+                )
+                .await?),
             }
         }
         Action::SelfDeactivate => match activation::deactivate(&state, &caller, request).await? {

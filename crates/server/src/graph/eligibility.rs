@@ -13,6 +13,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, Uri};
 use axum::Json;
 use pim::{Action, ScheduleKind, ScheduleRequest};
+use policy::ids::RequestId;
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -92,4 +93,28 @@ pub async fn item(
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, GraphError> {
     request_item(&state, &caller, KIND, &uri, &segment, query.as_deref()).await
+}
+
+/// `POST …/roleEligibilityScheduleRequests/{id}/cancel`: the holder withdraws a `selfExtend` or
+/// `selfRenew` of an eligibility that still waits for an administrator. `204`; audited.
+#[utoipa::path(
+    post,
+    path = "/v1.0/roleManagement/directory/roleEligibilityScheduleRequests/{segment}/cancel",
+    tag = "pim",
+    params(
+        ("segment" = String, Path, description = "The request id."),
+    ),
+    responses(
+        (status = 204, description = "Cancelled."),
+    ),
+)]
+pub async fn cancel(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(segment): Path<String>,
+) -> Result<StatusCode, GraphError> {
+    // An id no request can have names none: not found, as in the assignment requests.
+    let id = RequestId::parse(&segment).map_err(|_| GraphError::not_found("Request", &segment))?;
+    app::pim::activation::cancel_of(&state, &caller, KIND, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

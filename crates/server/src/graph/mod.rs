@@ -329,7 +329,8 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/v1.0/roleManagement/directory/roleAssignmentScheduleInstances/{segment}",
             get(schedules::assignment_instance),
         )
-        // Eligibility requests (graph/eligibility.rs): adminAssign, adminRemove.
+        // Eligibility requests (graph/eligibility.rs): administrators' actions, holders'
+        // extensions and renewals, and their withdrawal.
         .route(
             "/v1.0/roleManagement/directory/roleEligibilityScheduleRequests",
             post(eligibility::create).get(eligibility::list),
@@ -337,6 +338,10 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route(
             "/v1.0/roleManagement/directory/roleEligibilityScheduleRequests/{segment}",
             get(eligibility::item),
+        )
+        .route(
+            "/v1.0/roleManagement/directory/roleEligibilityScheduleRequests/{segment}/cancel",
+            post(eligibility::cancel),
         )
         // Below every route above: what no route serves is answered in Graph's error shape,
         // which Graph's clients parse (an empty 404 they cannot).

@@ -134,6 +134,7 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
         eligibility::create,
         eligibility::list,
         eligibility::item,
+        eligibility::cancel,
     ),
     components(schemas(ErrorBody)),
     modifiers(&Conventions),

@@ -1,6 +1,7 @@
 //! The portal at `/`: *My access* for every signed-in user — *My roles* (eligible and active
-//! roles, and *Activate*, which leads straight into the request-bound step-up and back), *My
-//! requests*, *Approvals* and *Security info* (`/account`).
+//! roles; *Activate*, which leads straight into the request-bound step-up and back;
+//! *Deactivate*, *Extend* and *Renew*), *My requests* (and *Cancel* while one waits),
+//! *Approvals* (*Approve* and *Deny*, never one's own) and *Security info* (`/account`).
 //!
 //! Server-rendered (askama), with no script of its own: every action is a plain form `POST`
 //! under `/my/`, which the same-origin check of [`crate::browser`] guards like every page form
@@ -16,6 +17,8 @@
 //! this browser's session, and for a step-up it is the proof, used once, that activates the
 //! request through the application core ([`app::pim::activation`]).
 
+mod approvals;
+mod holder;
 mod requests;
 mod roles;
 
@@ -49,8 +52,13 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/my/roles", get(roles::page))
         .route("/my/roles/activate", post(roles::activate))
         .route("/my/roles/step-up", post(roles::resume_step_up))
+        .route("/my/roles/deactivate", post(holder::deactivate))
+        .route("/my/roles/extend", post(holder::extend))
+        .route("/my/roles/renew", post(holder::renew))
         .route("/my/requests", get(requests::mine))
-        .route("/my/approvals", get(requests::approvals))
+        .route("/my/requests/cancel", post(requests::cancel))
+        .route("/my/approvals", get(approvals::page))
+        .route("/my/approvals/decide", post(approvals::decide))
         .route(CALLBACK, get(callback))
 }
 
@@ -233,7 +241,7 @@ async fn home(
     let roles = app::pim::my_roles::my_roles(&state, caller)
         .await
         .map_err(|e| ServeError::Internal(format!("My roles: {e}")))?;
-    let waiting_for_me = requests::waiting_for_me(&state, caller).await?.len();
+    let waiting_for_me = approvals::waiting_for_me(&state, caller).await?.len();
     let admin = crate::admin::Frame::of(&state, caller, crate::admin::Section::Home)
         .await?
         .nav
@@ -313,7 +321,12 @@ async fn callback(
         ));
     };
     let code_hash = token_hash(&code);
-    let redeemed = state.store.consume_code(&code_hash, state.now()).await?;
+    // Only the portal's own codes are consumed here: another client's code sent to this page
+    // is refused and stays its client's to redeem.
+    let redeemed = state
+        .store
+        .consume_client_code(&code_hash, CLIENT_ID, state.now())
+        .await?;
     let callback_uri = format!("{}{CALLBACK}", state.issuer);
     let session_id = session.as_ref().map(|s| token_hash(&s.token));
     let redeemed = redeemed.filter(|c| {

@@ -1,19 +1,23 @@
-//! *My requests* (the caller's activation, extension and renewal requests and where each
-//! stands) and *Approvals* (the requests waiting for the caller's decision), read through the
-//! application core. Both only read in this version: cancelling a request and deciding an
-//! approval are done over the Graph API (docs/pim.md) until the portal offers them.
+//! *My requests*: the caller's activation, deactivation, extension and renewal requests and
+//! where each stands, newest first, with *Cancel* on each that still waits — for its step-up,
+//! its approval or an administrator's decision — through the service behind the Graph API's
+//! `…/cancel` ([`app::pim::activation::cancel_of`]).
 
+use super::roles::{internal, status_of};
 use super::{render, sign_in_first, when, Current, Return};
-use crate::error::{PageError, ServeError};
+use crate::error::PageError;
+use crate::error::PageForm;
 use crate::session::BrowserSession;
 use crate::state::AppState;
-use app::pim::approvals::{self, Approval, ApprovalError};
+use app::pim::activation::{self, ActivationError};
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
-use pim::ScheduleKind;
+use pim::{ScheduleKind, Status};
+use policy::ids::RequestId;
+use serde::Deserialize;
 use std::sync::Arc;
 use store::{ScheduleRequestQuery, ScheduleRequestRecord};
 
@@ -21,11 +25,15 @@ use store::{ScheduleRequestQuery, ScheduleRequestRecord};
 const LISTED: u32 = 100;
 
 struct RequestRow {
+    /// The request's id (the *Cancel* form names it).
+    id: String,
     role: String,
     what: String,
     status: String,
     requested: String,
     justification: String,
+    /// Whether it still waits, so that the caller may cancel it.
+    cancel: bool,
 }
 
 #[derive(Template)]
@@ -33,23 +41,15 @@ struct RequestRow {
 struct RequestsPage {
     upn: String,
     current: Current,
+    notice: Option<String>,
+    error: Option<String>,
     requests: Vec<RequestRow>,
 }
 
-#[derive(Template)]
-#[template(path = "portal_approvals.html")]
-struct ApprovalsPage {
-    upn: String,
-    current: Current,
-    approvals: Vec<ApprovalRow>,
-}
-
-struct ApprovalRow {
-    role: String,
-    requester: String,
-    requested: String,
-    justification: String,
-    step: String,
+/// The page's query after a cancellation: the request to report on.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct RequestsQuery {
+    canceled: Option<String>,
 }
 
 /// `GET /my/requests`.
@@ -57,10 +57,46 @@ pub(super) async fn mine(
     State(state): State<Arc<AppState>>,
     jar: CookieJar,
     session: Option<BrowserSession>,
+    Query(query): Query<RequestsQuery>,
 ) -> Result<Response, PageError> {
     let Some(session) = session else {
         return sign_in_first(&state, jar, Return::Requests).await;
     };
+    let notice = match query.canceled.as_deref().map(RequestId::parse) {
+        Some(Ok(id)) => canceled_notice(&state, &session, &id).await?,
+        _ => None,
+    };
+    page(&state, &session, StatusCode::OK, notice, None).await
+}
+
+/// What the page says about a request the caller just canceled.
+async fn canceled_notice(
+    state: &AppState,
+    session: &BrowserSession,
+    id: &RequestId,
+) -> Result<Option<String>, PageError> {
+    let Some(record) = super::holder::own(state, session, id).await? else {
+        return Ok(None);
+    };
+    if record.status() != Status::Canceled {
+        return Ok(None);
+    }
+    let names = RoleNames::read(state).await?;
+    Ok(Some(format!(
+        "Your request ({} of {}) is canceled: nothing more will come of it.",
+        what(&record).to_lowercase(),
+        names.of(&record.request.role_definition_id),
+    )))
+}
+
+/// *My requests* with `notice` or `error` at the top, answered with `status`.
+async fn page(
+    state: &AppState,
+    session: &BrowserSession,
+    status: StatusCode,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Result<Response, PageError> {
     let records = state
         .store
         .list_schedule_requests(&ScheduleRequestQuery {
@@ -69,84 +105,97 @@ pub(super) async fn mine(
             ..ScheduleRequestQuery::default()
         })
         .await?;
-    let names = RoleNames::read(&state).await?;
+    let names = RoleNames::read(state).await?;
     let requests = records
         .iter()
         .map(|r| RequestRow {
+            id: r.id().to_string(),
             role: names.of(&r.request.role_definition_id),
             what: what(r),
             status: r.status().to_string(),
             requested: r.request.created_date_time.map(when).unwrap_or_default(),
             justification: r.request.justification.clone().unwrap_or_default(),
+            cancel: waits(&r.status()),
         })
         .collect();
     render(
-        StatusCode::OK,
+        status,
         &RequestsPage {
             upn: session.caller.user.user_principal_name.clone(),
             current: Current::Requests,
+            notice,
+            error,
             requests,
         },
     )
 }
 
-/// `GET /my/approvals`.
-pub(super) async fn approvals(
-    State(state): State<Arc<AppState>>,
-    jar: CookieJar,
-    session: Option<BrowserSession>,
-) -> Result<Response, PageError> {
-    let Some(session) = session else {
-        return sign_in_first(&state, jar, Return::Approvals).await;
-    };
-    let waiting = waiting_for_me(&state, &session.caller).await?;
-    let names = RoleNames::read(&state).await?;
-    let mut rows = Vec::new();
-    for approval in &waiting {
-        let request = &approval.record.request;
-        let requester = match state.store.get_user(&request.principal_id).await {
-            Ok(u) => u.user_principal_name,
-            Err(e) if e.is_not_found() => request.principal_id.clone(),
-            Err(e) => return Err(e.into()),
-        };
-        rows.push(ApprovalRow {
-            role: names.of(&request.role_definition_id),
-            requester,
-            requested: request.created_date_time.map(when).unwrap_or_default(),
-            justification: request.justification.clone().unwrap_or_default(),
-            step: approval
-                .steps(&session.caller.id())
-                .into_iter()
-                .find(|s| s.assigned_to_me)
-                .map(|s| s.display_name)
-                .unwrap_or_default(),
-        });
-    }
-    render(
-        StatusCode::OK,
-        &ApprovalsPage {
-            upn: session.caller.user.user_principal_name.clone(),
-            current: Current::Approvals,
-            approvals: rows,
-        },
+/// Whether a request in `status` still waits — what the caller may cancel. (The state machine
+/// decides; the page offers *Cancel* only where it would.)
+fn waits(status: &Status) -> bool {
+    matches!(
+        status,
+        Status::PendingStepUp | Status::PendingApproval | Status::PendingAdminDecision
     )
 }
 
-/// The approvals waiting for the caller's decision.
-pub(super) async fn waiting_for_me(
-    state: &AppState,
-    caller: &app::Caller,
-) -> Result<Vec<Approval>, PageError> {
-    approvals::waiting_for(state, caller)
-        .await
-        .map_err(|e| match e {
-            ApprovalError::Store(e) => e.into(),
-            other => ServeError::Internal(format!("approvals: {other}")).into(),
-        })
+/// The form field that names the request to cancel.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct CancelForm {
+    #[serde(default)]
+    request: String,
+}
+
+/// `POST /my/requests/cancel`: withdraws one of the caller's requests that still waits.
+pub(super) async fn cancel(
+    State(state): State<Arc<AppState>>,
+    session: Option<BrowserSession>,
+    PageForm(form): PageForm<CancelForm>,
+) -> Result<Response, PageError> {
+    let Some(session) = session else {
+        return Err(PageError::new(
+            StatusCode::UNAUTHORIZED,
+            "Sign in first",
+            "Your session has ended; open My requests (/my/requests) and sign in again. \
+             Nothing was canceled.",
+        ));
+    };
+    let not_yours = "Nothing was canceled: this request is not one of yours, or does not exist.";
+    let Ok(id) = RequestId::parse(form.request.trim()) else {
+        return page(
+            &state,
+            &session,
+            StatusCode::NOT_FOUND,
+            None,
+            Some(not_yours.into()),
+        )
+        .await;
+    };
+    // The request's kind, as the caller's own (another's is not found, whatever its kind).
+    let kind = match super::holder::own(&state, &session, &id).await? {
+        Some(record) => record.kind,
+        None => ScheduleKind::Assignment,
+    };
+    match activation::cancel_of(&state, &session.caller, kind, &id).await {
+        Ok(record) => {
+            let query = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("canceled", record.id())
+                .finish();
+            Ok(Redirect::to(&format!("/my/requests?{query}")).into_response())
+        }
+        Err(ActivationError::Refused(refusal)) => {
+            let message = match refusal.kind {
+                app::pim::RefusalKind::NotFound => not_yours.to_string(),
+                _ => format!("Not canceled: {}", refusal.message),
+            };
+            page(&state, &session, status_of(&refusal), None, Some(message)).await
+        }
+        Err(e) => Err(internal(e)),
+    }
 }
 
 /// What a request asks, in words.
-fn what(r: &ScheduleRequestRecord) -> String {
+pub(super) fn what(r: &ScheduleRequestRecord) -> String {
     let kind = match r.kind {
         ScheduleKind::Assignment => "active assignment",
         ScheduleKind::Eligibility => "eligibility",
@@ -161,14 +210,16 @@ fn what(r: &ScheduleRequestRecord) -> String {
 }
 
 /// The roles' names by id.
-struct RoleNames(Vec<store::RoleDefinition>);
+pub(super) struct RoleNames(Vec<store::RoleDefinition>);
 
 impl RoleNames {
-    async fn read(state: &AppState) -> Result<RoleNames, PageError> {
+    /// Every role's name.
+    pub(super) async fn read(state: &AppState) -> Result<RoleNames, PageError> {
         Ok(RoleNames(state.store.list_role_definitions().await?))
     }
 
-    fn of(&self, id: &str) -> String {
+    /// The name of role `id` (its id when no role has it).
+    pub(super) fn of(&self, id: &str) -> String {
         self.0
             .iter()
             .find(|d| d.id.eq_ignore_ascii_case(id))

@@ -4,8 +4,11 @@
 //! the request and goes straight to its step-up sign-in, whose code `/my/callback` turns into
 //! the proof that activates it. A caller with no method that counts for the context is told
 //! which would, with the way to Security info, instead of a form that could not succeed.
+//! *Deactivate*, *Extend* and *Renew* on the same page are [`super::holder`]'s.
 
+use super::holder::ExtendCard;
 use super::{render, to_sign_in, when, Current, Return};
+use crate::error::PageForm;
 use crate::error::{PageError, ServeError};
 use crate::session::BrowserSession;
 use crate::signin::pages::describe;
@@ -18,10 +21,10 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use axum_extra::extract::cookie::CookieJar;
 use chrono::TimeDelta;
 use pim::request::{ExpirationPattern, ExpirationType, RequestSchedule, TicketInfo};
+use pim::validate::MINIMUM_ACTIVE_DURATION;
 use pim::{Action, ScheduleKind, ScheduleRequest, Status};
 use policy::ids::RequestId;
 use serde::Deserialize;
@@ -72,11 +75,13 @@ impl ActivateForm {
     }
 }
 
-/// The page's query after an activation: the request to report on.
+/// The page's query after an action: the request to report on.
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct RolesQuery {
     activated: Option<String>,
     approval: Option<String>,
+    deactivated: Option<String>,
+    extension: Option<String>,
 }
 
 /// `GET /my/roles`.
@@ -90,8 +95,35 @@ pub(super) async fn page(
         return super::sign_in_first(&state, jar, Return::Roles).await;
     };
     let roles = read(&state, &session).await?;
-    let notice = notice(&state, &session, &roles, &query).await?;
-    render(StatusCode::OK, &view(&session, &roles, notice, None, None))
+    let notice = match notice(&state, &session, &roles, &query).await? {
+        Some(notice) => Some(notice),
+        None => {
+            super::holder::notice(
+                &state,
+                &session,
+                &roles,
+                query.deactivated.as_deref(),
+                query.extension.as_deref(),
+            )
+            .await?
+        }
+    };
+    render(
+        StatusCode::OK,
+        &view(&state, &session, &roles, notice, None, None),
+    )
+}
+
+/// The name of role `id` as *My roles* lists it (its id when it is not listed).
+pub(super) fn name_of(roles: &MyRoles, id: &str) -> String {
+    roles
+        .eligible
+        .iter()
+        .map(|e| &e.role)
+        .chain(roles.active.iter().map(|a| &a.role))
+        .chain(roles.extendable.iter().map(|x| &x.role))
+        .find(|r| r.id.eq_ignore_ascii_case(id))
+        .map_or_else(|| id.to_string(), |r| r.display_name.clone())
 }
 
 /// What the page says about the request an activation just made, if it is the caller's.
@@ -123,13 +155,7 @@ async fn notice(
         Err(e) => return Err(internal(e)),
     };
     let role = &record.request.role_definition_id;
-    let name = roles
-        .eligible
-        .iter()
-        .map(|e| &e.role)
-        .chain(roles.active.iter().map(|a| &a.role))
-        .find(|r| r.id.eq_ignore_ascii_case(role))
-        .map_or_else(|| role.clone(), |r| r.display_name.clone());
+    let name = name_of(roles, role);
     Ok(match record.status() {
         Status::Provisioned if !approval => {
             let until = roles
@@ -157,7 +183,7 @@ pub(super) async fn activate(
     State(state): State<Arc<AppState>>,
     jar: CookieJar,
     session: Option<BrowserSession>,
-    Form(form): Form<ActivateForm>,
+    PageForm(form): PageForm<ActivateForm>,
 ) -> Result<Response, PageError> {
     let Some(session) = session else {
         return Err(signed_out());
@@ -187,7 +213,8 @@ pub(super) async fn activate(
         Err(ActivationError::Refused(refusal)) => {
             let roles = read(&state, &session).await?;
             let status = status_of(&refusal);
-            let page = view(&session, &roles, None, None, Some((form, refusal.message)));
+            let refused = Refused::Activate(form, refusal.message);
+            let page = view(&state, &session, &roles, None, None, Some(refused));
             render(status, &page)
         }
         Err(e) => Err(internal(e)),
@@ -207,7 +234,7 @@ pub(super) async fn resume_step_up(
     State(state): State<Arc<AppState>>,
     jar: CookieJar,
     session: Option<BrowserSession>,
-    Form(form): Form<ResumeForm>,
+    PageForm(form): PageForm<ResumeForm>,
 ) -> Result<Response, PageError> {
     let Some(session) = session else {
         return Err(signed_out());
@@ -316,7 +343,10 @@ pub(super) async fn refused(
     message: String,
 ) -> Result<Response, PageError> {
     let roles = read(state, session).await?;
-    render(status, &view(session, &roles, None, Some(message), None))
+    render(
+        status,
+        &view(state, session, &roles, None, Some(message), None),
+    )
 }
 
 /// Back to *My roles*, reporting on request `id` (`303`: the form is not sent again on reload).
@@ -337,7 +367,8 @@ fn signed_out() -> PageError {
     )
 }
 
-fn status_of(refusal: &Refusal) -> StatusCode {
+/// The status of a page that shows `refusal`.
+pub(super) fn status_of(refusal: &Refusal) -> StatusCode {
     match refusal.kind {
         RefusalKind::Invalid => StatusCode::BAD_REQUEST,
         RefusalKind::Forbidden => StatusCode::FORBIDDEN,
@@ -346,18 +377,21 @@ fn status_of(refusal: &Refusal) -> StatusCode {
     }
 }
 
-fn internal(e: ActivationError) -> PageError {
+/// An activation service's failure that is not the caller's.
+pub(super) fn internal(e: ActivationError) -> PageError {
     match e {
         ActivationError::Store(e) => e.into(),
         other => internal_message(&other.to_string()),
     }
 }
 
-fn internal_message(what: &str) -> PageError {
+/// An inconsistency of the portal's (a bug), as an internal error page.
+pub(super) fn internal_message(what: &str) -> PageError {
     ServeError::Internal(format!("My roles: {what}")).into()
 }
 
-async fn read(state: &AppState, session: &BrowserSession) -> Result<MyRoles, PageError> {
+/// The caller's roles.
+pub(super) async fn read(state: &AppState, session: &BrowserSession) -> Result<MyRoles, PageError> {
     my_roles(state, &session.caller)
         .await
         .map_err(|e| ServeError::Internal(format!("My roles: {e}")).into())
@@ -367,7 +401,7 @@ async fn read(state: &AppState, session: &BrowserSession) -> Result<MyRoles, Pag
 
 #[derive(Template)]
 #[template(path = "portal_roles.html")]
-struct RolesPage {
+pub(super) struct RolesPage {
     upn: String,
     current: Current,
     notice: Option<String>,
@@ -375,6 +409,7 @@ struct RolesPage {
     eligible: Vec<RoleCard>,
     active: Vec<ActiveRow>,
     waiting: Vec<WaitingRow>,
+    extendable: Vec<ExtendCard>,
 }
 
 /// One eligible role.
@@ -424,16 +459,31 @@ struct FormView {
     button: String,
 }
 
-struct DurationOption {
-    value: String,
-    label: String,
-    selected: bool,
+/// One choice of a duration.
+pub(super) struct DurationOption {
+    pub(super) value: String,
+    pub(super) label: String,
+    pub(super) selected: bool,
 }
 
 struct ActiveRow {
+    /// The role's id (the *Deactivate* form names it).
+    id: String,
     name: String,
     until: String,
     how: String,
+    /// An activation the caller can end now.
+    deactivate: bool,
+    /// An activation too young to end: from when it can be.
+    deactivate_from: Option<String>,
+}
+
+/// A form the page shows again as typed, with the sentence that refused it.
+pub(super) enum Refused {
+    /// *Activate*.
+    Activate(ActivateForm, String),
+    /// *Extend* or *Renew* (the action says which).
+    Extend(super::holder::ExtendForm, Action, String),
 }
 
 struct WaitingRow {
@@ -443,29 +493,45 @@ struct WaitingRow {
 }
 
 /// The page for `roles`; `refused` re-renders a form as typed with the refusal's sentence.
-fn view(
+pub(super) fn view(
+    state: &AppState,
     session: &BrowserSession,
     roles: &MyRoles,
     notice: Option<String>,
     error: Option<String>,
-    refused: Option<(ActivateForm, String)>,
+    refused: Option<Refused>,
 ) -> RolesPage {
+    let now = state.now();
+    let (activate, extend) = match &refused {
+        Some(Refused::Activate(form, message)) => (Some((form, message.as_str())), None),
+        Some(Refused::Extend(form, action, message)) => {
+            (None, Some((form, action, message.as_str())))
+        }
+        None => (None, None),
+    };
     let eligible: Vec<RoleCard> = roles
         .eligible
         .iter()
         .map(|e| {
-            let input = refused
-                .as_ref()
-                .filter(|(form, _)| e.role.id.eq_ignore_ascii_case(form.role.trim()));
+            let input =
+                activate.filter(|(form, _)| e.role.id.eq_ignore_ascii_case(form.role.trim()));
             card(e, input)
         })
         .collect();
+    let (extendable, extend_shown) = super::holder::cards(&roles.extendable, extend, now);
     // A refusal no form on the page can show (the role is active now, or not the caller's)
     // is said at the top.
-    let in_a_form = eligible
-        .iter()
-        .any(|c| c.form.as_ref().is_some_and(|f| f.error.is_some()));
-    let error = error.or_else(|| refused.filter(|_| !in_a_form).map(|(_, message)| message));
+    let in_a_form = extend_shown
+        || eligible
+            .iter()
+            .any(|c| c.form.as_ref().is_some_and(|f| f.error.is_some()));
+    let error = error.or_else(|| {
+        let message = match &refused {
+            Some(Refused::Activate(_, message) | Refused::Extend(_, _, message)) => message,
+            None => return None,
+        };
+        (!in_a_form).then(|| message.clone())
+    });
     RolesPage {
         upn: session.caller.user.user_principal_name.clone(),
         current: Current::Roles,
@@ -476,6 +542,10 @@ fn view(
             .active
             .iter()
             .map(|a| ActiveRow {
+                id: a.role.id.clone(),
+                deactivate: a.activated && now >= a.since + MINIMUM_ACTIVE_DURATION,
+                deactivate_from: (a.activated && now < a.since + MINIMUM_ACTIVE_DURATION)
+                    .then(|| when(a.since + MINIMUM_ACTIVE_DURATION)),
                 name: a.role.display_name.clone(),
                 until: a.until.map_or_else(
                     || "no end".to_string(),
@@ -502,10 +572,11 @@ fn view(
                     .unwrap_or_default(),
             })
             .collect(),
+        extendable,
     }
 }
 
-fn card(e: &EligibleRole, refused: Option<&(ActivateForm, String)>) -> RoleCard {
+fn card(e: &EligibleRole, refused: Option<(&ActivateForm, &str)>) -> RoleCard {
     let mut card = RoleCard {
         id: e.role.id.clone(),
         name: e.role.display_name.clone(),
@@ -678,9 +749,9 @@ fn methods_of(combinations: &[policy::method::MethodCombination]) -> Vec<String>
         .collect()
 }
 
-fn form_view(r: &Requirements, refused: Option<&(ActivateForm, String)>) -> FormView {
+fn form_view(r: &Requirements, refused: Option<(&ActivateForm, &str)>) -> FormView {
     let (input, error) = match refused {
-        Some((form, message)) => (form.clone(), Some(message.clone())),
+        Some((form, message)) => (form.clone(), Some(message.to_string())),
         None => (ActivateForm::default(), None),
     };
     FormView {

@@ -34,11 +34,17 @@ pub struct Subject<'a> {
     pub request: &'a AuthorizationRequest,
     /// Where from.
     pub circumstances: &'a Circumstances,
+    /// For a PIM step-up: the role its request activates (read from the request the
+    /// authorization request names, never from the client).
+    pub activating_role: Option<&'a str>,
 }
 
 /// What the authorization request asks of the user's authentication, as the assessment reads
-/// it.
-pub fn assessment_request(request: &AuthorizationRequest) -> AssessmentRequest {
+/// it; `activating_role` is the role of the step-up's request, when it is one.
+pub fn assessment_request(
+    request: &AuthorizationRequest,
+    activating_role: Option<&str>,
+) -> AssessmentRequest {
     AssessmentRequest {
         client_id: request.client_id.clone(),
         user_action: request.user_action.clone(),
@@ -47,7 +53,11 @@ pub fn assessment_request(request: &AuthorizationRequest) -> AssessmentRequest {
         acr_essential: request.acr_essential,
         prompt_login: request.prompt_login,
         max_age: request.max_age,
-        step_up: request.step_up_request.is_some(),
+        // A step-up whose request names no role still counts only its own methods.
+        step_up: request
+            .step_up_request
+            .as_ref()
+            .map(|_| activating_role.unwrap_or_default().to_string()),
     }
 }
 
@@ -57,7 +67,7 @@ pub async fn assess(
     subject: &Subject<'_>,
     now: DateTime<Utc>,
 ) -> Result<Assessment, ServeError> {
-    let request = assessment_request(subject.request);
+    let request = assessment_request(subject.request, subject.activating_role);
     let subject = SignInSubject {
         user_id: subject.user_id,
         events: subject.events,

@@ -110,14 +110,18 @@ pub async fn proceed(
     if !user.account_enabled {
         return Ok(pages::SignInView::disabled(&ctx).render()?.into_response());
     }
+    let mut activating_role = None;
     if let Some(request_id) = &ctx.request.step_up_request {
         // A PIM step-up: only for a request of this user that waits for one.
         let waiting = match state.store.get_schedule_request(request_id).await {
-            Ok(r) => r.request.principal_id == user.id && r.status() == pim::Status::PendingStepUp,
-            Err(e) if e.is_not_found() => false,
+            Ok(r) => (r.request.principal_id == user.id
+                && r.status() == pim::Status::PendingStepUp)
+                .then_some(r.request.role_definition_id),
+            Err(e) if e.is_not_found() => None,
             Err(e) => return Err(e.into()),
         };
-        if !waiting {
+        activating_role = waiting;
+        if activating_role.is_none() {
             if !state
                 .store
                 .complete_transaction(&ctx.transaction.id, now)
@@ -141,6 +145,7 @@ pub async fn proceed(
         transaction_id: Some(&ctx.transaction.id),
         request: &ctx.request,
         circumstances,
+        activating_role: activating_role.as_deref(),
     };
     let Assessment {
         verdict,

@@ -2,6 +2,7 @@
 //! access pass. Each checks the locks first (see [`lockout`]), verifies, records the outcome,
 //! and goes back to the page (which decides what is next).
 
+use crate::error::PageForm;
 use crate::error::{PageError, ServeError};
 use crate::signin::context::SignInContext;
 use crate::signin::flow::Circumstances;
@@ -13,7 +14,6 @@ use authn::secrecy::SecretString;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use axum_extra::extract::cookie::CookieJar;
 use chrono::Duration;
 use policy::method::AuthenticationMethodMode as Mode;

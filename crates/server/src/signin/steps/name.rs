@@ -16,7 +16,7 @@ pub async fn username(
     headers: HeaderMap,
     Path(tx): Path<String>,
     jar: CookieJar,
-    Form(form): Form<UsernameForm>,
+    PageForm(form): PageForm<UsernameForm>,
 ) -> Result<Response, PageError> {
     let step = Step::load(state, peer, &headers, &tx, jar).await?;
     let name = form.username.trim();

@@ -16,7 +16,7 @@ pub async fn otp_send(
     headers: HeaderMap,
     Path(tx): Path<String>,
     jar: CookieJar,
-    Form(form): Form<SendForm>,
+    PageForm(form): PageForm<SendForm>,
 ) -> Result<Response, PageError> {
     let step = Step::load(state, peer, &headers, &tx, jar).await?;
     let user_id = step.user_id()?;
@@ -92,7 +92,7 @@ pub async fn otp_verify(
     headers: HeaderMap,
     Path(tx): Path<String>,
     jar: CookieJar,
-    Form(form): Form<OtpForm>,
+    PageForm(form): PageForm<OtpForm>,
 ) -> Result<Response, PageError> {
     let step = Step::load(state, peer, &headers, &tx, jar).await?;
     let user_id = step.user_id()?;

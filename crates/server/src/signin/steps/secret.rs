@@ -16,7 +16,7 @@ pub async fn password(
     headers: HeaderMap,
     Path(tx): Path<String>,
     jar: CookieJar,
-    Form(form): Form<PasswordForm>,
+    PageForm(form): PageForm<PasswordForm>,
 ) -> Result<Response, PageError> {
     let step = Step::load(state, peer, &headers, &tx, jar).await?;
     let attempt = step.attempt().await?;
@@ -80,7 +80,7 @@ pub async fn totp(
     headers: HeaderMap,
     Path(tx): Path<String>,
     jar: CookieJar,
-    Form(form): Form<CodeForm>,
+    PageForm(form): PageForm<CodeForm>,
 ) -> Result<Response, PageError> {
     let step = Step::load(state, peer, &headers, &tx, jar).await?;
     let attempt = step.attempt().await?;

@@ -16,7 +16,7 @@ pub async fn tap(
     headers: HeaderMap,
     Path(tx): Path<String>,
     jar: CookieJar,
-    Form(form): Form<TapForm>,
+    PageForm(form): PageForm<TapForm>,
 ) -> Result<Response, PageError> {
     let step = Step::load(state, peer, &headers, &tx, jar).await?;
     let attempt = step.attempt().await?;
