@@ -7,6 +7,7 @@
 // The tenant is mid-rollout: its policies are report-only, so sign-ins take a password, and
 // the step-up of an activation asks for a second factor made for the request.
 import { check, env, launch, run, screenshot, signIn } from "./lib.mjs";
+import { checkAccessibility } from "./lib/axe.mjs";
 
 /** Signs in with the sign-in name and the password only. */
 async function withPassword(page, upn) {
@@ -32,6 +33,7 @@ await run("readiness", async ({ page, watch }) => {
   const notReady = card.locator(`li.not-ready[data-upn="${pilotUpn}"]`);
   check((await notReady.count()) === 1, `${pilotUpn} is shown as not ready`);
   check(await card.getByRole("button", { name: "Switch On" }).isDisabled(), "the switch is withheld");
+  await checkAccessibility(page, "Rollout readiness, not ready");
   await screenshot(page, "readiness-not-ready");
   watch.assertClean("readiness");
 
@@ -43,6 +45,7 @@ await run("readiness", async ({ page, watch }) => {
   await page.getByRole("button", { name: "Issue pass" }).click();
   await page.locator("#pass").waitFor();
   const pass = (await page.locator("#pass").innerText()).trim();
+  await checkAccessibility(page, "Temporary access passes, a pass issued");
   check(pass.length >= 8, `a pass is shown: ${pass}`);
   await page.getByRole("button", { name: "Show passes" }).click();
   await page.locator("#passes").waitFor();
@@ -59,6 +62,7 @@ await run("readiness", async ({ page, watch }) => {
     await signIn(p2, pilotUpn, { pass });
     await p2.getByRole("heading", { name: "Security info" }).waitFor();
     await second.watch.cspCanary(p2);
+    await checkAccessibility(p2, "Security info with a pass");
     await p2.getByLabel("Name", { exact: true }).fill("Virtual key");
     await p2.getByRole("button", { name: "Add a passkey or security key" }).click();
     await p2.locator("#methods li", { hasText: "Virtual key" }).waitFor();
@@ -76,6 +80,7 @@ await run("readiness", async ({ page, watch }) => {
     const pending = await page.locator("#pilot-result").innerText();
     check(pending.includes("Pilot not passed") && pending.includes("has not activated"), pending);
     check(await card.getByRole("button", { name: "Switch On" }).isDisabled(), "still withheld");
+    await checkAccessibility(page, "Rollout readiness, pilot pending");
     watch.assertClean("pilot pending");
 
     // 5. The pilot signs in with the password and activates the role; the step-up asks for a
@@ -105,10 +110,32 @@ await run("readiness", async ({ page, watch }) => {
   check(passed.includes("Pilot passed"), passed);
   const on = card.getByRole("button", { name: "Switch On" });
   check(!(await on.isDisabled()), "the switch is offered");
+  await checkAccessibility(page, "Rollout readiness, pilot passed");
   await screenshot(page, "readiness-pilot-passed");
   await on.click();
   await page.locator("#notice").waitFor();
   check((await page.locator("#notice").innerText()).includes("The policy is On."), "switched On");
   check((await page.locator(`#policy-${policyId} #is-on`).count()) === 1, "the card says On");
   watch.assertClean("switched on");
+
+  // 7. Every other section of this part of the admin center passes the accessibility check.
+  for (const [path, heading] of [
+    ["/admin/roles", "Roles and settings"],
+    [`/admin/roles/${roleId}`, "Application Administrator"],
+    ["/admin/assignments", "Assignments"],
+    ["/admin/users", "Users"],
+    ["/admin/groups", "Groups"],
+    ["/admin/sign-ins", "Sign-in log"],
+    ["/admin/audit", "Audit log"],
+    [`/admin/what-if?user=${encodeURIComponent(pilotUpn)}&target=authenticationContext&value=c1&method=password&method=fido2`, "What If"],
+  ]) {
+    await page.goto(`${base}${path}`);
+    await page.getByRole("heading", { name: heading, level: 1 }).waitFor();
+    await checkAccessibility(page, heading);
+  }
+  check(
+    (await page.locator("#decision").getAttribute("data-result")) !== null,
+    "What If answers",
+  );
+  watch.assertClean("the other sections");
 });

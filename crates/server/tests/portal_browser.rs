@@ -593,9 +593,13 @@ async fn readiness_goes_from_a_pass_to_a_passkey_to_on() {
     }
     let (dana, _) = eligible_admin(&env, "dana@example.test").await;
     let admin = env.user("admin@example.test", PASSWORD).await;
+    // Roles administrator and Conditional Access writer; users and the logs too, for the
+    // accessibility check of every section.
     for role in [
         PRIVILEGED_ROLE_ADMINISTRATOR,
         policy::roles::BuiltInRole::ConditionalAccessAdministrator.template_id(),
+        policy::roles::BuiltInRole::UserAdministrator.template_id(),
+        policy::roles::BuiltInRole::SecurityReader.template_id(),
     ] {
         assign(&env, &admin.id, role, AssignmentStatus::Active, None).await;
     }
