@@ -5,7 +5,8 @@
 //             sign-in frequency every time, On, requiring MFA — and the page shows the lint's
 //             warning —, then edited to require the phishing-resistant strength instead, after
 //             which the warning is gone.
-// Between the two, the Rust test requires c1 in Application Administrator's role settings.
+//   role    — Roles and settings: Application Administrator's activation requires c1, through
+//             the role settings editor.
 import fs from "node:fs";
 import path from "node:path";
 import { check, env, run } from "./lib.mjs";
@@ -53,6 +54,26 @@ await run(`admin-seed (${step})`, async ({ page, watch }) => {
     const row = await page.locator("#context-c1").innerText();
     check(row.includes(CONTEXT_NAME), `the list shows it: ${row}`);
     watch.assertClean("the context");
+    return;
+  }
+
+  if (step === "role") {
+    await page.goto(`${base}/admin/roles`);
+    await signIn(page);
+    await page.getByRole("heading", { name: "Roles and settings", level: 1 }).waitFor();
+    await watch.cspCanary(page);
+    await page.getByRole("link", { name: "Application Administrator", exact: true }).click();
+    await page.getByRole("heading", { name: "Application Administrator", level: 1 }).waitFor();
+    const rule = page.locator("#rule-AuthenticationContext_EndUser_Assignment");
+    await rule.getByLabel("Require an authentication context").check();
+    await rule.getByLabel("Authentication context", { exact: true }).selectOption({ label: `c1 — ${CONTEXT_NAME}` });
+    await rule.getByRole("button", { name: "Save" }).click();
+    await page.locator("#notice").waitFor();
+    const notice = await page.locator("#notice").innerText();
+    check(notice.includes("Saved: On activation, require an authentication context"), notice);
+    const kept = page.locator("#rule-AuthenticationContext_EndUser_Assignment");
+    check(await kept.getByLabel("Require an authentication context").isChecked(), "it is required");
+    watch.assertClean("the role's settings");
     return;
   }
 

@@ -174,37 +174,29 @@ async fn the_seeds_administrator_steps_in_the_admin_center() {
     );
     assert_eq!(contexts[0].is_available, Some(true));
 
-    // 2. Application Administrator's activation requires it.
-    // TODO(issue 11): through the role settings editor (/admin/roles/…) once it is on main; until
-    // then through the service its Graph handler calls.
-    let allowed = env
+    // 2. Application Administrator's activation requires it, through the role settings editor.
+    browser::scenario("admin_seed.mjs", vars("role")).await;
+    let settings = env
         .state
-        .authorize::<ManageRoles>(&app::Caller::new(admin.clone()))
-        .await
-        .unwrap();
-    let role = env
-        .state
-        .store
-        .list_role_definitions()
+        .core
+        .role_settings(APPLICATION_ADMINISTRATOR)
         .await
         .unwrap()
-        .into_iter()
-        .find(|d| d.id == APPLICATION_ADMINISTRATOR)
-        .unwrap();
-    app::pim::settings::patch_rule(
-        &env.state.core,
-        &allowed,
-        &role,
-        "AuthenticationContext_EndUser_Assignment",
-        &json!({
-            "@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyAuthenticationContextRule",
-            "isEnabled": true,
-            "claimValue": "c1"
-        }),
-        app::conditional_access::LockoutGuard::Enforce,
-    )
-    .await
-    .unwrap();
+        .policy;
+    assert_eq!(
+        settings
+            .authentication_context()
+            .and_then(|c| c.required_context().ok().flatten())
+            .map(|c| c.to_string())
+            .as_deref(),
+        Some("c1")
+    );
+    assert_eq!(
+        common::audits_named(&env, "Update role setting in PIM")
+            .await
+            .len(),
+        1
+    );
 
     // 3. The policy, first with MFA, then with the phishing-resistant strength.
     browser::scenario("admin_seed.mjs", vars("policy")).await;
