@@ -483,6 +483,21 @@ async fn the_holder_ends_an_activation_but_not_within_five_minutes_of_its_start(
     let (status, activated) = post(env, REQUESTS, &adele_token, activation(&adele.id)).await;
     assert_eq!(status, 201, "{activated}");
     assert_eq!(activated["status"], "Provisioned");
+    // An activation ends soon, but it is not extended: its holder activates again.
+    let (status, body) = post(
+        env,
+        REQUESTS,
+        &adele_token,
+        json!({
+            "action": "selfExtend",
+            "roleDefinitionId": SECURITY_READER,
+            "directoryScopeId": "/",
+            "justification": "longer please",
+            "scheduleInfo": { "expiration": { "type": "afterDuration", "duration": "P1D" } }
+        }),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
 
     env.state.clock.advance(Duration::minutes(4));
     let (status, body) = post(env, REQUESTS, &adele_token, deactivation()).await;
@@ -573,6 +588,17 @@ async fn a_holder_asks_to_extend_and_an_administrator_decides(env: &Env) {
     assert_eq!(request["status"], "PendingAdminDecision");
     let id = request["id"].as_str().unwrap().to_string();
     assert_eq!(request["approvalId"], id.as_str());
+    // A second one while it waits: refused, naming the first.
+    let (status, body) = post(env, eligibility, &adele_token, extend("P20D")).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["error"]["code"], "PendingRoleAssignmentRequest",
+        "{body}"
+    );
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains(&id),
+        "{body}"
+    );
 
     // Administrators see it waiting for them; the holder and others do not decide it.
     let (_, waiting) = get(env, &format!("{APPROVALS}/{WAITING_FOR_ME}"), &admin).await;

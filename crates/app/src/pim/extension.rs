@@ -7,9 +7,9 @@ use crate::pim::facts::existing;
 use crate::pim::{audit, refuse, ErrorCode, Refusal};
 use crate::{Caller, Core};
 use pim::validate::AssignmentPlan;
-use pim::{Action, Decision, RequestFlow, ScheduleKind, ScheduleRequest};
+use pim::{Action, Decision, RequestFlow, ScheduleKind, ScheduleRequest, Status};
 use policy::ids::RoleId;
-use store::ScheduleRequestRecord;
+use store::{ScheduleRequestQuery, ScheduleRequestRecord};
 
 crate::pim::area_error! {
     /// Why an extension or renewal was not requested.
@@ -54,6 +54,33 @@ pub async fn request(
             now,
         )
     };
+    // One extension or renewal of a schedule at a time: a second would let the administrator
+    // grant both, and the holder could not tell which one counts.
+    let waiting = core
+        .store
+        .list_schedule_requests(&ScheduleRequestQuery {
+            kind: Some(kind),
+            principal_id: Some(caller.user.id.clone()),
+            role_definition_id: Some(role.id.clone()),
+            status: Some(Status::PendingAdminDecision),
+            ..ScheduleRequestQuery::default()
+        })
+        .await?;
+    if let Some(pending) = waiting
+        .iter()
+        .find(|r| matches!(r.request.action(), Action::SelfExtend | Action::SelfRenew))
+    {
+        let refusal = Refusal::invalid(
+            ErrorCode::Other("PendingRoleAssignmentRequest"),
+            format!(
+                "A request to extend or renew this {} already waits for an administrator \
+                 ({}); cancel it first to ask again.",
+                kind.describe(),
+                pending.id()
+            ),
+        );
+        return Err(refuse(core, entry(" (refused)"), refusal).await.into());
+    }
     let policy = core.role_settings(&role.id).await?.policy;
     let current = existing(core, kind, &caller.user.id, &role.id, renewing).await?;
     match pim::validate_self_extension(&policy, &request, kind, current, now) {

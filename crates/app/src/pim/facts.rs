@@ -170,6 +170,11 @@ pub(crate) async fn existing(
         if has_ended != ended {
             continue;
         }
+        // An activation is not extended or renewed: its holder activates again, within the
+        // eligibility, under the role's activation rules.
+        if kind == ScheduleKind::Assignment && is_activation(core, &s).await? {
+            continue;
+        }
         let w = Window {
             start: a.start_at,
             end: a.end_at,
