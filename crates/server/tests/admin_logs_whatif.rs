@@ -1,6 +1,6 @@
 //! The admin center's read-only sections over real HTTP, on SQLite and PostgreSQL: the sign-in
 //! log with every policy's result and its filters (user, status, day), the audit log with the
-//! state of its hash chain, and What If, whose answer is the one `portcullis whatif` computes
+//! state of its hash chain (verified, then broken at an entry changed behind the store's back), and What If, whose answer is the one `portcullis whatif` computes
 //! (`policy::what_if` over the same tenant file, request and time); readers only.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -139,6 +139,35 @@ async fn the_audit_log_shows_its_chain_verified(env: &Env) {
         "{html}"
     );
     assert!(html.contains("Verified: "), "{html}");
+    // An entry changed behind the store's back: the page says where the chain breaks.
+    let before = env.state.store.verify_audit_chain().await.unwrap();
+    assert!(before.is_intact());
+    let url = env
+        .state
+        .config
+        .database_url
+        .as_ref()
+        .unwrap()
+        .expose()
+        .to_string();
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    let changed = sqlx::query(
+        "UPDATE directory_audits SET activity_display_name = 'Nothing happened' WHERE seq = 1",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    assert_eq!(changed.rows_affected(), 1);
+    pool.close().await;
+    let page = b.get("/admin/audit").await;
+    let html = page.html();
+    assert!(
+        html.contains("The hash chain is broken at entry #1"),
+        "{html}"
+    );
+    assert!(html.contains("changed"), "{html}");
+    assert!(!html.contains("Verified: "), "{html}");
     let other = b.get("/admin/audit?category=Policy").await;
     assert!(
         !other
