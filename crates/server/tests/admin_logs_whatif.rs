@@ -1,7 +1,8 @@
 //! The admin center's read-only sections over real HTTP, on SQLite and PostgreSQL: the sign-in
 //! log with every policy's result and its filters (user, status, day), the audit log with the
-//! state of its hash chain (verified, then broken at an entry changed behind the store's back), and What If, whose answer is the one `portcullis whatif` computes
-//! (`policy::what_if` over the same tenant file, request and time); readers only.
+//! state of its hash chain (verified, then broken at an entry changed behind the store's back),
+//! and What If, whose answer is the one `portcullis whatif` computes (`policy::what_if` over the
+//! same tenant file, request and time); readers only.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
