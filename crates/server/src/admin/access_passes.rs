@@ -3,7 +3,7 @@
 //! — and each user's passes with whether they can be used now, to delete. Through the same
 //! services as Graph's `temporaryAccessPassMethods` (`app::access_pass`).
 
-use super::form::Fields;
+use super::forms::Fields;
 use super::{freshness, open, Admin, Frame, Freshness, Reauth, Section};
 use crate::error::PageError;
 use crate::error::PageForm;
@@ -170,9 +170,9 @@ pub(super) async fn issue(
         Ok(admin) => admin,
         Err(response) => return Ok(response),
     };
-    let fields = Fields(pairs);
-    let user = fields.get("user").to_string();
-    let lifetime = fields.get("lifetime").to_string();
+    let fields = Fields::new(pairs);
+    let user = fields.trimmed("user").to_string();
+    let lifetime = fields.trimmed("lifetime").to_string();
     let once = fields.checked("once");
     let stale = freshness(&state, &admin, &super::circumstances(peer, &headers)).await?;
     let frame = Frame::of(&state, admin.allowed.caller(), Section::AccessPasses).await?;

@@ -5,7 +5,7 @@
 //! through [`app::pim::admin::request`], the service behind Graph's
 //! `roleEligibilityScheduleRequests` and `roleAssignmentScheduleRequests`.
 
-use super::form::Fields;
+use super::forms::Fields;
 use super::roles::Choice;
 use super::{freshness, open, Admin, Frame, Freshness, Reauth, Section};
 use crate::error::PageForm;
@@ -142,7 +142,7 @@ async fn page_of(
     frame: Frame,
     fields: &Fields,
 ) -> Result<AssignmentsPage, PageError> {
-    let chosen = fields.get("role");
+    let chosen = fields.trimmed("role");
     let mut roles: Vec<Choice> = state
         .store
         .list_role_definitions()
@@ -159,15 +159,15 @@ async fn page_of(
         frame,
         rows: rows(state).await?,
         roles,
-        kind: match fields.get("kind") {
+        kind: match fields.trimmed("kind") {
             "active" => "active".into(),
             _ => "eligible".into(),
         },
-        principal: fields.get("principal").to_string(),
-        start: fields.get("start").to_string(),
-        end: fields.get("end").to_string(),
+        principal: fields.trimmed("principal").to_string(),
+        start: fields.trimmed("start").to_string(),
+        end: fields.trimmed("end").to_string(),
         permanent: fields.checked("permanent"),
-        justification: fields.get("justification").to_string(),
+        justification: fields.trimmed("justification").to_string(),
         error: None,
         notice: None,
         reauth: None,
@@ -240,11 +240,11 @@ fn request_of(
     principal: &str,
     now: DateTime<Utc>,
 ) -> Result<ScheduleRequest, String> {
-    let start = match fields.get("start") {
+    let start = match fields.trimmed("start") {
         "" => None,
         s => Some(parse_time(s).ok_or_else(|| format!("'{s}' is not a date and time."))?),
     };
-    let end = match fields.get("end") {
+    let end = match fields.trimmed("end") {
         "" => None,
         s => Some(parse_time(s).ok_or_else(|| format!("'{s}' is not a date and time."))?),
     };
@@ -271,10 +271,10 @@ fn request_of(
     let mut body = json!({
         "action": action,
         "principalId": principal,
-        "roleDefinitionId": fields.get("role"),
+        "roleDefinitionId": fields.trimmed("role"),
         "directoryScopeId": "/",
     });
-    let justification = fields.get("justification");
+    let justification = fields.trimmed("justification");
     if !justification.is_empty() {
         body["justification"] = json!(justification);
     }
@@ -302,7 +302,7 @@ async fn act(
         Ok(admin) => admin,
         Err(response) => return Ok(response),
     };
-    let fields = Fields(pairs);
+    let fields = Fields::new(pairs);
     let stale = freshness(&state, &admin, &super::circumstances(peer, &headers)).await?;
     let frame = Frame::of(&state, admin.allowed.caller(), Section::Assignments).await?;
     // An update or removal of a listed row is not the add form's input: the add form stays
@@ -321,7 +321,7 @@ async fn act(
         page.error = Some(why);
         render(status, &page)
     };
-    let kind = match fields.get("kind") {
+    let kind = match fields.trimmed("kind") {
         "eligible" => ScheduleKind::Eligibility,
         "active" => ScheduleKind::Assignment,
         _ => {
@@ -332,7 +332,7 @@ async fn act(
             )
         }
     };
-    let named = fields.get("principal");
+    let named = fields.trimmed("principal");
     if named.is_empty() {
         return refuse(
             page,
@@ -425,7 +425,7 @@ mod tests {
         assert!(parse_time("tomorrow").is_none());
         let now = parse_time("2029-01-01T00:00").unwrap_or_default();
         let f = |pairs: &[(&str, &str)]| {
-            Fields(
+            Fields::new(
                 pairs
                     .iter()
                     .map(|(a, b)| (a.to_string(), b.to_string()))

@@ -1,4 +1,4 @@
-//! What the admin center's Conditional Access pages share: the form's fields as sent (a field
+//! What the admin center's pages share: the form's fields as sent (a field
 //! may repeat, as checkboxes do), and the gate of every write — the writer's permission now,
 //! then a recent proof ([`super::freshness`]).
 
@@ -41,6 +41,19 @@ impl Fields {
             }
         }
         out
+    }
+
+    /// The first value of `name`, trimmed (empty when absent).
+    pub(crate) fn trimmed(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or("", |(_, v)| v.trim())
+    }
+
+    /// Whether nothing was sent (a page opened without a question).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 
     /// Whether a checkbox `name` was sent (checked).
@@ -142,5 +155,30 @@ pub(crate) async fn reader(
             Err(super::denied::<app::authz::ReadConditionalAccess>())
         }
         Err(app::authz::AuthorizeError::Store(e)) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Fields;
+
+    #[test]
+    fn repeated_names_and_checkboxes_read_as_sent() {
+        let f = Fields::new(vec![
+            ("approver".into(), "a".into()),
+            ("approver".into(), " ".into()),
+            ("approver".into(), "b ".into()),
+            ("approver".into(), "a".into()),
+            ("required".into(), "on".into()),
+            ("maximum".into(), " PT8H ".into()),
+        ]);
+        assert_eq!(f.all("approver"), vec!["a", "b"]);
+        assert!(f.checked("required"));
+        assert!(!f.checked("missing"));
+        assert_eq!(f.trimmed("maximum"), "PT8H");
+        assert_eq!(f.one("maximum"), " PT8H ");
+        assert_eq!(f.trimmed("missing"), "");
+        assert!(!f.is_empty());
+        assert!(Fields::default().is_empty());
     }
 }

@@ -3,7 +3,7 @@
 //! members and adds or removes one — through the services of Graph's `/groups`
 //! (`app::groups`), with their rules and the lockout guard.
 
-use super::form::Fields;
+use super::forms::Fields;
 use super::{freshness, open, Frame, Freshness, Reauth, Section};
 use crate::error::PageError;
 use crate::error::PageForm;
@@ -76,9 +76,9 @@ async fn page_of(
         groups,
         group: None,
         members: Vec::new(),
-        name: fields.get("name").to_string(),
+        name: fields.trimmed("name").to_string(),
         role_assignable: fields.checked("role_assignable"),
-        member: fields.get("member").to_string(),
+        member: fields.trimmed("member").to_string(),
         error: None,
         notice: None,
         reauth: None,
@@ -192,9 +192,9 @@ pub(super) async fn change(
     session: Option<BrowserSession>,
     PageForm(pairs): PageForm<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
-    let fields = Fields(pairs);
-    let op = fields.get("op").to_string();
-    let group = fields.get("group").to_string();
+    let fields = Fields::new(pairs);
+    let op = fields.trimmed("op").to_string();
+    let group = fields.trimmed("group").to_string();
     let on_group = matches!(op.as_str(), "add" | "remove") && !group.is_empty();
     let back = if on_group {
         format!("{PATH}/{group}")
@@ -229,13 +229,13 @@ pub(super) async fn change(
         "create" => core
             .create_group(
                 &admin.allowed,
-                fields.get("name"),
+                fields.trimmed("name"),
                 fields.checked("role_assignable"),
             )
             .await
             .map(|_| "group created"),
         "rename" => core
-            .rename_group(&admin.allowed, &group, fields.get("name"))
+            .rename_group(&admin.allowed, &group, fields.trimmed("name"))
             .await
             .map(|_| "group renamed"),
         "delete" => core
@@ -243,7 +243,7 @@ pub(super) async fn change(
             .await
             .map(|_| "group deleted"),
         "add" => {
-            let named = fields.get("member");
+            let named = fields.trimmed("member");
             let id = match state.store.get_user_by_upn(named).await {
                 Ok(u) => u.id,
                 Err(e) if e.is_not_found() => named.to_string(),
@@ -257,7 +257,7 @@ pub(super) async fn change(
             .remove_group_member(
                 &admin.allowed,
                 &group,
-                fields.get("member"),
+                fields.trimmed("member"),
                 LockoutGuard::Enforce,
             )
             .await

@@ -18,7 +18,6 @@
 mod access_passes;
 mod assignments;
 mod contexts;
-mod form;
 mod forms;
 mod groups;
 mod locations;

@@ -5,7 +5,7 @@
 //! the rule (same checks, same audit entry, same lockout guard for Global Administrator's
 //! context).
 
-use super::form::Fields;
+use super::forms::Fields;
 use super::{freshness, open, Admin, Frame, Freshness, Reauth, Section};
 use crate::error::PageForm;
 use crate::error::{PageError, ServeError};
@@ -436,7 +436,7 @@ fn view_of_submission(
     let mut view = match kind {
         RuleKind::Expiration => RuleView {
             on: fields.checked("required"),
-            maximum: fields.get("maximum").to_string(),
+            maximum: fields.trimmed("maximum").to_string(),
             ..empty_view(id, "expiration")
         },
         RuleKind::Enablement => {
@@ -455,7 +455,7 @@ fn view_of_submission(
         }
         RuleKind::AuthenticationContext => RuleView {
             on: fields.checked("enabled"),
-            choices: choices(&options.contexts, &[fields.get("context").to_string()]),
+            choices: choices(&options.contexts, &[fields.trimmed("context").to_string()]),
             ..empty_view(id, "context")
         },
         RuleKind::Approval => RuleView {
@@ -464,9 +464,9 @@ fn view_of_submission(
             ..empty_view(id, "approval")
         },
         RuleKind::Notification => RuleView {
-            levels: levels(fields.get("level")),
+            levels: levels(fields.trimmed("level")),
             default_recipients: fields.checked("default_recipients"),
-            recipients: fields.get("recipients").to_string(),
+            recipients: fields.trimmed("recipients").to_string(),
             ..empty_view(id, "notification")
         },
     };
@@ -479,7 +479,7 @@ fn body_of(id: &RuleId, kind: RuleKind, fields: &Fields) -> Result<Value, String
     let odata = kind.odata_type();
     Ok(match kind {
         RuleKind::Expiration => {
-            let maximum = fields.get("maximum");
+            let maximum = fields.trimmed("maximum");
             if maximum.is_empty() {
                 return Err("Give a maximum duration, e.g. PT8H or P365D.".into());
             }
@@ -505,7 +505,7 @@ fn body_of(id: &RuleId, kind: RuleKind, fields: &Fields) -> Result<Value, String
         }
         RuleKind::AuthenticationContext => {
             let enabled = fields.checked("enabled");
-            let context = fields.get("context");
+            let context = fields.trimmed("context");
             if enabled && context.is_empty() {
                 return Err("Choose the authentication context activation requires.".into());
             }
@@ -551,12 +551,12 @@ fn body_of(id: &RuleId, kind: RuleKind, fields: &Fields) -> Result<Value, String
             })
         }
         RuleKind::Notification => {
-            let level = fields.get("level");
+            let level = fields.trimmed("level");
             if !["All", "Critical", "None"].contains(&level) {
                 return Err("Choose which notifications are sent.".into());
             }
             let recipients: Vec<&str> = fields
-                .get("recipients")
+                .trimmed("recipients")
                 .split([',', ';', '\n'])
                 .map(str::trim)
                 .filter(|r| !r.is_empty())
@@ -757,7 +757,7 @@ pub(super) async fn save_rule(
             "This role has no rule with this id.",
         ));
     };
-    let fields = Fields(pairs);
+    let fields = Fields::new(pairs);
     let refuse = |message: String, options: &Options| {
         view_of_submission(&rule, spec.kind, &fields, options, message)
     };
@@ -833,7 +833,7 @@ mod tests {
     use super::*;
 
     fn fields(pairs: &[(&str, &str)]) -> Fields {
-        Fields(
+        Fields::new(
             pairs
                 .iter()
                 .map(|(a, b)| (a.to_string(), b.to_string()))

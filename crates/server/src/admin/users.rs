@@ -4,7 +4,7 @@
 //! user who holds or may activate a role is changed only by a Global Administrator, and the
 //! lockout guard keeps the last eligible Global Administrators).
 
-use super::form::Fields;
+use super::forms::Fields;
 use super::{freshness, open, Frame, Freshness, Reauth, Section};
 use crate::error::PageForm;
 use crate::error::{PageError, ServeError};
@@ -67,8 +67,8 @@ async fn page_of(state: &AppState, frame: Frame, fields: &Fields) -> Result<User
     Ok(UsersPage {
         frame,
         users,
-        upn: fields.get("upn").to_string(),
-        name: fields.get("name").to_string(),
+        upn: fields.trimmed("upn").to_string(),
+        name: fields.trimmed("name").to_string(),
         error: None,
         notice: None,
         reauth: None,
@@ -119,8 +119,8 @@ pub(super) async fn change(
         Ok(admin) => admin,
         Err(response) => return Ok(response),
     };
-    let fields = Fields(pairs);
-    let op = fields.get("op").to_string();
+    let fields = Fields::new(pairs);
+    let op = fields.trimmed("op").to_string();
     let stale = freshness(&state, &admin, &super::circumstances(peer, &headers)).await?;
     let frame = Frame::of(&state, admin.allowed.caller(), Section::Users).await?;
     let kept = if op == "create" {
@@ -133,10 +133,10 @@ pub(super) async fn change(
         page.reauth = Some(Reauth::new(PATH, &contexts, reason));
         return render(super::forms::STALE, &page);
     }
-    let user = fields.get("user").to_string();
+    let user = fields.trimmed("user").to_string();
     let result = match op.as_str() {
         "create" => {
-            let password = fields.get("password").to_string();
+            let password = fields.trimmed("password").to_string();
             if password.chars().count() < crate::graph::users::MIN_PASSWORD {
                 Err(UserError::Invalid(vec![format!(
                     "the first password needs at least {} characters",
@@ -155,8 +155,8 @@ pub(super) async fn change(
                     .create_user(
                         &admin.allowed,
                         NewUser {
-                            user_principal_name: fields.get("upn").to_string(),
-                            display_name: fields.get("name").to_string(),
+                            user_principal_name: fields.trimmed("upn").to_string(),
+                            display_name: fields.trimmed("name").to_string(),
                             account_enabled: true,
                             password_phc: Some(phc.as_str().to_string()),
                         },
@@ -170,7 +170,7 @@ pub(super) async fn change(
             .update_user(
                 &admin.allowed,
                 &user,
-                &json!({ "displayName": fields.get("name") }),
+                &json!({ "displayName": fields.trimmed("name") }),
                 LockoutGuard::Enforce,
             )
             .await

@@ -6,7 +6,7 @@
 //! `portcullis whatif` does over the same tenant, request and time; the page shows the request
 //! and the time so that the CLI can be asked the same.
 
-use super::form::Fields;
+use super::forms::Fields;
 use super::{open, Frame, Section};
 use crate::error::PageError;
 use crate::portal::render;
@@ -110,7 +110,7 @@ async fn request_of(
     fields: &Fields,
     now: DateTime<Utc>,
 ) -> Result<Value, String> {
-    let upn = fields.get("user");
+    let upn = fields.trimmed("user");
     if upn.is_empty() {
         return Err("Name the user (sign-in name).".into());
     }
@@ -119,8 +119,8 @@ async fn request_of(
         Err(e) if e.is_not_found() => return Err(format!("No user is named '{upn}'.")),
         Err(e) => return Err(format!("The user cannot be read: {e}.")),
     };
-    let value = fields.get("value");
-    let context = match fields.get("target") {
+    let value = fields.trimmed("value");
+    let context = match fields.trimmed("target") {
         "application" => {
             let apps: Vec<&str> = value
                 .split(',')
@@ -158,7 +158,7 @@ async fn request_of(
         ("sign_in_risk", "signInRiskLevel", RISKS),
         ("user_risk", "userRiskLevel", RISKS),
     ] {
-        let v = fields.get(field);
+        let v = fields.trimmed(field);
         if !allowed.contains(&v) {
             return Err(format!("'{v}' is not a choice for {name}."));
         }
@@ -166,14 +166,14 @@ async fn request_of(
             conditions.insert(name.into(), json!(v));
         }
     }
-    let ip = fields.get("ip");
+    let ip = fields.trimmed("ip");
     if !ip.is_empty() {
         if ip.parse::<std::net::IpAddr>().is_err() {
             return Err(format!("'{ip}' is not an IP address."));
         }
         conditions.insert("ipAddress".into(), json!(ip));
     }
-    let country = fields.get("country");
+    let country = fields.trimmed("country");
     if !country.is_empty() {
         if country.len() != 2 || !country.chars().all(|c| c.is_ascii_alphabetic()) {
             return Err(format!("'{country}' is not a two-letter country code."));
@@ -250,22 +250,22 @@ pub(super) async fn page(
         Ok(admin) => admin,
         Err(response) => return Ok(response),
     };
-    let fields = Fields(pairs);
+    let fields = Fields::new(pairs);
     let held = fields.all("method");
     let mut page = WhatIfPage {
         frame: admin.frame,
-        user: fields.get("user").to_string(),
-        target: match fields.get("target") {
+        user: fields.trimmed("user").to_string(),
+        target: match fields.trimmed("target") {
             "" => "application".into(),
             t => t.to_string(),
         },
-        value: fields.get("value").to_string(),
-        ip: fields.get("ip").to_string(),
-        country: fields.get("country").to_string(),
-        platforms: opts(PLATFORMS, fields.get("platform")),
-        client_apps: opts(CLIENT_APPS, fields.get("client_app")),
-        sign_in_risks: opts(RISKS, fields.get("sign_in_risk")),
-        user_risks: opts(RISKS, fields.get("user_risk")),
+        value: fields.trimmed("value").to_string(),
+        ip: fields.trimmed("ip").to_string(),
+        country: fields.trimmed("country").to_string(),
+        platforms: opts(PLATFORMS, fields.trimmed("platform")),
+        client_apps: opts(CLIENT_APPS, fields.trimmed("client_app")),
+        sign_in_risks: opts(RISKS, fields.trimmed("sign_in_risk")),
+        user_risks: opts(RISKS, fields.trimmed("user_risk")),
         methods: METHODS
             .iter()
             .map(|(v, l)| Opt {
@@ -281,7 +281,7 @@ pub(super) async fn page(
         request: String::new(),
         at: String::new(),
     };
-    if fields.0.is_empty() {
+    if fields.is_empty() {
         return render(StatusCode::OK, &page);
     }
     let now = state.now();
