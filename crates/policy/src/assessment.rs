@@ -449,7 +449,14 @@ impl Assessor<'_> {
         let context = id.to_string();
         let targeting = policies_targeting_context(self.engine.tenant(), &context);
         if targeting.is_empty() {
-            let met = is_mfa(&self.session);
+            // A PIM step-up proves the activation it names: even the fallback needs a second
+            // factor performed in this transaction (an MFA made before the request proves
+            // nothing about it, and the activation would refuse the proof as older than its
+            // request); the session's first factor still counts towards the MFA.
+            let met = is_mfa(&self.session)
+                && self.step_up.as_ref().is_none_or(|fresh| {
+                    fresh.methods.iter().any(|m| m.method != Mode::Password)
+                });
             applied.push(json!({
                 "id": null,
                 "displayName": format!("No enabled policy targets {context}: multifactor authentication required (fallback)"),
@@ -465,7 +472,7 @@ impl Assessor<'_> {
                          multifactor authentication is required."
                     ),
                     methods: second_factors(),
-                    performed_after: None,
+                    performed_after: self.step_up.as_ref().and_then(|s| s.transaction_started_at),
                 });
             }
             return Ok(ContextOutcome {

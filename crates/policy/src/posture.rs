@@ -253,7 +253,18 @@ pub fn lint_conditional_access(
     break_glass: &[String],
     pim_contexts: &[ContextUse],
 ) -> Vec<PostureFinding> {
-    let engine = Engine::new(tenant.clone());
+    lint_conditional_access_on(&Engine::new(tenant.clone()), break_glass, pim_contexts)
+}
+
+/// [`lint_conditional_access`] over an engine already built (the service's cached one), rather
+/// than one built over a copy of the tenant at every call: the admin center's policy list lints
+/// at every view.
+pub fn lint_conditional_access_on(
+    engine: &Engine,
+    break_glass: &[String],
+    pim_contexts: &[ContextUse],
+) -> Vec<PostureFinding> {
+    let tenant = engine.tenant();
     let mut findings = Vec::new();
 
     // Contexts.

@@ -364,3 +364,43 @@ fn the_role_a_step_up_activates_never_lifts_an_exclusion_it_is_not_held_for() {
     let a = run(&e, &step_up, &[event(Mode::Password, 1)], None);
     assert!(matches!(a.verdict, Verdict::Block(_)), "{:?}", a.verdict);
 }
+
+#[test]
+fn a_step_up_on_a_context_no_policy_targets_asks_for_mfa_made_in_it() {
+    // Mid-rollout: the context's policy is report-only, so the fallback (MFA) applies. An MFA
+    // of the session made before the step-up proves nothing about the request.
+    let e = engine(json!([policy(
+        "pilot",
+        "enabledForReportingButNotEnforced",
+        json!({"includeAuthenticationContextClassReferences": ["c1"]}),
+        json!({"operator": "OR", "builtInControls": [],
+               "authenticationStrength": {"id": "00000000-0000-0000-0000-000000000004"}})
+    )]));
+    let earlier_mfa = [event(Mode::Password, 30), event(Mode::SoftwareOath, 30)];
+    let on_c1 = AssessmentRequest {
+        contexts: vec!["c1".into()],
+        ..request()
+    };
+    // An ordinary request for c1: the session's MFA satisfies the fallback (a claim check).
+    assert!(matches!(
+        run(&e, &on_c1, &earlier_mfa, None).verdict,
+        Verdict::Grant(_)
+    ));
+    // The step-up: a second factor of this transaction is asked for.
+    let step_up = AssessmentRequest {
+        step_up: Some(APP_ADMIN.into()),
+        ..on_c1
+    };
+    let a = run(&e, &step_up, &earlier_mfa, None);
+    let Verdict::Challenge(needs) = &a.verdict else {
+        panic!("{:?}", a.verdict)
+    };
+    assert_eq!(needs.len(), 1, "{needs:?}");
+    assert_eq!(needs[0].performed_after, Some(started()));
+    // Made in it: satisfied.
+    let fresh = [event(Mode::Password, 30), event(Mode::SoftwareOath, 1)];
+    assert!(matches!(
+        run(&e, &step_up, &fresh, None).verdict,
+        Verdict::Grant(_)
+    ));
+}

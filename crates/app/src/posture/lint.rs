@@ -206,15 +206,15 @@ impl Core {
     ) -> Result<Vec<PostureFinding>, PostureError> {
         let now = self.now();
         let roles = role_settings(&self.store, now).await?;
-        let tenant = self
-            .store
-            .load_tenant(now)
-            .await
-            .map_err(read("the tenant"))?;
-        Ok(lint_conditional_access(&tenant, &[], &context_uses(&roles))
-            .into_iter()
-            .filter(|f| f.kind != PostureKind::NoBreakGlassDesignated)
-            .collect())
+        // The engine the service keeps current, not a fresh read and copy of the tenant: the
+        // policy list lints at every view.
+        let engine = self.engine().await.map_err(read("the tenant"))?;
+        Ok(
+            lint_conditional_access_on(&engine, &[], &context_uses(&roles))
+                .into_iter()
+                .filter(|f| f.kind != PostureKind::NoBreakGlassDesignated)
+                .collect(),
+        )
     }
 }
 

@@ -8,9 +8,10 @@ use chrono::{DateTime, Utc};
 use pim::{lint_role_policy, EnabledRule, RoleManagementPolicy, RoleRef, RuleId};
 use policy::context::ContextId;
 use policy::posture::{
-    eligible_users, lint_conditional_access, lint_registration, policy_strength, policy_targets,
-    preflight_activation, preflight_policy, ActivationPreflight, ContextUse, PolicyPreflight,
-    PostureFinding, PreflightError, RegisteredMethod, TargetUser, WeaklyRegistered,
+    eligible_users, lint_conditional_access, lint_conditional_access_on, lint_registration,
+    policy_strength, policy_targets, preflight_activation, preflight_policy, ActivationPreflight,
+    ContextUse, PolicyPreflight, PostureFinding, PreflightError, RegisteredMethod, TargetUser,
+    WeaklyRegistered,
 };
 use policy::registration::weaker_than_its_kind;
 use policy::{Severity, Tenant};
