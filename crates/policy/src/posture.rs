@@ -422,7 +422,7 @@ pub fn lint_conditional_access_on(
                 .to_string(),
         });
     } else {
-        let dir = Directory::new(&engine);
+        let dir = Directory::new(engine);
         for p in tenant
             .conditional_access_policies
             .iter()
