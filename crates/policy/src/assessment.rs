@@ -454,9 +454,10 @@ impl Assessor<'_> {
             // nothing about it, and the activation would refuse the proof as older than its
             // request); the session's first factor still counts towards the MFA.
             let met = is_mfa(&self.session)
-                && self.step_up.as_ref().is_none_or(|fresh| {
-                    fresh.methods.iter().any(|m| m.method != Mode::Password)
-                });
+                && self
+                    .step_up
+                    .as_ref()
+                    .is_none_or(|fresh| fresh.methods.iter().any(|m| m.method != Mode::Password));
             applied.push(json!({
                 "id": null,
                 "displayName": format!("No enabled policy targets {context}: multifactor authentication required (fallback)"),

@@ -9,9 +9,9 @@
 //!
 //! The service runs in this process on SQLite (a temporary directory), as in the tests'
 //! `common::Env`; the tenant is stored with `Store::import_tenant`. The bench user (user 12,345:
-//! active Helpdesk Administrator, eligible Global Administrator) also gets an active Conditional
-//! Access Administrator assignment, so that the admin center's Conditional Access pages open
-//! for them. Their browser session is stored directly (a session row and its cookie token):
+//! active Helpdesk Administrator, eligible Global Administrator) also gets active Global
+//! Administrator and Conditional Access Administrator assignments, so that every admin center
+//! page opens for them. Their browser session is stored directly (a session row and its cookie token):
 //! the sign-in is not what is measured. Each page is fetched 5 times to warm, then `--rounds`
 //! times one after another over one keep-alive connection on loopback; the time is from
 //! sending the request to the last byte of the body. A page that does not answer `200` is
@@ -31,9 +31,11 @@ use tenant::{directory, policies, user_id, BENCH_USER};
 
 /// Conditional Access Administrator.
 const CA_ADMIN: &str = "b1be1c3e-b65d-4f19-8427-f6fa0d97feb9";
+/// Global Administrator.
+const GLOBAL_ADMINISTRATOR: &str = "62e90394-69f5-4237-9190-012177145e10";
 
-/// The pages measured, in order; a page not (yet) served is reported as such.
-const PAGES: [&str; 10] = [
+/// The pages measured, in order; a page not served is reported as such.
+const PAGES: [&str; 16] = [
     "/",
     "/my/roles",
     "/my/requests",
@@ -42,8 +44,14 @@ const PAGES: [&str; 10] = [
     "/admin/policies",
     "/admin/contexts",
     "/admin/strengths",
+    "/admin/locations",
     "/admin/roles",
+    "/admin/assignments",
     "/admin/readiness",
+    "/admin/users",
+    "/admin/groups",
+    "/admin/sign-ins",
+    "/admin/audit",
 ];
 
 fn arg(name: &str, default: usize) -> usize {
@@ -89,11 +97,13 @@ fn main() {
             started.elapsed().as_secs_f64()
         );
         let me = env.state.store.get_user(&user_id(BENCH_USER)).await.unwrap();
-        env.state
-            .store
-            .assign_role(&common::nodes::assignment(&me, CA_ADMIN, AssignmentStatus::Active))
-            .await
-            .unwrap();
+        for role in [CA_ADMIN, GLOBAL_ADMINISTRATOR] {
+            env.state
+                .store
+                .assign_role(&common::nodes::assignment(&me, role, AssignmentStatus::Active))
+                .await
+                .unwrap();
+        }
         // The bench user's browser session, as a sign-in would have left it.
         let token = format!("bench-session-{}", store::new_id());
         env.state
