@@ -1334,8 +1334,17 @@ pub fn policy_targets(
     policy: &ConditionalAccessPolicy,
     break_glass: &[String],
 ) -> Vec<TargetUser> {
-    let engine = Engine::new(tenant.clone());
-    let dir = Directory::new(&engine);
+    policy_targets_on(&Engine::new(tenant.clone()), policy, break_glass)
+}
+
+/// [`policy_targets`] over an engine already built (the service's cached one).
+pub fn policy_targets_on(
+    engine: &Engine,
+    policy: &ConditionalAccessPolicy,
+    break_glass: &[String],
+) -> Vec<TargetUser> {
+    let tenant = engine.tenant();
+    let dir = Directory::new(engine);
     tenant
         .users
         .iter()
@@ -1350,8 +1359,17 @@ pub fn policy_targets(
 /// The users eligible for role `role_id` now, directly or through (nested) groups, with how; the
 /// tenant's role assignments are those in force. Disabled accounts are left out.
 pub fn eligible_users(tenant: &Tenant, role_id: &str, break_glass: &[String]) -> Vec<TargetUser> {
-    let engine = Engine::new(tenant.clone());
-    let dir = Directory::new(&engine);
+    eligible_users_on(&Engine::new(tenant.clone()), role_id, break_glass)
+}
+
+/// [`eligible_users`] over an engine already built (the service's cached one).
+pub fn eligible_users_on(
+    engine: &Engine,
+    role_id: &str,
+    break_glass: &[String],
+) -> Vec<TargetUser> {
+    let tenant = engine.tenant();
+    let dir = Directory::new(engine);
     let mut via: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for a in tenant
         .role_assignments

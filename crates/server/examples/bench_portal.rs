@@ -4,14 +4,15 @@
 //! browser sends it. See BENCHMARKS.md, issue 11.
 //!
 //! ```sh
-//! cargo run --release -p server --example bench_portal [-- --policies 1000 --rounds 200]
+//! cargo run --release -p server --example bench_portal [-- --policies 1000 --rounds 200 --only /admin/readiness]
 //! ```
 //!
 //! The service runs in this process on SQLite (a temporary directory), as in the tests'
 //! `common::Env`; the tenant is stored with `Store::import_tenant`. The bench user (user 12,345:
 //! active Helpdesk Administrator, eligible Global Administrator) also gets active Global
 //! Administrator and Conditional Access Administrator assignments, so that every admin center
-//! page opens for them. Their browser session is stored directly (a session row and its cookie token):
+//! page opens for them; Global Administrator's activation requires context `c1`, so that rollout
+//! readiness has a role and the policies on its context to pre-flight. Their browser session is stored directly (a session row and its cookie token):
 //! the sign-in is not what is measured. Each page is fetched 5 times to warm, then `--rounds`
 //! times one after another over one keep-alive connection on loopback; the time is from
 //! sending the request to the last byte of the body. A page that does not answer `200` is
@@ -104,6 +105,9 @@ fn main() {
                 .await
                 .unwrap();
         }
+        // Global Administrator's activation requires c1, so that rollout readiness has a
+        // role and the policies on its context to work through.
+        common::pim::require_context(&env, GLOBAL_ADMINISTRATOR, "c1").await;
         // The bench user's browser session, as a sign-in would have left it.
         let token = format!("bench-session-{}", store::new_id());
         env.state
@@ -134,7 +138,13 @@ fn main() {
         };
         println!("| Page | p50 ms | p99 ms | mean ms | bytes |");
         println!("|---|---:|---:|---:|---:|");
-        for page in PAGES {
+        // `--only PATH` measures that page alone.
+        let args: Vec<String> = std::env::args().collect();
+        let only = args
+            .iter()
+            .position(|a| a == "--only")
+            .and_then(|i| args.get(i + 1).cloned());
+        for page in PAGES.into_iter().filter(|p| only.as_deref().is_none_or(|o| o == *p)) {
             let first = get(page).await.unwrap();
             let status = first.status();
             let bytes = first.bytes().await.unwrap().len();

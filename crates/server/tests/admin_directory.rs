@@ -16,6 +16,7 @@ use policy::roles::BuiltInRole;
 on_both_backends!(
     users_are_created_changed_and_deleted,
     groups_and_their_members_are_managed,
+    a_large_tenants_users_are_listed_200_at_a_time_and_found_by_name,
 );
 
 async fn sign_in(b: &Browser, path: &str, upn: &str, password: &str) -> Landing {
@@ -303,4 +304,36 @@ async fn groups_and_their_members_are_managed(env: &Env) {
         .unwrap();
     assert_eq!(r.status(), 403);
     assert!(env.state.store.list_groups().await.unwrap().is_empty());
+}
+
+async fn a_large_tenants_users_are_listed_200_at_a_time_and_found_by_name(env: &Env) {
+    for i in 0..210 {
+        let upn = format!("staff{i:03}@example.test");
+        let user = store::User::new(&upn, &upn, env.now());
+        env.state.store.create_user(&user).await.unwrap();
+    }
+    let b = user_admin(env, "ursula@example.test", "/admin/users").await;
+    let all = b.get("/admin/users").await;
+    let (status, html) = page_of(&all);
+    assert_eq!(status, 200);
+    // 211 users with the administrator: the first 200 by sign-in name, and a word on the rest.
+    assert_eq!(html.matches("<tr id=\"user-").count(), 200, "{html}");
+    assert!(html.contains("id=\"more\""), "{html}");
+    assert!(html.contains("staff000@example.test"));
+    assert!(
+        !html.contains("<td>ursula@example.test</td>"),
+        "past the first 200"
+    );
+    // A search by the start of the sign-in name, in any case.
+    let found = b.get("/admin/users?q=URSULA").await;
+    let (status, html) = page_of(&found);
+    assert_eq!(status, 200);
+    assert_eq!(html.matches("<tr id=\"user-").count(), 1, "{html}");
+    assert!(html.contains("<td>ursula@example.test</td>"), "{html}");
+    assert!(!html.contains("id=\"more\""), "{html}");
+    let some = b.get("/admin/users?q=staff20").await;
+    assert_eq!(page_of(&some).1.matches("<tr id=\"user-").count(), 10);
+    // A search of what a LIKE pattern would read as wildcards matches nothing.
+    let none = b.get("/admin/users?q=%25").await;
+    assert_eq!(page_of(&none).1.matches("<tr id=\"user-").count(), 0);
 }

@@ -274,6 +274,23 @@ impl Store {
         .collect()
     }
 
+    /// At most `limit` users whose sign-in name starts with `prefix` (case-insensitive), by
+    /// sign-in name: what a page lists, rather than every user of a large tenant.
+    pub async fn find_users(&self, prefix: &str, limit: u32) -> Result<Vec<User>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE substr(upn_key, 1, length($1)) = $1 ORDER BY upn_key LIMIT $2"
+        ))
+        .bind(upn_key(prefix))
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(user_from_row)
+        .collect()
+    }
+
     /// Rewrites a user's name, display name, state and type (not its id or creation time).
     pub async fn update_user(&self, user: &User) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;

@@ -8,10 +8,10 @@ use chrono::{DateTime, Utc};
 use pim::{lint_role_policy, EnabledRule, RoleManagementPolicy, RoleRef, RuleId};
 use policy::context::ContextId;
 use policy::posture::{
-    eligible_users, lint_conditional_access, lint_conditional_access_on, lint_registration,
-    policy_strength, policy_targets, preflight_activation, preflight_policy, ActivationPreflight,
-    ContextUse, PolicyPreflight, PostureFinding, PreflightError, RegisteredMethod, TargetUser,
-    WeaklyRegistered,
+    eligible_users, eligible_users_on, lint_conditional_access, lint_conditional_access_on,
+    lint_registration, policy_strength, policy_targets, policy_targets_on, preflight_activation,
+    preflight_policy, ActivationPreflight, ContextUse, PolicyPreflight, PostureFinding,
+    PreflightError, RegisteredMethod, TargetUser, WeaklyRegistered,
 };
 use policy::registration::weaker_than_its_kind;
 use policy::{Severity, Tenant};

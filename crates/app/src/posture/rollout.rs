@@ -6,6 +6,7 @@
 //! after the policy's last change. Nothing new is stored: the pilot is read from the activation
 //! records and the sign-in log.
 
+use super::lint::context_uses;
 use super::*;
 use crate::authz::ManageRoles;
 use crate::{Authorized, Core};
@@ -73,19 +74,24 @@ pub async fn rollout(
     _allowed: &Authorized<ManageRoles>,
 ) -> Result<Vec<RoleRollout>, PostureError> {
     let now = core.now();
-    let report = lint(&core.store, &[], now).await?;
-    let tenant = core
-        .store
-        .load_tenant(now)
-        .await
-        .map_err(read("the tenant"))?;
+    let roles = role_settings(&core.store, now).await?;
+    if roles.iter().all(|r| r.required_context().is_none()) {
+        return Ok(Vec::new());
+    }
+    // Over the engine the service keeps current, and with only the lint's parts the page
+    // shows (the roles' settings and Conditional Access): reading and copying a large tenant
+    // several times at every view cost seconds at 100,000 users.
+    let engine = core.engine().await.map_err(read("the tenant"))?;
+    let tenant = engine.tenant();
+    let ca_findings = lint_conditional_access_on(&engine, &[], &context_uses(&roles));
     let mut out = Vec::new();
-    for (role, findings) in report.roles.iter().zip(&report.role_findings) {
+    for role in &roles {
         let Some(context) = role.required_context() else {
             continue;
         };
+        let findings = lint_role_policy(&role.role_ref(), &role.policy);
         let context = context.to_string();
-        let eligible = eligible_users(&tenant, &role.definition.id, &[]);
+        let eligible = eligible_users_on(&engine, &role.definition.id, &[]);
         let methods = methods_of(&core.store, &eligible, &|_| true, now).await?;
         let mut policies = Vec::new();
         for p in tenant
@@ -93,9 +99,9 @@ pub async fn rollout(
             .iter()
             .filter(|p| targets_context(p, &context))
         {
-            let registration = match policy_strength(&tenant, &p.id) {
+            let registration = match policy_strength(tenant, &p.id) {
                 Ok((_, strength)) => {
-                    let applies: Vec<String> = policy_targets(&tenant, p, &[])
+                    let applies: Vec<String> = policy_targets_on(&engine, p, &[])
                         .into_iter()
                         .map(|t| t.id)
                         .collect();
@@ -116,8 +122,7 @@ pub async fn rollout(
                 state: p.state.to_string(),
                 changed_at: changed_at(p),
                 registration,
-                findings: report
-                    .ca_findings
+                findings: ca_findings
                     .iter()
                     .filter(|f| {
                         f.policy_id
@@ -135,7 +140,7 @@ pub async fn rollout(
             role_id: role.definition.id.clone(),
             role_name: role.definition.display_name.clone(),
             context,
-            findings: findings.clone(),
+            findings,
             policies,
         });
     }
@@ -174,12 +179,8 @@ pub async fn pilot(
     policy: &PolicyRollout,
     user: &str,
 ) -> Result<Pilot, PostureError> {
-    let now = core.now();
-    let tenant = core
-        .store
-        .load_tenant(now)
-        .await
-        .map_err(read("the tenant"))?;
+    let engine = core.engine().await.map_err(read("the tenant"))?;
+    let tenant = engine.tenant();
     let not = |detail: String| Pilot {
         user: user.to_string(),
         passed: false,
@@ -202,7 +203,7 @@ pub async fn pilot(
         passed: false,
         detail,
     };
-    let eligible = eligible_users(&tenant, &role.role_id, &[]);
+    let eligible = eligible_users_on(&engine, &role.role_id, &[]);
     if !eligible
         .iter()
         .any(|u| u.id.eq_ignore_ascii_case(&found.id))
@@ -212,7 +213,7 @@ pub async fn pilot(
             role.role_name
         )));
     }
-    let strength = match policy_strength(&tenant, &policy.policy_id) {
+    let strength = match policy_strength(tenant, &policy.policy_id) {
         Ok((_, s)) => s,
         Err(e) => return Ok(not(e.to_string())),
     };

@@ -41,6 +41,10 @@ struct UserRow {
 struct UsersPage {
     frame: Frame,
     users: Vec<UserRow>,
+    /// The sign-in name prefix searched for (empty: all).
+    search: String,
+    /// Whether more users match than the page lists.
+    more: bool,
     upn: String,
     name: String,
     error: Option<String>,
@@ -48,11 +52,20 @@ struct UsersPage {
     reauth: Option<Reauth>,
 }
 
-async fn page_of(state: &AppState, frame: Frame, fields: &Fields) -> Result<UsersPage, PageError> {
-    let mut users: Vec<UserRow> = state
-        .store
-        .list_users()
-        .await?
+/// How many users the page lists at most; a search narrows a large tenant.
+const LISTED: u32 = 200;
+
+async fn page_of(
+    state: &AppState,
+    frame: Frame,
+    fields: &Fields,
+    search: &str,
+) -> Result<UsersPage, PageError> {
+    let search = search.trim();
+    let mut found = state.store.find_users(search, LISTED + 1).await?;
+    let more = found.len() > LISTED as usize;
+    found.truncate(LISTED as usize);
+    let mut users: Vec<UserRow> = found
         .into_iter()
         .map(|u| UserRow {
             created: when(u.created_at),
@@ -67,6 +80,8 @@ async fn page_of(state: &AppState, frame: Frame, fields: &Fields) -> Result<User
     Ok(UsersPage {
         frame,
         users,
+        search: search.to_string(),
+        more,
         upn: fields.trimmed("upn").to_string(),
         name: fields.trimmed("name").to_string(),
         error: None,
@@ -79,6 +94,9 @@ async fn page_of(state: &AppState, frame: Frame, fields: &Fields) -> Result<User
 pub(super) struct Done {
     #[serde(default)]
     done: Option<String>,
+    /// The search: users whose sign-in name starts with it.
+    #[serde(default)]
+    q: String,
 }
 
 /// `GET /admin/users`.
@@ -92,7 +110,7 @@ pub(super) async fn page(
         Ok(admin) => admin,
         Err(response) => return Ok(response),
     };
-    let mut page = page_of(&state, admin.frame, &Fields::default()).await?;
+    let mut page = page_of(&state, admin.frame, &Fields::default(), &done.q).await?;
     page.notice = done.done.map(|d| format!("The user was {d}."));
     render(StatusCode::OK, &page)
 }
@@ -128,7 +146,7 @@ pub(super) async fn change(
     } else {
         Fields::default()
     };
-    let mut page = page_of(&state, frame, &kept).await?;
+    let mut page = page_of(&state, frame, &kept, "").await?;
     if let Freshness::Stale { contexts, reason } = stale {
         page.reauth = Some(Reauth::new(PATH, &contexts, reason));
         return render(super::forms::STALE, &page);
