@@ -284,8 +284,18 @@ impl Core {
         &self,
         caller: &Caller,
     ) -> Result<Vec<String>, StoreError> {
+        self.reauthentication_contexts_of(caller, P::ROLES).await
+    }
+
+    /// The contexts the activation settings of the caller's active roles among `roles` require
+    /// (each once): [`Core::reauthentication_contexts`] for several permissions in one read.
+    pub async fn reauthentication_contexts_of(
+        &self,
+        caller: &Caller,
+        roles: &[BuiltInRole],
+    ) -> Result<Vec<String>, StoreError> {
         let mut contexts = Vec::new();
-        for role in self.active_roles_among(&caller.id(), P::ROLES).await? {
+        for role in self.active_roles_among(&caller.id(), roles).await? {
             let settings = self.role_settings(role.id().as_str()).await?;
             let required = settings
                 .policy

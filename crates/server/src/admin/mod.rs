@@ -49,6 +49,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use axum_extra::extract::cookie::CookieJar;
 use chrono::TimeDelta;
+use policy::roles::BuiltInRole;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -475,25 +476,18 @@ async fn reauthenticate(
 
 /// Every context any of the caller's admin permissions asks a write to re-prove.
 async fn required_contexts(state: &AppState, caller: &Caller) -> Result<Vec<String>, PageError> {
-    let core = &state.core;
-    let mut all = Vec::new();
-    for contexts in [
-        core.reauthentication_contexts::<ManageConditionalAccess>(caller)
-            .await?,
-        core.reauthentication_contexts::<ManageRoles>(caller)
-            .await?,
-        core.reauthentication_contexts::<ManageUsers>(caller)
-            .await?,
-        core.reauthentication_contexts::<ManageGroups>(caller)
-            .await?,
-    ] {
-        for c in contexts {
-            if !all.contains(&c) {
-                all.push(c);
-            }
-        }
-    }
-    Ok(all)
+    // The roles of every admin permission that writes, read once.
+    let roles: Vec<BuiltInRole> = [
+        ManageConditionalAccess::ROLES,
+        ManageRoles::ROLES,
+        ManageUsers::ROLES,
+        ManageGroups::ROLES,
+    ]
+    .concat();
+    Ok(state
+        .core
+        .reauthentication_contexts_of(caller, &roles)
+        .await?)
 }
 
 #[derive(Template)]
