@@ -9,7 +9,7 @@ mod common;
 
 use common::graph::assign;
 use common::pim::{eligible, PASSWORD};
-use common::{transaction_of, Browser, Env, Landing};
+use common::{Browser, Env, Landing};
 use policy::directory::AssignmentStatus;
 use policy::roles::BuiltInRole;
 
@@ -20,12 +20,7 @@ on_both_backends!(
 );
 
 async fn sign_in(b: &Browser, path: &str, upn: &str, password: &str) -> Landing {
-    let page = b.get(path).await;
-    let tx = transaction_of(page.html());
-    b.post(&format!("/signin/{tx}/username"), &[("username", upn)])
-        .await;
-    b.post(&format!("/signin/{tx}/password"), &[("password", password)])
-        .await
+    b.sign_in_with_password(path, upn, password).await
 }
 
 async fn user_admin(env: &Env, upn: &str, path: &str) -> Browser {

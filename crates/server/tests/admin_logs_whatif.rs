@@ -10,7 +10,7 @@ mod common;
 use chrono::{DateTime, Utc};
 use common::graph::{assign, SECURITY_READER};
 use common::pim::PASSWORD;
-use common::{transaction_of, Browser, Env, Landing};
+use common::{Browser, Env, Landing};
 use policy::directory::AssignmentStatus;
 use policy::{what_if, Engine, EvaluateRequest};
 use serde_json::Value;
@@ -23,12 +23,7 @@ on_both_backends!(
 );
 
 async fn sign_in(b: &Browser, path: &str, upn: &str, password: &str) -> Landing {
-    let page = b.get(path).await;
-    let tx = transaction_of(page.html());
-    b.post(&format!("/signin/{tx}/username"), &[("username", upn)])
-        .await;
-    b.post(&format!("/signin/{tx}/password"), &[("password", password)])
-        .await
+    b.sign_in_with_password(path, upn, password).await
 }
 
 /// A Security Reader (logs and Conditional Access, read only), signed in at `path`.

@@ -31,12 +31,7 @@ on_both_backends!(
 
 /// Opens `path` signed out and signs `upn` in with the password; returns where it lands.
 async fn sign_in(b: &Browser, path: &str, upn: &str) -> Landing {
-    let page = b.get(path).await;
-    let tx = transaction_of(page.html());
-    b.post(&format!("/signin/{tx}/username"), &[("username", upn)])
-        .await;
-    b.post(&format!("/signin/{tx}/password"), &[("password", PASSWORD)])
-        .await
+    b.sign_in_with_password(path, upn, PASSWORD).await
 }
 
 /// A user holding Privileged Role Administrator actively, signed in at `path`.

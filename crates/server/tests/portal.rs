@@ -45,12 +45,7 @@ const PHISHING_RESISTANT: &str = "00000000-0000-0000-0000-000000000004";
 
 /// Opens `path` signed out and signs `upn` in with the password; returns where it lands.
 async fn sign_in(b: &Browser, path: &str, upn: &str) -> Landing {
-    let page = b.get(path).await;
-    let tx = transaction_of(page.html());
-    b.post(&format!("/signin/{tx}/username"), &[("username", upn)])
-        .await;
-    b.post(&format!("/signin/{tx}/password"), &[("password", PASSWORD)])
-        .await
+    b.sign_in_with_password(path, upn, PASSWORD).await
 }
 
 /// Where a `GET` of `path` redirects (it must).

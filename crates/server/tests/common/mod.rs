@@ -417,6 +417,18 @@ impl Browser {
             .unwrap();
         self.land(r).await
     }
+
+    /// Opens `path` signed out and signs `upn` in with `password` on the sign-in pages it
+    /// leads to; returns where the sign-in lands.
+    #[allow(dead_code)]
+    pub async fn sign_in_with_password(&self, path: &str, upn: &str, password: &str) -> Landing {
+        let page = self.get(path).await;
+        let tx = transaction_of(page.html());
+        self.post(&format!("/signin/{tx}/username"), &[("username", upn)])
+            .await;
+        self.post(&format!("/signin/{tx}/password"), &[("password", password)])
+            .await
+    }
 }
 
 /// The sign-in transaction id in a page's form actions.
